@@ -1,0 +1,52 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "RefundFlow",
+    // Int128 (exact Decimal(19,4) money and totals) needs macOS 15 on Apple platforms.
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "RefundFlow", targets: ["RefundFlow"]),
+        .executable(name: "refundflow", targets: ["RefundFlowCLI"]),
+    ],
+    dependencies: [
+        // The `refundflow` command line: subcommands, options, help and usage errors.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Pipeline YAML: composing a node tree that keeps line:column marks for diagnostics.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        // MD5 for the vendors' request signs and SHA-256 for input file fingerprints.
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+    ],
+    targets: [
+        // libxml2's streaming reader for the XML reader; headers are wrapped in shim.h (ICU workaround).
+        .systemLibrary(
+            name: "CLibXML2",
+            pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"])]
+        ),
+        .target(
+            name: "RefundFlow",
+            dependencies: [
+                "CLibXML2",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
+        .executableTarget(
+            name: "RefundFlowCLI",
+            dependencies: [
+                "RefundFlow",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
+        .testTarget(
+            name: "RefundFlowTests",
+            dependencies: ["RefundFlow"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

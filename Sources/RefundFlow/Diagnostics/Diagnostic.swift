@@ -1,0 +1,72 @@
+/// Where a diagnostic points: a file as the user named it, and a 1-based line and column.
+///
+/// Column 0 means "the whole line" and is not rendered.
+public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+
+    public init(file: String, line: Int, column: Int = 0) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
+
+    public var description: String {
+        column > 0 ? "\(file):\(line):\(column)" : "\(file):\(line)"
+    }
+}
+
+/// The one diagnostic type of RefundFlow: bad input rows, bad pipeline YAML and fatal run errors.
+///
+/// Recoverable problems (a bad row) are collected; fatal ones (an unusable file, a bad pipeline)
+/// are thrown. Rendered like a compiler: `file:line:col: error: message [code]`.
+public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
+    public enum Severity: String, Sendable, Hashable {
+        case error, warning, note
+    }
+
+    public var severity: Severity
+    /// A stable code such as `invalid_number` or `pipeline.unknown_key`.
+    public var code: String
+    public var message: String
+    public var location: SourceLocation?
+    /// Canonical field the problem is about, when there is one.
+    public var field: String?
+    /// The offending source value, as read (never a secret).
+    public var value: String?
+    /// Extra lines that say what to do.
+    public var notes: [String]
+
+    public init(
+        _ severity: Severity = .error, code: String, message: String, location: SourceLocation? = nil,
+        field: String? = nil, value: String? = nil, notes: [String] = []
+    ) {
+        self.severity = severity
+        self.code = code
+        self.message = message
+        self.location = location
+        self.field = field
+        self.value = value
+        self.notes = notes
+    }
+
+    public var description: String {
+        var text = ""
+        if let location { text += "\(location): " }
+        text += "\(severity.rawValue): \(message) [\(code)]"
+        for note in notes { text += "\n  note: \(note)" }
+        return text
+    }
+}
+
+/// Several diagnostics thrown together, e.g. every error of a pipeline file at once.
+public struct DiagnosticList: Error, Sendable, CustomStringConvertible {
+    public var diagnostics: [Diagnostic]
+
+    public init(_ diagnostics: [Diagnostic]) { self.diagnostics = diagnostics }
+
+    public var description: String {
+        diagnostics.map(\.description).joined(separator: "\n")
+    }
+}

@@ -1,0 +1,220 @@
+import Foundation
+
+/// A date-time input format such as `yyyy-MM-dd HH:mm:ss` or `yyyy/M/d H:mm`.
+///
+/// Tokens: `yyyy`, `MM`/`M`, `dd`/`d`, `HH`/`H`, `mm`, `ss`, `SSS` (fraction, 1–9 digits,
+/// dropped), `XXX` (`Z`, `+08:00` or `+0800`). Doubled letters need exactly two digits; single
+/// letters take one or two. Anything else is a literal. Parsing is strict: the whole value must
+/// match and the date must exist.
+public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
+    enum Token: Sendable, Hashable {
+        case year
+        case month(exact: Bool)
+        case day(exact: Bool)
+        case hour(exact: Bool)
+        case minute
+        case second
+        case fraction
+        case offset
+        case literal(UInt8)
+    }
+
+    public let pattern: String
+    let tokens: [Token]
+
+    public var description: String { pattern }
+
+    /// The formats tried when a pipeline names none.
+    public static let defaults: [DateFormat] = [
+        "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm", "yyyy/M/d H:mm:ss", "yyyy/M/d H:mm",
+    ].map { try! DateFormat($0) }
+
+    public struct InvalidPattern: Error, Sendable {
+        public var message: String
+    }
+
+    public init(_ pattern: String) throws(InvalidPattern) {
+        self.pattern = pattern
+        var tokens: [Token] = []
+        let chars = Array(pattern.utf8)
+        var index = 0
+        var hasYear = false
+        var hasMonth = false
+        var hasDay = false
+        func run(_ letter: UInt8) -> Int {
+            var end = index
+            while end < chars.count && chars[end] == letter { end += 1 }
+            return end - index
+        }
+        while index < chars.count {
+            let char = chars[index]
+            let length = run(char)
+            switch (char, length) {
+            case (UInt8(ascii: "y"), 4): tokens.append(.year); hasYear = true
+            case (UInt8(ascii: "M"), 1...2): tokens.append(.month(exact: length == 2)); hasMonth = true
+            case (UInt8(ascii: "d"), 1...2): tokens.append(.day(exact: length == 2)); hasDay = true
+            case (UInt8(ascii: "H"), 1...2): tokens.append(.hour(exact: length == 2))
+            case (UInt8(ascii: "m"), 2): tokens.append(.minute)
+            case (UInt8(ascii: "s"), 2): tokens.append(.second)
+            case (UInt8(ascii: "S"), 1...9): tokens.append(.fraction)
+            case (UInt8(ascii: "X"), 1...3): tokens.append(.offset)
+            case (UInt8(ascii: "a")...UInt8(ascii: "z"), _), (UInt8(ascii: "A")...UInt8(ascii: "Z"), _):
+                throw InvalidPattern(
+                    message: "unsupported date token '\(String(repeating: Character(UnicodeScalar(char)), count: length))' in '\(pattern)'; use yyyy, MM, M, dd, d, HH, H, mm, ss, SSS, XXX"
+                )
+            default:
+                for _ in 0..<length { tokens.append(.literal(char)) }
+            }
+            index += length
+        }
+        guard hasYear, hasMonth, hasDay else {
+            throw InvalidPattern(message: "date format '\(pattern)' needs yyyy, M and d")
+        }
+        self.tokens = tokens
+    }
+
+    /// A parsed civil date-time, and the offset when the text carried one.
+    struct Parsed: Equatable {
+        var year = 0, month = 1, day = 1, hour = 0, minute = 0, second = 0
+        var offsetSeconds: Int?
+    }
+
+    func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Parsed? {
+        var parsed = Parsed()
+        var index = 0
+        let count = bytes.count
+        func digits(_ minCount: Int, _ maxCount: Int) -> Int? {
+            var value = 0
+            var taken = 0
+            while taken < maxCount, index < count, bytes[index] >= 0x30, bytes[index] <= 0x39 {
+                value = value * 10 + Int(bytes[index] - 0x30)
+                index += 1
+                taken += 1
+            }
+            return taken >= minCount ? value : nil
+        }
+        for token in tokens {
+            switch token {
+            case .year: guard let value = digits(4, 4) else { return nil }; parsed.year = value
+            case .month(let exact): guard let value = digits(exact ? 2 : 1, 2) else { return nil }; parsed.month = value
+            case .day(let exact): guard let value = digits(exact ? 2 : 1, 2) else { return nil }; parsed.day = value
+            case .hour(let exact): guard let value = digits(exact ? 2 : 1, 2) else { return nil }; parsed.hour = value
+            case .minute: guard let value = digits(2, 2) else { return nil }; parsed.minute = value
+            case .second: guard let value = digits(2, 2) else { return nil }; parsed.second = value
+            case .fraction: guard digits(1, 9) != nil else { return nil }
+            case .offset:
+                guard index < count else { return nil }
+                if bytes[index] == UInt8(ascii: "Z") {
+                    index += 1
+                    parsed.offsetSeconds = 0
+                } else {
+                    guard bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") else { return nil }
+                    let sign = bytes[index] == UInt8(ascii: "-") ? -1 : 1
+                    index += 1
+                    guard let hours = digits(2, 2), hours <= 23 else { return nil }
+                    if index < count, bytes[index] == UInt8(ascii: ":") { index += 1 }
+                    guard let minutes = digits(2, 2), minutes <= 59 else { return nil }
+                    parsed.offsetSeconds = sign * (hours * 3600 + minutes * 60)
+                }
+            case .literal(let byte):
+                guard index < count, bytes[index] == byte else { return nil }
+                index += 1
+            }
+        }
+        guard index == count else { return nil }
+        guard parsed.month >= 1, parsed.month <= 12, parsed.day >= 1,
+            parsed.day <= CivilTime.daysInMonth(year: parsed.year, month: parsed.month),
+            parsed.hour <= 23, parsed.minute <= 59, parsed.second <= 59, parsed.year >= 1
+        else { return nil }
+        return parsed
+    }
+}
+
+/// Civil-calendar arithmetic (proleptic Gregorian), used to move times between zones.
+enum CivilTime {
+    static func daysInMonth(year: Int, month: Int) -> Int {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// Days since 1970-01-01 (Howard Hinnant's algorithm).
+    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    static func civilFromDays(_ days: Int) -> (year: Int, month: Int, day: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+}
+
+/// Turns parsed source times into the ERP's `yyyy-MM-dd HH:mm:ss` in the output zone.
+struct DateNormalizer: Sendable {
+    let inputZone: TimeZone
+    let outputZone: TimeZone
+    let sameZone: Bool
+
+    init(inputZone: TimeZone, outputZone: TimeZone) {
+        self.inputZone = inputZone
+        self.outputZone = outputZone
+        sameZone = inputZone.identifier == outputZone.identifier
+    }
+
+    /// Appends the normalised text; the time is moved to the output zone when needed.
+    func append(_ parsed: DateFormat.Parsed, to out: inout [UInt8]) {
+        var civil = parsed
+        if parsed.offsetSeconds != nil || !sameZone {
+            let localSeconds =
+                CivilTime.daysFromCivil(year: parsed.year, month: parsed.month, day: parsed.day) * 86_400
+                + parsed.hour * 3600 + parsed.minute * 60 + parsed.second
+            let offset =
+                parsed.offsetSeconds
+                ?? inputZone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(localSeconds)))
+            let utc = localSeconds - offset
+            let outOffset = outputZone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(utc)))
+            let local = utc + outOffset
+            let days = Int((Double(local) / 86_400).rounded(.down))
+            let secondsOfDay = local - days * 86_400
+            let date = CivilTime.civilFromDays(days)
+            civil = DateFormat.Parsed(
+                year: date.year, month: date.month, day: date.day, hour: secondsOfDay / 3600,
+                minute: (secondsOfDay % 3600) / 60, second: secondsOfDay % 60)
+        }
+        appendDigits(civil.year, 4, &out)
+        out.append(UInt8(ascii: "-"))
+        appendDigits(civil.month, 2, &out)
+        out.append(UInt8(ascii: "-"))
+        appendDigits(civil.day, 2, &out)
+        out.append(UInt8(ascii: " "))
+        appendDigits(civil.hour, 2, &out)
+        out.append(UInt8(ascii: ":"))
+        appendDigits(civil.minute, 2, &out)
+        out.append(UInt8(ascii: ":"))
+        appendDigits(civil.second, 2, &out)
+    }
+
+    private func appendDigits(_ value: Int, _ width: Int, _ out: inout [UInt8]) {
+        var divisor = 1
+        for _ in 1..<width { divisor *= 10 }
+        while divisor > 0 {
+            out.append(UInt8(ascii: "0") + UInt8((value / divisor) % 10))
+            divisor /= 10
+        }
+    }
+}

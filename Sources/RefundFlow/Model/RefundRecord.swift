@@ -1,0 +1,175 @@
+/// One canonical field of a refund line: the `order_list` fields of
+/// `aftersales.refund.RawRefund.upload`, plus `shop_no`, with the API's names, types and limits.
+public enum RefundField: String, Sendable, Hashable, CaseIterable, Comparable {
+    case shopNo = "shop_no"
+    case refundNo = "refund_no"
+    case num
+    case tid
+    case oid
+    case type
+    case status
+    case refundVersion = "refund_version"
+    case refundAmount = "refund_amount"
+    case actualRefundAmount = "actual_refund_amount"
+    case title
+    case logisticsName = "logistics_name"
+    case logisticsNo = "logistics_no"
+    case buyerNick = "buyer_nick"
+    case refundTime = "refund_time"
+    case currentPhaseTimeout = "current_phase_timeout"
+    case isAftersale = "is_aftersale"
+    case reason
+    case price
+    case payAccount = "pay_account"
+    case payNo = "pay_no"
+    case remark
+    case totalAmount = "total_amount"
+    case specNo = "spec_no"
+    case specID = "spec_id"
+    case goodsNo = "goods_no"
+    case goodsID = "goods_id"
+
+    /// The value kind of a field, which decides how its text is parsed.
+    public enum Kind: Sendable, Hashable {
+        /// Text of at most `maxLength` characters.
+        case text(maxLength: Int)
+        /// A date-time written as `yyyy-MM-dd HH:mm:ss` (at most `maxLength` characters).
+        case dateTime(maxLength: Int)
+        /// Exact Decimal(19,4); `isMoney` fields render with at least 2 decimals.
+        case decimal(isMoney: Bool)
+        /// An integer in a closed range (the API's enums).
+        case integer(ClosedRange<Int>)
+    }
+
+    public var kind: Kind {
+        switch self {
+        case .shopNo, .refundNo, .tid, .oid, .refundVersion, .logisticsName, .logisticsNo, .specNo, .specID,
+            .goodsNo, .goodsID:
+            return .text(maxLength: 40)
+        case .title, .reason, .remark: return .text(maxLength: 255)
+        case .buyerNick: return .text(maxLength: 100)
+        case .payAccount: return .text(maxLength: 128)
+        case .payNo: return .text(maxLength: 60)
+        case .refundTime, .currentPhaseTimeout: return .dateTime(maxLength: 40)
+        case .num: return .decimal(isMoney: false)
+        case .refundAmount, .actualRefundAmount, .price, .totalAmount: return .decimal(isMoney: true)
+        case .type: return .integer(0...4)
+        case .status: return .integer(1...5)
+        case .isAftersale: return .integer(0...1)
+        }
+    }
+
+    /// Fields that must carry a non-empty value. `title` and `reason` are required by the API but
+    /// may be empty strings ("若无传空字符串"); they default to "".
+    public var isRequired: Bool {
+        switch self {
+        case .shopNo, .refundNo, .num, .tid, .oid, .type, .status, .refundVersion, .refundAmount,
+            .actualRefundAmount, .buyerNick, .isAftersale:
+            return true
+        default: return false
+        }
+    }
+
+    /// Fields the API wants present even when empty: sent as "".
+    public var sendsEmptyString: Bool {
+        switch self {
+        case .title, .reason, .logisticsName, .logisticsNo: return true
+        default: return false
+        }
+    }
+
+    /// Order of declaration is the API's order; `shop_no` first.
+    public static func < (a: RefundField, b: RefundField) -> Bool { a.ordinal < b.ordinal }
+
+    /// Position in the API order (`shop_no` is 0); a switch, because this sits on the hot path.
+    var ordinal: Int {
+        switch self {
+        case .shopNo: return 0
+        case .refundNo: return 1
+        case .num: return 2
+        case .tid: return 3
+        case .oid: return 4
+        case .type: return 5
+        case .status: return 6
+        case .refundVersion: return 7
+        case .refundAmount: return 8
+        case .actualRefundAmount: return 9
+        case .title: return 10
+        case .logisticsName: return 11
+        case .logisticsNo: return 12
+        case .buyerNick: return 13
+        case .refundTime: return 14
+        case .currentPhaseTimeout: return 15
+        case .isAftersale: return 16
+        case .reason: return 17
+        case .price: return 18
+        case .payAccount: return 19
+        case .payNo: return 20
+        case .remark: return 21
+        case .totalAmount: return 22
+        case .specNo: return 23
+        case .specID: return 24
+        case .goodsNo: return 25
+        case .goodsID: return 26
+        }
+    }
+
+    /// Fields of one `order_list` element, in the API page's order.
+    public static let orderListFields: [RefundField] = allCases.filter { $0 != .shopNo }
+}
+
+/// A typed value of one canonical field.
+public enum FieldValue: Sendable, Hashable {
+    case text(String)
+    case decimal(Decimal4)
+    case integer(Int)
+
+    public var text: String? {
+        if case .text(let value) = self { return value }
+        return nil
+    }
+
+    public var decimal: Decimal4? {
+        if case .decimal(let value) = self { return value }
+        return nil
+    }
+
+    public var integer: Int? {
+        if case .integer(let value) = self { return value }
+        return nil
+    }
+}
+
+/// One validated refund line, keyed by field. Absent optional fields are `nil`.
+public struct RefundRecord: Sendable, Hashable {
+    private var values: [FieldValue?]
+
+    public init() {
+        values = Array(repeating: nil, count: RefundField.allCases.count)
+    }
+
+    public subscript(field: RefundField) -> FieldValue? {
+        get { values[field.ordinal] }
+        set { values[field.ordinal] = newValue }
+    }
+
+    public func text(_ field: RefundField) -> String? { self[field]?.text }
+    public func decimal(_ field: RefundField) -> Decimal4? { self[field]?.decimal }
+    public func integer(_ field: RefundField) -> Int? { self[field]?.integer }
+}
+
+/// Where a record came from: enough to point a person at it.
+public struct RecordOrigin: Sendable, Hashable {
+    /// The input path as the user typed it.
+    public var file: String
+    /// Physical line where the record starts (1-based).
+    public var line: Int
+    /// 1-based ordinal of the record within its file.
+    public var record: Int
+
+    public init(file: String, line: Int, record: Int) {
+        self.file = file
+        self.line = line
+        self.record = record
+    }
+}

@@ -1,0 +1,632 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Options of the CSV reader, as a pipeline's `reader: csv:` gives them.
+public struct CSVReaderOptions: Sendable, Hashable {
+    public var encoding: SourceEncoding = .auto
+    public var delimiter: UInt8 = UInt8(ascii: ",")
+    public var quote: UInt8 = UInt8(ascii: "\"")
+    /// Physical lines before the header (e.g. an export's `#title` line).
+    public var skipLines: Int = 0
+    /// A record larger than this is a fatal error (almost always an unterminated quote).
+    public var maxRecordBytes: Int = 16 << 20
+
+    public init() {}
+}
+
+/// RFC 4180 CSV, streamed and tokenized on bytes.
+///
+/// - Quoted fields may hold delimiters, doubled quotes, CR and LF; rows end with CRLF, LF or CR.
+/// - The physical line where each record starts is kept, and so is each field's position.
+/// - Decoding is strict and per field, only where a field has non-ASCII bytes. An undecodable
+///   byte makes an `encoding` problem that names line and byte offset.
+/// - Ragged rows and unterminated quotes are `malformed` problems; the row is still delivered,
+///   so it lands in the rejects with its raw content.
+/// - A BOM is removed. Lines with no content at all carry no record and are counted.
+public struct CSVReader: RecordReader {
+    public var options: CSVReaderOptions
+
+    public init(options: CSVReaderOptions = CSVReaderOptions()) { self.options = options }
+
+    public func read(_ file: InputFile, fieldNames: [String], into sink: inout some RecordSink) throws -> ReadSummary {
+        let decoder = try FieldDecoder(options.encoding)
+        var state = CSVReadState(file: file, options: options, decoder: decoder, input: try ChunkedFile(path: file.path))
+        return try state.run(fieldNames: fieldNames, sink: &sink)
+    }
+}
+
+/// Position of one field inside the raw record bytes.
+struct RawFieldSpan {
+    var start: Int  // offset in record, after an opening quote
+    var end: Int
+    var quoted: Bool
+    var hasEscapedQuote: Bool
+    var hasHighBytes: Bool
+}
+
+/// A field after decoding: bytes live in the row's arena.
+struct DecodedSpan {
+    var start: Int
+    var end: Int
+    /// Offset (in the raw field) of the first undecodable byte, or -1.
+    var badByte: Int
+}
+
+private enum RecordScan {
+    case record(end: Int, lineBreaks: Int)
+    case blank(end: Int)
+    case needMore
+}
+
+/// The mutable state of one CSV read. Owns its buffer; nothing escapes the call.
+private struct CSVReadState: ~Copyable {
+    let file: InputFile
+    let options: CSVReaderOptions
+    var input: ChunkedFile
+    let decoder: FieldDecoder
+
+    // Buffer holding [dataStart, dataEnd) of unread input.
+    var buffer: UnsafeMutableRawBufferPointer
+    var dataStart = 0
+    var dataEnd = 0
+    var endOfInput = false
+
+    // Per-record scratch, reused.
+    var fields: [RawFieldSpan] = []
+    var decoded: [DecodedSpan] = []
+    var arena: [UInt8] = []
+    var scratch: [UInt8] = []
+    var problems: [RowProblem] = []
+    var unterminatedQuote = false
+    var junkAfterQuote: Int? = nil
+
+    var line = 1  // physical line of the next byte at dataStart
+    var summary: ReadSummary
+
+    init(file: InputFile, options: CSVReaderOptions, decoder: FieldDecoder, input: consuming ChunkedFile) {
+        self.file = file
+        self.options = options
+        self.decoder = decoder
+        self.input = input
+        buffer = .allocate(byteCount: 1 << 20, alignment: 16)
+        summary = ReadSummary(file: file)
+        fields.reserveCapacity(64)
+        decoded.reserveCapacity(64)
+        arena.reserveCapacity(4096)
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// Makes sure at least one more byte is buffered past `dataEnd`; false at end of input.
+    mutating func fill() throws -> Bool {
+        if endOfInput { return false }
+        if dataStart > 0 {
+            let live = dataEnd - dataStart
+            if live > 0 { memmove(buffer.baseAddress!, buffer.baseAddress! + dataStart, live) }
+            dataEnd = live
+            dataStart = 0
+        }
+        if dataEnd == buffer.count {
+            guard buffer.count < options.maxRecordBytes else {
+                throw Diagnostic(
+                    code: "input.record_too_large",
+                    message: "a record starting here is larger than \(options.maxRecordBytes >> 20) MiB",
+                    location: SourceLocation(file: file.path, line: line),
+                    notes: ["this is almost always a quote that is never closed; check the quoting on this line"])
+            }
+            let bigger = UnsafeMutableRawBufferPointer.allocate(
+                byteCount: min(buffer.count * 2, options.maxRecordBytes), alignment: 16)
+            bigger.baseAddress!.copyMemory(from: buffer.baseAddress!, byteCount: dataEnd)
+            buffer.deallocate()
+            buffer = bigger
+        }
+        let got = try input.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[dataEnd...]))
+        if got == 0 {
+            endOfInput = true
+            return false
+        }
+        dataEnd += got
+        return true
+    }
+
+    mutating func run(fieldNames: [String], sink: inout some RecordSink) throws -> ReadSummary {
+        // BOM.
+        while dataEnd - dataStart < 3, try fill() {}
+        if dataEnd - dataStart >= 3, buffer[0] == 0xEF, buffer[1] == 0xBB, buffer[2] == 0xBF {
+            dataStart = 3
+            decoder.sawByteOrderMark()
+        }
+        try skipLeadingLines()
+        guard let header = try readHeader() else {
+            throw Diagnostic(
+                code: "input.no_header", message: "'\(file.path)' has no header row",
+                location: SourceLocation(file: file.path, line: line),
+                notes: ["the CSV reader expects the first line (after skipLines) to name the columns"])
+        }
+        let slotColumns = fieldNames.map { name in header.names.firstIndex(of: name) ?? -1 }
+        try sink.begin(
+            file: file,
+            shape: SourceShape(
+                availableFields: header.names, location: SourceLocation(file: file.path, line: header.line)))
+        var ordinal = 0
+        while let scan = try nextRecord() {
+            switch scan {
+            case .blank(let end):
+                summary.blankLines += 1
+                line += 1
+                dataStart = end
+            case .record(let end, let lineBreaks):
+                ordinal += 1
+                let recordLine = line
+                try deliver(
+                    end: end, recordLine: recordLine, ordinal: ordinal, header: header, slotColumns: slotColumns,
+                    sink: &sink)
+                line += lineBreaks
+                dataStart = end
+            case .needMore:
+                preconditionFailure("nextRecord resolves needMore itself")
+            }
+        }
+        summary.records = ordinal
+        summary.bytes = input.bytesRead
+        summary.encoding = decoder.decision
+        summary.sha256 = input.hexDigest
+        return summary
+    }
+
+    mutating func skipLeadingLines() throws {
+        var remaining = options.skipLines
+        while remaining > 0 {
+            var index = dataStart
+            while true {
+                if index == dataEnd {
+                    let offset = index - dataStart
+                    guard try fill() else { return }
+                    index = dataStart + offset
+                    continue
+                }
+                if buffer[index] == 0x0A { break }
+                index += 1
+            }
+            dataStart = index + 1
+            line += 1
+            remaining -= 1
+        }
+    }
+
+    struct Header {
+        var names: [String]
+        var rawNames: [String]  // unique names used in the reject file's `raw`
+        var line: Int
+    }
+
+    mutating func readHeader() throws -> Header? {
+        while let scan = try nextRecord() {
+            switch scan {
+            case .blank(let end):
+                line += 1
+                dataStart = end
+            case .record(let end, let lineBreaks):
+                let headerLine = line
+                var names: [String] = []
+                let base = UnsafeRawPointer(buffer.baseAddress! + dataStart).assumingMemoryBound(to: UInt8.self)
+                let record = UnsafeBufferPointer(start: base, count: end - dataStart)
+                if case .undecided = decoder.mode, fields.contains(where: \.hasHighBytes) {
+                    try decoder.decide(
+                        sample: UnsafeBufferPointer(rebasing: record[0...]), atLine: headerLine,
+                        isEndOfInput: endOfInput)
+                }
+                var scratch: [UInt8] = []
+                for span in fields {
+                    scratch.removeAll(keepingCapacity: true)
+                    Self.unescape(span, record: record, quote: options.quote, into: &scratch)
+                    var text: String
+                    if span.hasHighBytes {
+                        var out: [UInt8] = []
+                        let bad = scratch.withUnsafeBufferPointer { decoder.decode($0, into: &out) }
+                        if let bad {
+                            throw Diagnostic(
+                                code: "input.encoding",
+                                message: "the header cannot be decoded as \(decoder.name) (byte offset \(bad) of a column name)",
+                                location: SourceLocation(file: file.path, line: headerLine),
+                                notes: ["set 'encoding' in the pipeline's reader to the file's real encoding"])
+                        }
+                        text = String(decoding: out, as: UTF8.self)
+                    } else {
+                        text = String(decoding: scratch, as: UTF8.self)
+                    }
+                    text = text.trimmingASCIIWhitespace()
+                    names.append(text)
+                }
+                var seen: [String: Int] = [:]
+                var rawNames: [String] = []
+                for (index, name) in names.enumerated() {
+                    if seen[name] != nil { rawNames.append("\(name)#\(index + 1)") } else { rawNames.append(name) }
+                    seen[name, default: 0] += 1
+                }
+                line += lineBreaks
+                dataStart = end
+                return Header(names: names, rawNames: rawNames, line: headerLine)
+            case .needMore:
+                preconditionFailure("nextRecord resolves needMore itself")
+            }
+        }
+        return nil
+    }
+
+    /// Scans the next record, reading more input as needed; `nil` at the end.
+    mutating func nextRecord() throws -> RecordScan? {
+        while true {
+            if dataStart == dataEnd {
+                guard try fill() else { return nil }
+            }
+            let scan = scanRecord(from: dataStart)
+            if case .needMore = scan {
+                if try fill() { continue }
+                // End of input inside a record: take what is there.
+                return finalRecord()
+            }
+            return scan
+        }
+    }
+
+    mutating func finalRecord() -> RecordScan? {
+        if dataStart == dataEnd { return nil }
+        let scan = scanRecord(from: dataStart, atEnd: true)
+        return scan
+    }
+
+    /// Tokenizes one record starting at `start`. With `atEnd`, the end of the buffer ends the record.
+    mutating func scanRecord(from start: Int, atEnd: Bool = false) -> RecordScan {
+        fields.removeAll(keepingCapacity: true)
+        unterminatedQuote = false
+        junkAfterQuote = nil
+        let bytes = UnsafeRawBufferPointer(rebasing: buffer[start..<dataEnd])
+        let count = bytes.count
+        let delimiter = options.delimiter
+        let quote = options.quote
+        var index = 0
+        var lineBreaks = 0
+        // Blank line.
+        if count > 0 && (bytes[0] == 0x0A || bytes[0] == 0x0D) {
+            if bytes[0] == 0x0D {
+                if count == 1 && !atEnd { return .needMore }
+                return .blank(end: start + ((count > 1 && bytes[1] == 0x0A) ? 2 : 1))
+            }
+            return .blank(end: start + 1)
+        }
+        while true {
+            if index < count && bytes[index] == quote {
+                index += 1
+                let contentStart = index
+                var high: UInt8 = 0
+                var escaped = false
+                var closed = false
+                while index < count {
+                    let byte = bytes[index]
+                    if byte == quote {
+                        if index + 1 < count {
+                            if bytes[index + 1] == quote {
+                                escaped = true
+                                index += 2
+                                continue
+                            }
+                            closed = true
+                            break
+                        }
+                        if atEnd {
+                            closed = true
+                            break
+                        }
+                        return .needMore
+                    }
+                    if byte == 0x0A { lineBreaks += 1 }
+                    high |= byte
+                    index += 1
+                }
+                if !closed {
+                    if !atEnd { return .needMore }
+                    unterminatedQuote = true
+                    fields.append(
+                        RawFieldSpan(
+                            start: contentStart, end: index, quoted: true, hasEscapedQuote: escaped,
+                            hasHighBytes: high >= 0x80))
+                    return .record(end: start + count, lineBreaks: lineBreaks)
+                }
+                fields.append(
+                    RawFieldSpan(
+                        start: contentStart, end: index, quoted: true, hasEscapedQuote: escaped,
+                        hasHighBytes: high >= 0x80))
+                index += 1  // closing quote
+                // After a closing quote only a delimiter or a line end may follow.
+                if index < count, bytes[index] != delimiter, bytes[index] != 0x0A, bytes[index] != 0x0D {
+                    if junkAfterQuote == nil { junkAfterQuote = index }
+                    while index < count, bytes[index] != delimiter, bytes[index] != 0x0A, bytes[index] != 0x0D {
+                        index += 1
+                    }
+                }
+            } else {
+                let fieldStart = index
+                var high: UInt8 = 0
+                while index < count {
+                    let byte = bytes[index]
+                    if byte == delimiter || byte == 0x0A || byte == 0x0D { break }
+                    high |= byte
+                    index += 1
+                }
+                fields.append(
+                    RawFieldSpan(
+                        start: fieldStart, end: index, quoted: false, hasEscapedQuote: false,
+                        hasHighBytes: high >= 0x80))
+            }
+            guard index < count else {
+                if atEnd { return .record(end: start + count, lineBreaks: lineBreaks) }
+                return .needMore
+            }
+            let byte = bytes[index]
+            if byte == delimiter {
+                index += 1
+                if index == count && !atEnd { return .needMore }
+                if index == count {
+                    fields.append(RawFieldSpan(start: index, end: index, quoted: false, hasEscapedQuote: false, hasHighBytes: false))
+                    return .record(end: start + count, lineBreaks: lineBreaks)
+                }
+                continue
+            }
+            if byte == 0x0D {
+                if index + 1 < count {
+                    return .record(end: start + index + (bytes[index + 1] == 0x0A ? 2 : 1), lineBreaks: lineBreaks + 1)
+                }
+                if !atEnd { return .needMore }
+                return .record(end: start + index + 1, lineBreaks: lineBreaks + 1)
+            }
+            // LF
+            return .record(end: start + index + 1, lineBreaks: lineBreaks + 1)
+        }
+    }
+
+    static func unescape(_ span: RawFieldSpan, record: UnsafeBufferPointer<UInt8>, quote: UInt8, into out: inout [UInt8]) {
+        let slice = UnsafeBufferPointer(rebasing: record[span.start..<span.end])
+        guard span.hasEscapedQuote else {
+            out.append(contentsOf: slice)
+            return
+        }
+        var index = 0
+        while index < slice.count {
+            out.append(slice[index])
+            if slice[index] == quote, index + 1 < slice.count, slice[index + 1] == quote {
+                index += 2
+            } else {
+                index += 1
+            }
+        }
+    }
+
+    mutating func deliver(
+        end: Int, recordLine: Int, ordinal: Int, header: Header, slotColumns: [Int], sink: inout some RecordSink
+    ) throws {
+        let base = UnsafeRawPointer(buffer.baseAddress! + dataStart).assumingMemoryBound(to: UInt8.self)
+        let record = UnsafeBufferPointer(start: base, count: end - dataStart)
+        problems.removeAll(keepingCapacity: true)
+        decoded.removeAll(keepingCapacity: true)
+        // Work on local buffers (moved out, not copied) so closures need no access to self.
+        var arena = self.arena
+        self.arena = []
+        var scratch = self.scratch
+        self.scratch = []
+        defer {
+            self.arena = arena
+            self.scratch = scratch
+        }
+        arena.removeAll(keepingCapacity: true)
+        for (column, span) in fields.enumerated() {
+            let start = arena.count
+            var badByte = -1
+            if span.hasHighBytes {
+                if case .undecided = decoder.mode {
+                    let sampleEnd = min(dataEnd - dataStart, span.start + 65_536)
+                    try decoder.decide(
+                        sample: UnsafeBufferPointer(rebasing: UnsafeBufferPointer(start: base, count: dataEnd - dataStart)[span.start..<sampleEnd]),
+                        atLine: recordLine, isEndOfInput: endOfInput && sampleEnd == dataEnd - dataStart)
+                }
+                let bad: Int?
+                if span.hasEscapedQuote {
+                    scratch.removeAll(keepingCapacity: true)
+                    Self.unescape(span, record: record, quote: options.quote, into: &scratch)
+                    bad = scratch.withUnsafeBufferPointer { decoder.decode($0, into: &arena) }
+                } else {
+                    bad = decoder.decode(UnsafeBufferPointer(rebasing: record[span.start..<span.end]), into: &arena)
+                }
+                if let bad {
+                    badByte = bad
+                    // Keep a visible stand-in so `raw` still shows the rest of the field.
+                    arena.removeSubrange(start...)
+                    appendLossy(UnsafeBufferPointer(rebasing: record[span.start..<span.end]), into: &arena)
+                    let name = column < header.names.count ? header.names[column] : "#\(column + 1)"
+                    let location = fieldLocation(record: record, recordLine: recordLine, offset: span.start + bad)
+                    let absolute = input.bytesRead - (dataEnd - dataStart) + span.start + bad
+                    problems.append(
+                        RowProblem(
+                            code: .encoding,
+                            message: "column '\(name)' has bytes that are not valid \(decoder.name) (file byte offset \(absolute)); the row is kept byte for byte in raw_bytes_base64",
+                            sourceField: name, location: location))
+                }
+            } else {
+                Self.unescape(span, record: record, quote: options.quote, into: &arena)
+            }
+            decoded.append(DecodedSpan(start: start, end: arena.count, badByte: badByte))
+        }
+        if unterminatedQuote {
+            let quoteOffset = (fields.last?.start ?? 1) - 1
+            problems.append(
+                RowProblem(
+                    code: .malformed,
+                    message: "a quoted field is never closed; the file ends inside it",
+                    sourceField: nil,
+                    location: fieldLocation(record: record, recordLine: recordLine, offset: quoteOffset)))
+            summary.truncated = "the file ends inside a quoted field that starts at line \(recordLine)"
+        }
+        if let junk = junkAfterQuote {
+            problems.append(
+                RowProblem(
+                    code: .malformed, message: "text follows a closing quote; a quote inside a quoted field must be doubled",
+                    sourceField: nil, location: fieldLocation(record: record, recordLine: recordLine, offset: junk)))
+        }
+        if fields.count != header.names.count {
+            let extraAreEmpty =
+                fields.count > header.names.count
+                && decoded[header.names.count...].allSatisfy { $0.start == $0.end }
+            if !extraAreEmpty {
+                problems.append(
+                    RowProblem(
+                        code: .malformed,
+                        message: "the row has \(fields.count) fields but the header has \(header.names.count)",
+                        sourceField: nil, location: SourceLocation(file: file.path, line: recordLine, column: 1)))
+            }
+        }
+        let row = CSVRow(
+            origin: RecordOrigin(file: file.path, line: recordLine, record: ordinal),
+            problems: problems, record: record, fields: fields, decoded: decoded, arena: arena,
+            slotColumns: slotColumns, header: header.rawNames, filePath: file.path, isGB: decoder.mode != .utf8
+                && decoder.mode != .undecided)
+        try sink.consume(row)
+    }
+
+    func fieldLocation(record: UnsafeBufferPointer<UInt8>, recordLine: Int, offset: Int) -> SourceLocation {
+        CSVRow.location(
+            record: record, recordLine: recordLine, offset: offset, file: file.path,
+            isGB: decoder.mode != .utf8 && decoder.mode != .undecided)
+    }
+}
+
+/// Replaces undecodable bytes by U+FFFD for display only; ASCII is kept.
+private func appendLossy(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+    for byte in bytes {
+        if byte < 0x80 { out.append(byte) } else { out.append(contentsOf: [0xEF, 0xBF, 0xBD]) }
+    }
+}
+
+/// One CSV record as a `SourceRow`. Holds pointers into the reader's buffers; never escapes.
+struct CSVRow: SourceRow {
+    let origin: RecordOrigin
+    let problems: [RowProblem]
+    let record: UnsafeBufferPointer<UInt8>
+    let fields: [RawFieldSpan]
+    let decoded: [DecodedSpan]
+    let arena: [UInt8]
+    let slotColumns: [Int]
+    let header: [String]
+    let filePath: String
+    let isGB: Bool
+
+    func withValue<R>(slot: Int, _ body: (UnsafeBufferPointer<UInt8>?) throws -> R) rethrows -> R {
+        let column = slotColumns[slot]
+        guard column >= 0, column < decoded.count else { return try body(nil) }
+        let span = decoded[column]
+        return try arena.withUnsafeBufferPointer { all in
+            try body(UnsafeBufferPointer(rebasing: all[span.start..<span.end]))
+        }
+    }
+
+    func location(slot: Int) -> SourceLocation {
+        let column = slotColumns[slot]
+        guard column >= 0, column < fields.count else {
+            return SourceLocation(file: filePath, line: origin.line, column: 1)
+        }
+        return Self.location(
+            record: record, recordLine: origin.line, offset: fields[column].start - (fields[column].quoted ? 1 : 0),
+            file: filePath, isGB: isGB)
+    }
+
+    func rawFields() -> [(name: String, value: String)] {
+        decoded.enumerated().map { column, span in
+            let name = column < header.count ? header[column] : "#\(column + 1)"
+            return (name, String(decoding: arena[span.start..<span.end], as: UTF8.self))
+        }
+    }
+
+    func rawBytes() -> [UInt8]? { Array(record) }
+
+    /// Line and 1-based character column of a byte offset inside a record.
+    static func location(
+        record: UnsafeBufferPointer<UInt8>, recordLine: Int, offset: Int, file: String, isGB: Bool
+    ) -> SourceLocation {
+        var line = recordLine
+        var lineStart = 0
+        let limit = min(offset, record.count)
+        for index in 0..<limit where record[index] == 0x0A {
+            line += 1
+            lineStart = index + 1
+        }
+        var column = 1
+        var index = lineStart
+        while index < limit {
+            let byte = record[index]
+            if byte < 0x80 {
+                index += 1
+            } else if isGB {
+                index += (index + 1 < limit && record[index + 1] >= 0x30 && record[index + 1] <= 0x39) ? 4 : 2
+            } else {
+                index += 1
+                while index < limit && record[index] & 0xC0 == 0x80 { index += 1 }
+            }
+            column += 1
+        }
+        return SourceLocation(file: file, line: line, column: column)
+    }
+}
+
+extension String {
+    /// Trims ASCII spaces, tabs, CR and LF at both ends.
+    func trimmingASCIIWhitespace() -> String {
+        let utf8 = Array(self.utf8)
+        var start = 0
+        var end = utf8.count
+        while start < end, utf8[start] == 0x20 || utf8[start] == 0x09 || utf8[start] == 0x0D || utf8[start] == 0x0A {
+            start += 1
+        }
+        while end > start,
+            utf8[end - 1] == 0x20 || utf8[end - 1] == 0x09 || utf8[end - 1] == 0x0D || utf8[end - 1] == 0x0A
+        {
+            end -= 1
+        }
+        return String(decoding: utf8[start..<end], as: UTF8.self)
+    }
+}
+
+extension CSVReader {
+    /// `reader: { csv: { encoding, delimiter, quote, skipLines } }`.
+    static let registration = ReaderRegistration(
+        name: "csv", keys: ["encoding", "delimiter", "quote", "skipLines"],
+        decode: { pairs, context in
+            var options = CSVReaderOptions()
+            for pair in pairs {
+                switch pair.key {
+                case "encoding":
+                    options.encoding =
+                        context.choice(pair.value, "encoding", SourceEncoding.allCases.map { ($0.rawValue, $0) })
+                        ?? options.encoding
+                case "delimiter", "quote":
+                    guard let text = context.string(pair.value, "'\(pair.key)'") else { continue }
+                    let byte: UInt8?
+                    switch text {
+                    case "\\t", "\t", "tab": byte = 0x09
+                    default: byte = text.utf8.count == 1 ? text.utf8.first : nil
+                    }
+                    guard let byte, byte < 0x80, byte != 0x0A, byte != 0x0D else {
+                        context.error(pair.value, "wrong_type", "'\(pair.key)' must be one ASCII character, not '\(text)'")
+                        continue
+                    }
+                    if pair.key == "delimiter" { options.delimiter = byte } else { options.quote = byte }
+                case "skipLines":
+                    options.skipLines = context.int(pair.value, "'skipLines'", range: 0...1_000) ?? 0
+                default: break
+                }
+            }
+            return options
+        },
+        make: { options in CSVReader(options: options as! CSVReaderOptions) })
+}

@@ -1,0 +1,144 @@
+import Crypto
+
+/// An input file as the user named it.
+public struct InputFile: Sendable, Hashable {
+    /// Path as typed on the command line (used in diagnostics).
+    public var path: String
+
+    public init(path: String) { self.path = path }
+}
+
+/// A problem the reader found in one record's structure or bytes: the record is rejected,
+/// never dropped.
+public struct RowProblem: Sendable, Hashable {
+    public var code: RowErrorCode
+    public var message: String
+    /// Source field name, when the problem is in one field.
+    public var sourceField: String?
+    public var location: SourceLocation
+
+    public init(code: RowErrorCode, message: String, sourceField: String?, location: SourceLocation) {
+        self.code = code
+        self.message = message
+        self.sourceField = sourceField
+        self.location = location
+    }
+}
+
+/// One source record, valid only during the reader's callback.
+///
+/// Field values are addressed by *slot*: the position of a source field name in the list the
+/// pipeline asked for. Values are UTF-8 bytes after decoding; `nil` means the field is absent.
+public protocol SourceRow {
+    var origin: RecordOrigin { get }
+    /// Structural or encoding problems; a row with any is rejected as a whole.
+    var problems: [RowProblem] { get }
+    /// The decoded bytes of a slot, or `nil` when the record has no such field.
+    func withValue<R>(slot: Int, _ body: (UnsafeBufferPointer<UInt8>?) throws -> R) rethrows -> R
+    /// Where a slot's value starts, for diagnostics.
+    func location(slot: Int) -> SourceLocation
+    /// Every source field as read, in source order, for the reject file. Undecodable bytes are
+    /// written as U+FFFD here *and* the row carries an `encoding` problem plus `rawBytes`.
+    func rawFields() -> [(name: String, value: String)]
+    /// The record's exact source bytes, when the reader can give them (for undecodable rows).
+    func rawBytes() -> [UInt8]?
+}
+
+/// What a reader learned about the file's shape before the first record.
+public struct SourceShape: Sendable {
+    /// Field names the file offers (CSV header), or `nil` when the format has no fixed header.
+    public var availableFields: [String]?
+    /// Where the header sits, for diagnostics about missing columns.
+    public var location: SourceLocation?
+}
+
+/// Receives a reader's output. The run's processing stage implements it.
+public protocol RecordSink {
+    /// Called once per file before any record; may throw to stop (e.g. a required column is missing).
+    mutating func begin(file: InputFile, shape: SourceShape) throws
+    mutating func consume(_ row: some SourceRow) throws
+}
+
+/// Totals of one read, for the report.
+public struct ReadSummary: Sendable, Hashable {
+    public var file: InputFile
+    public var bytes: Int = 0
+    public var sha256: String = ""
+    /// Records delivered to the sink (good and bad).
+    public var records: Int = 0
+    /// Lines with no content at all, which carry no record.
+    public var blankLines: Int = 0
+    /// The encoding actually used (with `auto`, what was detected and why).
+    public var encoding: String = ""
+    /// Set when the file ended inside a record or was cut short; the run says so plainly.
+    public var truncated: String?
+
+    public init(file: InputFile) { self.file = file }
+}
+
+/// Stage 1: turns a file into source rows, streaming, in file order.
+public protocol RecordReader: Sendable {
+    /// Reads `file`, calling the sink once per record. Memory stays flat with file size.
+    /// Throws only when the file as a whole is unusable (cannot be opened, bad header).
+    /// - Parameter fieldNames: the source fields the pipeline needs, in slot order.
+    func read(_ file: InputFile, fieldNames: [String], into sink: inout some RecordSink) throws -> ReadSummary
+}
+
+/// Reads a file in large chunks with POSIX I/O, hashing every byte on the way.
+struct ChunkedFile: ~Copyable {
+    private let descriptor: Int32
+    private var hasher = SHA256()
+    private(set) var bytesRead = 0
+    let path: String
+
+    init(path: String) throws(Diagnostic) {
+        self.path = path
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else {
+            let reason = String(cString: strerror(errno))
+            throw Diagnostic(
+                code: "input.unreadable", message: "cannot open input '\(path)': \(reason)",
+                notes: ["check the path given to --input"])
+        }
+        descriptor = fd
+    }
+
+    deinit { close(descriptor) }
+
+    /// Reads up to `destination.count` bytes into `destination`; returns how many (0 at end of file).
+    mutating func read(into destination: UnsafeMutableRawBufferPointer) throws(Diagnostic) -> Int {
+        guard destination.count > 0 else { return 0 }
+        while true {
+            let result = systemRead(descriptor, destination.baseAddress!, destination.count)
+            if result < 0 && errno == EINTR { continue }
+            guard result >= 0 else {
+                let reason = String(cString: strerror(errno))
+                throw Diagnostic(code: "input.unreadable", message: "cannot read input '\(path)': \(reason)")
+            }
+            if result > 0 {
+                hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: destination[0..<result]))
+                bytesRead += result
+            }
+            return result
+        }
+    }
+
+    /// SHA-256 of every byte read so far, in lowercase hex.
+    var hexDigest: String {
+        hasher.finalize().map { hexDigits[Int($0 >> 4)] + hexDigits[Int($0 & 0xF)] }.joined()
+    }
+}
+
+private let hexDigits = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "b", "c", "d", "e", "f"]
+
+#if canImport(Glibc)
+    import Glibc
+    @inline(__always) private func systemRead(_ fd: Int32, _ pointer: UnsafeMutableRawPointer, _ count: Int) -> Int {
+        Glibc.read(fd, pointer, count)
+    }
+#elseif canImport(Darwin)
+    import Darwin
+    @inline(__always) private func systemRead(_ fd: Int32, _ pointer: UnsafeMutableRawPointer, _ count: Int) -> Int {
+        Darwin.read(fd, pointer, count)
+    }
+#endif

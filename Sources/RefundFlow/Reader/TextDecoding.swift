@@ -1,0 +1,244 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The character encoding of a text input.
+public enum SourceEncoding: String, Sendable, Hashable, CaseIterable {
+    case utf8 = "utf-8"
+    /// UTF-8 with a byte-order mark (the BOM is removed; it is also removed under `utf-8`).
+    case utf8Sig = "utf-8-sig"
+    case gbk
+    case gb18030
+    /// BOM → UTF-8; otherwise the first non-ASCII bytes decide: valid UTF-8, or GB18030.
+    case auto
+}
+
+/// Strict decoder from the source encoding to UTF-8, used per field.
+///
+/// ASCII passes through untouched. Non-ASCII bytes are validated (UTF-8) or converted with
+/// iconv (GBK, GB18030). An invalid byte is reported with its offset, never replaced.
+/// Not `Sendable`: one decoder belongs to one read.
+final class FieldDecoder {
+    enum Mode: Equatable {
+        case utf8
+        case iconv(String)
+        case undecided
+    }
+
+    private(set) var mode: Mode
+    private var converter: iconv_t?
+    /// How `auto` was resolved, for the report.
+    private(set) var decision: String
+
+    /// The encoding in force, for messages: `utf-8`, `gbk` or `gb18030`.
+    var name: String {
+        switch mode {
+        case .utf8, .undecided: return "UTF-8"
+        case .iconv(let name): return name
+        }
+    }
+
+    init(_ encoding: SourceEncoding) throws(Diagnostic) {
+        switch encoding {
+        case .utf8, .utf8Sig:
+            mode = .utf8
+            decision = encoding.rawValue
+        case .gbk:
+            mode = .iconv("GBK")
+            decision = "gbk"
+        case .gb18030:
+            mode = .iconv("GB18030")
+            decision = "gb18030"
+        case .auto:
+            mode = .undecided
+            decision = "auto (ASCII only so far)"
+        }
+        if case .iconv(let name) = mode { try openConverter(name) }
+    }
+
+    deinit {
+        if let converter { iconv_close(converter) }
+    }
+
+    private func openConverter(_ name: String) throws(Diagnostic) {
+        let handle = iconv_open("UTF-8", name)
+        if handle == iconv_t(bitPattern: -1) {
+            throw Diagnostic(
+                code: "input.encoding_unavailable", message: "this system's iconv cannot decode '\(name)'",
+                notes: ["install the glibc locale data (Debian: libc-bin) or convert the file to UTF-8"])
+        }
+        converter = handle
+    }
+
+    /// A BOM seen at the start of the file settles `auto` as UTF-8.
+    func sawByteOrderMark() {
+        if mode == .undecided {
+            mode = .utf8
+            decision = "auto → utf-8 (byte-order mark)"
+        }
+    }
+
+    /// Settles `auto` from a sample that starts at the first non-ASCII bytes.
+    func decide(sample: UnsafeBufferPointer<UInt8>, atLine line: Int, isEndOfInput: Bool) throws(Diagnostic) {
+        guard mode == .undecided else { return }
+        if UTF8Validation.isValid(sample, allowTruncatedTail: !isEndOfInput) {
+            mode = .utf8
+            decision = "auto → utf-8 (valid UTF-8 from line \(line))"
+        } else {
+            mode = .iconv("GB18030")
+            decision = "auto → gb18030 (bytes at line \(line) are not UTF-8)"
+            try openConverter("GB18030")
+        }
+    }
+
+    /// Appends the UTF-8 form of `bytes` (which contain non-ASCII) to `output`.
+    /// Returns `nil` on success, or the offset of the first undecodable byte.
+    func decode(_ bytes: UnsafeBufferPointer<UInt8>, into output: inout [UInt8]) -> Int? {
+        switch mode {
+        case .utf8, .undecided:
+            if let bad = UTF8Validation.firstInvalidOffset(bytes) { return bad }
+            output.append(contentsOf: bytes)
+            return nil
+        case .iconv:
+            return convert(bytes, into: &output)
+        }
+    }
+
+    private func convert(_ bytes: UnsafeBufferPointer<UInt8>, into output: inout [UInt8]) -> Int? {
+        guard let converter, let base = bytes.baseAddress else { return nil }
+        // GBK/GB18030 → UTF-8 grows at most 2× (2 bytes → 3, 4 bytes → 4).
+        let capacity = bytes.count * 2 + 8
+        let oldCount = output.count
+        output.append(contentsOf: repeatElement(0, count: capacity))
+        var failure: Int?
+        var produced = 0
+        output.withUnsafeMutableBufferPointer { out in
+            var inPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(mutating: base)
+                .assumingMemoryBound(to: CChar.self)
+            var inLeft = bytes.count
+            var outPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(out.baseAddress! + oldCount)
+                .assumingMemoryBound(to: CChar.self)
+            var outLeft = capacity
+            _ = iconv(converter, nil, nil, nil, nil)  // reset shift state
+            let result = iconv(converter, &inPointer, &inLeft, &outPointer, &outLeft)
+            if result == -1 || inLeft > 0 {
+                failure = bytes.count - inLeft
+            }
+            produced = capacity - outLeft
+        }
+        output.removeLast(capacity - produced)
+        if let failure {
+            output.removeLast(produced)
+            return failure
+        }
+        return nil
+    }
+}
+
+/// UTF-8 validity checks (RFC 3629: no overlongs, no surrogates, nothing past U+10FFFF).
+enum UTF8Validation {
+    static func isValid(_ bytes: UnsafeBufferPointer<UInt8>, allowTruncatedTail: Bool) -> Bool {
+        guard let bad = firstInvalidOffset(bytes) else { return true }
+        // A sequence cut by the end of the sample is not evidence against UTF-8.
+        return allowTruncatedTail && bytes.count - bad < 4 && isTruncatedPrefix(bytes, from: bad)
+    }
+
+    private static func isTruncatedPrefix(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Bool {
+        let lead = bytes[start]
+        let needed: Int
+        if lead & 0xE0 == 0xC0 { needed = 2 } else if lead & 0xF0 == 0xE0 { needed = 3 } else if lead & 0xF8 == 0xF0 {
+            needed = 4
+        } else {
+            return false
+        }
+        guard bytes.count - start < needed else { return false }
+        for index in (start + 1)..<bytes.count where bytes[index] & 0xC0 != 0x80 { return false }
+        return true
+    }
+
+    /// Offset of the first byte that does not begin a valid sequence, or `nil`.
+    static func firstInvalidOffset(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        var index = 0
+        let count = bytes.count
+        while index < count {
+            let byte = bytes[index]
+            if byte < 0x80 {
+                index += 1
+                continue
+            }
+            let length: Int
+            var lowerBound: UInt8 = 0x80
+            var upperBound: UInt8 = 0xBF
+            switch byte {
+            case 0xC2...0xDF: length = 2
+            case 0xE0:
+                length = 3
+                lowerBound = 0xA0
+            case 0xE1...0xEC, 0xEE...0xEF: length = 3
+            case 0xED:
+                length = 3
+                upperBound = 0x9F
+            case 0xF0:
+                length = 4
+                lowerBound = 0x90
+            case 0xF1...0xF3: length = 4
+            case 0xF4:
+                length = 4
+                upperBound = 0x8F
+            default: return index
+            }
+            guard index + length <= count else { return index }
+            let second = bytes[index + 1]
+            guard second >= lowerBound && second <= upperBound else { return index }
+            for offset in 2..<length where bytes[index + offset] & 0xC0 != 0x80 { return index }
+            index += length
+        }
+        return nil
+    }
+
+    /// Number of Unicode scalars in valid UTF-8 (what the API's length limits count).
+    static func scalarCount(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        var count = 0
+        for byte in bytes where byte & 0xC0 != 0x80 { count += 1 }
+        return count
+    }
+}
+
+/// UTF-8 → another encoding through iconv (for generating test and benchmark exports).
+final class IconvEncoder {
+    private let converter: iconv_t
+
+    init(to encoding: String) throws(Diagnostic) {
+        let handle = iconv_open(encoding, "UTF-8")
+        guard handle != iconv_t(bitPattern: -1), let handle else {
+            throw Diagnostic(code: "encoding.unavailable", message: "this system's iconv cannot encode '\(encoding)'")
+        }
+        converter = handle
+    }
+
+    deinit { iconv_close(converter) }
+
+    /// Converts valid UTF-8; characters the target cannot hold make this throw.
+    func encode(_ utf8: [UInt8]) throws(Diagnostic) -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: utf8.count * 2 + 8)
+        var failed = false
+        var produced = 0
+        utf8.withUnsafeBufferPointer { input in
+            output.withUnsafeMutableBufferPointer { out in
+                var inPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(mutating: input.baseAddress!)
+                    .assumingMemoryBound(to: CChar.self)
+                var inLeft = input.count
+                var outPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(out.baseAddress!)
+                    .assumingMemoryBound(to: CChar.self)
+                var outLeft = out.count
+                if iconv(converter, &inPointer, &inLeft, &outPointer, &outLeft) == -1 || inLeft > 0 { failed = true }
+                produced = out.count - outLeft
+            }
+        }
+        if failed { throw Diagnostic(code: "encoding.unencodable", message: "text cannot be encoded in the target encoding") }
+        output.removeLast(output.count - produced)
+        return output
+    }
+}

@@ -1,0 +1,315 @@
+import Foundation
+
+/// Money and count of valid records with one status.
+public struct StatusTotals: Sendable, Hashable {
+    public var count = 0
+    public var refundAmount = Decimal4.zero
+    public var actualRefundAmount = Decimal4.zero
+}
+
+/// Counters of a run or of one input file.
+public struct RunCounts: Sendable, Hashable {
+    public var read = 0
+    public var valid = 0
+    public var rejected = 0
+    /// Rejected records per error code (a record with two codes counts under both).
+    public var rejectedByCode: [RowErrorCode: Int] = [:]
+    /// Errors per code (a record may have several of one code).
+    public var errorsByCode: [RowErrorCode: Int] = [:]
+    /// Rejected records per field named in their errors.
+    public var rejectedByField: [String: Int] = [:]
+    /// Valid records by `status` (index 0 holds records without one).
+    public var byStatus: [StatusTotals] = Array(repeating: StatusTotals(), count: 6)
+    public var refundAmount = Decimal4.zero
+    public var actualRefundAmount = Decimal4.zero
+
+    /// `read = valid + rejected`: every record ends in exactly one place.
+    public var isBalanced: Bool { read == valid + rejected }
+
+    mutating func addValid(_ record: RefundRecord) {
+        valid += 1
+        let status = record.integer(.status) ?? 0
+        let refund = record.decimal(.refundAmount) ?? .zero
+        let actual = record.decimal(.actualRefundAmount) ?? .zero
+        byStatus[status].count += 1
+        byStatus[status].refundAmount += refund
+        byStatus[status].actualRefundAmount += actual
+        refundAmount += refund
+        actualRefundAmount += actual
+    }
+
+    mutating func addRejected(_ errors: [RowError]) {
+        rejected += 1
+        var codes = Set<RowErrorCode>()
+        var fields = Set<String>()
+        for error in errors {
+            errorsByCode[error.code, default: 0] += 1
+            codes.insert(error.code)
+            fields.insert(error.field ?? "(row)")
+        }
+        for code in codes { rejectedByCode[code, default: 0] += 1 }
+        for field in fields { rejectedByField[field, default: 0] += 1 }
+    }
+}
+
+/// One input file in the report.
+public struct InputReport: Sendable, Hashable {
+    public var path: String
+    public var bytes = 0
+    public var sha256 = ""
+    public var encoding = ""
+    public var blankLines = 0
+    public var truncated: String?
+    /// The run stopped before the end of this file.
+    public var incomplete = false
+    public var counts = RunCounts()
+}
+
+/// Everything a run did, written as `report.json` and `report.md`.
+public struct RunReport: Sendable {
+    public var runID: String
+    public var pipelinePath: String
+    public var pipelineName: String
+    public var pipelineSHA256: String
+    public var variables: [String: String]
+    public var target: String
+    public var dryRun: Bool
+    public var startedAt: Date
+    public var finishedAt: Date?
+    public var status: RunStatus = .failed
+    public var fatal: Diagnostic?
+    public var errorLimits = ErrorLimits()
+    public var inputs: [InputReport] = []
+    public var counts = RunCounts()
+    public var writer: WriterSummary?
+    public var notes: [String] = []
+
+    public var read: Int { counts.read }
+    public var valid: Int { counts.valid }
+    public var rejected: Int { counts.rejected }
+
+    init(runID: String, definition: PipelineDefinition, startedAt: Date, dryRun: Bool) {
+        self.runID = runID
+        pipelinePath = definition.path
+        pipelineName = definition.name
+        pipelineSHA256 = definition.sha256
+        variables = definition.resolvedVariables
+        target = definition.target.name
+        self.dryRun = dryRun
+        self.startedAt = startedAt
+    }
+
+    mutating func fail(_ diagnostic: Diagnostic) {
+        status = .failed
+        fatal = diagnostic
+        finishedAt = finishedAt ?? Date()
+    }
+
+    func write(to directory: String) throws {
+        let json = try BufferedOutput(path: directory + "/report.json")
+        try json.write(jsonBytes())
+        try json.flush()
+        let markdown = try BufferedOutput(path: directory + "/report.md")
+        try markdown.write(Array(self.markdown().utf8))
+        try markdown.flush()
+    }
+
+    // MARK: - JSON
+
+    func jsonBytes() -> [UInt8] {
+        var json = JSONBytes(capacity: 4096)
+        json.raw("{\n  ")
+        json.keyValue("run_id", runID, first: true)
+        json.raw("\n  ")
+        json.keyValue("status", status.rawValue, first: true)
+        json.raw(",\n  ")
+        json.keyValue("exit_code", Int(status.exitCode), first: true)
+        json.raw(",\n  ")
+        json.keyValue("dry_run", dryRun, first: true)
+        json.raw(",\n  ")
+        json.keyValue("started_at", iso8601(startedAt), first: true)
+        json.raw(",\n  ")
+        json.keyValue("finished_at", finishedAt.map(iso8601), first: true)
+        json.raw(",\n  ")
+        json.key("pipeline", first: true)
+        json.raw("{")
+        json.keyValue("path", pipelinePath, first: true)
+        json.keyValue("name", pipelineName)
+        json.keyValue("sha256", pipelineSHA256)
+        json.key("variables")
+        json.raw("{")
+        for (index, key) in variables.keys.sorted().enumerated() { json.keyValue(key, variables[key], first: index == 0) }
+        json.raw("}")
+        json.keyValue("target", target)
+        json.raw("}")
+        json.raw(",\n  ")
+        json.key("inputs", first: true)
+        json.raw("[")
+        for (index, input) in inputs.enumerated() {
+            json.raw(index == 0 ? "\n    {" : ",\n    {")
+            json.keyValue("path", input.path, first: true)
+            json.keyValue("bytes", input.bytes)
+            json.keyValue("sha256", input.sha256)
+            json.keyValue("encoding", input.encoding)
+            json.keyValue("blank_lines", input.blankLines)
+            json.keyValue("truncated", input.truncated)
+            json.keyValue("read_completely", !input.incomplete)
+            json.key("counts")
+            countsJSON(input.counts, into: &json)
+            json.raw("}")
+        }
+        json.raw("\n  ]")
+        json.raw(",\n  ")
+        json.key("counts", first: true)
+        countsJSON(counts, into: &json)
+        json.raw(",\n  ")
+        json.key("check", first: true)
+        json.raw("{")
+        json.keyValue("rule", "read = valid + rejected", first: true)
+        json.keyValue("holds", counts.isBalanced)
+        json.keyValue("read", counts.read)
+        json.keyValue("valid", counts.valid)
+        json.keyValue("rejected", counts.rejected)
+        json.raw("}")
+        json.raw(",\n  ")
+        json.key("error_limits", first: true)
+        json.raw("{")
+        json.key("max_errors", first: true)
+        if let maxErrors = errorLimits.maxErrors { json.integer(maxErrors) } else { json.raw("null") }
+        json.keyValue("max_error_rate", errorLimits.maxErrorRate.map { String($0) })
+        json.raw("}")
+        json.raw(",\n  ")
+        json.key("writer", first: true)
+        if let writer {
+            json.raw("{")
+            json.keyValue("target", writer.target, first: true)
+            json.keyValue("api", writer.api)
+            json.keyValue("requests", writer.requests)
+            json.keyValue("records", writer.records)
+            json.key("notes")
+            json.raw("[")
+            for (index, note) in writer.notes.enumerated() {
+                if index > 0 { json.raw(",") }
+                json.string(note)
+            }
+            json.raw("]}")
+        } else {
+            json.raw("null")
+        }
+        json.raw(",\n  ")
+        json.key("fatal", first: true)
+        if let fatal {
+            json.raw("{")
+            json.keyValue("code", fatal.code, first: true)
+            json.keyValue("message", fatal.message)
+            json.keyValue("location", fatal.location?.description)
+            json.keyValue("rendered", fatal.description)
+            json.raw("}")
+        } else {
+            json.raw("null")
+        }
+        json.raw(",\n  ")
+        json.key("notes", first: true)
+        json.raw("[")
+        for (index, note) in notes.enumerated() {
+            if index > 0 { json.raw(",") }
+            json.string(note)
+        }
+        json.raw("]\n}\n")
+        return json.bytes
+    }
+
+    private func countsJSON(_ counts: RunCounts, into json: inout JSONBytes) {
+        json.raw("{")
+        json.keyValue("read", counts.read, first: true)
+        json.keyValue("valid", counts.valid)
+        json.keyValue("rejected", counts.rejected)
+        json.key("rejected_by_code")
+        json.raw("{")
+        for (index, code) in counts.rejectedByCode.keys.sorted().enumerated() {
+            json.keyValue(code.rawValue, counts.rejectedByCode[code]!, first: index == 0)
+        }
+        json.raw("}")
+        json.key("errors_by_code")
+        json.raw("{")
+        for (index, code) in counts.errorsByCode.keys.sorted().enumerated() {
+            json.keyValue(code.rawValue, counts.errorsByCode[code]!, first: index == 0)
+        }
+        json.raw("}")
+        json.key("rejected_by_field")
+        json.raw("{")
+        for (index, field) in counts.rejectedByField.keys.sorted().enumerated() {
+            json.keyValue(field, counts.rejectedByField[field]!, first: index == 0)
+        }
+        json.raw("}")
+        json.key("valid_totals")
+        json.raw("{")
+        json.keyValue("refund_amount", counts.refundAmount.formatted(minFractionDigits: 2), first: true)
+        json.keyValue("actual_refund_amount", counts.actualRefundAmount.formatted(minFractionDigits: 2))
+        json.raw("}")
+        json.key("valid_by_status")
+        json.raw("{")
+        var first = true
+        for (status, totals) in counts.byStatus.enumerated() where totals.count > 0 {
+            json.key(String(status), first: first)
+            first = false
+            json.raw("{")
+            json.keyValue("count", totals.count, first: true)
+            json.keyValue("refund_amount", totals.refundAmount.formatted(minFractionDigits: 2))
+            json.keyValue("actual_refund_amount", totals.actualRefundAmount.formatted(minFractionDigits: 2))
+            json.raw("}")
+        }
+        json.raw("}}")
+    }
+
+    // MARK: - Markdown
+
+    static let statusNames = [0: "(none)", 1: "1 取消退款", 2: "2 已申请退款", 3: "3 等待退货", 4: "4 等待收货", 5: "5 退款成功"]
+
+    public func markdown() -> String {
+        var text = "# RefundFlow run \(runID)\n\n"
+        text += "- Status: **\(status.rawValue)** (exit \(status.exitCode))\n"
+        text += "- Pipeline: `\(pipelinePath)` \(pipelineName.isEmpty ? "" : "(\(pipelineName)) ")sha256 `\(pipelineSHA256)`\n"
+        if !variables.isEmpty {
+            text += "- Variables: " + variables.keys.sorted().map { "`\($0)=\(variables[$0]!)`" }.joined(separator: ", ") + "\n"
+        }
+        text += "- Target: `\(target)`\(dryRun ? " (dry run)" : "")\n"
+        text += "- Started \(iso8601(startedAt)), finished \(finishedAt.map(iso8601) ?? "-")\n"
+        if let fatal { text += "\n**Stopped by a fatal error:**\n\n```\n\(fatal.description)\n```\n" }
+        for note in notes { text += "\n> \(note)\n" }
+        text += "\n## Inputs\n\n| file | bytes | sha256 | encoding | read | valid | rejected | complete |\n|---|---:|---|---|---:|---:|---:|---|\n"
+        for input in inputs {
+            text += "| `\(input.path)` | \(input.bytes) | `\(input.sha256.prefix(16))…` | \(input.encoding) | \(input.counts.read) | \(input.counts.valid) | \(input.counts.rejected) | \(input.incomplete ? "**no**" : (input.truncated.map { "**truncated**: \($0)" } ?? "yes")) |\n"
+        }
+        text += "\n## Accounting\n\n"
+        text += "| read | valid | rejected | check `read = valid + rejected` |\n|---:|---:|---:|---|\n"
+        text += "| \(counts.read) | \(counts.valid) | \(counts.rejected) | \(counts.isBalanced ? "holds" : "**DOES NOT HOLD**") |\n"
+        text += "\n## Valid records by status\n\n| status | records | refund_amount | actual_refund_amount |\n|---|---:|---:|---:|\n"
+        for (status, totals) in counts.byStatus.enumerated() where totals.count > 0 {
+            text += "| \(Self.statusNames[status] ?? String(status)) | \(totals.count) | \(totals.refundAmount.formatted(minFractionDigits: 2)) | \(totals.actualRefundAmount.formatted(minFractionDigits: 2)) |\n"
+        }
+        text += "| **all** | \(counts.valid) | \(counts.refundAmount.formatted(minFractionDigits: 2)) | \(counts.actualRefundAmount.formatted(minFractionDigits: 2)) |\n"
+        if counts.rejected > 0 {
+            text += "\n## Rejects\n\n| code | records | errors |\n|---|---:|---:|\n"
+            for code in counts.rejectedByCode.keys.sorted() {
+                text += "| `\(code.rawValue)` | \(counts.rejectedByCode[code]!) | \(counts.errorsByCode[code] ?? 0) |\n"
+            }
+            text += "\n| field | records |\n|---|---:|\n"
+            for field in counts.rejectedByField.keys.sorted() {
+                text += "| `\(field)` | \(counts.rejectedByField[field]!) |\n"
+            }
+            text += "\nEvery rejected record is in `rejects.jsonl` with its file, line, reasons and raw fields.\n"
+        }
+        if let writer {
+            text += "\n## Output\n\n- `\(writer.api)` via `\(writer.target)`: \(writer.records) records in \(writer.requests) requests\(dryRun ? " (written to requests.jsonl, not sent)" : "")\n"
+            for note in writer.notes { text += "- Note: \(note)\n" }
+        }
+        return text
+    }
+}
+
+func iso8601(_ date: Date) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime]
+    return formatter.string(from: date)
+}

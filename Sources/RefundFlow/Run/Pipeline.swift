@@ -1,0 +1,141 @@
+import Foundation
+
+/// Options of one run, as the CLI resolves them (flags over pipeline over defaults).
+public struct RunOptions: Sendable {
+    public var inputs: [String]
+    public var outputDirectory: String
+    public var dryRun: Bool = true
+    /// Command-line limits; each one given overrides the pipeline's.
+    public var errorLimits = ErrorLimits()
+    public var environment: [String: String] = [:]
+    public var unixTime: @Sendable () -> Int = { Int(Date().timeIntervalSince1970) }
+    public var runID: String = UUID().uuidString.lowercased()
+    /// How many reject diagnostics go to the terminal before the rest are only counted.
+    public var maxPrintedDiagnostics = 20
+
+    public init(inputs: [String], outputDirectory: String) {
+        self.inputs = inputs
+        self.outputDirectory = outputDirectory
+    }
+}
+
+/// How a run ended. The exit codes are documented in the README.
+public enum RunStatus: String, Sendable {
+    /// Every record was valid and written: exit 0.
+    case completed
+    /// The run finished; some records were rejected (see rejects.jsonl): exit 2.
+    case completedWithRejects = "completed_with_rejects"
+    /// `--max-errors` or `--max-error-rate` was passed; the run stopped: exit 3.
+    case stoppedAtErrorLimit = "stopped_error_limit"
+    /// A fatal error (unreadable input, missing column, unwritable output): exit 1.
+    case failed
+
+    public var exitCode: Int32 {
+        switch self {
+        case .completed: return 0
+        case .completedWithRejects: return 2
+        case .stoppedAtErrorLimit: return 3
+        case .failed: return 1
+        }
+    }
+}
+
+/// A pipeline compiled for a run: the four stages, wired once.
+public struct Pipeline {
+    public let definition: PipelineDefinition
+    let reader: any RecordReader
+    let mapper: DeclarativeMapper
+    let validator: RefundValidator
+    let target: TargetRegistration
+
+    /// The one factory that wires Reader → Mapper → Validator → Writer from a definition.
+    public init(_ definition: PipelineDefinition) throws(DiagnosticList) {
+        self.definition = definition
+        reader = ReaderRegistry.make(definition.reader)
+        mapper = try DeclarativeMapper(definition: definition)
+        validator = RefundValidator(definition: definition)
+        target = TargetRegistry.entry(definition.target.name)
+    }
+
+    /// Runs the pipeline over the inputs. Always writes the report, also when it stops early.
+    /// - Parameter emit: receives terminal lines (diagnostics, notes); the library never prints.
+    public func run(_ options: RunOptions, emit: @escaping (String) -> Void) throws -> RunReport {
+        let startedAt = Date()
+        try FileManager.default.createDirectory(atPath: options.outputDirectory, withIntermediateDirectories: true)
+        var limits = definition.errorLimits
+        if let maxErrors = options.errorLimits.maxErrors { limits.maxErrors = maxErrors }
+        if let rate = options.errorLimits.maxErrorRate { limits.maxErrorRate = rate }
+
+        var report = RunReport(runID: options.runID, definition: definition, startedAt: startedAt, dryRun: options.dryRun)
+        report.errorLimits = limits
+        let context = TargetContext(
+            options: definition.target.options, outputDirectory: options.outputDirectory,
+            environment: options.environment, unixTime: options.unixTime)
+        var processor: RecordProcessor
+        do {
+            processor = try RecordProcessor(
+                pipeline: self, writer: try target.makeDryRun(context), options: options, limits: limits, emit: emit)
+        } catch let diagnostic as Diagnostic {
+            report.fail(diagnostic)
+            try report.write(to: options.outputDirectory)
+            return report
+        }
+        var fatal: Diagnostic?
+        var stopped = false
+        for path in options.inputs {
+            let file = InputFile(path: path)
+            do {
+                let summary = try reader.read(file, fieldNames: mapper.sourceFieldNames, into: &processor)
+                processor.finishFile(summary)
+            } catch let limit as ErrorLimitReached {
+                processor.finishFile(nil)
+                report.notes.append(limit.message)
+                emit("error: \(limit.message) [error_limit]")
+                stopped = true
+                break
+            } catch let diagnostic as Diagnostic {
+                processor.finishFile(nil)
+                fatal = diagnostic
+                break
+            } catch let list as DiagnosticList {
+                processor.finishFile(nil)
+                fatal = list.diagnostics.first
+                for extra in list.diagnostics.dropFirst() { emit(extra.description) }
+                break
+            }
+        }
+        do {
+            try processor.finish(into: &report)
+        } catch let diagnostic as Diagnostic {
+            fatal = fatal ?? diagnostic
+        }
+        if fatal == nil && !stopped, let rate = limits.maxErrorRate, report.read > 0 {
+            let actual = Double(report.rejected) / Double(report.read)
+            if actual > rate {
+                let message = "rejected \(report.rejected) of \(report.read) records (\(percent(actual))), more than --max-error-rate \(percent(rate))"
+                report.notes.append(message)
+                emit("error: \(message) [error_limit]")
+                stopped = true
+            }
+        }
+        if let fatal {
+            report.fail(fatal)
+        } else if stopped {
+            report.status = .stoppedAtErrorLimit
+        } else {
+            report.status = report.rejected > 0 ? .completedWithRejects : .completed
+        }
+        report.finishedAt = Date()
+        try report.write(to: options.outputDirectory)
+        return report
+    }
+}
+
+func percent(_ fraction: Double) -> String {
+    String(format: "%.2f%%", fraction * 100)
+}
+
+/// Thrown by the processor when `--max-errors` is passed.
+struct ErrorLimitReached: Error {
+    var message: String
+}

@@ -1,0 +1,248 @@
+import Foundation
+
+/// The run's record sink: map → validate → de-duplicate → accept or reject, and count.
+///
+/// Every record read ends in exactly one place: `records.jsonl` (and the writer) or
+/// `rejects.jsonl`. Nothing is dropped.
+struct RecordProcessor: RecordSink {
+    private var mapper: DeclarativeMapper
+    private let validator: RefundValidator
+    private let definition: PipelineDefinition
+    private var writer: any RecordWriter
+    private let records: BufferedOutput
+    private let rejects: BufferedOutput
+    private let duplicates: DuplicateIndex
+    private let limits: ErrorLimits
+    private let maxPrinted: Int
+    private let emit: (String) -> Void
+    private let defaultShop: String?
+    /// Which canonical field reads which slot, for locating validation errors.
+    private var fieldSlots: [RefundField: Int] = [:]
+
+    private var counts = RunCounts()
+    private var fileCounts = RunCounts()
+    private var currentFile: InputFile?
+    private var inputs: [InputReport] = []
+    private var printed = 0
+
+    private var errors: [RowError] = []
+    private var record = RefundRecord()
+    private var keyBytes: [UInt8] = []
+    private var line = JSONBytes(capacity: 2048)
+
+    init(
+        pipeline: Pipeline, writer: any RecordWriter, options: RunOptions, limits: ErrorLimits,
+        emit: @escaping (String) -> Void
+    ) throws {
+        mapper = pipeline.mapper
+        validator = pipeline.validator
+        definition = pipeline.definition
+        self.writer = writer
+        self.limits = limits
+        self.emit = emit
+        maxPrinted = options.maxPrintedDiagnostics
+        records = try BufferedOutput(path: options.outputDirectory + "/records.jsonl")
+        rejects = try BufferedOutput(path: options.outputDirectory + "/rejects.jsonl")
+        duplicates = DuplicateIndex(directory: options.outputDirectory)
+        defaultShop = definition.target.options["shopNo"]
+        for field in definition.fields {
+            if case .source(let names) = field.value, let name = names.first,
+                let slot = mapper.sourceFieldNames.firstIndex(of: name)
+            {
+                fieldSlots[field.field] = slot
+            }
+        }
+    }
+
+    // MARK: - RecordSink
+
+    mutating func begin(file: InputFile, shape: SourceShape) throws {
+        currentFile = file
+        fileCounts = RunCounts()
+        guard let available = shape.availableFields else { return }
+        var missing: [Diagnostic] = []
+        for field in definition.fields {
+            guard case .source(let names) = field.value, !names.contains(where: available.contains) else { continue }
+            let list = names.map { "'\($0)'" }.joined(separator: " or ")
+            if field.optionalSource {
+                emit("\(shape.location.map { "\($0): " } ?? "")warning: no column \(list) for \(field.field.rawValue); it stays empty [input.missing_column]")
+                continue
+            }
+            missing.append(
+                Diagnostic(
+                    code: "input.missing_column",
+                    message: "'\(file.path)' has no column \(list), which the pipeline maps to \(field.field.rawValue)",
+                    location: shape.location, field: field.field.rawValue,
+                    notes: missingColumnNotes(names, available: available)))
+        }
+        if !missing.isEmpty { throw DiagnosticList(missing) }
+    }
+
+    private func missingColumnNotes(_ names: [String], available: [String]) -> [String] {
+        var notes: [String] = []
+        if let suggestion = names.compactMap({ closest($0, in: available) }).first {
+            notes.append("the file has '\(suggestion)'; is that it?")
+        }
+        if names.contains(where: { ["子订单编号", "退款数量", "商品单价"].contains($0) }) {
+            notes.append("Taobao's refund export has no sub-order id, quantity or unit price: add the columns 子订单编号, 退款数量 and 商品单价 from your order data (README: 'Preparing a Taobao export')")
+        }
+        return notes
+    }
+
+    mutating func consume(_ row: some SourceRow) throws {
+        counts.read += 1
+        fileCounts.read += 1
+        errors.removeAll(keepingCapacity: true)
+        if !row.problems.isEmpty {
+            // The structure or the bytes are broken: mapping would only add noise.
+            for problem in row.problems {
+                errors.append(RowError(code: problem.code, field: problem.sourceField, value: nil, message: problem.message, location: problem.location))
+            }
+            try reject(row)
+            return
+        }
+        record = RefundRecord()
+        let failed = mapper.map(row, into: &record, errors: &errors)
+        applyDefaults()
+        let slots = fieldSlots
+        validator.validate(record, skipping: failed, locate: { field in
+            if let slot = slots[field] { return row.location(slot: slot) }
+            return SourceLocation(file: row.origin.file, line: row.origin.line)
+        }, errors: &errors)
+        if errors.isEmpty, try !isNew() {
+            let key = definition.duplicateKey.map { "\($0.rawValue)=\(keyText($0))" }.joined(separator: ", ")
+            errors.append(
+                RowError(
+                    code: .duplicate, field: definition.duplicateKey.map(\.rawValue).joined(separator: "+"), value: key,
+                    message: "an earlier record has the same key (\(key)); the first one is kept",
+                    location: SourceLocation(file: row.origin.file, line: row.origin.line)))
+        }
+        if errors.isEmpty {
+            try accept()
+        } else {
+            try reject(row)
+        }
+    }
+
+    private mutating func applyDefaults() {
+        if record[.shopNo] == nil, let defaultShop, !defaultShop.isEmpty { record[.shopNo] = .text(defaultShop) }
+        if record[.refundVersion] == nil { record[.refundVersion] = .text("1") }
+        if record[.title] == nil { record[.title] = .text("") }
+        if record[.reason] == nil { record[.reason] = .text("") }
+    }
+
+    private func keyText(_ field: RefundField) -> String {
+        switch record[field] {
+        case .text(let text): return text
+        case .decimal(let amount): return amount.formatted()
+        case .integer(let number): return String(number)
+        case nil: return ""
+        }
+    }
+
+    /// Records the duplicate key; false when an earlier accepted record had it.
+    private mutating func isNew() throws -> Bool {
+        keyBytes.removeAll(keepingCapacity: true)
+        for field in definition.duplicateKey {
+            keyBytes.append(contentsOf: keyText(field).utf8)
+            keyBytes.append(0x1F)
+        }
+        let index = duplicates
+        return try keyBytes.withUnsafeBufferPointer { try index.insert($0) }
+    }
+
+    private mutating func accept() throws {
+        counts.addValid(record)
+        fileCounts.addValid(record)
+        line.bytes.removeAll(keepingCapacity: true)
+        RecordJSON.canonical(record, into: &line)
+        try records.writeLine(line.bytes)
+        try writer.add(record)
+    }
+
+    private mutating func reject(_ row: some SourceRow) throws {
+        counts.addRejected(errors)
+        fileCounts.addRejected(errors)
+        line.bytes.removeAll(keepingCapacity: true)
+        line.raw("{")
+        line.keyValue("file", row.origin.file, first: true)
+        line.keyValue("line", row.origin.line)
+        line.keyValue("record", row.origin.record)
+        line.key("errors")
+        line.raw("[")
+        for (index, error) in errors.enumerated() {
+            if index > 0 { line.raw(",") }
+            line.raw("{")
+            line.keyValue("code", error.code.rawValue, first: true)
+            line.keyValue("field", error.field)
+            line.keyValue("value", error.value)
+            line.keyValue("message", error.message)
+            if let location = error.location {
+                line.keyValue("line", location.line)
+                line.keyValue("column", location.column)
+            }
+            line.raw("}")
+        }
+        line.raw("]")
+        line.key("raw")
+        line.raw("{")
+        for (index, field) in row.rawFields().enumerated() { line.keyValue(field.name, field.value, first: index == 0) }
+        line.raw("}")
+        if errors.contains(where: { $0.code == .encoding }), let bytes = row.rawBytes() {
+            // The exact source bytes, so an undecodable row is not lost.
+            line.keyValue("raw_bytes_base64", Data(bytes).base64EncodedString())
+        }
+        line.raw("}")
+        try rejects.writeLine(line.bytes)
+
+        for error in errors where printed < maxPrinted {
+            emit(error.diagnostic.description)
+            printed += 1
+        }
+        if let maxErrors = limits.maxErrors, counts.rejected > maxErrors {
+            throw ErrorLimitReached(message: "more than --max-errors \(maxErrors) records rejected; stopped at \(row.origin.file):\(row.origin.line)")
+        }
+    }
+
+    // MARK: - End
+
+    mutating func finishFile(_ summary: ReadSummary?) {
+        guard let file = currentFile ?? summary?.file else { return }
+        var input = InputReport(path: file.path)
+        if let summary {
+            input.bytes = summary.bytes
+            input.sha256 = summary.sha256
+            input.blankLines = summary.blankLines
+            input.encoding = summary.encoding
+            input.truncated = summary.truncated
+            if let truncated = summary.truncated { emit("\(file.path): warning: \(truncated) [input.truncated]") }
+        } else {
+            input.incomplete = true
+            input.sha256 = (try? fileSHA256(file.path)) ?? ""
+        }
+        input.counts = fileCounts
+        inputs.append(input)
+        currentFile = nil
+    }
+
+    mutating func finish(into report: inout RunReport) throws {
+        report.inputs = inputs
+        report.counts = counts
+        try records.flush()
+        try rejects.flush()
+        report.writer = try writer.finish()
+        if printed < counts.rejected && counts.rejected > 0 {
+            emit("note: \(counts.rejected) records rejected in all; every one is in rejects.jsonl with its line and reasons")
+        }
+        for note in report.writer?.notes ?? [] { emit("note: \(note)") }
+    }
+}
+
+/// SHA-256 of a whole file, streamed (for inputs a run could not finish reading).
+func fileSHA256(_ path: String) throws -> String {
+    var file = try ChunkedFile(path: path)
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+    defer { buffer.deallocate() }
+    while try file.read(into: buffer) > 0 {}
+    return file.hexDigest
+}

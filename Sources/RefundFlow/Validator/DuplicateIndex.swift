@@ -1,0 +1,230 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+import Foundation
+
+/// An exact set of duplicate keys whose memory stays bounded however many keys it holds.
+///
+/// Recent keys live in memory. Every `spillThreshold` keys they are sorted by hash and appended
+/// as a run to an unlinked temporary file; only every 64th hash of a run stays in memory (a
+/// fence). A Bloom filter over all keys answers "new" without touching disk for nearly every
+/// key; when it says "maybe", the runs are searched and the key bytes compared, so the answer
+/// is always exact. Memory: 8 MiB of filter, the in-memory batch, and 16 bytes per 64 keys.
+///
+/// Not `Sendable`: one index belongs to one run.
+final class DuplicateIndex {
+    private struct Entry {
+        var hash: UInt64
+        var start: Int32
+        var length: Int32
+        var next: Int32  // next entry with the same hash, or -1
+    }
+
+    private struct Run {
+        var fenceHashes: [UInt64]
+        var fenceOffsets: [Int64]  // one more than fenceHashes: the end of the last block
+    }
+
+    private let bloomBits: UInt64 = 1 << 26
+    private let bloom: UnsafeMutablePointer<UInt64>
+    private let spillThreshold: Int
+    private var heads: [UInt64: Int32] = [:]
+    private var entries: [Entry] = []
+    private var keyBytes: [UInt8] = []
+    private var runs: [Run] = []
+    private var file: Int32 = -1
+    private var fileEnd: Int64 = 0
+    private var readBuffer: [UInt8] = []
+    private(set) var count = 0
+    private let directory: String
+
+    /// - Parameter directory: where the (immediately unlinked) spill file goes.
+    init(directory: String = NSTemporaryDirectory(), spillThreshold: Int = 100_000) {
+        self.directory = directory
+        self.spillThreshold = spillThreshold
+        // calloc: pages are zero-filled lazily by the kernel, so small runs stay small.
+        bloom = calloc(Int(bloomBits / 64), 8)!.assumingMemoryBound(to: UInt64.self)
+        heads.reserveCapacity(spillThreshold)
+        entries.reserveCapacity(spillThreshold)
+    }
+
+    deinit {
+        free(bloom)
+        if file >= 0 { close(file) }
+    }
+
+    /// Adds `key`; returns false when it was already present.
+    func insert(_ key: UnsafeBufferPointer<UInt8>) throws -> Bool {
+        let hash = Self.hash(key)
+        if containsInMemory(hash, key) { return false }
+        if bloomMayContain(hash), try containsOnDisk(hash, key) { return false }
+        let start = Int32(keyBytes.count)
+        keyBytes.append(contentsOf: key)
+        let index = Int32(entries.count)
+        entries.append(Entry(hash: hash, start: start, length: Int32(key.count), next: heads[hash] ?? -1))
+        heads[hash] = index
+        bloomAdd(hash)
+        count += 1
+        if entries.count >= spillThreshold { try spill() }
+        return true
+    }
+
+    // MARK: - Memory
+
+    private func containsInMemory(_ hash: UInt64, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
+        var cursor = heads[hash] ?? -1
+        while cursor >= 0 {
+            let entry = entries[Int(cursor)]
+            if Int(entry.length) == key.count
+                && keyBytes[Int(entry.start)..<Int(entry.start + entry.length)].elementsEqual(key)
+            {
+                return true
+            }
+            cursor = entry.next
+        }
+        return false
+    }
+
+    // MARK: - Bloom filter (k = 7, double hashing)
+
+    @inline(__always) private func probes(_ hash: UInt64) -> (UInt64, UInt64) {
+        (hash, (hash >> 32) | (hash << 32) | 1)
+    }
+
+    private func bloomAdd(_ hash: UInt64) {
+        var (h, step) = probes(hash)
+        for _ in 0..<7 {
+            let bit = h & (bloomBits - 1)
+            bloom[Int(bit >> 6)] |= 1 << (bit & 63)
+            h &+= step
+        }
+    }
+
+    private func bloomMayContain(_ hash: UInt64) -> Bool {
+        var (h, step) = probes(hash)
+        for _ in 0..<7 {
+            let bit = h & (bloomBits - 1)
+            if bloom[Int(bit >> 6)] & (1 << (bit & 63)) == 0 { return false }
+            h &+= step
+        }
+        return true
+    }
+
+    // MARK: - Disk runs
+
+    /// Run layout: entries sorted by hash, each `hash (8) | length (4) | key bytes`.
+    private func spill() throws {
+        if file < 0 { try openSpillFile() }
+        let order = entries.indices.sorted { entries[$0].hash < entries[$1].hash }
+        var block: [UInt8] = []
+        var run = Run(fenceHashes: [], fenceOffsets: [])
+        var offset = fileEnd
+        for (position, index) in order.enumerated() {
+            let entry = entries[index]
+            if position % 64 == 0 {
+                if !block.isEmpty {
+                    try write(block, at: offset)
+                    offset += Int64(block.count)
+                    block.removeAll(keepingCapacity: true)
+                }
+                run.fenceHashes.append(entry.hash)
+                run.fenceOffsets.append(offset)
+            }
+            withUnsafeBytes(of: entry.hash.littleEndian) { block.append(contentsOf: $0) }
+            withUnsafeBytes(of: UInt32(entry.length).littleEndian) { block.append(contentsOf: $0) }
+            block.append(contentsOf: keyBytes[Int(entry.start)..<Int(entry.start + entry.length)])
+        }
+        if !block.isEmpty {
+            try write(block, at: offset)
+            offset += Int64(block.count)
+        }
+        run.fenceOffsets.append(offset)
+        fileEnd = offset
+        runs.append(run)
+        heads.removeAll(keepingCapacity: true)
+        entries.removeAll(keepingCapacity: true)
+        keyBytes.removeAll(keepingCapacity: true)
+    }
+
+    private func containsOnDisk(_ hash: UInt64, _ key: UnsafeBufferPointer<UInt8>) throws -> Bool {
+        for run in runs {
+            // The last block whose first hash is below `hash` may hold it, and so may the
+            // following blocks that start with exactly `hash`.
+            var low = 0
+            var high = run.fenceHashes.count
+            while low < high {
+                let middle = (low + high) / 2
+                if run.fenceHashes[middle] < hash { low = middle + 1 } else { high = middle }
+            }
+            var blockIndex = max(0, low - 1)
+            while blockIndex < run.fenceHashes.count && run.fenceHashes[blockIndex] <= hash {
+                if try block(blockIndex, of: run, contains: hash, key) { return true }
+                blockIndex += 1
+            }
+        }
+        return false
+    }
+
+    private func block(_ index: Int, of run: Run, contains hash: UInt64, _ key: UnsafeBufferPointer<UInt8>) throws -> Bool {
+        let start = run.fenceOffsets[index]
+        let length = Int(run.fenceOffsets[index + 1] - start)
+        readBuffer.removeAll(keepingCapacity: true)
+        readBuffer.append(contentsOf: repeatElement(0, count: length))
+        let got = readBuffer.withUnsafeMutableBytes { pread(file, $0.baseAddress, length, off_t(start)) }
+        guard got == length else { throw Diagnostic(code: "run.spill_io", message: "cannot read the duplicate-key spill file: \(String(cString: strerror(errno)))") }
+        var cursor = 0
+        while cursor + 12 <= length {
+            var entryHash: UInt64 = 0
+            var keyLength: UInt32 = 0
+            readBuffer.withUnsafeBytes { raw in
+                entryHash = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: cursor, as: UInt64.self))
+                keyLength = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: cursor + 8, as: UInt32.self))
+            }
+            let keyStart = cursor + 12
+            if entryHash == hash && Int(keyLength) == key.count
+                && readBuffer[keyStart..<(keyStart + Int(keyLength))].elementsEqual(key)
+            {
+                return true
+            }
+            if entryHash > hash { return false }
+            cursor = keyStart + Int(keyLength)
+        }
+        return false
+    }
+
+    private func openSpillFile() throws {
+        var template = Array((directory.hasSuffix("/") ? directory : directory + "/").utf8CString.dropLast())
+        template.append(contentsOf: Array("refundflow-keys-XXXXXX".utf8CString))
+        let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard descriptor >= 0 else {
+            throw Diagnostic(code: "run.spill_io", message: "cannot create a temporary file in '\(directory)' for duplicate keys: \(String(cString: strerror(errno)))", notes: ["set TMPDIR to a writable directory"])
+        }
+        // Unlinked at once: the kernel frees it when the run ends, even after a crash.
+        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        file = descriptor
+    }
+
+    private func write(_ bytes: [UInt8], at offset: Int64) throws {
+        let written = bytes.withUnsafeBytes { pwrite(file, $0.baseAddress, bytes.count, off_t(offset)) }
+        guard written == bytes.count else {
+            throw Diagnostic(code: "run.spill_io", message: "cannot write the duplicate-key spill file: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// FNV-1a with a final avalanche (murmur3 fmix64), so both halves are usable by the filter.
+    static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            h ^= UInt64(byte)
+            h &*= 0x0000_0100_0000_01B3
+        }
+        h ^= h >> 33
+        h &*= 0xff51_afd7_ed55_8ccd
+        h ^= h >> 33
+        h &*= 0xc4ce_b9fe_1a85_ec53
+        h ^= h >> 33
+        return h
+    }
+}

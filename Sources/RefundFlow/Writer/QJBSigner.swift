@@ -1,0 +1,151 @@
+import Crypto
+
+/// Credentials of the WangDianTong 旗舰版 (qjb) API family.
+public struct QJBCredentials: Sendable, Hashable {
+    public var sid: String
+    public var appKey: String
+    /// The part of the appsecret before the first `:`. Signs, is never sent or written.
+    var secret: String
+    /// The part after the first `:`. Sent (and signed) as the `salt` parameter.
+    public var salt: String
+    /// True when no credentials were given and a labelled placeholder signs instead.
+    public var isPlaceholder: Bool
+
+    /// - Parameter appSecret: `secret:salt`, split at the first colon (the salt may hold more).
+    public init(sid: String, appKey: String, appSecret: String) {
+        self.sid = sid
+        self.appKey = appKey
+        if let colon = appSecret.firstIndex(of: ":") {
+            secret = String(appSecret[..<colon])
+            salt = String(appSecret[appSecret.index(after: colon)...])
+        } else {
+            secret = appSecret
+            salt = ""
+        }
+        isPlaceholder = false
+    }
+
+    /// Placeholder credentials for a dry run without `WDT_*` variables; the output says so.
+    public static let placeholder: QJBCredentials = {
+        var credentials = QJBCredentials(sid: "DRY-RUN-PLACEHOLDER-SID", appKey: "DRY-RUN-PLACEHOLDER-KEY", appSecret: "dry-run-placeholder-secret:DRY-RUN-PLACEHOLDER-SALT")
+        credentials.isPlaceholder = true
+        return credentials
+    }()
+
+    /// Reads `WDT_SID`, `WDT_APPKEY` and `WDT_APPSECRET`; `nil` when none is set.
+    /// - Throws: when only some are set, or the appsecret has no `:`.
+    public static func fromEnvironment(_ environment: [String: String]) throws(Diagnostic) -> QJBCredentials? {
+        let names = ["WDT_SID", "WDT_APPKEY", "WDT_APPSECRET"]
+        let values = names.map { environment[$0].flatMap { $0.isEmpty ? nil : $0 } }
+        if values.allSatisfy({ $0 == nil }) { return nil }
+        let missing = zip(names, values).filter { $0.1 == nil }.map(\.0)
+        guard missing.isEmpty else {
+            throw Diagnostic(code: "credentials.incomplete", message: "\(missing.joined(separator: ", ")) not set, but other WDT_* variables are", notes: ["set all of WDT_SID, WDT_APPKEY and WDT_APPSECRET, or none for a placeholder-signed dry run"])
+        }
+        guard values[2]!.contains(":") else {
+            throw Diagnostic(code: "credentials.bad_appsecret", message: "WDT_APPSECRET must have the form secret:salt (the value is not shown)", notes: ["旺店通 gives the appsecret as 'secret:salt'; copy it whole"])
+        }
+        return QJBCredentials(sid: values[0]!, appKey: values[1]!, appSecret: values[2]!)
+    }
+}
+
+/// A request ready to send (or to write in a dry run): exactly what goes on the wire.
+public struct SignedRequest: Sendable, Hashable {
+    public var api: String
+    public var httpMethod: String
+    public var url: String
+    /// Query parameters in the order sent, `sign` last.
+    public var query: [(String, String)]
+    public var contentType: String
+    public var body: String
+
+    public static func == (a: SignedRequest, b: SignedRequest) -> Bool {
+        a.url == b.url && a.body == b.body && a.api == b.api
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(url)
+        hasher.combine(body)
+    }
+}
+
+/// The qjb sign and request builder, byte for byte as `wdtsdk.php` (`WdtErpClient`).
+public enum QJBSigner {
+    /// WDT timestamps count seconds from 2012-01-01 00:00:00 UTC+8.
+    public static let epochOffset = 1_325_347_200
+
+    /// Paging parameters; they go in the query string and are signed.
+    public struct Pager: Sendable, Hashable {
+        public var pageSize: Int
+        public var pageNo: Int
+        public var calcTotal: Bool
+
+        public init(pageSize: Int, pageNo: Int, calcTotal: Bool) {
+            self.pageSize = pageSize
+            self.pageNo = pageNo
+            self.calcTotal = calcTotal
+        }
+    }
+
+    /// `md5(secret + k1 + v1 + … + secret)` over byte-sorted keys (including `body`), lowercase hex.
+    public static func sign(_ parameters: [(String, String)], secret: String) -> String {
+        let sorted = parameters.filter { $0.0 != "sign" }.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+        var text: [UInt8] = Array(secret.utf8)
+        for (key, value) in sorted {
+            text.append(contentsOf: key.utf8)
+            text.append(contentsOf: value.utf8)
+        }
+        text.append(contentsOf: secret.utf8)
+        return Insecure.MD5.hash(data: text).map { byte in
+            let digits = Array("0123456789abcdef".utf8)
+            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0xF)]], as: UTF8.self)
+        }.joined()
+    }
+
+    /// Builds the signed `POST {base}/openapi?…` request for `method` with the exact body text.
+    /// - Parameter unixTime: seconds since 1970; the WDT offset is applied here.
+    public static func request(
+        method: String, body: String, credentials: QJBCredentials, unixTime: Int, baseURL: String,
+        pager: Pager? = nil
+    ) -> SignedRequest {
+        var parameters: [(String, String)] = [
+            ("sid", credentials.sid), ("key", credentials.appKey), ("salt", credentials.salt), ("method", method),
+            ("timestamp", String(unixTime - epochOffset)), ("v", "1.0"),
+        ]
+        if let pager {
+            parameters += [
+                ("page_size", String(pager.pageSize)), ("page_no", String(pager.pageNo)),
+                ("calc_total", pager.calcTotal ? "1" : "0"),
+            ]
+        }
+        let signature = sign(parameters + [("body", body)], secret: credentials.secret)
+        var query = parameters.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+        query.append(("sign", signature))
+        let encoded = query.map { "\(phpURLEncode($0.0))=\(phpURLEncode($0.1))" }.joined(separator: "&")
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        return SignedRequest(
+            api: method, httpMethod: "POST", url: "\(base)/openapi?\(encoded)", query: query,
+            contentType: "application/json", body: body)
+    }
+
+    /// PHP `urlencode`: `[A-Za-z0-9_.-]` kept, space as `+`, everything else `%XX` (upper case).
+    public static func phpURLEncode(_ text: String) -> String {
+        var out: [UInt8] = []
+        let digits = Array("0123456789ABCDEF".utf8)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "-"):
+                out.append(byte)
+            case UInt8(ascii: " "):
+                out.append(UInt8(ascii: "+"))
+            default:
+                out.append(UInt8(ascii: "%"))
+                out.append(digits[Int(byte >> 4)])
+                out.append(digits[Int(byte & 0xF)])
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

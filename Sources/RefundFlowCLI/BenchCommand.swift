@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import RefundFlow
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Generate a realistic export and time the CSV pipeline end to end.")
+
+    @Option(help: "Rows to generate.")
+    var rows = 1_000_000
+
+    @Option(help: "Working directory for the generated export and outputs.")
+    var dir = "/tmp/refundflow-bench"
+
+    @Option(help: "Pipeline to run.")
+    var pipeline = "pipelines/taobao-seller-refunds-csv.yaml"
+
+    @Option(help: "Encoding of the generated export: utf-8 or gbk.")
+    var encoding = "utf-8"
+
+    @Flag(help: "Reuse an existing generated file of the same size.")
+    var reuse = false
+
+    func run() throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let input = "\(dir)/taobao-refunds-\(rows)-\(encoding).csv"
+        if !(reuse && FileManager.default.fileExists(atPath: input)) {
+            let started = Date()
+            try BenchmarkData.writeTaobaoExport(path: input, rows: rows, gbk: encoding == "gbk")
+            printError("generated \(input) in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
+        }
+        let definition = try loadPipeline(pipeline, variables: ["shop_no": "BENCH"], requireVariables: true)
+        let compiled = try Pipeline(definition)
+        var options = RunOptions(inputs: [input], outputDirectory: "\(dir)/out")
+        options.maxPrintedDiagnostics = 0
+        let started = Date()
+        let report = try compiled.run(options) { _ in }
+        let seconds = Date().timeIntervalSince(started)
+        let bytes = report.inputs.first?.bytes ?? 0
+        let rss = peakRSSKiB()
+        print(String(format: "rows %d  bytes %d  time %.3f s  %.0f rows/s  %.1f MB/s  peak RSS %.1f MiB  valid %d  rejected %d  requests %d",
+                     report.read, bytes, seconds, Double(report.read) / seconds, Double(bytes) / seconds / 1_000_000,
+                     Double(rss) / 1024, report.valid, report.rejected, report.writer?.requests ?? 0))
+    }
+}
+
+/// VmHWM from /proc/self/status, in KiB.
+func peakRSSKiB() -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
+    }
+    return 0
+}

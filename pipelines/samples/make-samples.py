@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Writes the hand-made Taobao seller-center refund exports in this folder.
+
+taobao-refunds-gbk.csv       GBK, CRLF rows, Excel ="..." ids, quoted newlines, bad rows
+taobao-refunds-utf8-bom.csv  UTF-8 with a BOM, LF rows, the same kinds of quirks
+
+Every bad row is there on purpose; the comment beside it says why it must be rejected.
+Run it again after editing: python3 pipelines/samples/make-samples.py
+"""
+import os
+
+HEADER = ("订单编号,退款编号,支付宝交易号,订单付款时间,商品编码,退款完结时间,买家会员名称,买家实际支付金额,宝贝标题,"
+          "买家退款金额,手工退款/系统退款,是否需要退货,退款的申请时间,超时时间,退款状态,货物状态,退货物流信息,发货物流信息,"
+          "客服介入状态,卖家真实姓名,卖家真实姓名新,卖家退货地址,卖家邮编,卖家电话,卖家手机,退货物流单号,退货物流公司,"
+          "买家退款原因,买家退款说明,买家退货时间,责任方,售中或售后,商家备注,完结时间,部分退款/全部退款,审核操作人,举证超时,"
+          "是否零秒响应,退款操作人,退款原因标签,业务类型,是否帮他退款,子订单编号,退款数量,商品单价").split(",")
+
+
+def row(**values):
+    """A data row: the named columns filled, every other column empty."""
+    cells = [""] * len(HEADER)
+    for name, value in values.items():
+        cells[HEADER.index(name)] = value
+    return cells
+
+
+class Quoted(str):
+    """A cell written in full CSV quoting even when an exporter would not quote it."""
+
+
+def quote(cell):
+    # Real exports write Excel's ="123" guard unquoted; the CSV-quoted form is "=""123""".
+    if not isinstance(cell, Quoted) and cell.startswith('="') and cell.endswith('"') and "," not in cell:
+        return cell
+    if isinstance(cell, Quoted) or any(c in cell for c in ',"\r\n'):
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
+
+
+def base(tid, refund, oid, status="退款成功", amount="59.00", **extra):
+    values = {
+        "订单编号": f'="{tid}"', "退款编号": f'="{refund}"', "子订单编号": f'="{oid}"',
+        "支付宝交易号": "2024090322001100001", "订单付款时间": "2024-09-01 10:00:00", "商品编码": "TS-WHITE-XL",
+        "买家会员名称": "t**1", "买家实际支付金额": "59.00", "宝贝标题": "纯棉T恤 白色/XL", "买家退款金额": amount,
+        "手工退款/系统退款": "系统退款", "是否需要退货": "否", "退款的申请时间": "2024-09-03 10:00:00",
+        "退款状态": status, "货物状态": "已收到货", "发货物流信息": "中通快递,78812345678",
+        "买家退款原因": "不想要了", "售中或售后": "售后", "退款数量": "1", "商品单价": "59.00",
+    }
+    if status == "退款成功":
+        values["退款完结时间"] = "2024-09-05 18:30:00"
+    values.update(extra)
+    return row(**values)
+
+
+def rows(rich_money):
+    """Good rows first, then bad ones. rich_money: use ¥ (not encodable in GBK) or ￥."""
+    yen = "¥" if rich_money else "￥"
+    good = [
+        # 1 plain refund-only, not shipped
+        base("4012345678901234567", "201234567890123", "4012345678901234568", status="退款成功", 货物状态="未发货"),
+        # 2 goods returned: return waybill from 退货物流单号/公司, never 发货物流信息; quoted newline in 说明
+        base("4012345678901234569", "201234567890124", "4012345678901234570", status="买家已经退货，等待卖家确认收货",
+             amount=f"{yen}1,234.50", 是否需要退货="是", 退货物流单号="YT8800001", 退货物流公司="圆通速递",
+             买家退款说明="尺码偏小\r\n换不了就退, 谢谢", 商品单价="1234.5"),
+        # 3 two lines of one refund: same 退款编号, different 子订单编号 (not duplicates)
+        base("4012345678901234571", "201234567890125", "4012345678901234572", status="等待卖家同意",
+             退款的申请时间="2024/9/3 9:05", 售中或售后="售中", 货物状态="未发货"),
+        base("4012345678901234571", "201234567890125", "4012345678901234573", status="等待卖家同意",
+             退款的申请时间="2024-09-03 09:05", 售中或售后="售中", 退款数量="2", amount="118", 商品单价="59"),
+        # 5 seller refused: stays status 2 by default; id with a trailing tab and a '-quoted id
+        base("4012345678901234574", "201234567890126", "4012345678901234575", status="卖家拒绝退款",
+             amount="0.5", 宝贝标题='儿童保温杯 "升级款", 500ml',
+             订单编号="4012345678901234574\t", 退款编号="'201234567890126"),
+        # 6 closed refund: actual amount is 0; CSV-quoted ="" form of an id
+        base("4012345678901234576", "201234567890127", "4012345678901234577", status="退款关闭", amount="  20.00 ",
+             订单编号=Quoted('="4012345678901234576"')),
+        # 7 waiting for the buyer to return goods, exact 4 decimals kept
+        base("4012345678901234578", "201234567890128", "4012345678901234579", status="卖家已经同意退款，等待买家退货",
+             amount="12.3456", 是否需要退货="是", 退款数量="1.5"),
+    ]
+    bad = [
+        # money with a decimal comma: invalid_number
+        base("4012345678901234580", "201234567890129", "4012345678901234581", amount="12,50"),
+        # Excel turned the sub-order id into a number: invalid_id
+        base("4012345678901234582", "201234567890130", "3.50000E+18"),
+        # five decimals: too_many_decimals (never rounded)
+        base("4012345678901234584", "201234567890131", "4012345678901234585", amount="19.99999"),
+        # a status label nobody mapped: unknown_value
+        base("4012345678901234586", "201234567890132", "4012345678901234587", status="退款处理中"),
+        # no such date: invalid_date
+        base("4012345678901234588", "201234567890133", "4012345678901234589", 退款的申请时间="2024-02-30 10:00:00"),
+        # the same refund line again: duplicate (the first stays valid)
+        base("4012345678901234567", "201234567890123", "4012345678901234568", status="退款成功"),
+        # several reasons at once: missing buyer nick, missing tid, bad amount, bad date
+        base("", "201234567890134", "4012345678901234591", amount="abc", 买家会员名称="", 退款的申请时间="昨天"),
+        # a 300-character title: too_long
+        base("4012345678901234592", "201234567890135", "4012345678901234593", 宝贝标题="超长标题" * 75),
+    ]
+    return good, bad
+
+
+def write(path, encoding, newline, bom, rich_money, extra_lines=()):
+    good, bad = rows(rich_money)
+    lines = [",".join(HEADER)]
+    for cells in good + bad:
+        lines.append(",".join(quote(c) for c in cells))
+    text = newline.join(lines) + newline
+    data = text.encode(encoding)
+    for raw in extra_lines:
+        data += raw + newline.encode()
+    if bom:
+        data = b"\xef\xbb\xbf" + data
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+here = os.path.dirname(os.path.abspath(__file__))
+# GBK: CRLF rows, plus a ragged row (too few fields) and a row with a byte GBK cannot hold.
+ragged = ",".join(['="4012345678901234594"', '="201234567890136"', "2024"]).encode("gbk")
+broken = ",".join(quote(c) for c in base("4012345678901234596", "201234567890137", "4012345678901234597",
+                                         宝贝标题="坏字节")).encode("gbk").replace("坏字节".encode("gbk"), b"\xff\xfe\xff")
+write(os.path.join(here, "taobao-refunds-gbk.csv"), "gbk", "\r\n", False, False, [ragged, broken])
+write(os.path.join(here, "taobao-refunds-utf8-bom.csv"), "utf-8", "\n", True, True, [ragged])
