@@ -336,6 +336,7 @@ public enum PipelineLoader {
                 continue
             }
             var definition = FieldDefinition(field: field, location: context.location(pair.keyNode))
+            var givesAValue = true
             switch pair.value {
             case .scalar:
                 // Short form: `field: 源列名`.
@@ -344,13 +345,14 @@ public enum PipelineLoader {
                 guard let options = context.mapping(pair.value, "field '\(pair.key)'") else { continue }
                 context.checkKeys(options, allowed: fieldKeys, in: "field '\(pair.key)'")
                 decodeField(&definition, options, &context)
+                givesAValue = options.contains { ["from", "value", "when", "default"].contains($0.key) }
             }
-            if definition.value == nil && definition.when.isEmpty && definition.defaultValue == nil {
+            if !givesAValue {
                 context.error(pair.keyNode, "missing_key", "field '\(pair.key)' needs 'from', 'value', 'when' or 'default'")
             }
-            if definition.formats != nil || definition.timeZone != nil, case .dateTime = field.kind {} else if
-                definition.formats != nil || definition.timeZone != nil
-            {
+            let isDateTime: Bool
+            if case .dateTime = field.kind { isDateTime = true } else { isDateTime = false }
+            if !isDateTime && (definition.formats != nil || definition.timeZone != nil) {
                 context.error(pair.keyNode, "wrong_option", "'formats' and 'timeZone' apply only to date-time fields (refund_time, current_phase_timeout)")
             }
             fields.append(definition)

@@ -13,6 +13,9 @@ public struct CSVReaderOptions: Sendable, Hashable {
     public var skipLines: Int = 0
     /// A record larger than this is a fatal error (almost always an unterminated quote).
     public var maxRecordBytes: Int = 16 << 20
+    /// Bytes read per system call (also the first buffer size). Tests shrink it to cross
+    /// chunk boundaries everywhere.
+    var chunkSize: Int = 1 << 20
 
     public init() {}
 }
@@ -91,7 +94,7 @@ private struct CSVReadState: ~Copyable {
         self.options = options
         self.decoder = decoder
         self.input = input
-        buffer = .allocate(byteCount: 1 << 20, alignment: 16)
+        buffer = .allocate(byteCount: max(4, options.chunkSize), alignment: 16)
         summary = ReadSummary(file: file)
         fields.reserveCapacity(64)
         decoded.reserveCapacity(64)

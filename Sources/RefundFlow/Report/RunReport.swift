@@ -120,7 +120,7 @@ public struct RunReport: Sendable {
         var json = JSONBytes(capacity: 4096)
         json.raw("{\n  ")
         json.keyValue("run_id", runID, first: true)
-        json.raw("\n  ")
+        json.raw(",\n  ")
         json.keyValue("status", status.rawValue, first: true)
         json.raw(",\n  ")
         json.keyValue("exit_code", Int(status.exitCode), first: true)

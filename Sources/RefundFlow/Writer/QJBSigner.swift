@@ -89,17 +89,19 @@ public enum QJBSigner {
 
     /// `md5(secret + k1 + v1 + … + secret)` over byte-sorted keys (including `body`), lowercase hex.
     public static func sign(_ parameters: [(String, String)], secret: String) -> String {
-        let sorted = parameters.filter { $0.0 != "sign" }.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
-        var text: [UInt8] = Array(secret.utf8)
-        for (key, value) in sorted {
-            text.append(contentsOf: key.utf8)
-            text.append(contentsOf: value.utf8)
-        }
-        text.append(contentsOf: secret.utf8)
+        let text = Array(signString(parameters, secret: secret).utf8)
         return Insecure.MD5.hash(data: text).map { byte in
             let digits = Array("0123456789abcdef".utf8)
             return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0xF)]], as: UTF8.self)
         }.joined()
+    }
+
+    /// The plaintext that is hashed. Contains the secret: for tests only, never for output.
+    static func signString(_ parameters: [(String, String)], secret: String) -> String {
+        let sorted = parameters.filter { $0.0 != "sign" }.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+        var text = secret
+        for (key, value) in sorted { text += key + value }
+        return text + secret
     }
 
     /// Builds the signed `POST {base}/openapi?…` request for `method` with the exact body text.

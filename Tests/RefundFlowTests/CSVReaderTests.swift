@@ -1,0 +1,134 @@
+import Foundation
+import Testing
+
+@testable import RefundFlow
+
+/// Collects what a reader delivers, as plain values.
+struct CollectedRow {
+    var line: Int
+    var record: Int
+    var values: [String?]
+    var problems: [RowProblem]
+    var raw: [String]
+}
+
+struct Collector: RecordSink {
+    var slots: Int
+    var rows: [CollectedRow] = []
+    var header: [String]?
+
+    mutating func begin(file: InputFile, shape: SourceShape) throws { header = shape.availableFields }
+
+    mutating func consume(_ row: some SourceRow) throws {
+        let values = (0..<slots).map { slot in
+            row.withValue(slot: slot) { $0.map { String(decoding: $0, as: UTF8.self) } }
+        }
+        rows.append(CollectedRow(line: row.origin.line, record: row.origin.record, values: values, problems: row.problems, raw: row.rawFields().map(\.value)))
+    }
+}
+
+func readCSV(
+    _ bytes: [UInt8], fields: [String], encoding: SourceEncoding = .auto, chunkSize: Int = 1 << 20, skipLines: Int = 0
+) throws -> (rows: [CollectedRow], summary: ReadSummary, header: [String]?) {
+    let directory = try Fixtures.temporaryDirectory()
+    let path = directory + "/input.csv"
+    try Fixtures.write(bytes, to: path)
+    var options = CSVReaderOptions()
+    options.encoding = encoding
+    options.chunkSize = chunkSize
+    options.skipLines = skipLines
+    var collector = Collector(slots: fields.count)
+    let summary = try CSVReader(options: options).read(InputFile(path: path), fieldNames: fields, into: &collector)
+    return (collector.rows, summary, collector.header)
+}
+
+struct CSVReaderTests {
+    static let tricky = Array(
+        ("id,name,note\r\n" + "1,plain,\"quoted, with comma\"\r\n" + "2,\"multi\r\nline\",\"say \"\"hi\"\"\"\r\n" + "\r\n"
+            + "3,,\"LF only\ninside\"\r\n" + "4,x,last-no-newline").utf8)
+
+    @Test(arguments: [1, 2, 3, 5, 7, 64, 1 << 20])
+    func tokenizesRFC4180AtEveryChunkBoundary(chunkSize: Int) throws {
+        let result = try readCSV(Self.tricky, fields: ["id", "name", "note"], chunkSize: chunkSize)
+        #expect(result.header == ["id", "name", "note"])
+        #expect(result.rows.map(\.values) == [
+            ["1", "plain", "quoted, with comma"],
+            ["2", "multi\r\nline", "say \"hi\""],
+            ["3", "", "LF only\ninside"],
+            ["4", "x", "last-no-newline"],
+        ])
+        // Physical lines: the quoted CRLF and LF move the next records down; the blank line counts.
+        #expect(result.rows.map(\.line) == [2, 3, 6, 8])
+        #expect(result.rows.map(\.record) == [1, 2, 3, 4])
+        #expect(result.summary.blankLines == 1)
+        #expect(result.summary.records == 4)
+        #expect(result.rows.allSatisfy { $0.problems.isEmpty })
+    }
+
+    @Test func removesABOMAndHashesTheFile() throws {
+        let bytes: [UInt8] = [0xEF, 0xBB, 0xBF] + Array("退款编号,金额\n1,2\n".utf8)
+        let result = try readCSV(bytes, fields: ["退款编号"])
+        #expect(result.header == ["退款编号", "金额"])
+        #expect(result.rows.first?.values == ["1"])
+        #expect(result.summary.encoding == "auto → utf-8 (byte-order mark)")
+        #expect(result.summary.bytes == bytes.count)
+        #expect(result.summary.sha256.count == 64)
+    }
+
+    @Test func decodesGBKAndDetectsItUnderAuto() throws {
+        let text = "退款编号,宝贝标题\r\n1,纯棉T恤 白色\r\n"
+        let gbk = try IconvEncoder(to: "GBK").encode(Array(text.utf8))
+        for encoding in [SourceEncoding.gbk, .gb18030, .auto] {
+            let result = try readCSV(gbk, fields: ["宝贝标题"], encoding: encoding)
+            #expect(result.rows.first?.values == ["纯棉T恤 白色"], "\(encoding)")
+        }
+        #expect(try readCSV(gbk, fields: [], encoding: .auto).summary.encoding.contains("gb18030"))
+    }
+
+    @Test func anUndecodableByteIsARowProblemWithLineAndOffset() throws {
+        var bytes = Array("a,b\n1,ok\n2,".utf8)
+        bytes += [0xE7, 0xBA]  // truncated UTF-8 sequence
+        bytes += Array("x\n3,fine\n".utf8)
+        let result = try readCSV(bytes, fields: ["b"], encoding: .utf8)
+        #expect(result.rows.count == 3)
+        let problem = try #require(result.rows[1].problems.first)
+        #expect(problem.code == .encoding)
+        #expect(problem.location.line == 3)
+        #expect(problem.location.column == 3)
+        #expect(problem.message.contains("file byte offset 11"))
+        #expect(result.rows[1].raw == ["2", "\u{FFFD}\u{FFFD}x"])
+        #expect(result.rows[2].problems.isEmpty)
+    }
+
+    @Test func raggedRowsAndUnterminatedQuotesAreMalformed() throws {
+        let bytes = Array("a,b,c\n1,2\n1,2,3,4\n1,2,3,,\n5,\"never closed\n6,7,8\n".utf8)
+        let result = try readCSV(bytes, fields: ["a"])
+        #expect(result.rows.count == 4)
+        #expect(result.rows[0].problems.map(\.message) == ["the row has 2 fields but the header has 3"])
+        #expect(result.rows[1].problems.map(\.code) == [.malformed])
+        #expect(result.rows[2].problems.isEmpty, "extra empty trailing fields carry no data")
+        #expect(result.rows[3].problems.map(\.code).contains(.malformed))
+        #expect(result.rows[3].line == 5)
+        #expect(result.summary.truncated != nil)
+    }
+
+    @Test func textAfterAClosingQuoteIsMalformed() throws {
+        let result = try readCSV(Array("a,b\n\"x\"y,2\n".utf8), fields: ["a"])
+        #expect(result.rows.first?.problems.first?.message.contains("closing quote") == true)
+    }
+
+    @Test func skipsLeadingTitleLines() throws {
+        let result = try readCSV(Array("#支付宝账务明细查询\na,b\n1,2\n".utf8), fields: ["b"], skipLines: 1)
+        #expect(result.rows.first?.values == ["2"])
+        #expect(result.rows.first?.line == 3)
+    }
+
+    @Test func missingColumnsAreAbsentNotEmpty() throws {
+        let result = try readCSV(Array("a,b\n1,\n".utf8), fields: ["b", "nope"])
+        #expect(result.rows.first?.values == ["", nil])
+    }
+
+    @Test func anEmptyFileHasNoHeader() throws {
+        #expect(throws: Diagnostic.self) { try readCSV([], fields: []) }
+    }
+}

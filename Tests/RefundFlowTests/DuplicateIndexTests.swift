@@ -1,0 +1,25 @@
+import Testing
+
+@testable import RefundFlow
+
+struct DuplicateIndexTests {
+    func insert(_ index: DuplicateIndex, _ key: String) throws -> Bool {
+        try Array(key.utf8).withUnsafeBufferPointer { try index.insert($0) }
+    }
+
+    /// With a tiny spill threshold almost every key lives on disk: answers must stay exact.
+    @Test func exactAcrossSpilledRuns() throws {
+        let index = DuplicateIndex(directory: try Fixtures.temporaryDirectory(), spillThreshold: 101)
+        for number in 0..<3_000 { #expect(try insert(index, "refund-\(number)\u{1F}oid-\(number * 7)")) }
+        for number in stride(from: 0, to: 3_000, by: 3) { #expect(try !insert(index, "refund-\(number)\u{1F}oid-\(number * 7)")) }
+        #expect(try insert(index, "refund-1\u{1F}oid-8"))
+        #expect(try !insert(index, "refund-1\u{1F}oid-8"))
+        #expect(index.count == 3_001)
+    }
+
+    @Test func keysThatDifferOnlyBySeparatorPlacementAreDifferent() throws {
+        let index = DuplicateIndex(directory: try Fixtures.temporaryDirectory())
+        #expect(try insert(index, "12\u{1F}3\u{1F}"))
+        #expect(try insert(index, "1\u{1F}23\u{1F}"))
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+
+/// Drives the real CLI on the bundled pipeline and samples, as the README does.
+@Suite(.serialized) struct EndToEndTests {
+    static let pipeline = "pipelines/taobao-seller-refunds-csv.yaml"
+
+    func runSample(_ sample: String, extra: [String] = [], environment: [String: String] = [:]) throws -> (CLI.Result, String) {
+        let out = try Fixtures.temporaryDirectory("refundflow-e2e")
+        let result = try CLI.run(
+            ["run", Self.pipeline, "--set", "shop_no=LCJ", "--input", "pipelines/samples/\(sample)", "--out", out, "--dry-run"] + extra,
+            environment: environment)
+        return (result, out)
+    }
+
+    /// The GBK export (CRLF rows, quoted newlines, ="…" ids) gives exactly the golden records.
+    @Test(arguments: ["taobao-refunds-gbk.csv", "taobao-refunds-utf8-bom.csv"])
+    func sampleGivesTheGoldenRecords(_ sample: String) throws {
+        let (result, out) = try runSample(sample)
+        #expect(result.status == 2, "completed with rejects")
+        let records = try Fixtures.read(out + "/records.jsonl")
+        let golden = try Fixtures.read(Fixtures.path("golden/\(sample).records.jsonl"))
+        #expect(records == golden)
+        #expect(result.stderr.contains("read = valid + rejected holds"))
+    }
+
+    @Test func everyBadRowIsRejectedWithItsLineAndEveryReason() throws {
+        let (result, out) = try runSample("taobao-refunds-gbk.csv")
+        let rejects = try Fixtures.jsonLines(out + "/rejects.jsonl")
+        let summary = rejects.map { reject -> String in
+            let codes = (reject["errors"] as! [[String: Any]]).map { "\($0["field"] as? String ?? "-"):\($0["code"] as! String)" }
+            return "\(reject["line"] as! Int) \(codes.joined(separator: " "))"
+        }
+        #expect(summary == [
+            "10 refund_amount:invalid_number actual_refund_amount:invalid_number",
+            "11 oid:invalid_id",
+            "12 refund_amount:too_many_decimals actual_refund_amount:too_many_decimals",
+            "13 status:unknown_value",
+            "14 refund_time:invalid_date",
+            "15 refund_no+oid:duplicate",
+            "16 refund_amount:invalid_number actual_refund_amount:invalid_number refund_time:invalid_date tid:missing buyer_nick:missing",
+            "17 title:too_long",
+            "18 -:malformed",
+            "19 宝贝标题:encoding",
+        ])
+        // Nothing is lost: raw fields for every reject, exact bytes for the undecodable one.
+        #expect(rejects.allSatisfy { ($0["raw"] as? [String: Any])?.isEmpty == false })
+        #expect(rejects.last?["raw_bytes_base64"] is String)
+        #expect(result.stderr.contains("pipelines/samples/taobao-refunds-gbk.csv:11:"))
+        #expect(result.stderr.contains("[invalid_id]"))
+    }
+
+    @Test func reportAccountsForEveryRowAndEveryYuan() throws {
+        let (_, out) = try runSample("taobao-refunds-gbk.csv")
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/report.json"))) as! [String: Any]
+        let counts = report["counts"] as! [String: Any]
+        #expect(counts["read"] as? Int == 17)
+        #expect(counts["valid"] as? Int == 7)
+        #expect(counts["rejected"] as? Int == 10)
+        #expect((report["check"] as! [String: Any])["holds"] as? Bool == true)
+        let byStatus = counts["valid_by_status"] as! [String: [String: Any]]
+        #expect(byStatus["5"]?["refund_amount"] as? String == "59.00")
+        #expect(byStatus["5"]?["actual_refund_amount"] as? String == "59.00")
+        #expect(byStatus["2"]?["count"] as? Int == 3)
+        #expect((counts["valid_totals"] as! [String: String])["refund_amount"] == "1503.3456")
+        let input = (report["inputs"] as! [[String: Any]])[0]
+        #expect((input["sha256"] as? String)?.count == 64)
+        #expect(input["encoding"] as? String == "auto → gb18030 (bytes at line 1 are not UTF-8)")
+        #expect((report["pipeline"] as! [String: Any])["sha256"] is String)
+        let markdown = try Fixtures.read(out + "/report.md")
+        #expect(markdown.contains("| 17 | 7 | 10 | holds |"))
+    }
+
+    @Test func dryRunRequestsAreSignedAndKeepTheSecretOut() throws {
+        let secret = "VerySecretPart"
+        let (_, out) = try runSample(
+            "taobao-refunds-utf8-bom.csv",
+            environment: ["WDT_SID": "mysid", "WDT_APPKEY": "mykey", "WDT_APPSECRET": "\(secret):mysalt"])
+        let requests = try Fixtures.jsonLines(out + "/requests.jsonl")
+        #expect(requests.count == 1)
+        let request = requests[0]
+        #expect(request["api"] as? String == "aftersales.refund.RawRefund.upload")
+        #expect((request["url"] as? String)?.hasPrefix("http://wdt.wangdian.cn/openapi?key=mykey&method=aftersales.refund.RawRefund.upload&salt=mysalt&sid=mysid&timestamp=") == true)
+        let body = request["body"] as! String
+        #expect(body.hasPrefix("[\"LCJ\",[{\"refund_no\":\"201234567890123\""))
+        #expect(!body.contains("纯棉"), "the body is ASCII-escaped like the vendor SDK")
+        for name in try FileManager.default.contentsOfDirectory(atPath: out) {
+            #expect(try !Fixtures.read(out + "/" + name).contains(secret), "\(name)")
+        }
+    }
+
+    @Test func exitCodesAndUsageErrors() throws {
+        let missingVariable = try CLI.run(["run", Self.pipeline, "--input", "x.csv", "--out", "/tmp/x", "--dry-run"])
+        #expect(missingVariable.status == 1)
+        #expect(missingVariable.stderr.contains("variable 'shop_no' has no value"))
+        let noInput = try CLI.run(["run", Self.pipeline, "--out", "/tmp/x", "--dry-run"])
+        #expect(noInput.status == 64)
+        let (limited, _) = try runSample("taobao-refunds-gbk.csv", extra: ["--max-errors", "3"])
+        #expect(limited.status == 3)
+        let unreadable = try runSample("does-not-exist.csv").0
+        #expect(unreadable.status == 1)
+        #expect(unreadable.stderr.contains("cannot open input"))
+    }
+
+    @Test func lintReportsEveryErrorWithItsPosition() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        try Fixtures.write("version: 1\nreader: { csv: { encodng: x } }\nfields:\n  refund_nr: a\n  tid: { form: b }\n", to: directory + "/bad.yaml")
+        let result = try CLI.run(["lint", directory + "/bad.yaml", Self.pipeline])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("bad.yaml:2:18: error: unknown key 'encodng'"))
+        #expect(result.stderr.contains("bad.yaml:4:3: error: unknown canonical field 'refund_nr'"))
+        #expect(result.stderr.contains("bad.yaml:5:10: error: unknown key 'form' in field 'tid'"))
+        #expect(result.stderr.contains("bad.yaml:5:3: error: field 'tid' needs 'from', 'value', 'when' or 'default'"))
+        #expect(result.stdout.contains("\(Self.pipeline): ok"))
+    }
+}

@@ -1,0 +1,82 @@
+import Testing
+
+@testable import RefundFlow
+
+struct PipelineLoaderTests {
+    static let minimal = """
+        version: 1
+        variables:
+          shop_no: { required: true }
+        reader: { csv: { encoding: gbk } }
+        target:
+          wdt-qjb-raw-refund: { shopNo: "${shop_no}" }
+        fields:
+          refund_no: 退款编号
+        """
+
+    func errors(_ yaml: String, variables: [String: String] = [:]) -> [String] {
+        do {
+            _ = try PipelineLoader.load(yaml: yaml, path: "p.yaml", variables: variables)
+            return []
+        } catch {
+            return error.diagnostics.map(\.description)
+        }
+    }
+
+    @Test func loadsAndSubstitutesVariables() throws {
+        let definition = try PipelineLoader.load(yaml: Self.minimal, path: "p.yaml", variables: ["shop_no": "LCJ"])
+        #expect(definition.target.options["shopNo"] == "LCJ")
+        #expect((definition.reader.options as? CSVReaderOptions)?.encoding == .gbk)
+        #expect(definition.fields.map(\.field) == [.refundNo])
+    }
+
+    @Test func reportsEveryErrorAtOnceWithLineAndColumn() {
+        let yaml = """
+            version: 1
+            reader:
+              csv: { encodng: gbk }
+            target:
+              wdt-qjb-raw-refund: { batchSize: 500 }
+            fields:
+              refund_no: { from: 退款编号, clean: [trim, upper] }
+              refund_amout: 金额
+              status: { from: 状态, map: { 成功: "${nope}" } }
+              refund_time: { from: 时间, formats: ["yyyy-QQ-dd"] }
+              type: { when: [ { if: { field: x, equals: 1, matches: y }, value: 2 } ] }
+            """
+        #expect(errors(yaml) == [
+            "p.yaml:3:10: error: unknown key 'encodng' in 'reader' 'csv' [pipeline.unknown_key]\n  note: did you mean 'encoding'?\n  note: allowed keys: encoding, delimiter, quote, skipLines",
+            "p.yaml:5:3: error: batchSize must be 1–100 (the ERP takes at most 100 refunds per call), not '500' [pipeline.bad_target_option]",
+            "p.yaml:7:35: error: unknown cleaning step 'upper' [pipeline.unknown_value]\n  note: cleaning steps: trim, excel, crlf",
+            "p.yaml:8:3: error: unknown canonical field 'refund_amout' [pipeline.unknown_field]\n  note: did you mean 'refund_amount'?\n  note: canonical fields: shop_no, refund_no, num, tid, oid, type, status, refund_version, refund_amount, actual_refund_amount, title, logistics_name, logistics_no, buyer_nick, refund_time, current_phase_timeout, is_aftersale, reason, price, pay_account, pay_no, remark, total_amount, spec_no, spec_id, goods_no, goods_id",
+            "p.yaml:9:34: error: unknown variable 'nope' [pipeline.unknown_variable]\n  note: declare it under 'variables:'",
+            "p.yaml:10:37: error: unsupported date token 'QQ' in 'yyyy-QQ-dd'; use yyyy, MM, M, dd, d, HH, H, mm, ss, SSS, XXX [pipeline.bad_date_format]",
+            "p.yaml:11:25: error: a condition needs exactly one test: equals, notEquals, in, notIn, empty or matches [pipeline.wrong_type]",
+        ])
+    }
+
+    @Test func requiredVariablesAndUnknownSets() {
+        #expect(errors(Self.minimal) == [
+            "p.yaml:3:3: error: variable 'shop_no' has no value [pipeline.missing_variable]\n  note: pass it on the command line: --set shop_no=VALUE"
+        ])
+        #expect(errors(Self.minimal, variables: ["shop_no": "S", "shopno": "x"]).first?.contains("did you mean 'shop_no'?") == true)
+    }
+
+    @Test func wrongTypesAndSyntax() {
+        #expect(errors("version: one\nreader: csv\nfields: {}") == [
+            "p.yaml:1:10: error: 'version' must be a whole number in 1...1000, not 'one' [pipeline.wrong_type]"
+        ])
+        #expect(errors("version: 1\nfields: [a, b]\nreader: csv").first == "p.yaml:2:9: error: 'fields' must be a mapping (key: value) [pipeline.wrong_type]")
+        #expect(errors("version: 1\nfields: {\n").first?.hasPrefix("p.yaml:3:1: error: YAML syntax:") == true)
+        #expect(errors("version: 1\nversion: 2\n").first?.contains("duplicate key 'version'") == true)
+        #expect(errors("version: 2\nreader: csv\nfields: { tid: a }").first == "p.yaml:1:10: error: pipeline version 2 is not supported; this RefundFlow reads version 1 [pipeline.unsupported_version]")
+    }
+
+    @Test func theBundledPipelinesLint() throws {
+        let path = Fixtures.packageRoot + "/pipelines/taobao-seller-refunds-csv.yaml"
+        let definition = try PipelineLoader.load(path: path, requireVariables: false)
+        _ = try Pipeline(definition)
+        #expect(definition.sha256.count == 64)
+        #expect(definition.resolvedVariables["refused_status"] == "2")
+    }
+}

@@ -1,0 +1,197 @@
+import Foundation
+import Testing
+
+@testable import RefundFlow
+
+/// Runs small pipelines over inline CSV through the library and reads the outputs.
+struct PipelineRunTests {
+    static let header = """
+        version: 1
+        variables: { shop_no: { default: S1 } }
+        reader: { csv: { encoding: utf-8 } }
+        clean: [excel, trim, crlf]
+        target: { wdt-qjb-raw-refund: { shopNo: "${shop_no}", batchSize: 2 } }
+
+        """
+
+    static let fields = """
+        fields:
+          refund_no: { from: rn, pattern: { regex: '^[0-9]+$', code: invalid_id } }
+          tid: { from: tid, pattern: { regex: '^[0-9]+$', code: invalid_id } }
+          oid: { from: oid, pattern: { regex: '^[0-9]+$', code: invalid_id } }
+          num: { from: n, default: "1" }
+          status: { from: st, map: { ok: 5, wait: 2 }, mapDefault: 2 }
+          type:
+            when:
+              - if: { field: kind, equals: exchange }
+                value: 3
+              - if: { all: [ { field: ret, equals: "Y" }, { not: { field: kind, in: [refund] } } ] }
+                value: 2
+            value: 4
+          refund_amount: amt
+          actual_refund_amount:
+            when: [ { if: { field: st, equals: ok }, from: amt } ]
+            value: "0"
+          buyer_nick: nick
+          is_aftersale: { value: 1 }
+          refund_time: { from: t, timeZone: UTC }
+          remark: note
+
+        """
+
+    struct Outputs {
+        var report: RunReport
+        var records: [[String: Any]]
+        var rejects: [[String: Any]]
+        var requests: [[String: Any]]
+        var directory: String
+    }
+
+    func run(
+        _ csv: String, pipeline: String = header + fields, limits: ErrorLimits = ErrorLimits(),
+        environment: [String: String] = [:], variables: [String: String] = [:]
+    ) throws -> Outputs {
+        let directory = try Fixtures.temporaryDirectory()
+        try Fixtures.write(csv, to: directory + "/in.csv")
+        let definition = try PipelineLoader.load(yaml: pipeline, path: "p.yaml", variables: variables)
+        var options = RunOptions(inputs: [directory + "/in.csv"], outputDirectory: directory + "/out")
+        options.errorLimits = limits
+        options.environment = environment
+        options.unixTime = { 1_725_328_800 }  // 2024-09-03 02:00:00 UTC
+        options.runID = "test-run"
+        let report = try Pipeline(definition).run(options) { _ in }
+        return Outputs(
+            report: report, records: try Fixtures.jsonLines(directory + "/out/records.jsonl"),
+            rejects: try Fixtures.jsonLines(directory + "/out/rejects.jsonl"),
+            requests: try Fixtures.jsonLines(directory + "/out/requests.jsonl"), directory: directory + "/out")
+    }
+
+    static let columns = "rn,tid,oid,n,st,kind,ret,amt,nick,t,note\n"
+
+    @Test func mapsCleansAndConverts() throws {
+        let csv = Self.columns + """
+            ="11",\t22\t,'33,,ok,exchange,Y,"¥1,234.5",bob,2024-09-03 02:00:00,"a\r\nb"
+            12,22,34,2,odd,refund,Y,0.10,amy,2024/9/3 9:05,
+            13,22,35,3,wait,,Y,7,cat,2024-09-03 23:30,
+            """
+        let out = try run(csv)
+        #expect(out.rejects.isEmpty)
+        #expect(out.records.count == 3)
+        let first = out.records[0]
+        #expect(first["refund_no"] as? String == "11")
+        #expect(first["tid"] as? String == "22")
+        #expect(first["oid"] as? String == "33")
+        #expect(first["num"] as? String == "1")
+        #expect(first["status"] as? Int == 5)
+        #expect(first["type"] as? Int == 3)
+        #expect(first["refund_amount"] as? String == "1234.50")
+        #expect(first["actual_refund_amount"] as? String == "1234.50")
+        #expect(first["shop_no"] as? String == "S1")
+        #expect(first["refund_version"] as? String == "1")
+        #expect(first["remark"] as? String == "a\nb")
+        // UTC source time → Asia/Shanghai output (+8), also across midnight.
+        #expect(first["refund_time"] as? String == "2024-09-03 10:00:00")
+        #expect(out.records[1]["refund_time"] as? String == "2024-09-03 17:05:00")
+        #expect(out.records[2]["refund_time"] as? String == "2024-09-04 07:30:00")
+        #expect(out.records[1]["status"] as? Int == 2, "mapDefault")
+        #expect(out.records[1]["type"] as? Int == 4, "not(kind in [refund]) fails")
+        #expect(out.records[2]["type"] as? Int == 2)
+        #expect(out.records[1]["actual_refund_amount"] as? String == "0.00")
+        // Batches of 2 per call.
+        #expect(out.requests.map { $0["record_count"] as? Int } == [2, 1])
+        #expect(out.report.status == .completed)
+        #expect(out.report.counts.isBalanced)
+    }
+
+    @Test func reportsEveryReasonOnARow() throws {
+        let csv = Self.columns + "x1,,3.50000E+18,1.23456,nope,,,12abc,,2024-13-01 00:00,\n"
+        let out = try run(csv, pipeline: Self.header + Self.fields.replacingOccurrences(of: ", mapDefault: 2", with: ""))
+        #expect(out.records.isEmpty)
+        let reject = try #require(out.rejects.first)
+        #expect(reject["line"] as? Int == 2)
+        #expect(reject["record"] as? Int == 1)
+        let errors = reject["errors"] as! [[String: Any]]
+        let codes = errors.map { "\($0["field"] as! String):\($0["code"] as! String)" }
+        #expect(Set(codes) == [
+            "refund_no:invalid_id", "oid:invalid_id", "num:too_many_decimals", "status:unknown_value",
+            "refund_amount:invalid_number", "refund_time:invalid_date", "tid:missing", "buyer_nick:missing",
+        ])
+        let oid = try #require(errors.first { $0["field"] as? String == "oid" })
+        #expect((oid["message"] as! String).contains("Excel turned this id into a number"))
+        #expect(oid["column"] as? Int == 5)
+        let raw = reject["raw"] as! [String: String]
+        #expect(raw["oid"] == "3.50000E+18")
+        #expect(out.report.status == .completedWithRejects)
+        #expect(out.report.counts.rejectedByCode[.invalidId] == 1)
+        #expect(out.report.counts.errorsByCode[.invalidId] == 2)
+    }
+
+    @Test func keepsTheFirstOfDuplicatesAndNotTheLinesOfOneRefund() throws {
+        let csv = Self.columns + """
+            1,9,100,1,ok,,,5,a,,
+            1,9,101,1,ok,,,5,a,,
+            1,9,100,1,ok,,,6,a,,
+            1,9,100,1,ok,,,7,a,,
+            """
+        let out = try run(csv)
+        #expect(out.records.map { $0["oid"] as! String } == ["100", "101"])
+        #expect(out.rejects.map { $0["line"] as! Int } == [4, 5])
+        #expect(out.rejects.allSatisfy { (($0["errors"] as! [[String: Any]])[0]["code"] as! String) == "duplicate" })
+        #expect(out.report.counts.byStatus[5].refundAmount.formatted() == "10")
+    }
+
+    @Test func tooLongTextIsCountedInCharacters() throws {
+        let nick100 = String(repeating: "买", count: 100)  // 300 bytes, 100 characters: fine
+        let nick101 = String(repeating: "买", count: 101)
+        let out = try run(Self.columns + "1,9,100,1,ok,,,5,\(nick100),,\n2,9,100,1,ok,,,5,\(nick101),,\n")
+        #expect(out.records.count == 1)
+        let error = (out.rejects[0]["errors"] as! [[String: Any]])[0]
+        #expect(error["code"] as? String == "too_long")
+        #expect(error["message"] as? String == "buyer_nick is 101 characters long; the ERP allows at most 100")
+    }
+
+    @Test func maxErrorsStopsTheRunAndStillWritesTheReport() throws {
+        let bad = (1...5).map { "\($0),9,x,1,ok,,,5,a,,\n" }.joined()
+        let out = try run(Self.columns + bad, limits: ErrorLimits(maxErrors: 2))
+        #expect(out.report.status == .stoppedAtErrorLimit)
+        #expect(out.report.status.exitCode == 3)
+        #expect(out.rejects.count == 3)
+        #expect(out.report.counts.isBalanced)
+        let report = try Fixtures.read(out.directory + "/report.json")
+        #expect(report.contains("\"status\":\"stopped_error_limit\""))
+        #expect(report.contains("\"read_completely\":false"))
+    }
+
+    @Test func maxErrorRateIsCheckedOverTheWholeRun() throws {
+        let rows = (1...10).map { "\($0),9,\($0 <= 2 ? "x" : "1\($0)"),1,ok,,,5,a,,\n" }.joined()
+        #expect(try run(Self.columns + rows, limits: ErrorLimits(maxErrorRate: 0.25)).report.status == .completedWithRejects)
+        #expect(try run(Self.columns + rows, limits: ErrorLimits(maxErrorRate: 0.1)).report.status == .stoppedAtErrorLimit)
+    }
+
+    @Test func aMissingColumnIsAFatalErrorThatSaysWhatToDo() throws {
+        let out = try run("rn,tid\n1,2\n")
+        #expect(out.report.status == .failed)
+        let fatal = try #require(out.report.fatal)
+        #expect(fatal.code == "input.missing_column")
+        #expect(fatal.location?.line == 1)
+    }
+
+    @Test func theSecretNeverAppearsInAnyOutput() throws {
+        let environment = ["WDT_SID": "sid1", "WDT_APPKEY": "key1", "WDT_APPSECRET": "SuperSecretValue42:pepper"]
+        let out = try run(Self.columns + "1,9,100,1,ok,,,5,a,,\nbad,9,100,1,ok,,,5,a,,\n", environment: environment)
+        #expect(out.requests.count == 1)
+        #expect(out.requests[0]["signed_with"] as? String == "WDT_* environment")
+        let query = out.requests[0]["query"] as! [String: String]
+        #expect(query["salt"] == "pepper")
+        #expect(query["timestamp"] == String(1_725_328_800 - 1_325_347_200))
+        for name in try FileManager.default.contentsOfDirectory(atPath: out.directory) {
+            #expect(try !Fixtures.read(out.directory + "/" + name).contains("SuperSecretValue42"), "\(name)")
+        }
+    }
+
+    @Test func withoutCredentialsThePlaceholderIsLabelled() throws {
+        let out = try run(Self.columns + "1,9,100,1,ok,,,5,a,,\n")
+        #expect(out.requests[0]["signed_with"] as? String == "placeholder credentials (dry run only)")
+        #expect(try Fixtures.read(out.directory + "/report.md").contains("placeholder credentials"))
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+
+@testable import RefundFlow
+
+/// Every qjb vector of `wdt-sign-vectors.json` (checked against the vendor's own SDK code).
+struct SignVectorTests {
+    struct Vector: CustomTestStringConvertible, Sendable {
+        var name: String
+        var appSecret: String
+        var secret: String
+        var parameters: [String: String]
+        var signString: String
+        var expectedSign: String
+        var url: String
+        var body: String
+        var testDescription: String { name }
+    }
+
+    static func qjbVectors() throws -> [Vector] {
+        let root = try Fixtures.json("wdt-sign-vectors.json") as! [String: Any]
+        return (root["qjb"] as! [[String: Any]]).map { vector in
+            let request = vector["request"] as! [String: Any]
+            return Vector(
+                name: vector["name"] as! String, appSecret: vector["appsecret"] as! String,
+                secret: vector["secret"] as! String, parameters: vector["params"] as! [String: String],
+                signString: vector["sign_string"] as! String, expectedSign: vector["expected_sign"] as! String,
+                url: request["url"] as! String, body: request["body"] as! String)
+        }
+    }
+
+    @Test func allSixQJBVectorsAreHere() throws {
+        #expect(try Self.qjbVectors().count == 6)
+    }
+
+    @Test(arguments: try qjbVectors())
+    func signStringAndSign(_ vector: Vector) {
+        let parameters = vector.parameters.map { ($0.key, $0.value) }
+        #expect(QJBSigner.signString(parameters, secret: vector.secret) == vector.signString)
+        #expect(QJBSigner.sign(parameters, secret: vector.secret) == vector.expectedSign)
+    }
+
+    @Test(arguments: try qjbVectors())
+    func requestURLAndBody(_ vector: Vector) throws {
+        let parameters = vector.parameters
+        let credentials = QJBCredentials(sid: parameters["sid"]!, appKey: parameters["key"]!, appSecret: vector.appSecret)
+        #expect(credentials.salt == parameters["salt"])
+        var pager: QJBSigner.Pager?
+        if let size = parameters["page_size"] {
+            pager = QJBSigner.Pager(pageSize: Int(size)!, pageNo: Int(parameters["page_no"]!)!, calcTotal: parameters["calc_total"] == "1")
+        }
+        let request = QJBSigner.request(
+            method: parameters["method"]!, body: parameters["body"]!, credentials: credentials,
+            unixTime: Int(parameters["timestamp"]!)! + QJBSigner.epochOffset, baseURL: "http://wdt.wangdian.cn", pager: pager)
+        #expect(request.url == vector.url)
+        #expect(request.body == vector.body)
+        #expect(request.query.last?.1 == vector.expectedSign)
+    }
+
+    /// The dry-run writer builds vector 1's body, byte for byte, from a canonical record.
+    @Test func rawRefundBodyMatchesTheVendorSDKBytes() throws {
+        let vector = try Self.qjbVectors().first { $0.name == "qjb_rawrefund_upload_php_json_encode" }!
+        var record = RefundRecord()
+        record[.shopNo] = .text("LCJ")
+        record[.refundNo] = .text("TK20240903001")
+        record[.num] = .decimal(Decimal4(1))
+        record[.tid] = .text("T20240901001")
+        record[.oid] = .text("T20240901001-1")
+        record[.type] = .integer(2)
+        record[.status] = .integer(2)
+        record[.refundVersion] = .text("1")
+        record[.refundAmount] = .decimal(try Decimal4.parse(Array("19.9".utf8)).get())
+        record[.actualRefundAmount] = .decimal(try Decimal4.parse(Array("19.90".utf8)).get())
+        record[.title] = .text("纯棉T恤 白色/XL")
+        record[.buyerNick] = .text("可用库存")
+        record[.refundTime] = .text("2024-09-03 10:00:00")
+        record[.isAftersale] = .integer(1)
+        record[.reason] = .text("不想要了")
+        let body = RawRefundTarget.body(shopNo: "LCJ", records: [record])
+        #expect(body == vector.body)
+        let request = QJBSigner.request(
+            method: RawRefundTarget.api, body: body,
+            credentials: QJBCredentials(sid: "wdtapi3", appKey: "wdt_test", appSecret: "testsecret:testsalt"),
+            unixTime: 400_000_000 + QJBSigner.epochOffset, baseURL: "http://wdt.wangdian.cn/")
+        #expect(request.url == vector.url)
+    }
+
+    @Test func appSecretSplitsAtTheFirstColonOnly() {
+        let credentials = QJBCredentials(sid: "s", appKey: "k", appSecret: "a:b:c")
+        #expect(credentials.secret == "a")
+        #expect(credentials.salt == "b:c")
+    }
+
+    @Test func credentialsFromTheEnvironment() throws {
+        #expect(try QJBCredentials.fromEnvironment([:]) == nil)
+        #expect(throws: Diagnostic.self) { try QJBCredentials.fromEnvironment(["WDT_SID": "x"]) }
+        let error = #expect(throws: Diagnostic.self) {
+            try QJBCredentials.fromEnvironment(["WDT_SID": "x", "WDT_APPKEY": "k", "WDT_APPSECRET": "nocolonsecret"])
+        }
+        #expect(error?.description.contains("nocolonsecret") == false)
+    }
+}
