@@ -20,12 +20,12 @@ public struct FieldSet: Sendable, Hashable {
 
 /// The pipeline's `fields:` compiled for one run.
 public struct DeclarativeMapper: RecordMapper {
-    enum Expression {
+    enum Expression: Sendable {
         case slots([Int])
         case constant([UInt8])
     }
 
-    indirect enum CompiledCondition {
+    indirect enum CompiledCondition: Sendable {
         case equals(slots: [Int], values: [[UInt8]], negated: Bool)
         case isEmpty(slots: [Int], Bool)
         case matches(slots: [Int], TextPattern)
@@ -34,7 +34,8 @@ public struct DeclarativeMapper: RecordMapper {
         case not(CompiledCondition)
     }
 
-    struct Plan {
+    /// A class, so the hot loop borrows one reference instead of copying a dozen fields.
+    final class Plan: Sendable {
         let field: RefundField
         let clauses: [(CompiledCondition, Expression?)]
         let base: Expression?
@@ -45,6 +46,23 @@ public struct DeclarativeMapper: RecordMapper {
         let pattern: TextPattern?
         let formats: [DateFormat]
         let dates: DateNormalizer?
+
+        init(
+            field: RefundField, clauses: [(CompiledCondition, Expression?)], base: Expression?, clean: [CleanStep],
+            defaultValue: [UInt8]?, map: [String: [UInt8]]?, mapDefault: [UInt8]?, pattern: TextPattern?,
+            formats: [DateFormat], dates: DateNormalizer?
+        ) {
+            self.field = field
+            self.clauses = clauses
+            self.base = base
+            self.clean = clean
+            self.defaultValue = defaultValue
+            self.map = map
+            self.mapDefault = mapDefault
+            self.pattern = pattern
+            self.formats = formats
+            self.dates = dates
+        }
     }
 
     public private(set) var sourceFieldNames: [String] = []
@@ -193,7 +211,7 @@ public struct DeclarativeMapper: RecordMapper {
                     let value = String(decoding: bytes, as: UTF8.self)
                     return patternError(pattern, plan.field, value, location(sourceSlot, row))
                 }
-                return Self.convert(bytes, plan: plan, record: &record, scratch: &dateScratch, location: { location(sourceSlot, row) })
+                return Self.convert(bytes, plan: plan, record: &record, scratch: &dateScratch, row: row, slot: sourceSlot)
             }
             scratch = dateScratch
             if let problem {
@@ -225,17 +243,21 @@ public struct DeclarativeMapper: RecordMapper {
     /// Converts cleaned bytes into the field's typed value, or returns why not.
     private static func convert(
         _ bytes: UnsafeBufferPointer<UInt8>, plan: Plan, record: inout RefundRecord, scratch: inout [UInt8],
-        location: () -> SourceLocation
+        row: some SourceRow, slot: Int?
     ) -> RowError? {
+        func location() -> SourceLocation {
+            if let slot { return row.location(slot: slot) }
+            return SourceLocation(file: row.origin.file, line: row.origin.line)
+        }
         let field = plan.field
         switch field.kind {
         case .text:
-            record[field] = .text(String(decoding: bytes, as: UTF8.self))
+            record.setText(field, bytes)
             return nil
         case .decimal:
             switch Decimal4.parse(buffer: bytes) {
             case .success(let value):
-                record[field] = .decimal(value)
+                record.setDecimal(field, value)
                 return nil
             case .failure(let failure):
                 let value = String(decoding: bytes, as: UTF8.self)
@@ -272,14 +294,14 @@ public struct DeclarativeMapper: RecordMapper {
                     code: .unknownValue, field: field.rawValue, value: String(value),
                     message: "\(field.rawValue): \(value) is not one of \(range.lowerBound)–\(range.upperBound)", location: location())
             }
-            record[field] = .integer(value)
+            record.setInteger(field, value)
             return nil
         case .dateTime:
             for format in plan.formats {
                 if let parsed = format.parse(bytes), let dates = plan.dates {
                     scratch.removeAll(keepingCapacity: true)
                     dates.append(parsed, to: &scratch)
-                    record[field] = .text(String(decoding: scratch, as: UTF8.self))
+                    record.setText(field, scratch)
                     return nil
                 }
             }

@@ -27,36 +27,29 @@ public struct Decimal4: Sendable, Hashable, Comparable, CustomStringConvertible 
     /// Plain notation with at least `minFractionDigits` digits after the point (trailing zeros
     /// beyond that are dropped), e.g. 19.9 → "19.90" with 2, "19.9" with 0.
     public func formatted(minFractionDigits: Int = 0) -> String {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(24)
-        append(to: &bytes, minFractionDigits: minFractionDigits)
-        return String(decoding: bytes, as: UTF8.self)
+        let buffer = ByteBuffer(capacity: 48)
+        append(to: buffer, minFractionDigits: minFractionDigits)
+        return String(decoding: buffer.buffer, as: UTF8.self)
     }
 
     public var description: String { formatted() }
 
-    /// Appends the plain notation to a byte buffer (hot path of the writers).
-    public func append(to out: inout [UInt8], minFractionDigits: Int) {
+    /// Appends the plain notation (hot path of the writers).
+    func append(to out: ByteBuffer, minFractionDigits: Int) {
         var magnitude = units < 0 ? UInt128(-units) : UInt128(units)
         if units < 0 { out.append(UInt8(ascii: "-")) }
         var fraction = Int(magnitude % 10_000)
         magnitude /= 10_000
-        // Integer part.
-        if magnitude == 0 {
-            out.append(UInt8(ascii: "0"))
-        } else {
-            var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-            var count = 0
-            withUnsafeMutableBytes(of: &digits) { buffer in
-                while magnitude > 0 {
-                    buffer[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                    magnitude /= 10
-                    count += 1
-                }
-                for index in stride(from: count - 1, through: 0, by: -1) { out.append(buffer[index]) }
-            }
+        // Integer part, written backwards into 24 bytes of stack scratch.
+        var scratch: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &scratch) { digits in
+            var used = 0
+            repeat {
+                digits[23 - used] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                used += 1
+            } while magnitude > 0
+            out.append(UnsafeBufferPointer(rebasing: digits.bindMemory(to: UInt8.self)[(24 - used)...]))
         }
         // Fraction: 4 digits, trailing zeros dropped down to the minimum.
         var fractionDigits = 4

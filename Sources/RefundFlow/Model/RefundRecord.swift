@@ -140,22 +140,95 @@ public enum FieldValue: Sendable, Hashable {
     }
 }
 
-/// One validated refund line, keyed by field. Absent optional fields are `nil`.
-public struct RefundRecord: Sendable, Hashable {
-    private var values: [FieldValue?]
+/// One refund line, keyed by canonical field. Absent optional fields are `nil`.
+///
+/// Text lives as UTF-8 in one byte store, so mapping a row allocates no per-field Strings and
+/// one record value can be reused for every row (`reset()`). `subscript` makes Strings on demand.
+public struct RefundRecord: Sendable, Equatable {
+    enum Slot: Sendable, Hashable {
+        case empty
+        case text(start: Int32, end: Int32)
+        case decimal(Decimal4)
+        case integer(Int)
+    }
+
+    private var slots: [Slot]
+    private var storage: [UInt8]
 
     public init() {
-        values = Array(repeating: nil, count: RefundField.allCases.count)
+        slots = Array(repeating: .empty, count: RefundField.allCases.count)
+        storage = []
+        storage.reserveCapacity(512)
+    }
+
+    /// Clears every field, keeping the allocations.
+    public mutating func reset() {
+        for index in slots.indices { slots[index] = .empty }
+        storage.removeAll(keepingCapacity: true)
     }
 
     public subscript(field: RefundField) -> FieldValue? {
-        get { values[field.ordinal] }
-        set { values[field.ordinal] = newValue }
+        get {
+            switch slots[field.ordinal] {
+            case .empty: return nil
+            case .text(let start, let end): return .text(String(decoding: storage[Int(start)..<Int(end)], as: UTF8.self))
+            case .decimal(let value): return .decimal(value)
+            case .integer(let value): return .integer(value)
+            }
+        }
+        set {
+            switch newValue {
+            case nil: slots[field.ordinal] = .empty
+            case .text(let text):
+                var text = text
+                text.withUTF8 { setText(field, $0) }
+            case .decimal(let value): slots[field.ordinal] = .decimal(value)
+            case .integer(let value): slots[field.ordinal] = .integer(value)
+            }
+        }
+    }
+
+    public func has(_ field: RefundField) -> Bool {
+        if case .empty = slots[field.ordinal] { return false }
+        return true
+    }
+
+    /// Sets a text field from valid UTF-8 bytes.
+    public mutating func setText(_ field: RefundField, _ bytes: UnsafeBufferPointer<UInt8>) {
+        let start = Int32(storage.count)
+        storage.append(contentsOf: bytes)
+        slots[field.ordinal] = .text(start: start, end: Int32(storage.count))
+    }
+
+    public mutating func setText(_ field: RefundField, _ bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { setText(field, $0) }
+    }
+
+    public mutating func setDecimal(_ field: RefundField, _ value: Decimal4) { slots[field.ordinal] = .decimal(value) }
+    public mutating func setInteger(_ field: RefundField, _ value: Int) { slots[field.ordinal] = .integer(value) }
+
+    /// Calls `body` with a text field's UTF-8 bytes; `nil` when the field is not text.
+    public func withText<R>(_ field: RefundField, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R? {
+        guard case .text(let start, let end) = slots[field.ordinal] else { return nil }
+        return try storage.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[Int(start)..<Int(end)])) }
     }
 
     public func text(_ field: RefundField) -> String? { self[field]?.text }
-    public func decimal(_ field: RefundField) -> Decimal4? { self[field]?.decimal }
-    public func integer(_ field: RefundField) -> Int? { self[field]?.integer }
+
+    public func decimal(_ field: RefundField) -> Decimal4? {
+        if case .decimal(let value) = slots[field.ordinal] { return value }
+        return nil
+    }
+
+    public func integer(_ field: RefundField) -> Int? {
+        if case .integer(let value) = slots[field.ordinal] { return value }
+        return nil
+    }
+
+    /// Records are equal when every field has the same value (however the bytes are stored).
+    public static func == (a: RefundRecord, b: RefundRecord) -> Bool {
+        RefundField.allCases.allSatisfy { a[$0] == b[$0] }
+    }
 }
 
 /// Where a record came from: enough to point a person at it.

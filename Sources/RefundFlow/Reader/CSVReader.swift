@@ -50,12 +50,14 @@ struct RawFieldSpan {
     var hasHighBytes: Bool
 }
 
-/// A field after decoding: bytes live in the row's arena.
+/// A field after decoding: its bytes are in the raw record (`inRecord`, zero-copy: unquoted or
+/// simply quoted, and already valid UTF-8) or in the row's arena (unescaped or converted).
 struct DecodedSpan {
     var start: Int
     var end: Int
     /// Offset (in the raw field) of the first undecodable byte, or -1.
     var badByte: Int
+    var inRecord: Bool
 }
 
 private enum RecordScan {
@@ -426,15 +428,24 @@ private struct CSVReadState: ~Copyable {
         }
         arena.removeAll(keepingCapacity: true)
         for (column, span) in fields.enumerated() {
+            if span.hasHighBytes, case .undecided = decoder.mode {
+                let sampleEnd = min(dataEnd - dataStart, span.start + 65_536)
+                try decoder.decide(
+                    sample: UnsafeBufferPointer(rebasing: UnsafeBufferPointer(start: base, count: dataEnd - dataStart)[span.start..<sampleEnd]),
+                    atLine: recordLine, isEndOfInput: endOfInput && sampleEnd == dataEnd - dataStart)
+            }
+            // Zero-copy: ASCII, or valid UTF-8, with no doubled quotes to undo.
+            if !span.hasEscapedQuote
+                && (!span.hasHighBytes
+                    || (decoder.mode == .utf8
+                        && UTF8Validation.firstInvalidOffset(UnsafeBufferPointer(rebasing: record[span.start..<span.end])) == nil))
+            {
+                decoded.append(DecodedSpan(start: span.start, end: span.end, badByte: -1, inRecord: true))
+                continue
+            }
             let start = arena.count
             var badByte = -1
             if span.hasHighBytes {
-                if case .undecided = decoder.mode {
-                    let sampleEnd = min(dataEnd - dataStart, span.start + 65_536)
-                    try decoder.decide(
-                        sample: UnsafeBufferPointer(rebasing: UnsafeBufferPointer(start: base, count: dataEnd - dataStart)[span.start..<sampleEnd]),
-                        atLine: recordLine, isEndOfInput: endOfInput && sampleEnd == dataEnd - dataStart)
-                }
                 let bad: Int?
                 if span.hasEscapedQuote {
                     scratch.removeAll(keepingCapacity: true)
@@ -460,7 +471,7 @@ private struct CSVReadState: ~Copyable {
             } else {
                 Self.unescape(span, record: record, quote: options.quote, into: &arena)
             }
-            decoded.append(DecodedSpan(start: start, end: arena.count, badByte: badByte))
+            decoded.append(DecodedSpan(start: start, end: arena.count, badByte: badByte, inRecord: false))
         }
         if unterminatedQuote {
             let quoteOffset = (fields.last?.start ?? 1) - 1
@@ -490,12 +501,26 @@ private struct CSVReadState: ~Copyable {
                         sourceField: nil, location: SourceLocation(file: file.path, line: recordLine, column: 1)))
             }
         }
-        let row = CSVRow(
-            origin: RecordOrigin(file: file.path, line: recordLine, record: ordinal),
-            problems: problems, record: record, fields: fields, decoded: decoded, arena: arena,
-            slotColumns: slotColumns, header: header.rawNames, filePath: file.path, isGB: decoder.mode != .utf8
-                && decoder.mode != .undecided)
-        try sink.consume(row)
+        let origin = RecordOrigin(file: file.path, line: recordLine, record: ordinal)
+        let isGB = decoder.mode != .utf8 && decoder.mode != .undecided
+        // The row holds only pointers: passing it around costs no reference counting.
+        try fields.withUnsafeBufferPointer { fields in
+            try decoded.withUnsafeBufferPointer { decoded in
+                try arena.withUnsafeBufferPointer { arena in
+                    try slotColumns.withUnsafeBufferPointer { slotColumns in
+                        try header.rawNames.withUnsafeBufferPointer { header in
+                            try problems.withUnsafeBufferPointer { problems in
+                                try sink.consume(
+                                    CSVRow(
+                                        origin: origin, problemList: problems, record: record, fields: fields,
+                                        decoded: decoded, arena: arena, slotColumns: slotColumns, header: header,
+                                        isGB: isGB))
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     func fieldLocation(record: UnsafeBufferPointer<UInt8>, recordLine: Int, offset: Int) -> SourceLocation {
@@ -515,23 +540,24 @@ private func appendLossy(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [U
 /// One CSV record as a `SourceRow`. Holds pointers into the reader's buffers; never escapes.
 struct CSVRow: SourceRow {
     let origin: RecordOrigin
-    let problems: [RowProblem]
+    let problemList: UnsafeBufferPointer<RowProblem>
     let record: UnsafeBufferPointer<UInt8>
-    let fields: [RawFieldSpan]
-    let decoded: [DecodedSpan]
-    let arena: [UInt8]
-    let slotColumns: [Int]
-    let header: [String]
-    let filePath: String
+    let fields: UnsafeBufferPointer<RawFieldSpan>
+    let decoded: UnsafeBufferPointer<DecodedSpan>
+    let arena: UnsafeBufferPointer<UInt8>
+    let slotColumns: UnsafeBufferPointer<Int>
+    let header: UnsafeBufferPointer<String>
     let isGB: Bool
+
+    var filePath: String { origin.file }
+    var hasProblems: Bool { !problemList.isEmpty }
+    var problems: [RowProblem] { Array(problemList) }
 
     func withValue<R>(slot: Int, _ body: (UnsafeBufferPointer<UInt8>?) throws -> R) rethrows -> R {
         let column = slotColumns[slot]
         guard column >= 0, column < decoded.count else { return try body(nil) }
         let span = decoded[column]
-        return try arena.withUnsafeBufferPointer { all in
-            try body(UnsafeBufferPointer(rebasing: all[span.start..<span.end]))
-        }
+        return try body(UnsafeBufferPointer(rebasing: (span.inRecord ? record : arena)[span.start..<span.end]))
     }
 
     func location(slot: Int) -> SourceLocation {
@@ -547,7 +573,8 @@ struct CSVRow: SourceRow {
     func rawFields() -> [(name: String, value: String)] {
         decoded.enumerated().map { column, span in
             let name = column < header.count ? header[column] : "#\(column + 1)"
-            return (name, String(decoding: arena[span.start..<span.end], as: UTF8.self))
+            let bytes = span.inRecord ? Array(record[span.start..<span.end]) : Array(arena[span.start..<span.end])
+            return (name, String(decoding: bytes, as: UTF8.self))
         }
     }
 

@@ -33,6 +33,8 @@ public protocol SourceRow {
     var origin: RecordOrigin { get }
     /// Structural or encoding problems; a row with any is rejected as a whole.
     var problems: [RowProblem] { get }
+    /// Whether `problems` is non-empty (checked for every row, so it must be cheap).
+    var hasProblems: Bool { get }
     /// The decoded bytes of a slot, or `nil` when the record has no such field.
     func withValue<R>(slot: Int, _ body: (UnsafeBufferPointer<UInt8>?) throws -> R) rethrows -> R
     /// Where a slot's value starts, for diagnostics.

@@ -15,7 +15,7 @@ struct RecordProcessor: RecordSink {
     private let limits: ErrorLimits
     private let maxPrinted: Int
     private let emit: (String) -> Void
-    private let defaultShop: String?
+    private let defaultShop: [UInt8]?
     /// Which canonical field reads which slot, for locating validation errors.
     private var fieldSlots: [RefundField: Int] = [:]
 
@@ -28,7 +28,7 @@ struct RecordProcessor: RecordSink {
     private var errors: [RowError] = []
     private var record = RefundRecord()
     private var keyBytes: [UInt8] = []
-    private var line = JSONBytes(capacity: 2048)
+    private let line = JSONBytes(capacity: 4096)
 
     init(
         pipeline: Pipeline, writer: any RecordWriter, options: RunOptions, limits: ErrorLimits,
@@ -44,7 +44,7 @@ struct RecordProcessor: RecordSink {
         records = try BufferedOutput(path: options.outputDirectory + "/records.jsonl")
         rejects = try BufferedOutput(path: options.outputDirectory + "/rejects.jsonl")
         duplicates = DuplicateIndex(directory: options.outputDirectory)
-        defaultShop = definition.target.options["shopNo"]
+        defaultShop = definition.target.options["shopNo"].flatMap { $0.isEmpty ? nil : Array($0.utf8) }
         for field in definition.fields {
             if case .source(let names) = field.value, let name = names.first,
                 let slot = mapper.sourceFieldNames.firstIndex(of: name)
@@ -93,7 +93,7 @@ struct RecordProcessor: RecordSink {
         counts.read += 1
         fileCounts.read += 1
         errors.removeAll(keepingCapacity: true)
-        if !row.problems.isEmpty {
+        if row.hasProblems {
             // The structure or the bytes are broken: mapping would only add noise.
             for problem in row.problems {
                 errors.append(RowError(code: problem.code, field: problem.sourceField, value: nil, message: problem.message, location: problem.location))
@@ -101,7 +101,7 @@ struct RecordProcessor: RecordSink {
             try reject(row)
             return
         }
-        record = RefundRecord()
+        record.reset()
         let failed = mapper.map(row, into: &record, errors: &errors)
         applyDefaults()
         let slots = fieldSlots
@@ -124,11 +124,13 @@ struct RecordProcessor: RecordSink {
         }
     }
 
+    private static let one: [UInt8] = [UInt8(ascii: "1")]
+
     private mutating func applyDefaults() {
-        if record[.shopNo] == nil, let defaultShop, !defaultShop.isEmpty { record[.shopNo] = .text(defaultShop) }
-        if record[.refundVersion] == nil { record[.refundVersion] = .text("1") }
-        if record[.title] == nil { record[.title] = .text("") }
-        if record[.reason] == nil { record[.reason] = .text("") }
+        if !record.has(.shopNo), let defaultShop { record.setText(.shopNo, defaultShop) }
+        if !record.has(.refundVersion) { record.setText(.refundVersion, Self.one) }
+        if !record.has(.title) { record.setText(.title, []) }
+        if !record.has(.reason) { record.setText(.reason, []) }
     }
 
     private func keyText(_ field: RefundField) -> String {
@@ -142,28 +144,31 @@ struct RecordProcessor: RecordSink {
 
     /// Records the duplicate key; false when an earlier accepted record had it.
     private mutating func isNew() throws -> Bool {
-        keyBytes.removeAll(keepingCapacity: true)
+        var key = keyBytes  // moved out, so the closure below needs no access to self
+        keyBytes = []
+        defer { keyBytes = key }
+        key.removeAll(keepingCapacity: true)
         for field in definition.duplicateKey {
-            keyBytes.append(contentsOf: keyText(field).utf8)
-            keyBytes.append(0x1F)
+            if record.withText(field, { key.append(contentsOf: $0) }) == nil { key.append(contentsOf: keyText(field).utf8) }
+            key.append(0x1F)
         }
         let index = duplicates
-        return try keyBytes.withUnsafeBufferPointer { try index.insert($0) }
+        return try key.withUnsafeBufferPointer { try index.insert($0) }
     }
 
     private mutating func accept() throws {
         counts.addValid(record)
         fileCounts.addValid(record)
-        line.bytes.removeAll(keepingCapacity: true)
-        RecordJSON.canonical(record, into: &line)
-        try records.writeLine(line.bytes)
+        line.removeAll()
+        RecordJSON.canonical(record, into: line)
+        try records.writeLine(line.buffer)
         try writer.add(record)
     }
 
     private mutating func reject(_ row: some SourceRow) throws {
         counts.addRejected(errors)
         fileCounts.addRejected(errors)
-        line.bytes.removeAll(keepingCapacity: true)
+        line.removeAll()
         line.raw("{")
         line.keyValue("file", row.origin.file, first: true)
         line.keyValue("line", row.origin.line)
@@ -193,7 +198,7 @@ struct RecordProcessor: RecordSink {
             line.keyValue("raw_bytes_base64", Data(bytes).base64EncodedString())
         }
         line.raw("}")
-        try rejects.writeLine(line.bytes)
+        try rejects.writeLine(line.buffer)
 
         for error in errors where printed < maxPrinted {
             emit(error.diagnostic.description)

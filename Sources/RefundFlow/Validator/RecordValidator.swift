@@ -26,7 +26,7 @@ public struct RefundValidator: RecordValidator {
         _ record: RefundRecord, skipping: FieldSet, locate: (RefundField) -> SourceLocation, errors: inout [RowError]
     ) {
         for field in checked where !skipping.contains(field) {
-            guard let value = record[field] else {
+            guard record.has(field) else {
                 if required.contains(field) {
                     errors.append(
                         RowError(
@@ -35,33 +35,36 @@ public struct RefundValidator: RecordValidator {
                 }
                 continue
             }
-            switch (field.kind, value) {
-            case (.text(let maxLength), .text(let text)), (.dateTime(let maxLength), .text(let text)):
-                if text.utf8.count > maxLength {  // cheap pre-check: characters ≤ bytes
-                    let characters = text.unicodeScalars.count
-                    if characters > maxLength {
+            switch field.kind {
+            case .text(let maxLength), .dateTime(let maxLength):
+                record.withText(field) { bytes in
+                    // Characters ≤ bytes, so only long byte strings need counting.
+                    if bytes.count > maxLength {
+                        let characters = UTF8Validation.scalarCount(bytes)
+                        if characters > maxLength {
+                            errors.append(
+                                RowError(
+                                    code: .tooLong, field: field.rawValue, value: String(decoding: bytes, as: UTF8.self),
+                                    message: "\(field.rawValue) is \(characters) characters long; the ERP allows at most \(maxLength)",
+                                    location: locate(field)))
+                        }
+                    }
+                    if bytes.isEmpty && required.contains(field) {
                         errors.append(
                             RowError(
-                                code: .tooLong, field: field.rawValue, value: text,
-                                message: "\(field.rawValue) is \(characters) characters long; the ERP allows at most \(maxLength)",
-                                location: locate(field)))
+                                code: .missing, field: field.rawValue, value: "",
+                                message: "\(field.rawValue) is required but empty", location: locate(field)))
                     }
                 }
-                if required.contains(field) && text.isEmpty {
-                    errors.append(
-                        RowError(
-                            code: .missing, field: field.rawValue, value: "",
-                            message: "\(field.rawValue) is required but empty", location: locate(field)))
-                }
-            case (.decimal, .decimal(let amount)):
-                if amount.isNegative {
+            case .decimal:
+                if let amount = record.decimal(field), amount.isNegative {
                     errors.append(
                         RowError(
                             code: .outOfRange, field: field.rawValue, value: amount.formatted(),
                             message: "\(field.rawValue) is negative (\(amount.formatted())); refunds carry positive amounts",
                             location: locate(field)))
                 }
-            default:
+            case .integer:
                 break
             }
         }

@@ -15,126 +15,222 @@ public enum JSONStringStyle: Sendable {
 
 private let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
+
+/// Which bytes break a run of plain bytes, per style (0: plain).
+private let breaksUTF8: [UInt8] = (0..<256).map { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C ? 1 : 0 }
+private let breaksPHP: [UInt8] = (0..<256).map { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x2F || $0 >= 0x80 ? 1 : 0 }
+
+/// A growable byte buffer with cheap appends: the output side's hot path.
+///
+/// A class so that writers share one buffer without copy-on-write checks per byte. Not
+/// `Sendable`: each buffer belongs to one writer on one thread.
+final class ByteBuffer {
+    @exclusivity(unchecked) private(set) var base: UnsafeMutablePointer<UInt8>
+    @exclusivity(unchecked) private(set) var count = 0
+    @exclusivity(unchecked) private var capacity: Int
+
+    init(capacity: Int = 4096) {
+        self.capacity = max(16, capacity)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    @inline(__always) func reserve(_ extra: Int) {
+        if count + extra > capacity { grow(to: count + extra) }
+    }
+
+    private func grow(to needed: Int) {
+        var newCapacity = capacity * 2
+        while newCapacity < needed { newCapacity *= 2 }
+        let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        bigger.update(from: base, count: count)
+        base.deallocate()
+        base = bigger
+        capacity = newCapacity
+    }
+
+    @inline(__always) func append(_ byte: UInt8) {
+        reserve(1)
+        base[count] = byte
+        count += 1
+    }
+
+    @inline(__always) func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let source = bytes.baseAddress, bytes.count > 0 else { return }
+        reserve(bytes.count)
+        (base + count).update(from: source, count: bytes.count)
+        count += bytes.count
+    }
+
+    func append(_ bytes: [UInt8]) { bytes.withUnsafeBufferPointer { append($0) } }
+
+    func append(_ text: StaticString) { text.withUTF8Buffer { append($0) } }
+
+    func append(contentsOf other: ByteBuffer) { append(other.buffer) }
+
+    /// Lets `body` write into reserved space after the bytes; it returns how many it wrote.
+    /// The caller must have reserved at least that many.
+    @inline(__always) func withUnsafeTail(_ body: (UnsafeMutablePointer<UInt8>) -> Int) -> Int {
+        let written = body(base + count)
+        count += written
+        return written
+    }
+
+    func removeAll() { count = 0 }
+
+    var buffer: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: base, count: count) }
+
+    var array: [UInt8] { Array(buffer) }
+}
+
 /// Appends JSON to a byte buffer: fast, key order as written, numbers as given.
 /// (Foundation's encoders reorder keys, drop trailing zeros and are 8–60× slower here.)
 struct JSONBytes {
-    var bytes: [UInt8] = []
+    let buffer: ByteBuffer
 
-    init(capacity: Int = 1024) { bytes.reserveCapacity(capacity) }
+    init(capacity: Int = 1024) { buffer = ByteBuffer(capacity: capacity) }
 
-    mutating func raw(_ text: StaticString) {
-        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
-    }
+    /// The bytes written so far (a copy).
+    var bytes: [UInt8] { buffer.array }
 
-    mutating func raw(_ other: [UInt8]) { bytes.append(contentsOf: other) }
+    func removeAll() { buffer.removeAll() }
 
-    mutating func string(_ value: String, style: JSONStringStyle = .utf8) {
+    func raw(_ text: StaticString) { buffer.append(text) }
+
+    func raw(_ other: [UInt8]) { buffer.append(other) }
+
+    func raw(_ other: UnsafeBufferPointer<UInt8>) { buffer.append(other) }
+
+    func string(_ value: String, style: JSONStringStyle = .utf8) {
         var value = value
         value.withUTF8 { string($0, style: style) }
     }
 
-    mutating func string(_ utf8: UnsafeBufferPointer<UInt8>, style: JSONStringStyle = .utf8) {
-        bytes.append(UInt8(ascii: "\""))
-        var index = 0
+    /// A JSON string literal of valid UTF-8 `utf8`. Writes through reserved raw memory: the
+    /// worst case (a control byte as `\u00XX`) is 6 output bytes per input byte.
+    func string(_ utf8: UnsafeBufferPointer<UInt8>, style: JSONStringStyle = .utf8) {
         let count = utf8.count
-        while index < count {
-            let byte = utf8[index]
-            switch byte {
-            case UInt8(ascii: "\""):
-                bytes.append(UInt8(ascii: "\\"))
-                bytes.append(byte)
-            case UInt8(ascii: "\\"):
-                bytes.append(UInt8(ascii: "\\"))
-                bytes.append(byte)
-            case UInt8(ascii: "/") where style == .phpASCII:
-                bytes.append(UInt8(ascii: "\\"))
-                bytes.append(byte)
-            case 0x0A: raw("\\n")
-            case 0x0D: raw("\\r")
-            case 0x09: raw("\\t")
-            case 0x08: raw("\\b")
-            case 0x0C: raw("\\f")
-            case 0..<0x20:
-                unicodeEscape(UInt32(byte))
-            case 0x80...:
-                guard style == .phpASCII else {
-                    bytes.append(byte)
-                    break
+        buffer.reserve(count * 6 + 2)
+        let breaks = style == .phpASCII ? breaksPHP : breaksUTF8
+        let written = breaks.withUnsafeBufferPointer { breaks in
+            buffer.withUnsafeTail { out -> Int in
+                var o = 0
+                out[o] = UInt8(ascii: "\"")
+                o += 1
+                var index = 0
+                while index < count {
+                    let byte = utf8[index]
+                    if breaks[Int(byte)] == 0 {
+                        out[o] = byte
+                        o += 1
+                        index += 1
+                        continue
+                    }
+                    switch byte {
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"):
+                        out[o] = UInt8(ascii: "\\")
+                        out[o + 1] = byte
+                        o += 2
+                    case 0x0A, 0x0D, 0x09, 0x08, 0x0C:
+                        out[o] = UInt8(ascii: "\\")
+                        out[o + 1] = byte == 0x0A ? UInt8(ascii: "n") : byte == 0x0D ? UInt8(ascii: "r") : byte == 0x09 ? UInt8(ascii: "t") : byte == 0x08 ? UInt8(ascii: "b") : UInt8(ascii: "f")
+                        o += 2
+                    case 0..<0x20:
+                        o += Self.unicodeEscape(UInt32(byte), into: out + o)
+                    default:
+                        // Non-ASCII in phpASCII style: decode one scalar (input is valid UTF-8).
+                        var scalar: UInt32
+                        var length: Int
+                        if byte >= 0xF0 {
+                            scalar = UInt32(byte & 0x07)
+                            length = 4
+                        } else if byte >= 0xE0 {
+                            scalar = UInt32(byte & 0x0F)
+                            length = 3
+                        } else {
+                            scalar = UInt32(byte & 0x1F)
+                            length = 2
+                        }
+                        for offset in 1..<length where index + offset < count {
+                            scalar = (scalar << 6) | UInt32(utf8[index + offset] & 0x3F)
+                        }
+                        if scalar >= 0x10000 {
+                            let value = scalar - 0x10000
+                            o += Self.unicodeEscape(0xD800 + (value >> 10), into: out + o)
+                            o += Self.unicodeEscape(0xDC00 + (value & 0x3FF), into: out + o)
+                        } else {
+                            o += Self.unicodeEscape(scalar, into: out + o)
+                        }
+                        index += length
+                        continue
+                    }
+                    index += 1
                 }
-                // Decode one scalar (input is valid UTF-8).
-                var scalar: UInt32
-                var length: Int
-                if byte >= 0xF0 {
-                    scalar = UInt32(byte & 0x07)
-                    length = 4
-                } else if byte >= 0xE0 {
-                    scalar = UInt32(byte & 0x0F)
-                    length = 3
-                } else {
-                    scalar = UInt32(byte & 0x1F)
-                    length = 2
-                }
-                for offset in 1..<length where index + offset < count {
-                    scalar = (scalar << 6) | UInt32(utf8[index + offset] & 0x3F)
-                }
-                if scalar >= 0x10000 {
-                    let value = scalar - 0x10000
-                    unicodeEscape(0xD800 + (value >> 10))
-                    unicodeEscape(0xDC00 + (value & 0x3FF))
-                } else {
-                    unicodeEscape(scalar)
-                }
-                index += length
-                continue
-            default:
-                bytes.append(byte)
+                out[o] = UInt8(ascii: "\"")
+                return o + 1
             }
-            index += 1
         }
-        bytes.append(UInt8(ascii: "\""))
+        _ = written
     }
 
-    private mutating func unicodeEscape(_ unit: UInt32) {
-        bytes.append(UInt8(ascii: "\\"))
-        bytes.append(UInt8(ascii: "u"))
-        bytes.append(hex[Int((unit >> 12) & 0xF)])
-        bytes.append(hex[Int((unit >> 8) & 0xF)])
-        bytes.append(hex[Int((unit >> 4) & 0xF)])
-        bytes.append(hex[Int(unit & 0xF)])
+    @inline(__always) private static func unicodeEscape(_ unit: UInt32, into out: UnsafeMutablePointer<UInt8>) -> Int {
+        out[0] = UInt8(ascii: "\\")
+        out[1] = UInt8(ascii: "u")
+        out[2] = hex[Int((unit >> 12) & 0xF)]
+        out[3] = hex[Int((unit >> 8) & 0xF)]
+        out[4] = hex[Int((unit >> 4) & 0xF)]
+        out[5] = hex[Int(unit & 0xF)]
+        return 6
     }
 
-    mutating func integer(_ value: Int) {
+    func integer(_ value: Int) {
         if value == 0 {
-            bytes.append(UInt8(ascii: "0"))
+            buffer.append(UInt8(ascii: "0"))
             return
         }
         var magnitude = value.magnitude
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        var digits: [UInt8] = []
-        while magnitude > 0 {
-            digits.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
-            magnitude /= 10
+        if value < 0 { buffer.append(UInt8(ascii: "-")) }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch, no allocation
+        withUnsafeMutableBytes(of: &digits) { scratch in
+            var used = 0
+            while magnitude > 0 {
+                scratch[23 - used] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                used += 1
+            }
+            buffer.append(UnsafeBufferPointer(rebasing: scratch.bindMemory(to: UInt8.self)[(24 - used)...]))
         }
-        bytes.append(contentsOf: digits.reversed())
     }
 
-    mutating func key(_ name: String, first: Bool = false) {
-        if !first { bytes.append(UInt8(ascii: ",")) }
+    func decimal(_ value: Decimal4, minFractionDigits: Int) {
+        value.append(to: buffer, minFractionDigits: minFractionDigits)
+    }
+
+    func key(_ name: StaticString, first: Bool = false) {
+        if !first { buffer.append(UInt8(ascii: ",")) }
+        buffer.append(UInt8(ascii: "\""))
+        buffer.append(name)
+        buffer.append("\":")
+    }
+
+    func key(_ name: String, first: Bool = false) {
+        if !first { buffer.append(UInt8(ascii: ",")) }
         string(name)
-        bytes.append(UInt8(ascii: ":"))
+        buffer.append(UInt8(ascii: ":"))
     }
 
-    mutating func keyValue(_ name: String, _ value: String?, first: Bool = false) {
+    func keyValue(_ name: String, _ value: String?, first: Bool = false) {
         key(name, first: first)
         if let value { string(value) } else { raw("null") }
     }
 
-    mutating func keyValue(_ name: String, _ value: Int, first: Bool = false) {
+    func keyValue(_ name: String, _ value: Int, first: Bool = false) {
         key(name, first: first)
         integer(value)
     }
 
-    mutating func keyValue(_ name: String, _ value: Bool, first: Bool = false) {
+    func keyValue(_ name: String, _ value: Bool, first: Bool = false) {
         key(name, first: first)
         if value { raw("true") } else { raw("false") }
     }
@@ -143,7 +239,7 @@ struct JSONBytes {
 /// An output file written through a large buffer.
 final class BufferedOutput {
     private let descriptor: Int32
-    private var buffer: [UInt8] = []
+    private let pending = ByteBuffer(capacity: 1 << 18)
     let path: String
 
     init(path: String) throws {
@@ -152,7 +248,6 @@ final class BufferedOutput {
         guard descriptor >= 0 else {
             throw Diagnostic(code: "output.unwritable", message: "cannot write '\(path)': \(String(cString: strerror(errno)))", notes: ["check that --out names a writable directory"])
         }
-        buffer.reserveCapacity(1 << 18)
     }
 
     deinit {
@@ -161,30 +256,29 @@ final class BufferedOutput {
     }
 
     func write(_ bytes: [UInt8]) throws {
-        buffer.append(contentsOf: bytes)
-        if buffer.count >= 1 << 18 { try flush() }
+        pending.append(bytes)
+        if pending.count >= 1 << 18 { try flush() }
     }
 
-    /// Writes one line: `bytes` plus LF.
-    func writeLine(_ bytes: [UInt8]) throws {
-        buffer.append(contentsOf: bytes)
-        buffer.append(0x0A)
-        if buffer.count >= 1 << 18 { try flush() }
+    /// Writes one line: the buffer's bytes plus LF.
+    func writeLine(_ line: ByteBuffer) throws {
+        pending.append(contentsOf: line)
+        pending.append(0x0A)
+        if pending.count >= 1 << 18 { try flush() }
     }
 
     func flush() throws {
         var offset = 0
-        while offset < buffer.count {
-            let written = buffer.withUnsafeBytes { raw in
-                systemWrite(descriptor, raw.baseAddress! + offset, raw.count - offset)
-            }
+        let bytes = pending.buffer
+        while offset < bytes.count {
+            let written = systemWrite(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
             if written < 0 {
                 if errno == EINTR { continue }
                 throw Diagnostic(code: "output.unwritable", message: "cannot write '\(path)': \(String(cString: strerror(errno)))")
             }
             offset += written
         }
-        buffer.removeAll(keepingCapacity: true)
+        pending.removeAll()
     }
 }
 

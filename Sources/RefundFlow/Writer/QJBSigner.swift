@@ -89,11 +89,34 @@ public enum QJBSigner {
 
     /// `md5(secret + k1 + v1 + … + secret)` over byte-sorted keys (including `body`), lowercase hex.
     public static func sign(_ parameters: [(String, String)], secret: String) -> String {
-        let text = Array(signString(parameters, secret: secret).utf8)
-        return Insecure.MD5.hash(data: text).map { byte in
-            let digits = Array("0123456789abcdef".utf8)
-            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0xF)]], as: UTF8.self)
-        }.joined()
+        var hasher = Insecure.MD5()
+        hasher.update(data: Array(signString(parameters, secret: secret).utf8))
+        return hexDigest(hasher)
+    }
+
+    /// The same sign with the body as bytes, hashed in place (a batch body can be large).
+    static func sign(_ parameters: [(String, String)], body: UnsafeBufferPointer<UInt8>, secret: String) -> String {
+        var entries: [(String, String?)] = parameters.filter { $0.0 != "sign" && $0.0 != "body" }.map { ($0.0, $0.1) }
+        entries.append(("body", nil))  // nil stands for the body bytes
+        entries.sort { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+        var hasher = Insecure.MD5()
+        hasher.update(data: Array(secret.utf8))
+        for (key, value) in entries {
+            hasher.update(data: Array(key.utf8))
+            if let value { hasher.update(data: Array(value.utf8)) } else { hasher.update(bufferPointer: UnsafeRawBufferPointer(body)) }
+        }
+        hasher.update(data: Array(secret.utf8))
+        return hexDigest(hasher)
+    }
+
+    private static func hexDigest(_ hasher: Insecure.MD5) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for byte in hasher.finalize() {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The plaintext that is hashed. Contains the secret: for tests only, never for output.
@@ -104,12 +127,10 @@ public enum QJBSigner {
         return text + secret
     }
 
-    /// Builds the signed `POST {base}/openapi?…` request for `method` with the exact body text.
-    /// - Parameter unixTime: seconds since 1970; the WDT offset is applied here.
-    public static func request(
-        method: String, body: String, credentials: QJBCredentials, unixTime: Int, baseURL: String,
-        pager: Pager? = nil
-    ) -> SignedRequest {
+    /// The query parameters of a call, sorted, with `sign` last. The body is signed, not sent here.
+    static func signedQuery(
+        method: String, body: UnsafeBufferPointer<UInt8>, credentials: QJBCredentials, unixTime: Int, pager: Pager? = nil
+    ) -> [(String, String)] {
         var parameters: [(String, String)] = [
             ("sid", credentials.sid), ("key", credentials.appKey), ("salt", credentials.salt), ("method", method),
             ("timestamp", String(unixTime - epochOffset)), ("v", "1.0"),
@@ -120,14 +141,31 @@ public enum QJBSigner {
                 ("calc_total", pager.calcTotal ? "1" : "0"),
             ]
         }
-        let signature = sign(parameters + [("body", body)], secret: credentials.secret)
+        let signature = sign(parameters, body: body, secret: credentials.secret)
         var query = parameters.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
         query.append(("sign", signature))
-        let encoded = query.map { "\(phpURLEncode($0.0))=\(phpURLEncode($0.1))" }.joined(separator: "&")
+        return query
+    }
+
+    /// `{base}/openapi?k=v&…` with PHP `http_build_query` encoding.
+    static func url(baseURL: String, query: [(String, String)]) -> String {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
+        return "\(base)/openapi?" + query.map { "\(phpURLEncode($0.0))=\(phpURLEncode($0.1))" }.joined(separator: "&")
+    }
+
+    /// Builds the signed `POST {base}/openapi?…` request for `method` with the exact body text.
+    /// - Parameter unixTime: seconds since 1970; the WDT offset is applied here.
+    public static func request(
+        method: String, body: String, credentials: QJBCredentials, unixTime: Int, baseURL: String,
+        pager: Pager? = nil
+    ) -> SignedRequest {
+        var text = body
+        let query = text.withUTF8 {
+            signedQuery(method: method, body: $0, credentials: credentials, unixTime: unixTime, pager: pager)
+        }
         return SignedRequest(
-            api: method, httpMethod: "POST", url: "\(base)/openapi?\(encoded)", query: query,
+            api: method, httpMethod: "POST", url: url(baseURL: baseURL, query: query), query: query,
             contentType: "application/json", body: body)
     }
 

@@ -23,16 +23,42 @@ enum RawRefundTarget {
 
     /// The body: `["<shop_no>",[{…},…]]`, PHP `json_encode` style, like the vendor SDK.
     static func body(shopNo: String, records: [RefundRecord]) -> String {
-        var json = JSONBytes(capacity: 512 * records.count + 32)
-        json.raw("[")
-        json.string(shopNo, style: .phpASCII)
-        json.raw(",[")
-        for (index, record) in records.enumerated() {
-            if index > 0 { json.raw(",") }
-            RecordJSON.orderListItem(record, into: &json)
+        let batch = Batch(shopNo: shopNo)
+        for record in records { batch.add(record) }
+        batch.close()
+        return String(decoding: batch.body.buffer.buffer, as: UTF8.self)
+    }
+
+    /// One call's body, built as records arrive so that no record is kept.
+    final class Batch {
+        let body = JSONBytes(capacity: 32 * 1024)
+        private(set) var count = 0
+        let shopNo: String
+
+        init(shopNo: String) {
+            self.shopNo = shopNo
+            open()
         }
-        json.raw("]]")
-        return String(decoding: json.bytes, as: UTF8.self)
+
+        private func open() {
+            body.raw("[")
+            body.string(shopNo, style: .phpASCII)
+            body.raw(",[")
+        }
+
+        func add(_ record: RefundRecord) {
+            if count > 0 { body.raw(",") }
+            RecordJSON.orderListItem(record, into: body)
+            count += 1
+        }
+
+        func close() { body.raw("]]") }
+
+        func reset() {
+            body.removeAll()
+            count = 0
+            open()
+        }
     }
 }
 
@@ -44,8 +70,10 @@ final class RawRefundDryRunWriter: RecordWriter {
     private let batchSize: Int
     private let endpoint: String
     private let unixTime: @Sendable () -> Int
-    private var pending: [String: [RefundRecord]] = [:]
+    private var batches: [String: RawRefundTarget.Batch] = [:]
     private var shopOrder: [String] = []
+    private var last: RawRefundTarget.Batch?
+    private let line = JSONBytes(capacity: 64 * 1024)
     private var summary = WriterSummary(target: "wdt-qjb-raw-refund", api: RawRefundTarget.api)
 
     init(context: TargetContext) throws {
@@ -64,46 +92,55 @@ final class RawRefundDryRunWriter: RecordWriter {
     }
 
     func add(_ record: RefundRecord) throws {
+        let batch = self.batch(for: record)
+        batch.add(record)
+        if batch.count >= batchSize { try flush(batch) }
+    }
+
+    /// The open batch of the record's shop; the last one is checked first (files are usually one shop).
+    private func batch(for record: RefundRecord) -> RawRefundTarget.Batch {
+        if let last, record.withText(.shopNo, { $0.elementsEqual(last.shopNo.utf8) }) == true { return last }
         let shop = record.text(.shopNo) ?? ""
-        if pending[shop] == nil {
-            pending[shop] = []
-            pending[shop]!.reserveCapacity(batchSize)
-            shopOrder.append(shop)
+        if let existing = batches[shop] {
+            last = existing
+            return existing
         }
-        pending[shop]!.append(record)
-        if pending[shop]!.count >= batchSize { try flush(shop) }
+        let created = RawRefundTarget.Batch(shopNo: shop)
+        batches[shop] = created
+        shopOrder.append(shop)
+        last = created
+        return created
     }
 
     func finish() throws -> WriterSummary {
-        for shop in shopOrder where !(pending[shop]?.isEmpty ?? true) { try flush(shop) }
+        for shop in shopOrder where batches[shop]!.count > 0 { try flush(batches[shop]!) }
         try output.flush()
         return summary
     }
 
-    private func flush(_ shop: String) throws {
-        guard let records = pending[shop], !records.isEmpty else { return }
-        pending[shop]!.removeAll(keepingCapacity: true)
-        let request = QJBSigner.request(
-            method: RawRefundTarget.api, body: RawRefundTarget.body(shopNo: shop, records: records),
-            credentials: credentials, unixTime: unixTime(), baseURL: endpoint)
-        var json = JSONBytes(capacity: request.body.utf8.count + 512)
-        json.keyValue("api", request.api, first: true)
-        json.keyValue("http_method", request.httpMethod)
-        json.keyValue("url", request.url)
-        json.key("query")
-        json.raw("{")
-        for (index, (key, value)) in request.query.enumerated() { json.keyValue(key, value, first: index == 0) }
-        json.raw("}")
-        json.keyValue("content_type", request.contentType)
-        json.keyValue("body", request.body)
-        json.keyValue("record_count", records.count)
-        json.keyValue("signed_with", credentials.isPlaceholder ? "placeholder credentials (dry run only)" : "WDT_* environment")
-        // `{` opened by keyValue(first:) is implicit: wrap the object here.
-        var line: [UInt8] = [UInt8(ascii: "{")]
-        line.append(contentsOf: json.bytes)
-        line.append(UInt8(ascii: "}"))
-        try output.writeLine(line)
+    private func flush(_ batch: RawRefundTarget.Batch) throws {
+        batch.close()
+        let body = batch.body.buffer.buffer
+        let query = QJBSigner.signedQuery(
+            method: RawRefundTarget.api, body: body, credentials: credentials, unixTime: unixTime())
+        line.removeAll()
+        line.raw("{")
+        line.keyValue("api", RawRefundTarget.api, first: true)
+        line.keyValue("http_method", "POST")
+        line.keyValue("url", QJBSigner.url(baseURL: endpoint, query: query))
+        line.key("query")
+        line.raw("{")
+        for (index, (key, value)) in query.enumerated() { line.keyValue(key, value, first: index == 0) }
+        line.raw("}")
+        line.keyValue("content_type", "application/json")
+        line.key("body")
+        line.string(body)
+        line.keyValue("record_count", batch.count)
+        line.keyValue("signed_with", credentials.isPlaceholder ? "placeholder credentials (dry run only)" : "WDT_* environment")
+        line.raw("}")
+        try output.writeLine(line.buffer)
         summary.requests += 1
-        summary.records += records.count
+        summary.records += batch.count
+        batch.reset()
     }
 }

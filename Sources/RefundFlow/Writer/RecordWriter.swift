@@ -45,39 +45,43 @@ enum TargetRegistry {
 
 /// Renders a record as a JSON object in field order.
 enum RecordJSON {
+    /// `"name":` for every field, by ordinal.
+    private static let quotedKeys: [[UInt8]] = RefundField.allCases.map { Array("\"\($0.rawValue)\":".utf8) }
+
     /// The canonical line of `records.jsonl`: money and `num` as strings, enums as integers.
-    static func canonical(_ record: RefundRecord, into json: inout JSONBytes) {
-        append(record, fields: RefundField.allCases, into: &json, decimalsAsStrings: true, style: .utf8)
+    static func canonical(_ record: RefundRecord, into json: JSONBytes) {
+        append(record, fields: RefundField.allCases, into: json, decimalsAsStrings: true, style: .utf8)
     }
 
     /// One `order_list` element exactly as RawRefund.upload receives it.
-    static func orderListItem(_ record: RefundRecord, into json: inout JSONBytes) {
-        append(record, fields: RefundField.orderListFields, into: &json, decimalsAsStrings: false, style: .phpASCII)
+    static func orderListItem(_ record: RefundRecord, into json: JSONBytes) {
+        append(record, fields: RefundField.orderListFields, into: json, decimalsAsStrings: false, style: .phpASCII)
     }
 
     /// Required fields always; `title`, `reason` and the logistics fields as "" when empty
     /// (the API asks for that); other optional fields only when they have a value.
     private static func append(
-        _ record: RefundRecord, fields: [RefundField], into json: inout JSONBytes, decimalsAsStrings: Bool,
+        _ record: RefundRecord, fields: [RefundField], into json: JSONBytes, decimalsAsStrings: Bool,
         style: JSONStringStyle
     ) {
         json.raw("{")
         var first = true
         for field in fields {
-            let value = record[field]
-            if value == nil && !field.sendsEmptyString { continue }
-            json.key(field.rawValue, first: first)
+            guard record.has(field) || field.sendsEmptyString else { continue }
+            if !first { json.buffer.append(UInt8(ascii: ",")) }
             first = false
-            switch value {
-            case .text(let text): json.string(text, style: style)
-            case .integer(let number): json.integer(number)
-            case .decimal(let amount):
+            json.raw(quotedKeys[field.ordinal])
+            if record.withText(field, { json.string($0, style: style) }) != nil { continue }
+            if let amount = record.decimal(field) {
                 var minDigits = 0
                 if case .decimal(let isMoney) = field.kind, isMoney, decimalsAsStrings { minDigits = 2 }
-                if decimalsAsStrings { json.raw("\"") }
-                amount.append(to: &json.bytes, minFractionDigits: minDigits)
-                if decimalsAsStrings { json.raw("\"") }
-            case nil: json.raw("\"\"")
+                if decimalsAsStrings { json.buffer.append(UInt8(ascii: "\"")) }
+                json.decimal(amount, minFractionDigits: minDigits)
+                if decimalsAsStrings { json.buffer.append(UInt8(ascii: "\"")) }
+            } else if let number = record.integer(field) {
+                json.integer(number)
+            } else {
+                json.raw("\"\"")
             }
         }
         json.raw("}")
