@@ -67,6 +67,7 @@ public struct DeclarativeMapper: RecordMapper {
 
     public private(set) var sourceFieldNames: [String] = []
     let plans: [Plan]
+    let fast: FastPlanTable
     let conditionClean: [CleanStep]
     /// Per-row scratch: resolved values live here, so no field allocates until it becomes a String.
     private var arena: [UInt8] = []
@@ -132,6 +133,7 @@ public struct DeclarativeMapper: RecordMapper {
         self.plans = plans
         self.conditionClean = definition.clean
         self.sourceFieldNames = names
+        self.fast = FastPlanTable(plans)
         arena.reserveCapacity(4096)
     }
 
@@ -145,7 +147,12 @@ public struct DeclarativeMapper: RecordMapper {
 
     public mutating func map(_ row: some SourceRow, into record: inout RefundRecord, errors: inout [RowError]) -> FieldSet {
         var failed = FieldSet()
-        for plan in plans {
+        let table = fast.entries
+        for (index, plan) in plans.enumerated() {
+            // Fast path: one source column, simple cleaning, a valid value. Anything else,
+            // including every error, takes the general path below.
+            let entry = table[index]
+            if entry.eligible, Self.convertFast(entry, row, &record) { continue }
             arena.removeAll(keepingCapacity: true)
             // 1. Which expression: the first matching clause, else the field's own.
             var expression = plan.base
@@ -313,6 +320,52 @@ public struct DeclarativeMapper: RecordMapper {
         }
     }
 
+    // MARK: - Fast path
+
+    /// Converts a simple field straight from the row's bytes; false when the general path must
+    /// decide (absent or empty value, CR inside, or a value that does not convert).
+    @inline(__always)
+    private static func convertFast(_ entry: FastPlan, _ row: some SourceRow, _ record: inout RefundRecord) -> Bool {
+        row.withValue(slot: entry.slot) { value -> Bool in
+            guard let value else { return false }
+            var start = 0
+            var end = value.count
+            if entry.clean & FastPlan.excelFirst != 0 {
+                (start, end) = excelUnwrapped(value, start, end)
+                if entry.clean & FastPlan.trimAfter != 0 { (start, end) = trimmed(value, start, end) }
+            } else if entry.clean & FastPlan.trimFirst != 0 {
+                (start, end) = trimmed(value, start, end)
+                if entry.clean & FastPlan.excelAfter != 0 { (start, end) = excelUnwrapped(value, start, end) }
+            }
+            guard end > start else { return false }
+            let bytes = UnsafeBufferPointer(rebasing: value[start..<end])
+            if entry.clean & FastPlan.crlf != 0, bytes.contains(0x0D) { return false }
+            if entry.hasPattern {
+                guard bytes.count >= entry.patternMin, bytes.count <= entry.patternMax else { return false }
+                for byte in bytes where !entry.patternSet.contains(byte) { return false }
+            }
+            switch entry.kind {
+            case .text:
+                record.setText(entry.field, bytes)
+                return true
+            case .decimal:
+                guard case .success(let amount) = Decimal4.parse(buffer: bytes) else { return false }
+                record.setDecimal(entry.field, amount)
+                return true
+            case .integer:
+                guard bytes.count <= 9 else { return false }
+                var number = 0
+                for byte in bytes {
+                    guard byte >= 0x30 && byte <= 0x39 else { return false }
+                    number = number * 10 + Int(byte - 0x30)
+                }
+                guard number >= entry.low && number <= entry.high else { return false }
+                record.setInteger(entry.field, number)
+                return true
+            }
+        }
+    }
+
     // MARK: - Conditions
 
     private mutating func evaluate(_ condition: CompiledCondition, _ row: some SourceRow) -> Bool {
@@ -381,6 +434,90 @@ func appendCleaned(_ value: UnsafeBufferPointer<UInt8>, steps: [CleanStep], into
         out.append(slice[index])
         index += 1
     }
+}
+
+private func trimmed(_ value: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> (Int, Int) {
+    var start = start
+    var end = end
+    while start < end, isASCIISpace(value[start]) { start += 1 }
+    while end > start, isASCIISpace(value[end - 1]) { end -= 1 }
+    return (start, end)
+}
+
+/// What the fast path needs of a plan, as plain values (no reference counting in the hot loop).
+struct FastPlan {
+    enum Kind { case text, decimal, integer }
+
+    static let trimFirst: UInt8 = 1
+    static let excelAfter: UInt8 = 2
+    static let excelFirst: UInt8 = 4
+    static let trimAfter: UInt8 = 8
+    static let crlf: UInt8 = 16
+
+    var eligible = false
+    var field = RefundField.refundNo
+    var slot = 0
+    var clean: UInt8 = 0
+    var kind = Kind.text
+    var low = 0
+    var high = 0
+    var hasPattern = false
+    var patternSet = ASCIISet()
+    var patternMin = 0
+    var patternMax = 0
+}
+
+/// The fast-path table, one entry per plan, in memory that the hot loop reads without retains.
+final class FastPlanTable {
+    let entries: UnsafeBufferPointer<FastPlan>
+
+    init(_ plans: [DeclarativeMapper.Plan]) {
+        let storage = UnsafeMutableBufferPointer<FastPlan>.allocate(capacity: max(1, plans.count))
+        for (index, plan) in plans.enumerated() {
+            var entry = FastPlan()
+            entry.field = plan.field
+            var eligible = plan.clauses.isEmpty && plan.map == nil
+            if case .slots(let slots) = plan.base, slots.count == 1 { entry.slot = slots[0] } else { eligible = false }
+            // Cleaning: at most one trim and one excel step, in either order, plus crlf.
+            var steps = plan.clean
+            if let crlfIndex = steps.firstIndex(of: .crlf) {
+                entry.clean |= FastPlan.crlf
+                steps.remove(at: crlfIndex)
+            }
+            switch steps {
+            case []: break
+            case [.trim]: entry.clean |= FastPlan.trimFirst
+            case [.excel]: entry.clean |= FastPlan.excelFirst
+            case [.trim, .excel]: entry.clean |= FastPlan.trimFirst | FastPlan.excelAfter
+            case [.excel, .trim]: entry.clean |= FastPlan.excelFirst | FastPlan.trimAfter
+            default: eligible = false
+            }
+            switch plan.field.kind {
+            case .text: entry.kind = .text
+            case .decimal: entry.kind = .decimal
+            case .integer(let range):
+                entry.kind = .integer
+                entry.low = range.lowerBound
+                entry.high = range.upperBound
+            case .dateTime: eligible = false
+            }
+            if let pattern = plan.pattern {
+                if case .characterClass(let allowed, let minCount, let maxCount) = pattern.matcher {
+                    entry.hasPattern = true
+                    entry.patternSet = allowed
+                    entry.patternMin = minCount
+                    entry.patternMax = maxCount
+                } else {
+                    eligible = false
+                }
+            }
+            entry.eligible = eligible
+            storage[index] = entry
+        }
+        entries = UnsafeBufferPointer(storage)
+    }
+
+    deinit { entries.deallocate() }
 }
 
 @inline(__always) private func isASCIISpace(_ byte: UInt8) -> Bool {
