@@ -42,6 +42,8 @@ public struct DeclarativeMapper: RecordMapper {
         let clean: [CleanStep]
         let defaultValue: [UInt8]?
         let map: [String: [UInt8]]?
+        /// The map's keys and values as bytes, for lookups without making a String.
+        let mapEntries: [(key: [UInt8], value: [UInt8])]?
         let mapDefault: [UInt8]?
         let pattern: TextPattern?
         let formats: [DateFormat]
@@ -58,6 +60,7 @@ public struct DeclarativeMapper: RecordMapper {
             self.clean = clean
             self.defaultValue = defaultValue
             self.map = map
+            self.mapEntries = map?.map { (Array($0.key.utf8), $0.value) }
             self.mapDefault = mapDefault
             self.pattern = pattern
             self.formats = formats
@@ -148,11 +151,12 @@ public struct DeclarativeMapper: RecordMapper {
     public mutating func map(_ row: some SourceRow, into record: inout RefundRecord, errors: inout [RowError]) -> FieldSet {
         var failed = FieldSet()
         let table = fast.entries
-        for (index, plan) in plans.enumerated() {
+        for index in 0..<table.count {
             // Fast path: one source column, simple cleaning, a valid value. Anything else,
             // including every error, takes the general path below.
             let entry = table[index]
             if entry.eligible, Self.convertFast(entry, row, &record) { continue }
+            let plan = plans[index]
             arena.removeAll(keepingCapacity: true)
             // 1. Which expression: the first matching clause, else the field's own.
             var expression = plan.base
@@ -192,12 +196,12 @@ public struct DeclarativeMapper: RecordMapper {
                 arena.append(contentsOf: fallback)
             }
             // 4. Lookup map.
-            if let map = plan.map {
-                let key = String(decoding: arena, as: UTF8.self)
-                if let mapped = map[key] ?? plan.mapDefault {
+            if let map = plan.map, let entries = plan.mapEntries {
+                if let mapped = entries.first(where: { $0.key == arena })?.value ?? plan.mapDefault {
                     arena.removeAll(keepingCapacity: true)
                     arena.append(contentsOf: mapped)
                 } else {
+                    let key = String(decoding: arena, as: UTF8.self)
                     var expected = map.keys.sorted()
                     if expected.count > 8 { expected = Array(expected.prefix(8)) + ["…"] }
                     errors.append(
@@ -472,7 +476,7 @@ final class FastPlanTable {
     let entries: UnsafeBufferPointer<FastPlan>
 
     init(_ plans: [DeclarativeMapper.Plan]) {
-        let storage = UnsafeMutableBufferPointer<FastPlan>.allocate(capacity: max(1, plans.count))
+        let storage = UnsafeMutableBufferPointer<FastPlan>.allocate(capacity: plans.count)
         for (index, plan) in plans.enumerated() {
             var entry = FastPlan()
             entry.field = plan.field

@@ -19,7 +19,6 @@ final class DuplicateIndex {
         var hash: UInt64
         var start: Int32
         var length: Int32
-        var next: Int32  // next entry with the same hash, or -1
     }
 
     private struct Run {
@@ -30,7 +29,10 @@ final class DuplicateIndex {
     private let bloomBits: UInt64 = 1 << 26
     private let bloom: UnsafeMutablePointer<UInt64>
     private let spillThreshold: Int
-    private var heads: [UInt64: Int32] = [:]
+    /// Open addressing over `entries`: slot holds entry index + 1, 0 when empty. Twice the
+    /// spill threshold, a power of two, so probes stay short.
+    private var table: [Int32]
+    private let tableMask: Int
     private var entries: [Entry] = []
     private var keyBytes: [UInt8] = []
     private var runs: [Run] = []
@@ -46,7 +48,10 @@ final class DuplicateIndex {
         self.spillThreshold = spillThreshold
         // calloc: pages are zero-filled lazily by the kernel, so small runs stay small.
         bloom = calloc(Int(bloomBits / 64), 8)!.assumingMemoryBound(to: UInt64.self)
-        heads.reserveCapacity(spillThreshold)
+        var size = 16
+        while size < spillThreshold * 2 { size *= 2 }
+        table = Array(repeating: 0, count: size)
+        tableMask = size - 1
         entries.reserveCapacity(spillThreshold)
     }
 
@@ -62,9 +67,10 @@ final class DuplicateIndex {
         if bloomMayContain(hash), try containsOnDisk(hash, key) { return false }
         let start = Int32(keyBytes.count)
         keyBytes.append(contentsOf: key)
-        let index = Int32(entries.count)
-        entries.append(Entry(hash: hash, start: start, length: Int32(key.count), next: heads[hash] ?? -1))
-        heads[hash] = index
+        entries.append(Entry(hash: hash, start: start, length: Int32(key.count)))
+        var slot = Int(truncatingIfNeeded: hash) & tableMask
+        while table[slot] != 0 { slot = (slot + 1) & tableMask }
+        table[slot] = Int32(entries.count)
         bloomAdd(hash)
         count += 1
         if entries.count >= spillThreshold { try spill() }
@@ -74,15 +80,15 @@ final class DuplicateIndex {
     // MARK: - Memory
 
     private func containsInMemory(_ hash: UInt64, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
-        var cursor = heads[hash] ?? -1
-        while cursor >= 0 {
-            let entry = entries[Int(cursor)]
-            if Int(entry.length) == key.count
+        var slot = Int(truncatingIfNeeded: hash) & tableMask
+        while table[slot] != 0 {
+            let entry = entries[Int(table[slot]) - 1]
+            if entry.hash == hash && Int(entry.length) == key.count
                 && keyBytes[Int(entry.start)..<Int(entry.start + entry.length)].elementsEqual(key)
             {
                 return true
             }
-            cursor = entry.next
+            slot = (slot + 1) & tableMask
         }
         return false
     }
@@ -143,7 +149,7 @@ final class DuplicateIndex {
         run.fenceOffsets.append(offset)
         fileEnd = offset
         runs.append(run)
-        heads.removeAll(keepingCapacity: true)
+        for index in table.indices { table[index] = 0 }
         entries.removeAll(keepingCapacity: true)
         keyBytes.removeAll(keepingCapacity: true)
     }

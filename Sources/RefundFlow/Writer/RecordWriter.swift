@@ -45,12 +45,23 @@ enum TargetRegistry {
 
 /// Renders a record as a JSON object in field order.
 enum RecordJSON {
-    /// `"name":` for every field, by ordinal.
-    private static let quotedKeys: [[UInt8]] = RefundField.allCases.map { Array("\"\($0.rawValue)\":".utf8) }
+    /// `"name":` for every field, back to back, and where each one sits (by ordinal).
+    private static let keyBytes: [UInt8] = RefundField.allCases.flatMap { Array("\"\($0.rawValue)\":".utf8) }
+    private static let keyRanges: [Range<Int>] = {
+        var ranges: [Range<Int>] = []
+        var offset = 0
+        for field in RefundField.allCases {
+            let length = field.rawValue.utf8.count + 3
+            ranges.append(offset..<(offset + length))
+            offset += length
+        }
+        return ranges
+    }()
+    private static let canonicalFields = RefundField.allCases
 
     /// The canonical line of `records.jsonl`: money and `num` as strings, enums as integers.
     static func canonical(_ record: RefundRecord, into json: JSONBytes) {
-        append(record, fields: RefundField.allCases, into: json, decimalsAsStrings: true, style: .utf8)
+        append(record, fields: canonicalFields, into: json, decimalsAsStrings: true, style: .utf8)
     }
 
     /// One `order_list` element exactly as RawRefund.upload receives it.
@@ -64,26 +75,35 @@ enum RecordJSON {
         _ record: RefundRecord, fields: [RefundField], into json: JSONBytes, decimalsAsStrings: Bool,
         style: JSONStringStyle
     ) {
-        json.raw("{")
-        var first = true
-        for field in fields {
-            guard record.has(field) || field.sendsEmptyString else { continue }
-            if !first { json.buffer.append(UInt8(ascii: ",")) }
-            first = false
-            json.raw(quotedKeys[field.ordinal])
-            if record.withText(field, { json.string($0, style: style) }) != nil { continue }
-            if let amount = record.decimal(field) {
-                var minDigits = 0
-                if case .decimal(let isMoney) = field.kind, isMoney, decimalsAsStrings { minDigits = 2 }
-                if decimalsAsStrings { json.buffer.append(UInt8(ascii: "\"")) }
-                json.decimal(amount, minFractionDigits: minDigits)
-                if decimalsAsStrings { json.buffer.append(UInt8(ascii: "\"")) }
-            } else if let number = record.integer(field) {
-                json.integer(number)
-            } else {
-                json.raw("\"\"")
+        let out = json.buffer
+        keyBytes.withUnsafeBufferPointer { keys in
+            keyRanges.withUnsafeBufferPointer { ranges in
+                record.withStorage { storage in
+                    out.append(UInt8(ascii: "{"))
+                    var first = true
+                    for field in fields {
+                        guard record.has(field) || field.sendsEmptyString else { continue }
+                        if !first { out.append(UInt8(ascii: ",")) }
+                        first = false
+                        out.append(UnsafeBufferPointer(rebasing: keys[ranges[field.ordinal]]))
+                        if let range = record.textRange(field) {
+                            json.string(UnsafeBufferPointer(rebasing: storage[range]), style: style)
+                        } else if let amount = record.decimal(field) {
+                            var minDigits = 0
+                            if case .decimal(let isMoney) = field.kind, isMoney, decimalsAsStrings { minDigits = 2 }
+                            if decimalsAsStrings { out.append(UInt8(ascii: "\"")) }
+                            amount.append(to: out, minFractionDigits: minDigits)
+                            if decimalsAsStrings { out.append(UInt8(ascii: "\"")) }
+                        } else if let number = record.integer(field) {
+                            json.integer(number)
+                        } else {
+                            out.append(UInt8(ascii: "\""))
+                            out.append(UInt8(ascii: "\""))
+                        }
+                    }
+                    out.append(UInt8(ascii: "}"))
+                }
             }
         }
-        json.raw("}")
     }
 }
