@@ -114,3 +114,54 @@ import Testing
         #expect(result.stdout.contains("\(Self.pipeline): ok"))
     }
 }
+
+/// An export shaped differently from the samples: the newer column set in another order,
+/// 买家昵称 instead of 买家会员名称, 退款总额, 售后类型, TOP status codes, no BOM, LF rows.
+@Suite(.serialized) struct ExportVariantTests {
+    @Test func theNewerExportShapeMapsTheSame() throws {
+        let directory = try Fixtures.temporaryDirectory("refundflow-variant")
+        let csv = """
+            退款编号,订单编号,子订单编号,售后类型,退款状态,货物状态,退款总额,退款数量,商品单价,宝贝标题,买家昵称,退款的申请时间,退款完结时间,售中或售后,买家退款原因,买家退款说明,退货物流单号,退货物流公司,商品编码,商品id,支付单号
+            301,5001,5002,换货,WAIT_SELLER_AGREE,已收到货,88.00,1,88,换个颜色,t**9,2024/10/1 8:00,,售后,颜色不喜欢,,,,SKU-1,66001,P1
+            302,5003,5004,退货退款,SUCCESS,已收到货,"1,088.80",2,544.4,羽绒服,t**8,2024-10-01 09:00:00,2024-10-03 10:00:00,售后,质量问题,"破了
+            一个洞",SF100,顺丰速运,SKU-2,66002,P2
+            303,5005,5005,仅退款,SELLER_REFUSE_BUYER,未发货,10,1,10,袜子,t**7,2024-10-02 10:00,,售中,拍错了,,,,SKU-3,66003,P3
+
+            """
+        try Fixtures.write(csv, to: directory + "/variant.csv")
+        let out = directory + "/out"
+        let result = try CLI.run([
+            "run", "pipelines/taobao-seller-refunds-csv.yaml", "--set", "shop_no=V", "--input", directory + "/variant.csv",
+            "--out", out, "--dry-run",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let records = try Fixtures.jsonLines(out + "/records.jsonl")
+        #expect(records.count == 3)
+        #expect(records.map { $0["type"] as? Int } == [3, 2, 1])
+        #expect(records.map { $0["status"] as? Int } == [2, 5, 2])
+        #expect(records.map { $0["refund_amount"] as? String } == ["88.00", "1088.80", "10.00"])
+        #expect(records.map { $0["actual_refund_amount"] as? String } == ["0.00", "1088.80", "0.00"])
+        #expect(records.map { $0["buyer_nick"] as? String } == ["t**9", "t**8", "t**7"])
+        #expect(records.map { $0["is_aftersale"] as? Int } == [1, 1, 0])
+        #expect(records[0]["refund_time"] as? String == "2024-10-01 08:00:00")
+        #expect(records[1]["current_phase_timeout"] as? String == "2024-10-03 10:00:00")
+        #expect(records[1]["remark"] as? String == "破了\n一个洞")
+        #expect(records[1]["logistics_no"] as? String == "SF100")
+        #expect(records[1]["goods_no"] as? String == "66002")
+        #expect(records[2]["pay_no"] as? String == "P3")
+        #expect(records[2]["num"] as? String == "1")
+    }
+
+    @Test func aFileWithoutTheMerchantColumnsSaysWhatToAdd() throws {
+        let directory = try Fixtures.temporaryDirectory("refundflow-variant")
+        try Fixtures.write("退款编号,订单编号,退款状态\n1,2,退款成功\n", to: directory + "/plain.csv")
+        let result = try CLI.run([
+            "run", "pipelines/taobao-seller-refunds-csv.yaml", "--set", "shop_no=V", "--input", directory + "/plain.csv",
+            "--out", directory + "/out", "--dry-run",
+        ])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("plain.csv:1: error: '\(directory)/plain.csv' has no column '子订单编号', which the pipeline maps to oid [input.missing_column]"))
+        #expect(result.stderr.contains("add the columns 子订单编号, 退款数量 and 商品单价"))
+        #expect(FileManager.default.fileExists(atPath: directory + "/out/report.json"))
+    }
+}
