@@ -38,9 +38,12 @@ struct BenchCommand: ParsableCommand {
         let seconds = Date().timeIntervalSince(started)
         let bytes = report.inputs.first?.bytes ?? 0
         let rss = peakRSSKiB()
-        print(String(format: "rows %d  bytes %d  time %.3f s  %.0f rows/s  %.1f MB/s  peak RSS %.1f MiB  valid %d  rejected %d  requests %d",
-                     report.read, bytes, seconds, Double(report.read) / seconds, Double(bytes) / seconds / 1_000_000,
-                     Double(rss) / 1024, report.valid, report.rejected, report.writer?.requests ?? 0))
+        let rate = String(format: "%.0f", Double(report.read) / seconds)
+        let throughput = String(format: "%.1f", Double(bytes) / seconds / 1_000_000)
+        let memory = String(format: "%.1f", Double(rss) / 1024)
+        print(
+            "rows \(report.read)  bytes \(bytes)  time \(String(format: "%.3f", seconds)) s  \(rate) rows/s  \(throughput) MB/s  peak RSS \(memory) MiB  valid \(report.valid)  rejected \(report.rejected)  requests \(report.writer?.requests ?? 0)"
+        )
     }
 }
 
