@@ -168,6 +168,7 @@ enum CivilTime {
 struct DateNormalizer: Sendable {
     let inputZone: TimeZone
     let outputZone: TimeZone
+    /// Input and output zones are one: a time without an offset is copied as it is.
     let sameZone: Bool
 
     init(inputZone: TimeZone, outputZone: TimeZone) {

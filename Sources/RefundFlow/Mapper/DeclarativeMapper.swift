@@ -155,7 +155,7 @@ public struct DeclarativeMapper: RecordMapper {
             // Fast path: one source column, simple cleaning, a valid value. Anything else,
             // including every error, takes the general path below.
             let entry = table[index]
-            if entry.eligible, Self.convertFast(entry, row, &record) { continue }
+            if entry.eligible, Self.convertFast(entry, fast, row, &record) { continue }
             let plan = plans[index]
             arena.removeAll(keepingCapacity: true)
             // 1. Which expression: the first matching clause, else the field's own.
@@ -329,7 +329,9 @@ public struct DeclarativeMapper: RecordMapper {
     /// Converts a simple field straight from the row's bytes; false when the general path must
     /// decide (absent or empty value, CR inside, or a value that does not convert).
     @inline(__always)
-    private static func convertFast(_ entry: FastPlan, _ row: some SourceRow, _ record: inout RefundRecord) -> Bool {
+    private static func convertFast(
+        _ entry: FastPlan, _ table: FastPlanTable, _ row: some SourceRow, _ record: inout RefundRecord
+    ) -> Bool {
         row.withValue(slot: entry.slot) { value -> Bool in
             guard let value else { return false }
             var start = 0
@@ -342,8 +344,22 @@ public struct DeclarativeMapper: RecordMapper {
                 if entry.clean & FastPlan.excelAfter != 0 { (start, end) = excelUnwrapped(value, start, end) }
             }
             guard end > start else { return false }
-            let bytes = UnsafeBufferPointer(rebasing: value[start..<end])
+            var bytes = UnsafeBufferPointer(rebasing: value[start..<end])
             if entry.clean & FastPlan.crlf != 0, bytes.contains(0x0D) { return false }
+            if entry.mapStart >= 0 {
+                var found = false
+                for mapIndex in entry.mapStart..<(entry.mapStart + entry.mapCount) {
+                    let mapEntry = table.mapEntries[mapIndex]
+                    if mapEntry.keyCount == bytes.count
+                        && memcmp(table.mapBytes.baseAddress! + mapEntry.keyStart, bytes.baseAddress!, bytes.count) == 0
+                    {
+                        bytes = UnsafeBufferPointer(rebasing: table.mapBytes[mapEntry.valueStart..<(mapEntry.valueStart + mapEntry.valueCount)])
+                        found = true
+                        break
+                    }
+                }
+                guard found, !bytes.isEmpty else { return false }
+            }
             if entry.hasPattern {
                 guard bytes.count >= entry.patternMin, bytes.count <= entry.patternMax else { return false }
                 for byte in bytes where !entry.patternSet.contains(byte) { return false }
@@ -366,8 +382,40 @@ public struct DeclarativeMapper: RecordMapper {
                 guard number >= entry.low && number <= entry.high else { return false }
                 record.setInteger(entry.field, number)
                 return true
+            case .canonicalDate:
+                guard bytes.count == 19, isCanonicalDateTime(bytes) else { return false }
+                record.setText(entry.field, bytes)
+                return true
             }
         }
+    }
+
+    /// `yyyy-MM-dd HH:mm:ss` naming a real time (the same checks as `DateFormat.parse`).
+    @inline(__always) private static func isCanonicalDateTime(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        for index in [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18] where b[index] < 0x30 || b[index] > 0x39 {
+            return false
+        }
+        guard b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"), b[10] == UInt8(ascii: " "),
+            b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":")
+        else { return false }
+        func number(_ at: Int, _ count: Int) -> Int {
+            var value = 0
+            for index in at..<(at + count) { value = value * 10 + Int(b[index] - 0x30) }
+            return value
+        }
+        let year = number(0, 4)
+        let month = number(5, 2)
+        let day = number(8, 2)
+        return year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= CivilTime.daysInMonth(year: year, month: month)
+            && number(11, 2) <= 23 && number(14, 2) <= 59 && number(17, 2) <= 59
+    }
+
+    /// Tells the fast path which source fields the next file has (its header), or `nil`.
+    public func prepare(availableFields: [String]?) {
+        let available = availableFields.map { names in
+            Set(sourceFieldNames.indices.filter { names.contains(sourceFieldNames[$0]) })
+        }
+        fast.prepare(available: available)
     }
 
     // MARK: - Conditions
@@ -450,7 +498,7 @@ private func trimmed(_ value: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: I
 
 /// What the fast path needs of a plan, as plain values (no reference counting in the hot loop).
 struct FastPlan {
-    enum Kind { case text, decimal, integer }
+    enum Kind { case text, decimal, integer, canonicalDate }
 
     static let trimFirst: UInt8 = 1
     static let excelAfter: UInt8 = 2
@@ -458,6 +506,8 @@ struct FastPlan {
     static let trimAfter: UInt8 = 8
     static let crlf: UInt8 = 16
 
+    /// Eligible apart from the source column, which may depend on the file's header.
+    var shapeEligible = false
     var eligible = false
     var field = RefundField.refundNo
     var slot = 0
@@ -469,19 +519,42 @@ struct FastPlan {
     var patternSet = ASCIISet()
     var patternMin = 0
     var patternMax = 0
+    /// Lookup map entries `mapStart..<mapStart+mapCount` in the table's map index; -1: no map.
+    var mapStart = -1
+    var mapCount = 0
+}
+
+/// One lookup-map entry: key and value as ranges of the table's byte store.
+struct FastMapEntry {
+    var keyStart: Int
+    var keyCount: Int
+    var valueStart: Int
+    var valueCount: Int
 }
 
 /// The fast-path table, one entry per plan, in memory that the hot loop reads without retains.
 final class FastPlanTable {
-    let entries: UnsafeBufferPointer<FastPlan>
+    let entries: UnsafeMutableBufferPointer<FastPlan>
+    let mapEntries: UnsafeMutableBufferPointer<FastMapEntry>
+    let mapBytes: UnsafeMutableBufferPointer<UInt8>
+    private let candidates: [[Int]]
 
     init(_ plans: [DeclarativeMapper.Plan]) {
-        let storage = UnsafeMutableBufferPointer<FastPlan>.allocate(capacity: plans.count)
+        entries = .allocate(capacity: plans.count)
+        var mapIndex: [FastMapEntry] = []
+        var bytes: [UInt8] = []
+        var candidates: [[Int]] = []
         for (index, plan) in plans.enumerated() {
             var entry = FastPlan()
             entry.field = plan.field
-            var eligible = plan.clauses.isEmpty && plan.map == nil
-            if case .slots(let slots) = plan.base, slots.count == 1 { entry.slot = slots[0] } else { eligible = false }
+            var eligible = plan.clauses.isEmpty
+            if case .slots(let slots) = plan.base {
+                entry.slot = slots[0]
+                candidates.append(slots)
+            } else {
+                eligible = false
+                candidates.append([])
+            }
             // Cleaning: at most one trim and one excel step, in either order, plus crlf.
             var steps = plan.clean
             if let crlfIndex = steps.firstIndex(of: .crlf) {
@@ -503,7 +576,11 @@ final class FastPlanTable {
                 entry.kind = .integer
                 entry.low = range.lowerBound
                 entry.high = range.upperBound
-            case .dateTime: eligible = false
+            case .dateTime:
+                // Only text already in the output form, with no zone change, skips the parser.
+                entry.kind = .canonicalDate
+                let canonical = plan.formats.first?.pattern == "yyyy-MM-dd HH:mm:ss"
+                if !canonical || plan.dates?.sameZone != true { eligible = false }
             }
             if let pattern = plan.pattern {
                 if case .characterClass(let allowed, let minCount, let maxCount) = pattern.matcher {
@@ -515,13 +592,44 @@ final class FastPlanTable {
                     eligible = false
                 }
             }
-            entry.eligible = eligible
-            storage[index] = entry
+            if let map = plan.mapEntries {
+                entry.mapStart = mapIndex.count
+                entry.mapCount = map.count
+                for (key, value) in map {
+                    mapIndex.append(FastMapEntry(keyStart: bytes.count, keyCount: key.count, valueStart: bytes.count + key.count, valueCount: value.count))
+                    bytes += key
+                    bytes += value
+                }
+            }
+            entry.shapeEligible = eligible
+            entry.eligible = eligible && candidates[index].count == 1
+            entries[index] = entry
         }
-        entries = UnsafeBufferPointer(storage)
+        mapEntries = .allocate(capacity: mapIndex.count)
+        _ = mapEntries.initialize(from: mapIndex)
+        mapBytes = .allocate(capacity: bytes.count)
+        _ = mapBytes.initialize(from: bytes)
+        self.candidates = candidates
     }
 
-    deinit { entries.deallocate() }
+    /// Settles `from: [a, b]` for a file whose fields are known: the first name present wins,
+    /// as in the general path. Without a fixed header, such fields stay on the general path.
+    func prepare(available: Set<Int>?) {
+        for index in 0..<entries.count where candidates[index].count > 1 {
+            guard let available, let slot = candidates[index].first(where: available.contains) else {
+                entries[index].eligible = false
+                continue
+            }
+            entries[index].slot = slot
+            entries[index].eligible = entries[index].shapeEligible
+        }
+    }
+
+    deinit {
+        entries.deallocate()
+        mapEntries.deallocate()
+        mapBytes.deallocate()
+    }
 }
 
 @inline(__always) private func isASCIISpace(_ byte: UInt8) -> Bool {

@@ -59,6 +59,7 @@ struct RecordProcessor: RecordSink {
     mutating func begin(file: InputFile, shape: SourceShape) throws {
         currentFile = file
         fileCounts = RunCounts()
+        mapper.prepare(availableFields: shape.availableFields)
         guard let available = shape.availableFields else { return }
         var missing: [Diagnostic] = []
         for field in definition.fields {
