@@ -19,8 +19,17 @@ public enum BenchmarkData {
     static let goodsStates = ["未发货", "未收到货", "已收到货"]
     static let carriers = ["中通快递", "圆通速递", "顺丰速运", "韵达快递", "申通快递"]
 
-    /// Writes `rows` data rows (UTF-8 with a BOM, or GBK when `gbk`), CRLF line ends.
-    public static func writeTaobaoExport(path: String, rows: Int, gbk: Bool = false) throws {
+    /// The columns the bundled pipeline reads (a merchant-trimmed export).
+    public static let narrowColumns: Set<String> = [
+        "订单编号", "退款编号", "支付宝交易号", "商品编码", "退款完结时间", "买家会员名称", "宝贝标题", "买家退款金额", "是否需要退货",
+        "退款的申请时间", "退款状态", "货物状态", "退货物流单号", "退货物流公司", "买家退款原因", "买家退款说明", "售中或售后", "子订单编号",
+        "退款数量", "商品单价",
+    ]
+
+    /// Writes `rows` data rows (UTF-8 with a BOM, or GBK when `gbk`), CRLF line ends; with
+    /// `narrow`, only the columns the bundled pipeline reads.
+    public static func writeTaobaoExport(path: String, rows: Int, gbk: Bool = false, narrow: Bool = false) throws {
+        let keep = header.map { !narrow || narrowColumns.contains($0) }
         let output = try BufferedOutput(path: path)
         var random = SplitMix64(seed: 20_241_121)
         var line: [UInt8] = []
@@ -28,7 +37,7 @@ public enum BenchmarkData {
         if !gbk { try output.write([0xEF, 0xBB, 0xBF]) }
         let encoder = gbk ? try IconvEncoder(to: "GBK") : nil
         func encode(_ bytes: [UInt8]) throws -> [UInt8] { try encoder?.encode(bytes) ?? bytes }
-        try output.write(encode(Array((header.joined(separator: ",") + "\r\n").utf8)))
+        try output.write(encode(Array((zip(header, keep).filter(\.1).map(\.0).joined(separator: ",") + "\r\n").utf8)))
         for row in 0..<rows {
             line.removeAll(keepingCapacity: true)
             let tid = 3_000_000_000_000_000_000 as UInt64 + UInt64(row) * 7919
@@ -91,8 +100,10 @@ public enum BenchmarkData {
             fields.append(bad && row % 3 == 1 ? "3.50000E+18" : "=\"\(oid)\"")  // 子订单编号
             fields.append(String(quantity))
             fields.append("\(cents / 100).\(String(format2: cents % 100))")
-            for (index, field) in fields.enumerated() {
-                if index > 0 { line.append(UInt8(ascii: ",")) }
+            var first = true
+            for (index, field) in fields.enumerated() where keep[index] {
+                if !first { line.append(UInt8(ascii: ",")) }
+                first = false
                 appendCSVField(field, to: &line)
             }
             line.append(0x0D)

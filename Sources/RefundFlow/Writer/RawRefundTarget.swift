@@ -73,6 +73,7 @@ final class RawRefundDryRunWriter: RecordWriter {
     private var batches: [String: RawRefundTarget.Batch] = [:]
     private var shopOrder: [String] = []
     private var last: RawRefundTarget.Batch?
+    private var lastShop: [UInt8] = []
     private let line = JSONBytes(capacity: 64 * 1024)
     private var summary = WriterSummary(target: "wdt-qjb-raw-refund", api: RawRefundTarget.api)
 
@@ -99,8 +100,10 @@ final class RawRefundDryRunWriter: RecordWriter {
 
     /// The open batch of the record's shop; the last one is checked first (files are usually one shop).
     private func batch(for record: RefundRecord) -> RawRefundTarget.Batch {
-        if let last, record.withText(.shopNo, { $0.elementsEqual(last.shopNo.utf8) }) == true { return last }
+        let expected = lastShop
+        if let last, record.withText(.shopNo, { $0.elementsEqual(expected) }) == true { return last }
         let shop = record.text(.shopNo) ?? ""
+        lastShop = Array(shop.utf8)
         if let existing = batches[shop] {
             last = existing
             return existing
