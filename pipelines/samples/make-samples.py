@@ -121,3 +121,136 @@ broken = ",".join(quote(c) for c in base("4012345678901234596", "201234567890137
                                          宝贝标题="坏字节")).encode("gbk").replace("坏字节".encode("gbk"), b"\xff\xfe\xff")
 write(os.path.join(here, "taobao-refunds-gbk.csv"), "gbk", "\r\n", False, False, [ragged, broken])
 write(os.path.join(here, "taobao-refunds-utf8-bom.csv"), "utf-8", "\n", True, True, [ragged])
+
+
+# ---------------------------------------------------------------------------------------------
+# One set of TOP refunds (taobao.refunds.receive.get merged with taobao.refund.get detail fields,
+# as an exporter writes them), in four shapes that must give byte-identical records.jsonl:
+#   top-refunds.xml   TOP XML: alphabetical fields, &quot; entities, CDATA, CRLF, <!--top…--> comment
+#   top-refunds.json  TOP JSON: ids and some money as JSON numbers, booleans, nested extras
+#   top-refunds.jsonl one refund object per line
+#   taobao-refunds-equivalent.csv  the same refunds as a seller-center export
+import json
+from xml.sax.saxutils import escape
+
+TOP = [
+    dict(refund_id=146535512261065, tid=3050123456789012345, oid=3050123456789012346, status="SUCCESS",
+         dispute_type="REFUND", has_good_return=False, good_status="BUYER_NOT_RECEIVED",
+         order_status="WAIT_SELLER_SEND_GOODS", refund_phase="onsale", refund_fee="252.77", num=1, price="252.77",
+         title="纯棉T恤 白色/XL", buyer_nick="t**1", reason="不想要了", desc="拍错了，不要了",
+         created="2024-09-01 10:00:00", end_time="2024-09-02 11:30:00", company_name="", sid="",
+         outer_id="TS-WHITE-XL", num_iid=600123456789, alipay_no="2024090122001100001"),
+    dict(refund_id=146535512261066, tid=3050123456789012347, oid=3050123456789012348,
+         status="WAIT_SELLER_CONFIRM_GOODS", dispute_type="REFUND_AND_RETURN", has_good_return=True,
+         good_status="BUYER_RETURNED_GOODS", order_status="TRADE_FINISHED", refund_phase="aftersale",
+         refund_fee=19.9, num=2, price="9.95", title='儿童保温杯 "升级款" & <礼盒>', buyer_nick="t**2",
+         reason="质量问题", desc="杯盖漏水\r\n第二次了", created="2024-09-03 08:15:00", end_time="",
+         company_name="圆通速递", sid="YT8800001", outer_id="CUP-500", num_iid=600123456790,
+         alipay_no="2024090322001100002"),
+    dict(refund_id=146535512261067, tid=3050123456789012349, oid=3050123456789012350,
+         status="WAIT_SELLER_AGREE", dispute_type="TMALL_EXCHANGE", has_good_return=True,
+         good_status="BUYER_RECEIVED", order_status="TRADE_BUYER_SIGNED", refund_phase="aftersale",
+         refund_fee="0.00", num=1, price="199.00", title="运动跑鞋 42码", buyer_nick="t**3", reason="尺码拍错",
+         desc="", created="2024-09-04 21:05:00", end_time="", company_name="", sid="", outer_id="SHOE-42",
+         num_iid=600123456791, alipay_no="2024090422001100003"),
+    dict(refund_id=146535512261068, tid=3050123456789012351, oid=3050123456789012352,
+         status="SELLER_REFUSE_BUYER", dispute_type="REFUND", has_good_return=False,
+         good_status="BUYER_RECEIVED", order_status="TRADE_FINISHED", refund_phase="aftersale",
+         refund_fee="1234.50", num=1, price="1234.50", title="家用空气炸锅 4.5L", buyer_nick="t**4",
+         reason="七天无理由", desc="包装完好", created="2024-09-05 12:00:00", end_time="", company_name="",
+         sid="", outer_id="FRYER-45", num_iid=600123456792, alipay_no="2024090522001100004"),
+    dict(refund_id=146535512261069, tid=3050123456789012353, oid=3050123456789012354, status="CLOSED",
+         dispute_type="REFUND", has_good_return=False, good_status="BUYER_NOT_RECEIVED",
+         order_status="WAIT_BUYER_CONFIRM_GOODS", refund_phase="onsale", refund_fee=88, num=1, price="88.00",
+         title="有机绿茶 250g", buyer_nick="t**5", reason="不想要了", desc="", created="2024-09-06 09:09:09",
+         end_time="", company_name="", sid="", outer_id="TEA-250", num_iid=600123456793,
+         alipay_no="2024090622001100005"),
+    dict(refund_id=146535512261070, tid=3050123456789012355, oid=3050123456789012356,
+         status="WAIT_BUYER_RETURN_GOODS", dispute_type="REFUND_AND_RETURN", has_good_return=True,
+         good_status="BUYER_RECEIVED", order_status="TRADE_FINISHED", refund_phase="aftersale",
+         refund_fee="59.9", num=1, price="59.90", title="真丝围巾 100% 桑蚕丝", buyer_nick="t**6",
+         reason="颜色不符", desc="和图片差别大", created="2024-09-07 18:30:00", end_time="", company_name="",
+         sid="", outer_id="SCARF-1", num_iid=600123456794, alipay_no="2024090722001100006"),
+]
+
+STATUS_LABEL = {
+    "SUCCESS": "退款成功", "CLOSED": "退款关闭", "WAIT_SELLER_AGREE": "买家已经申请退款，等待卖家同意",
+    "WAIT_BUYER_RETURN_GOODS": "卖家已经同意退款，等待买家退货", "WAIT_SELLER_CONFIRM_GOODS": "买家已经退货，等待卖家确认收货",
+    "SELLER_REFUSE_BUYER": "卖家拒绝退款",
+}
+
+
+def top_json_value(key, value):
+    return value
+
+
+def write_top_xml(path):
+    parts = ['<?xml version="1.0" encoding="utf-8" ?>', '<refunds_receive_get_response><refunds list="true">']
+    for refund in TOP:
+        parts.append("<refund>")
+        for key in sorted(refund):
+            value = refund[key]
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            value = str(value)
+            if value == "":
+                parts.append(f"<{key}/>")  # empty or self-closing: missing
+            elif key == "desc" and "\r\n" in value:
+                parts.append(f"<{key}><![CDATA[{value}]]></{key}>")
+            else:
+                escaped = escape(value, {'"': "&quot;"})
+                parts.append(f"<{key}>{escaped}</{key}>")
+        parts.append("</refund>\r\n")  # CRLF between records
+    parts.append(f"</refunds><total_results>{len(TOP)}</total_results></refunds_receive_get_response><!--top011184081134.na62-->")
+    with open(path, "wb") as f:
+        f.write("".join(parts).encode("utf-8"))
+
+
+def write_top_json(path):
+    doc = {"refunds_receive_get_response": {
+        "refunds": {"refund": [dict(r, refund_remind_timeout={"timeout": "2024-09-20 00:00:00", "exist_timeout": True})
+                               for r in TOP]},
+        "total_results": len(TOP), "request_id": "10abcdefgh"}}
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f, ensure_ascii=False, indent=1)
+
+
+def write_top_jsonl(path):
+    with open(path, "w", encoding="utf-8") as f:
+        for refund in TOP:
+            f.write(json.dumps(refund, ensure_ascii=True) + "\n")
+
+
+def write_equivalent_csv(path):
+    header = HEADER + ["商品id", "售后类型"]
+    lines = [",".join(header)]
+    for r in TOP:
+        if r["good_status"] == "BUYER_NOT_RECEIVED" and r["order_status"] == "WAIT_SELLER_SEND_GOODS":
+            goods = "未发货"
+        elif r["good_status"] == "BUYER_NOT_RECEIVED":
+            goods = "未收到货"
+        else:
+            goods = "已收到货"
+        values = {
+            "退款编号": f'="{r["refund_id"]}"', "订单编号": f'="{r["tid"]}"', "子订单编号": f'="{r["oid"]}"',
+            "退款数量": str(r["num"]), "商品单价": r["price"], "宝贝标题": r["title"], "买家会员名称": r["buyer_nick"],
+            "买家退款金额": str(r["refund_fee"]), "退款的申请时间": r["created"], "退款完结时间": r["end_time"],
+            "退款状态": STATUS_LABEL[r["status"]], "货物状态": goods, "是否需要退货": "是" if r["has_good_return"] else "否",
+            "售中或售后": "售后" if r["refund_phase"] == "aftersale" else "售中",
+            "退货物流公司": r["company_name"], "退货物流单号": r["sid"], "买家退款原因": r["reason"],
+            "买家退款说明": r["desc"], "商品编码": r["outer_id"], "支付宝交易号": r["alipay_no"],
+        }
+        cells = [""] * len(header)
+        for name, value in values.items():
+            cells[header.index(name)] = value
+        cells[header.index("商品id")] = str(r["num_iid"])
+        cells[header.index("售后类型")] = {"REFUND": "仅退款", "REFUND_AND_RETURN": "退货退款"}.get(r["dispute_type"], "换货")
+        lines.append(",".join(quote(c) for c in cells))
+    with open(path, "wb") as f:
+        f.write(("\r\n".join(lines) + "\r\n").encode("gbk"))
+
+
+write_top_xml(os.path.join(here, "top-refunds.xml"))
+write_top_json(os.path.join(here, "top-refunds.json"))
+write_top_jsonl(os.path.join(here, "top-refunds.jsonl"))
+write_equivalent_csv(os.path.join(here, "taobao-refunds-equivalent.csv"))

@@ -10,7 +10,8 @@ struct ReaderRegistration: Sendable {
 /// Every reader kind. Adding one is a new file with its `registration` plus one line here.
 enum ReaderRegistry {
     static let entries: [ReaderRegistration] = [
-        CSVReader.registration
+        CSVReader.registration,
+        JSONReader.registration,
     ]
 
     static func make(_ definition: ReaderDefinition) -> any RecordReader {

@@ -1,0 +1,753 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Options of the JSON reader, as a pipeline's `reader: json:` gives them.
+public struct JSONReaderOptions: Sendable, Hashable {
+    public enum Shape: String, Sendable, Hashable, CaseIterable {
+        /// `[` at the start: an array of records; `{`: JSON Lines. With a `recordPath`: a document.
+        case auto
+        /// A top-level array of record objects.
+        case array
+        /// JSON Lines: one record object per line.
+        case lines
+        /// One document; `recordPath` names where the records are.
+        case document
+    }
+
+    public var shape: Shape = .auto
+    /// Keys from the root to the records, e.g. `refunds_receive_get_response/refunds/refund`.
+    /// There an array holds the records, or a single object is one record.
+    public var recordPath: [String] = []
+    /// A record larger than this is refused (fatal): almost always a broken file.
+    public var maxRecordBytes = 16 << 20
+    var chunkSize = 1 << 20
+
+    public init() {}
+}
+
+/// JSON, JSON Lines, or records at a path inside one document, read with a streaming tokenizer.
+///
+/// - Numbers keep their exact source text (19-digit ids and money never go through `Double`);
+///   `true`/`false` become text; `null` is absent. Nested objects are reachable by path.
+/// - Invalid JSON is reported with line:column. In JSON Lines a bad line is rejected and the
+///   rest continue; in an array or document the records before the fault are kept and the
+///   file is reported as broken.
+/// - A TOP `error_response` instead of data is a fatal error that shows code, msg, sub_code
+///   and sub_msg.
+public struct JSONReader: RecordReader {
+    public var options: JSONReaderOptions
+
+    public init(options: JSONReaderOptions = JSONReaderOptions()) { self.options = options }
+
+    public func read(_ file: InputFile, fieldNames: [String], into sink: inout some RecordSink) throws -> ReadSummary {
+        let stream = try JSONStream(file: file, options: options)
+        let builder = KeyedRecordBuilder(file: file, fieldNames: fieldNames)
+        var summary = ReadSummary(file: file)
+        summary.encoding = "utf-8"
+        try sink.begin(file: file, shape: SourceShape(availableFields: nil, location: nil))
+        do {
+            try stream.skipByteOrderMark()
+            var shape = options.shape
+            if shape == .auto {
+                if !options.recordPath.isEmpty {
+                    shape = .document
+                } else {
+                    shape = try stream.peekNonSpace() == UInt8(ascii: "[") ? .array : .lines
+                }
+            }
+            switch shape {
+            case .lines: try readLines(stream, builder, &sink, &summary)
+            case .array: try readArray(stream, builder, &sink)
+            case .document, .auto: try readDocument(stream, builder, &sink)
+            }
+        } catch let error as JSONSyntaxError {
+            // The file is broken here: what came before stays; the break itself is a reject.
+            builder.begin(line: error.line, column: error.column)
+            builder.addProblem(.malformed, "invalid JSON: \(error.message); nothing after this point was read", line: error.line, column: error.column)
+            try builder.deliver(to: &sink)
+            summary.truncated = "invalid JSON at line \(error.line), column \(error.column): \(error.message)"
+            try stream.drain()
+        }
+        summary.records = builder.ordinal
+        summary.bytes = stream.bytesRead
+        summary.sha256 = stream.hexDigest
+        summary.blankLines = stream.blankLines
+        return summary
+    }
+
+    private func readLines(_ stream: JSONStream, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink, _ summary: inout ReadSummary) throws {
+        while let line = try stream.nextLine() {
+            var parser = JSONRecordParser(line.bytes, line: line.number, column: 1, builder: builder)
+            builder.begin(line: line.number, column: 1)
+            do {
+                try parser.parseRecord(requireEnd: true)
+            } catch let error as JSONSyntaxError {
+                builder.begin(line: line.number, column: 1)
+                builder.addProblem(.malformed, "invalid JSON: \(error.message)", line: error.line, column: error.column)
+                Self.lineKey.withUnsafeBufferPointer { key in
+                    // Invalid UTF-8 is shown lossily here; the problem names the position.
+                    let text = Array(String(decoding: line.bytes, as: UTF8.self).utf8)
+                    text.withUnsafeBufferPointer { builder.add(path: key, value: $0, line: line.number, column: 1) }
+                }
+            }
+            try builder.deliver(to: &sink)
+        }
+    }
+
+    private static let lineKey: [UInt8] = Array("line_text".utf8)
+
+    private func readArray(_ stream: JSONStream, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink) throws {
+        try stream.expect(UInt8(ascii: "["))
+        try readRecords(inArrayOf: stream, builder, &sink)
+        try stream.expectEnd()
+    }
+
+    /// After `[`: each element is a record, until `]`.
+    private func readRecords(inArrayOf stream: JSONStream, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink) throws {
+        if try stream.peekNonSpace() == UInt8(ascii: "]") {
+            stream.advance()
+            return
+        }
+        while true {
+            try readOneRecord(stream, builder, &sink)
+            let next = try stream.peekNonSpace()
+            stream.advance()
+            if next == UInt8(ascii: "]") { return }
+            guard next == UInt8(ascii: ",") else { throw stream.error("expected ',' or ']' after a record") }
+        }
+    }
+
+    private func readOneRecord(_ stream: JSONStream, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink) throws {
+        let value = try stream.captureValue()
+        builder.begin(line: value.line, column: value.column)
+        var parser = JSONRecordParser(value.bytes, line: value.line, column: value.column, builder: builder)
+        do {
+            try parser.parseRecord(requireEnd: true)
+        } catch let error as JSONSyntaxError {
+            builder.begin(line: value.line, column: value.column)
+            builder.addProblem(.malformed, "invalid JSON: \(error.message)", line: error.line, column: error.column)
+        }
+        try builder.deliver(to: &sink)
+    }
+
+    private func readDocument(_ stream: JSONStream, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink) throws {
+        guard !options.recordPath.isEmpty else {
+            throw Diagnostic(code: "input.json_shape", message: "a JSON document needs 'recordPath' to say where the records are")
+        }
+        var found = false
+        try stream.expect(UInt8(ascii: "{"))
+        try walkObject(stream, depth: 0, builder, &sink, found: &found, root: true)
+        try stream.expectEnd()
+        if !found {
+            throw Diagnostic(
+                code: "input.no_records_path",
+                message: "'\(stream.path)' has no '\(options.recordPath.joined(separator: "/"))'; no records were read",
+                location: SourceLocation(file: stream.path, line: 1),
+                notes: ["check the pipeline's recordPath against the file, or whether the file is another API's response"])
+        }
+    }
+
+    /// Inside an object at `depth` of the record path (after `{`), until its `}`.
+    private func walkObject(
+        _ stream: JSONStream, depth: Int, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink, found: inout Bool,
+        root: Bool
+    ) throws {
+        if try stream.peekNonSpace() == UInt8(ascii: "}") {
+            stream.advance()
+            return
+        }
+        while true {
+            let key = try stream.readKey()
+            try stream.expect(UInt8(ascii: ":"))
+            if root && key == "error_response" {
+                let value = try stream.captureValue()
+                throw topError(value, path: stream.path)
+            }
+            if depth < options.recordPath.count, key == options.recordPath[depth] {
+                let isLast = depth == options.recordPath.count - 1
+                let next = try stream.peekNonSpace()
+                if isLast {
+                    found = true
+                    if next == UInt8(ascii: "[") {
+                        stream.advance()
+                        try readRecords(inArrayOf: stream, builder, &sink)
+                    } else if next == UInt8(ascii: "{") {
+                        try readOneRecord(stream, builder, &sink)  // a single object is one record
+                    } else {
+                        _ = try stream.captureValue()  // null or a scalar: no records here
+                    }
+                } else if next == UInt8(ascii: "{") {
+                    stream.advance()
+                    try walkObject(stream, depth: depth + 1, builder, &sink, found: &found, root: false)
+                } else {
+                    _ = try stream.captureValue()
+                }
+            } else {
+                _ = try stream.captureValue()  // skipped, but checked
+            }
+            let next = try stream.peekNonSpace()
+            stream.advance()
+            if next == UInt8(ascii: "}") { return }
+            guard next == UInt8(ascii: ",") else { throw stream.error("expected ',' or '}' in an object") }
+        }
+    }
+
+    private func topError(_ value: JSONStream.Captured, path: String) -> Diagnostic {
+        let collector = KeyedRecordBuilder(file: InputFile(path: "-"), fieldNames: [])
+        collector.begin(line: value.line, column: value.column)
+        var parser = JSONRecordParser(value.bytes, line: value.line, column: value.column, builder: collector)
+        try? parser.parseRecord(requireEnd: true)
+        var fields: [String: String] = [:]
+        collector.bytes.withUnsafeBufferPointer { bytes in
+            for field in collector.fields {
+                fields[String(decoding: bytes[field.pathStart..<field.pathEnd], as: UTF8.self)] =
+                    String(decoding: bytes[field.valueStart..<field.valueEnd], as: UTF8.self)
+            }
+        }
+        return TOPErrorResponse(fields: fields).diagnostic(location: SourceLocation(file: path, line: value.line, column: value.column))
+    }
+}
+
+/// A TOP `error_response` (code, msg, sub_code, sub_msg), turned into a fatal diagnostic.
+struct TOPErrorResponse {
+    var fields: [String: String]
+
+    func diagnostic(location: SourceLocation) -> Diagnostic {
+        let code = fields["code"] ?? "?"
+        var message = "the file is a TOP error response, not data: code \(code)"
+        if let msg = fields["msg"] { message += " \(msg)" }
+        if let sub = fields["sub_code"] { message += " (sub_code \(sub)" + (fields["sub_msg"].map { ": \($0)" } ?? "") + ")" }
+        var notes: [String] = []
+        switch code {
+        case "7": notes.append("the app was throttled (App Call Limited); fetch the export again later")
+        case "25", "28", "29": notes.append("the exporter's app key or signature is wrong; fix its credentials and export again")
+        case "26", "27": notes.append("the seller's session expired; re-authorise and export again")
+        default: notes.append("fix the export and fetch it again; no records were read from this file")
+        }
+        return Diagnostic(code: "input.top_error_response", message: message, location: location, notes: notes)
+    }
+}
+
+struct JSONSyntaxError: Error {
+    var message: String
+    var line: Int
+    var column: Int
+}
+
+/// The chunked byte stream under the JSON reader: navigation tokens, and capture of whole
+/// values as contiguous bytes. Tracks line and column. Not `Sendable`: one per read.
+final class JSONStream {
+    struct Captured {
+        var bytes: UnsafeBufferPointer<UInt8>
+        var line: Int
+        var column: Int
+    }
+
+    private var file: ChunkedFile
+    private var buffer: UnsafeMutableRawBufferPointer
+    private var start = 0  // next unread byte
+    private var end = 0
+    private var endOfInput = false
+    private let maxBytes: Int
+    private(set) var line = 1
+    private var lineStart = 0  // buffer offset where the current line starts (may be negative after compaction)
+    private(set) var blankLines = 0
+    let path: String
+
+    init(file: InputFile, options: JSONReaderOptions) throws {
+        self.file = try ChunkedFile(path: file.path)
+        path = file.path
+        maxBytes = options.maxRecordBytes
+        buffer = .allocate(byteCount: max(64, options.chunkSize), alignment: 16)
+    }
+
+    deinit { buffer.deallocate() }
+
+    var bytesRead: Int { file.bytesRead }
+    var hexDigest: String { file.hexDigest }
+    var column: Int { start - lineStart + 1 }
+
+    func error(_ message: String) -> JSONSyntaxError {
+        JSONSyntaxError(message: message, line: line, column: column)
+    }
+
+    /// Reads more input, keeping bytes from `keep` on; false at the end.
+    private func fill(keeping keep: Int) throws -> Bool {
+        if endOfInput { return false }
+        if keep > 0 {
+            let live = end - keep
+            if live > 0 { memmove(buffer.baseAddress!, buffer.baseAddress! + keep, live) }
+            start -= keep
+            end -= keep
+            lineStart -= keep
+        }
+        if end == buffer.count {
+            guard buffer.count < maxBytes else {
+                throw Diagnostic(
+                    code: "input.record_too_large", message: "a JSON value starting here is larger than \(maxBytes >> 20) MiB",
+                    location: SourceLocation(file: path, line: line, column: column),
+                    notes: ["this is almost always a broken file; a refund record is a few KB"])
+            }
+            let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: min(buffer.count * 2, maxBytes), alignment: 16)
+            bigger.baseAddress!.copyMemory(from: buffer.baseAddress!, byteCount: end)
+            buffer.deallocate()
+            buffer = bigger
+        }
+        let got = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]))
+        if got == 0 {
+            endOfInput = true
+            return false
+        }
+        end += got
+        return true
+    }
+
+    func skipByteOrderMark() throws {
+        while end - start < 3, try fill(keeping: start) {}
+        if end - start >= 3, buffer[start] == 0xEF, buffer[start + 1] == 0xBB, buffer[start + 2] == 0xBF {
+            start += 3
+            lineStart = start
+        }
+    }
+
+    /// The next byte that is not white space (not consumed); throws at the end of input.
+    func peekNonSpace() throws -> UInt8 {
+        while true {
+            if start == end {
+                guard try fill(keeping: start) else { throw error("unexpected end of input") }
+                continue
+            }
+            let byte = buffer[start]
+            switch byte {
+            case 0x20, 0x09, 0x0D: start += 1
+            case 0x0A:
+                start += 1
+                line += 1
+                lineStart = start
+            default: return byte
+            }
+        }
+    }
+
+    func advance() { start += 1 }
+
+    func expect(_ byte: UInt8) throws {
+        let next = try peekNonSpace()
+        guard next == byte else {
+            throw error("expected '\(Character(UnicodeScalar(byte)))' but found '\(Character(UnicodeScalar(next)))'")
+        }
+        start += 1
+    }
+
+    /// Only white space may follow the document.
+    func expectEnd() throws {
+        while true {
+            if start == end {
+                guard try fill(keeping: start) else { return }
+                continue
+            }
+            let byte = buffer[start]
+            switch byte {
+            case 0x20, 0x09, 0x0D: start += 1
+            case 0x0A:
+                start += 1
+                line += 1
+                lineStart = start
+            default: throw error("unexpected text after the end of the JSON document")
+            }
+        }
+    }
+
+    /// Reads the rest of the file so that size and sha256 cover it all.
+    func drain() throws {
+        start = end
+        while try fill(keeping: start) { start = end }
+    }
+
+    /// An object key (a short string), decoded.
+    func readKey() throws -> String {
+        let value = try captureValue()
+        guard value.bytes.first == UInt8(ascii: "\"") else {
+            throw JSONSyntaxError(message: "expected a key in quotes", line: value.line, column: value.column)
+        }
+        var builderless = JSONRecordParser(value.bytes, line: value.line, column: value.column, builder: nil)
+        return String(decoding: try builderless.parseStringValue(), as: UTF8.self)
+    }
+
+    /// The extent of the next value (object, array, string or literal), contiguous in the
+    /// buffer and valid until the next call. Brackets and quotes are balanced; the value's own
+    /// grammar is checked later by `JSONRecordParser`.
+    func captureValue() throws -> Captured {
+        _ = try peekNonSpace()
+        let valueLine = line
+        let valueColumn = column
+        var index = start
+        var depth = 0
+        var inString = false
+        var escaped = false
+        var lines = 0
+        var lastLineStart = lineStart
+        let first = buffer[start]
+        let isScalar = first != UInt8(ascii: "{") && first != UInt8(ascii: "[") && first != UInt8(ascii: "\"")
+        while true {
+            if index == end {
+                let offset = index - start
+                let lineOffset = lastLineStart - start
+                let more = try fill(keeping: start)
+                index = start + offset  // rebased even when nothing more came: fill compacts first
+                lastLineStart = start + lineOffset
+                if !more {
+                    if isScalar && depth == 0 { break }
+                    throw JSONSyntaxError(message: inString ? "a string is never closed" : "the file ends inside a value", line: valueLine + lines, column: index - lastLineStart + 1)
+                }
+                continue
+            }
+            let byte = buffer[index]
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                    if depth == 0 {
+                        index += 1
+                        break
+                    }
+                } else if byte == 0x0A {
+                    lines += 1
+                    lastLineStart = index + 1
+                }
+                index += 1
+                continue
+            }
+            if isScalar {
+                if byte == UInt8(ascii: ",") || byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") || byte == 0x20
+                    || byte == 0x0A || byte == 0x0D || byte == 0x09
+                {
+                    break
+                }
+                index += 1
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
+            case 0x0A:
+                lines += 1
+                lastLineStart = index + 1
+            default: break
+            }
+            index += 1
+            if depth == 0 && !inString { break }
+        }
+        let captured = Captured(
+            bytes: UnsafeBufferPointer(start: buffer.baseAddress!.assumingMemoryBound(to: UInt8.self) + start, count: index - start),
+            line: valueLine, column: valueColumn)
+        line += lines
+        lineStart = lastLineStart
+        start = index
+        return captured
+    }
+
+    /// The next non-blank line of a JSON Lines file (without its line break), or `nil`.
+    func nextLine() throws -> (bytes: UnsafeBufferPointer<UInt8>, number: Int)? {
+        while true {
+            var index = start
+            while true {
+                if index == end {
+                    let offset = index - start
+                    let more = try fill(keeping: start)
+                    index = start + offset  // rebased even when nothing more came: fill compacts first
+                    if !more { break }
+                    continue
+                }
+                if buffer[index] == 0x0A { break }
+                index += 1
+            }
+            if index == start && start == end { return nil }  // end of input
+            var lineEnd = index
+            if lineEnd > start, buffer[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+            let number = line
+            let bytes = UnsafeBufferPointer(start: buffer.baseAddress!.assumingMemoryBound(to: UInt8.self) + start, count: lineEnd - start)
+            let isBlank = bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 }
+            start = index < end ? index + 1 : index
+            line += 1
+            lineStart = start
+            if isBlank {
+                blankLines += 1
+                continue
+            }
+            return (bytes, number)
+        }
+    }
+}
+
+/// Parses one captured JSON record (an object) in memory into path → value fields.
+struct JSONRecordParser {
+    private let bytes: UnsafeBufferPointer<UInt8>
+    private let builder: KeyedRecordBuilder?
+    private var index = 0
+    private var line: Int
+    private var lineStart: Int
+    private var path: [UInt8] = []
+    private var scratch: [UInt8] = []
+
+    init(_ bytes: UnsafeBufferPointer<UInt8>, line: Int, column: Int, builder: KeyedRecordBuilder?) {
+        self.bytes = bytes
+        self.builder = builder
+        self.line = line
+        lineStart = -(column - 1)
+    }
+
+    private var column: Int { index - lineStart + 1 }
+
+    private func error(_ message: String) -> JSONSyntaxError {
+        JSONSyntaxError(message: message, line: line, column: column)
+    }
+
+    private mutating func skipSpace() {
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x09, 0x0D: index += 1
+            case 0x0A:
+                index += 1
+                line += 1
+                lineStart = index
+            default: return
+            }
+        }
+    }
+
+    /// The whole input must be one object.
+    mutating func parseRecord(requireEnd: Bool) throws {
+        skipSpace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else {
+            throw error("a record must be a JSON object")
+        }
+        try parseValue()
+        skipSpace()
+        if requireEnd && index < bytes.count { throw error("unexpected text after the record") }
+    }
+
+    private mutating func parseValue() throws {
+        skipSpace()
+        guard index < bytes.count else { throw error("unexpected end of the value") }
+        let valueLine = line
+        let valueColumn = column
+        switch bytes[index] {
+        case UInt8(ascii: "{"):
+            index += 1
+            skipSpace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return
+            }
+            while true {
+                skipSpace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key in quotes") }
+                let key = try parseStringValue()
+                let saved = path.count
+                if !path.isEmpty { path.append(UInt8(ascii: "/")) }
+                path.append(contentsOf: key)
+                skipSpace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after a key") }
+                index += 1
+                try parseValue()
+                path.removeSubrange(saved...)
+                skipSpace()
+                guard index < bytes.count else { throw error("the object is not closed") }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
+                guard bytes[index] == UInt8(ascii: "}") else { throw error("expected ',' or '}' in an object") }
+                index += 1
+                return
+            }
+        case UInt8(ascii: "["):
+            index += 1
+            skipSpace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return
+            }
+            var element = 0
+            while true {
+                let saved = path.count
+                if !path.isEmpty { path.append(UInt8(ascii: "/")) }
+                path.append(contentsOf: String(element).utf8)
+                try parseValue()
+                path.removeSubrange(saved...)
+                element += 1
+                skipSpace()
+                guard index < bytes.count else { throw error("the array is not closed") }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
+                guard bytes[index] == UInt8(ascii: "]") else { throw error("expected ',' or ']' in an array") }
+                index += 1
+                return
+            }
+        case UInt8(ascii: "\""):
+            let value = try parseStringValue()
+            emit(value, line: valueLine, column: valueColumn)
+        case UInt8(ascii: "t"):
+            try literal("true")
+            emit(Array("true".utf8), line: valueLine, column: valueColumn)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            emit(Array("false".utf8), line: valueLine, column: valueColumn)
+        case UInt8(ascii: "n"):
+            try literal("null")  // absent
+        default:
+            let start = index
+            try number()
+            emit(Array(bytes[start..<index]), line: valueLine, column: valueColumn)
+        }
+    }
+
+    private func emit(_ value: [UInt8], line: Int, column: Int) {
+        guard let builder else { return }
+        path.withUnsafeBufferPointer { path in
+            value.withUnsafeBufferPointer { value in builder.add(path: path, value: value, line: line, column: column) }
+        }
+    }
+
+    private mutating func literal(_ word: StaticString) throws {
+        let count = word.utf8CodeUnitCount
+        guard index + count <= bytes.count,
+            memcmp(bytes.baseAddress! + index, word.utf8Start, count) == 0
+        else { throw error("unexpected character; expected a value") }
+        index += count
+    }
+
+    /// JSON number grammar; the text is kept exactly.
+    private mutating func number() throws {
+        let start = index
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        guard index < bytes.count, isDigit(bytes[index]) else {
+            index = start
+            throw error("unexpected character; expected a value")
+        }
+        if bytes[index] == UInt8(ascii: "0") { index += 1 } else { while index < bytes.count, isDigit(bytes[index]) { index += 1 } }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            guard index < bytes.count, isDigit(bytes[index]) else { throw error("a digit must follow the decimal point") }
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard index < bytes.count, isDigit(bytes[index]) else { throw error("a digit must follow the exponent") }
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        }
+    }
+
+    @inline(__always) private func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
+
+    /// A string at `index` (which holds `"`), unescaped to UTF-8. Raw bytes must be valid UTF-8.
+    mutating func parseStringValue() throws -> [UInt8] {
+        index += 1
+        var out: [UInt8] = []
+        let runStart = index
+        // Fast path: no escapes.
+        while index < bytes.count, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\"), bytes[index] >= 0x20 {
+            index += 1
+        }
+        out.append(contentsOf: bytes[runStart..<index])
+        while true {
+            guard index < bytes.count else { throw error("a string is never closed") }
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                break
+            }
+            if byte < 0x20 {
+                throw error(byte == 0x0A ? "a line break inside a string must be written \\n" : "a control character inside a string must be escaped")
+            }
+            if byte != UInt8(ascii: "\\") {
+                out.append(byte)
+                index += 1
+                continue
+            }
+            index += 1
+            guard index < bytes.count else { throw error("a string is never closed") }
+            let escape = bytes[index]
+            index += 1
+            switch escape {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(escape)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = try hex4()
+                if scalar >= 0xD800 && scalar < 0xDC00 {
+                    guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                        throw error("a lone surrogate in a \\u escape")
+                    }
+                    index += 2
+                    let low = try hex4()
+                    guard low >= 0xDC00 && low < 0xE000 else { throw error("a lone surrogate in a \\u escape") }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                } else if scalar >= 0xDC00 && scalar < 0xE000 {
+                    throw error("a lone surrogate in a \\u escape")
+                }
+                guard let unicode = Unicode.Scalar(scalar) else { throw error("an invalid \\u escape") }
+                out.append(contentsOf: Array(String(Character(unicode)).utf8))
+            default:
+                throw error("an invalid escape '\\\(Character(UnicodeScalar(escape)))'")
+            }
+        }
+        let valid = out.withUnsafeBufferPointer { UTF8Validation.firstInvalidOffset($0) == nil }
+        if !valid { throw error("a string holds bytes that are not UTF-8") }
+        return out
+    }
+
+    private mutating func hex4() throws -> UInt32 {
+        guard index + 4 <= bytes.count else { throw error("a \\u escape needs 4 hex digits") }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let byte = bytes[index]
+            let digit: UInt32
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - 0x30)
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - 0x61 + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - 0x41 + 10)
+            default: throw error("a \\u escape needs 4 hex digits")
+            }
+            value = value * 16 + digit
+            index += 1
+        }
+        return value
+    }
+}
+
+extension JSONReader {
+    /// `reader: { json: { shape, recordPath } }`.
+    static let registration = ReaderRegistration(
+        name: "json", keys: ["shape", "recordPath"],
+        decode: { pairs, context in
+            var options = JSONReaderOptions()
+            for pair in pairs {
+                switch pair.key {
+                case "shape":
+                    options.shape = context.choice(pair.value, "JSON shape", JSONReaderOptions.Shape.allCases.map { ($0.rawValue, $0) }) ?? .auto
+                case "recordPath":
+                    if let text = context.string(pair.value, "'recordPath'") {
+                        options.recordPath = text.split(separator: "/").map(String.init)
+                    }
+                default: break
+                }
+            }
+            return options
+        },
+        make: { options in JSONReader(options: options as! JSONReaderOptions) })
+}

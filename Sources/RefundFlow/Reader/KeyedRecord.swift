@@ -1,0 +1,115 @@
+/// Collects one record of a keyed format (JSON object, XML element) as `path → value` pairs,
+/// and hands it to a sink as a `SourceRow`. Paths join nested names with `/`
+/// (`refund_remind_timeout/timeout`). One builder is reused for every record of a read.
+///
+/// Not `Sendable`: it belongs to one read.
+final class KeyedRecordBuilder {
+    struct Field {
+        var pathStart: Int
+        var pathEnd: Int
+        var valueStart: Int
+        var valueEnd: Int
+        var line: Int
+        var column: Int
+    }
+
+    private let slotsByPath: [String: Int]
+    private let slotCount: Int
+    private(set) var bytes: [UInt8] = []
+    private(set) var fields: [Field] = []
+    private var slotFields: [Int]
+    private(set) var problems: [RowProblem] = []
+    private(set) var line = 0
+    private(set) var column = 0
+    private(set) var ordinal = 0
+    let file: InputFile
+
+    init(file: InputFile, fieldNames: [String]) {
+        self.file = file
+        var slots: [String: Int] = [:]
+        for (index, name) in fieldNames.enumerated() where slots[name] == nil { slots[name] = index }
+        slotsByPath = slots
+        slotCount = fieldNames.count
+        slotFields = Array(repeating: -1, count: fieldNames.count)
+        bytes.reserveCapacity(4096)
+    }
+
+    func begin(line: Int, column: Int) {
+        bytes.removeAll(keepingCapacity: true)
+        fields.removeAll(keepingCapacity: true)
+        problems.removeAll(keepingCapacity: true)
+        for index in slotFields.indices { slotFields[index] = -1 }
+        self.line = line
+        self.column = column
+        ordinal += 1
+    }
+
+    /// Adds a field; a repeated path keeps its first value for mapping (all stay in `raw`).
+    func add(path: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>, line: Int, column: Int) {
+        let pathStart = bytes.count
+        bytes.append(contentsOf: path)
+        let valueStart = bytes.count
+        bytes.append(contentsOf: value)
+        fields.append(Field(pathStart: pathStart, pathEnd: valueStart, valueStart: valueStart, valueEnd: bytes.count, line: line, column: column))
+        let key = String(decoding: path, as: UTF8.self)
+        if let slot = slotsByPath[key], slotFields[slot] < 0 { slotFields[slot] = fields.count - 1 }
+    }
+
+    func addProblem(_ code: RowErrorCode, _ message: String, line: Int, column: Int, field: String? = nil) {
+        problems.append(RowProblem(code: code, message: message, sourceField: field, location: SourceLocation(file: file.path, line: line, column: column)))
+    }
+
+    /// Delivers the record to `sink`.
+    func deliver(to sink: inout some RecordSink) throws {
+        try bytes.withUnsafeBufferPointer { bytes in
+            try fields.withUnsafeBufferPointer { fields in
+                try slotFields.withUnsafeBufferPointer { slots in
+                    try problems.withUnsafeBufferPointer { problems in
+                        try sink.consume(
+                            KeyedRow(
+                                origin: RecordOrigin(file: file.path, line: line, record: ordinal), bytes: bytes,
+                                fields: fields, slotFields: slots, problemList: problems, column: column))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One keyed record as a `SourceRow`; pointers only, valid during the sink's call.
+struct KeyedRow: SourceRow {
+    let origin: RecordOrigin
+    let bytes: UnsafeBufferPointer<UInt8>
+    let fields: UnsafeBufferPointer<KeyedRecordBuilder.Field>
+    let slotFields: UnsafeBufferPointer<Int>
+    let problemList: UnsafeBufferPointer<RowProblem>
+    let column: Int
+
+    var problems: [RowProblem] { Array(problemList) }
+    var hasProblems: Bool { !problemList.isEmpty }
+
+    func withValue<R>(slot: Int, _ body: (UnsafeBufferPointer<UInt8>?) throws -> R) rethrows -> R {
+        let index = slotFields[slot]
+        guard index >= 0 else { return try body(nil) }
+        let field = fields[index]
+        return try body(UnsafeBufferPointer(rebasing: bytes[field.valueStart..<field.valueEnd]))
+    }
+
+    func location(slot: Int) -> SourceLocation {
+        let index = slotFields[slot]
+        guard index >= 0 else { return SourceLocation(file: origin.file, line: origin.line, column: column) }
+        return SourceLocation(file: origin.file, line: fields[index].line, column: fields[index].column)
+    }
+
+    func rawFields() -> [(name: String, value: String)] {
+        var seen: [String: Int] = [:]
+        return fields.map { field in
+            var name = String(decoding: bytes[field.pathStart..<field.pathEnd], as: UTF8.self)
+            seen[name, default: 0] += 1
+            if seen[name]! > 1 { name += "#\(seen[name]!)" }
+            return (name, String(decoding: bytes[field.valueStart..<field.valueEnd], as: UTF8.self))
+        }
+    }
+
+    func rawBytes() -> [UInt8]? { nil }
+}
