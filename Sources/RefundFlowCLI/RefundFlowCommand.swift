@@ -9,7 +9,8 @@ struct RefundFlowCommand: ParsableCommand {
         abstract: "Load marketplace refund exports into WangDianTong, exactly: validate, dry-run, reconcile.",
         discussion: """
             Exit codes: 0 every record valid and written; 2 completed, some records rejected \
-            (see rejects.jsonl); 3 stopped by --max-errors/--max-error-rate; 1 fatal error; 64 usage error.
+            (see rejects.jsonl); 3 stopped by --max-errors/--max-error-rate; 4 an input is broken or truncated \
+            (records before the fault were processed); 1 fatal error; 64 usage error.
             """,
         version: RefundFlowVersion.string,
         subcommands: [RunCommand.self, LintCommand.self, BenchCommand.self])

@@ -165,3 +165,47 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: directory + "/out/report.json"))
     }
 }
+
+/// One set of refunds written as seller-center CSV, TOP XML, TOP JSON and JSON Lines gives
+/// byte-identical records through the four bundled pipelines.
+@Suite(.serialized) struct FourFormatEquivalenceTests {
+    static let runs = [
+        ("taobao-seller-refunds-csv", "taobao-refunds-equivalent.csv"),
+        ("taobao-top-refunds-xml", "top-refunds.xml"),
+        ("taobao-top-refunds-json", "top-refunds.json"),
+        ("taobao-top-refunds-jsonl", "top-refunds.jsonl"),
+    ]
+
+    @Test func theFourFormatsGiveByteIdenticalRecords() throws {
+        var outputs: [String] = []
+        for (pipeline, sample) in Self.runs {
+            let out = try Fixtures.temporaryDirectory("refundflow-4f")
+            let result = try CLI.run([
+                "run", "pipelines/\(pipeline).yaml", "--set", "shop_no=LCJ", "--input", "pipelines/samples/\(sample)",
+                "--out", out, "--dry-run",
+            ])
+            #expect(result.status == 0, "\(pipeline): \(result.stderr)")
+            outputs.append(try Fixtures.read(out + "/records.jsonl"))
+        }
+        #expect(outputs.allSatisfy { $0 == outputs[0] })
+        #expect(outputs[0] == (try Fixtures.read(Fixtures.path("golden/top-refunds.records.jsonl"))))
+    }
+
+    @Test func aTruncatedXMLExportExitsFourAndKeepsWhatCameBefore() throws {
+        let directory = try Fixtures.temporaryDirectory("refundflow-4f")
+        let full = try Fixtures.read(Fixtures.packageRoot + "/pipelines/samples/top-refunds.xml")
+        let cut = String(full.prefix(full.utf8.count * 2 / 3))
+        try Fixtures.write(cut, to: directory + "/cut.xml")
+        let result = try CLI.run([
+            "run", "pipelines/taobao-top-refunds-xml.yaml", "--set", "shop_no=LCJ", "--input", directory + "/cut.xml",
+            "--out", directory + "/out", "--dry-run",
+        ])
+        #expect(result.status == 4)
+        #expect(result.stderr.contains("warning: malformed XML"))
+        let report = try Fixtures.read(directory + "/out/report.json")
+        #expect(report.contains("\"status\":\"input_broken\""))
+        let records = try Fixtures.jsonLines(directory + "/out/records.jsonl")
+        #expect(records.count >= 3)
+        #expect(try Fixtures.jsonLines(directory + "/out/rejects.jsonl").count == 1)
+    }
+}

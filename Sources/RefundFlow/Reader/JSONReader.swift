@@ -114,9 +114,9 @@ public struct JSONReader: RecordReader {
         while true {
             try readOneRecord(stream, builder, &sink)
             let next = try stream.peekNonSpace()
+            guard next == UInt8(ascii: ",") || next == UInt8(ascii: "]") else { throw stream.error("expected ',' or ']' after a record") }
             stream.advance()
             if next == UInt8(ascii: "]") { return }
-            guard next == UInt8(ascii: ",") else { throw stream.error("expected ',' or ']' after a record") }
         }
     }
 
@@ -189,9 +189,9 @@ public struct JSONReader: RecordReader {
                 _ = try stream.captureValue()  // skipped, but checked
             }
             let next = try stream.peekNonSpace()
+            guard next == UInt8(ascii: ",") || next == UInt8(ascii: "}") else { throw stream.error("expected ',' or '}' in an object") }
             stream.advance()
             if next == UInt8(ascii: "}") { return }
-            guard next == UInt8(ascii: ",") else { throw stream.error("expected ',' or '}' in an object") }
         }
     }
 

@@ -12,6 +12,7 @@ enum ReaderRegistry {
     static let entries: [ReaderRegistration] = [
         CSVReader.registration,
         JSONReader.registration,
+        XMLReader.registration,
     ]
 
     static func make(_ definition: ReaderDefinition) -> any RecordReader {

@@ -29,6 +29,9 @@ public enum RunStatus: String, Sendable {
     case stoppedAtErrorLimit = "stopped_error_limit"
     /// A fatal error (unreadable input, missing column, unwritable output): exit 1.
     case failed
+    /// An input is broken or truncated (invalid JSON or XML, a quote never closed): the records
+    /// before the fault were processed and are in the outputs; exit 4.
+    case inputBroken = "input_broken"
 
     public var exitCode: Int32 {
         switch self {
@@ -36,6 +39,7 @@ public enum RunStatus: String, Sendable {
         case .completedWithRejects: return 2
         case .stoppedAtErrorLimit: return 3
         case .failed: return 1
+        case .inputBroken: return 4
         }
     }
 }
@@ -122,6 +126,8 @@ public struct Pipeline {
             report.fail(fatal)
         } else if stopped {
             report.status = .stoppedAtErrorLimit
+        } else if report.inputs.contains(where: { $0.truncated != nil }) {
+            report.status = .inputBroken
         } else {
             report.status = report.rejected > 0 ? .completedWithRejects : .completed
         }

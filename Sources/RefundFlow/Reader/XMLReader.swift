@@ -1,0 +1,352 @@
+import CLibXML2
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Options of the XML reader, as a pipeline's `reader: xml:` gives them.
+public struct XMLReaderOptions: Sendable, Hashable {
+    /// Element names from the root to a record, e.g. `refunds_receive_get_response/refunds/refund`.
+    public var recordPath: [String] = []
+    /// A text value larger than this is refused (fatal).
+    public var maxTextBytes = 1 << 20
+
+    public init() {}
+}
+
+/// XML through libxml2's streaming reader (`xmlTextReader`): no tree of the document is built,
+/// so memory stays flat with file size.
+///
+/// - Child elements of a record become fields; nested children are reachable by path
+///   (`refund_remind_timeout/timeout`). Attributes are ignored. An empty or self-closing element
+///   is missing. Entities (`&quot;`), CDATA and CRLF are handled by libxml2; comments are skipped.
+/// - Security: `XML_PARSE_NONET`; never `XML_PARSE_NOENT` or `XML_PARSE_DTDLOAD`; a DOCTYPE
+///   (the carrier of entity bombs and external entities) is refused before anything is expanded;
+///   oversized text is refused.
+/// - A TOP `error_response` document is a fatal error showing code, msg, sub_code and sub_msg.
+/// - Malformed XML is reported with line:column; the records before it are kept and the file is
+///   reported as broken.
+public struct XMLReader: RecordReader {
+    public var options: XMLReaderOptions
+
+    public init(options: XMLReaderOptions = XMLReaderOptions()) { self.options = options }
+
+    /// The parser options: no network, and nothing that expands entities or loads DTDs.
+    static let parserOptions: Int32 = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOCDATA.rawValue | XML_PARSE_BIG_LINES.rawValue)
+
+    public func read(_ file: InputFile, fieldNames: [String], into sink: inout some RecordSink) throws -> ReadSummary {
+        let input = XMLInput(file: try ChunkedFile(path: file.path))
+        let context = Unmanaged.passRetained(input)
+        let readCallback: xmlInputReadCallback = { context, buffer, length in
+            let input = Unmanaged<XMLInput>.fromOpaque(context!).takeUnretainedValue()
+            return input.read(into: buffer, length: length)
+        }
+        let closeCallback: xmlInputCloseCallback = { _ in 0 }
+        guard let reader = xmlReaderForIO(readCallback, closeCallback, context.toOpaque(), file.path, nil, Self.parserOptions) else {
+            context.release()
+            throw Diagnostic(code: "input.unreadable", message: "libxml2 could not start reading '\(file.path)'")
+        }
+        defer {
+            xmlFreeTextReader(reader)
+            context.release()
+        }
+        let errors = XMLErrors()
+        let errorContext = Unmanaged.passUnretained(errors).toOpaque()
+        xmlTextReaderSetStructuredErrorHandler(
+            reader,
+            { context, error in
+                guard let context, let error else { return }
+                Unmanaged<XMLErrors>.fromOpaque(context).takeUnretainedValue().record(error.pointee)
+            }, errorContext)
+
+        try sink.begin(file: file, shape: SourceShape(availableFields: nil, location: nil))
+        var walker = XMLWalker(
+            reader: reader, file: file, recordPath: options.recordPath.map { Array($0.utf8) },
+            maxTextBytes: options.maxTextBytes, builder: KeyedRecordBuilder(file: file, fieldNames: fieldNames))
+        var summary = ReadSummary(file: file)
+        summary.encoding = "utf-8 (XML)"
+        let broken = try walker.walk(into: &sink, errors: errors)
+        if let broken {
+            summary.truncated = broken
+            input.drain()
+        }
+        if !walker.foundRecordPath && broken == nil {
+            throw Diagnostic(
+                code: "input.no_records_path",
+                message: "'\(file.path)' has no '\(options.recordPath.joined(separator: "/"))' element; no records were read",
+                location: SourceLocation(file: file.path, line: 1),
+                notes: ["check the pipeline's recordPath against the file, or whether the file is another API's response"])
+        }
+        summary.records = walker.builder.ordinal
+        summary.bytes = input.bytesRead
+        summary.sha256 = input.hexDigest
+        return summary
+    }
+}
+
+/// Feeds libxml2 from a `ChunkedFile`, so the file is hashed and counted as it streams.
+/// Only libxml2's callbacks on the reading thread touch it.
+final class XMLInput {
+    private var file: ChunkedFile
+    init(file: consuming ChunkedFile) { self.file = file }
+
+    var bytesRead: Int { file.bytesRead }
+    var hexDigest: String { file.hexDigest }
+
+    func read(into buffer: UnsafeMutablePointer<CChar>?, length: Int32) -> Int32 {
+        guard let buffer, length > 0 else { return 0 }
+        do {
+            return Int32(try file.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: Int(length))))
+        } catch {
+            return -1
+        }
+    }
+
+    /// Reads what libxml2 left, so that size and sha256 cover the whole file.
+    func drain() {
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+        defer { scratch.deallocate() }
+        while (try? file.read(into: scratch)) ?? 0 > 0 {}
+    }
+}
+
+/// The first error libxml2 reports, with its position.
+final class XMLErrors {
+    private(set) var first: (message: String, line: Int, column: Int)?
+    /// libxml2 stopped an entity expansion (a loop or an amplification attack).
+    private(set) var entityAttack = false
+
+    func record(_ error: xmlError) {
+        guard first == nil, error.level.rawValue >= XML_ERR_ERROR.rawValue else { return }
+        var message = error.message.map { String(cString: $0) } ?? "malformed XML"
+        while message.last == "\n" { message.removeLast() }
+        first = (message, Int(error.line), Int(error.int2))
+        entityAttack = error.code == Int32(XML_ERR_ENTITY_LOOP.rawValue) || message.lowercased().contains("entity")
+    }
+}
+
+/// Walks the reader's node stream and builds records at `recordPath`.
+struct XMLWalker {
+    let reader: xmlTextReaderPtr
+    let file: InputFile
+    let recordPath: [[UInt8]]
+    let maxTextBytes: Int
+    let builder: KeyedRecordBuilder
+    private(set) var foundRecordPath = false
+
+    private var elementPath: [[UInt8]] = []  // open elements from the root
+    private var fieldPath: [UInt8] = []  // below the record, joined by "/"
+    private var fieldPathLengths: [Int] = []
+    private var text: [UInt8] = []
+    private var textLine = 0
+    private var hadChild: [Bool] = []
+    private var inRecord = false
+    /// Where the last delivered record ended.
+    private(set) var lastRecordLine: Int?
+
+    init(reader: xmlTextReaderPtr, file: InputFile, recordPath: [[UInt8]], maxTextBytes: Int, builder: KeyedRecordBuilder) {
+        self.reader = reader
+        self.file = file
+        self.recordPath = recordPath
+        self.maxTextBytes = maxTextBytes
+        self.builder = builder
+    }
+
+    private func name() -> [UInt8] {
+        guard let pointer = xmlTextReaderConstLocalName(reader) else { return [] }
+        return Array(UnsafeBufferPointer(start: pointer, count: strlen(UnsafeRawPointer(pointer).assumingMemoryBound(to: CChar.self))))
+    }
+
+    private func line() -> Int {
+        if let node = xmlTextReaderCurrentNode(reader) {
+            let line = Int(xmlGetLineNo(node))
+            if line > 0 { return line }
+        }
+        return Int(xmlTextReaderGetParserLineNumber(reader))
+    }
+
+    private func column() -> Int { Int(xmlTextReaderGetParserColumnNumber(reader)) }
+
+    /// Walks to the end. Returns a description when the document is broken part-way.
+    mutating func walk(into sink: inout some RecordSink, errors: XMLErrors) throws -> String? {
+        while true {
+            let status = xmlTextReaderRead(reader)
+            if status == 0 { return nil }
+            if status < 0 {
+                let error = errors.first ?? ("malformed XML", line(), column())
+                if errors.entityAttack {
+                    throw Diagnostic(
+                        code: "input.xml_entities",
+                        message: "the XML was refused: \(error.message) (an entity bomb or entity tricks); nothing was expanded",
+                        location: SourceLocation(file: file.path, line: error.line, column: error.column),
+                        notes: ["TOP exports declare no entities; export the data again"])
+                }
+                let location = "line \(error.line), column \(error.column)"
+                // libxml2's reader parses ahead in 512-byte chunks and stops at an error, so the
+                // records it had parsed in that chunk cannot be walked: say exactly what was processed.
+                let processed = lastRecordLine.map { "records up to the one ending at line \($0) were processed; " } ?? "no complete record came before it; "
+                let message = "malformed XML at \(location): \(error.message); \(processed)nothing after that was processed"
+                // The broken record (or the break itself) becomes a reject; what came before stays.
+                if !inRecord { builder.begin(line: error.line, column: error.column) }
+                builder.addProblem(.malformed, message, line: error.line, column: error.column)
+                try builder.deliver(to: &sink)
+                return "malformed XML at \(location): \(error.message); \(processed)nothing after that was processed"
+            }
+            let type = xmlTextReaderNodeType(reader)
+            switch type {
+            case Int32(XML_READER_TYPE_ELEMENT.rawValue):
+                let elementName = name()
+                let isEmpty = xmlTextReaderIsEmptyElement(reader) == 1
+                if elementPath.isEmpty && elementName == Array("error_response".utf8) {
+                    throw topErrorResponse()
+                }
+                if inRecord {
+                    if !hadChild.isEmpty { hadChild[hadChild.count - 1] = true }
+                    fieldPathLengths.append(fieldPath.count)
+                    if !fieldPath.isEmpty { fieldPath.append(UInt8(ascii: "/")) }
+                    fieldPath.append(contentsOf: elementName)
+                    text.removeAll(keepingCapacity: true)
+                    textLine = line()
+                    if isEmpty {
+                        closeField(hasText: false)  // self-closing: missing
+                    } else {
+                        hadChild.append(false)
+                    }
+                } else {
+                    elementPath.append(elementName)
+                    if elementPath == recordPath {
+                        foundRecordPath = true
+                        inRecord = true
+                        builder.begin(line: line(), column: 0)
+                        if isEmpty {
+                            try endRecord(&sink)
+                        }
+                    } else if isEmpty {
+                        elementPath.removeLast()
+                    }
+                }
+            case Int32(XML_READER_TYPE_TEXT.rawValue), Int32(XML_READER_TYPE_CDATA.rawValue),
+                Int32(XML_READER_TYPE_SIGNIFICANT_WHITESPACE.rawValue), Int32(XML_READER_TYPE_WHITESPACE.rawValue):
+                guard inRecord, !fieldPathLengths.isEmpty, let value = xmlTextReaderConstValue(reader) else { continue }
+                let count = strlen(UnsafeRawPointer(value).assumingMemoryBound(to: CChar.self))
+                if text.count + count > maxTextBytes {
+                    throw Diagnostic(
+                        code: "input.text_too_large",
+                        message: "the text of '\(String(decoding: fieldPath, as: UTF8.self))' is larger than \(maxTextBytes >> 10) KiB",
+                        location: SourceLocation(file: file.path, line: line(), column: column()),
+                        notes: ["a refund field is at most a few hundred characters; the file is broken or hostile"])
+                }
+                if text.isEmpty { textLine = line() }
+                text.append(contentsOf: UnsafeBufferPointer(start: value, count: count))
+            case Int32(XML_READER_TYPE_END_ELEMENT.rawValue):
+                if inRecord {
+                    if fieldPathLengths.isEmpty {
+                        try endRecord(&sink)
+                    } else {
+                        let leaf = !(hadChild.popLast() ?? false)
+                        closeField(hasText: leaf)
+                    }
+                } else if !elementPath.isEmpty {
+                    elementPath.removeLast()
+                }
+            case Int32(XML_READER_TYPE_DOCUMENT_TYPE.rawValue):
+                throw Diagnostic(
+                    code: "input.xml_doctype",
+                    message: "the XML declares a DOCTYPE; RefundFlow refuses DTDs and entity declarations (they carry entity bombs and external entities)",
+                    location: SourceLocation(file: file.path, line: line(), column: column()),
+                    notes: ["TOP exports never have a DOCTYPE; remove it, or export the data again"])
+            case Int32(XML_READER_TYPE_ENTITY_REFERENCE.rawValue):
+                throw Diagnostic(
+                    code: "input.xml_entity",
+                    message: "the XML uses a custom entity '&\(String(decoding: name(), as: UTF8.self));'; RefundFlow does not expand entities",
+                    location: SourceLocation(file: file.path, line: line(), column: column()))
+            default:
+                break  // comments, processing instructions, the XML declaration
+            }
+        }
+    }
+
+    /// Ends the current field; a leaf with text becomes a value (empty text: missing).
+    private mutating func closeField(hasText: Bool) {
+        if text.contains(0x0D) { normalizeLineEnds(&text) }
+        if hasText && !text.isEmpty {
+            fieldPath.withUnsafeBufferPointer { path in
+                text.withUnsafeBufferPointer { value in builder.add(path: path, value: value, line: textLine, column: 0) }
+            }
+        }
+        text.removeAll(keepingCapacity: true)
+        fieldPath.removeSubrange((fieldPathLengths.popLast() ?? 0)...)
+    }
+
+    /// XML end-of-line handling (XML 1.0 §2.11): CRLF and a lone CR become LF. libxml2's reader
+    /// leaves them in CDATA sections.
+    private func normalizeLineEnds(_ bytes: inout [UInt8]) {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var index = 0
+        while index < bytes.count {
+            if bytes[index] == 0x0D {
+                out.append(0x0A)
+                if index + 1 < bytes.count, bytes[index + 1] == 0x0A { index += 1 }
+            } else {
+                out.append(bytes[index])
+            }
+            index += 1
+        }
+        bytes = out
+    }
+
+    private mutating func endRecord(_ sink: inout some RecordSink) throws {
+        try builder.deliver(to: &sink)
+        lastRecordLine = line()
+        inRecord = false
+        elementPath.removeLast()
+        fieldPath.removeAll(keepingCapacity: true)
+        fieldPathLengths.removeAll(keepingCapacity: true)
+        hadChild.removeAll(keepingCapacity: true)
+    }
+
+    /// Reads an `error_response` element's children into a fatal diagnostic.
+    private mutating func topErrorResponse() -> Diagnostic {
+        let startLine = line()
+        var fields: [String: String] = [:]
+        var current: String?
+        let depth = xmlTextReaderDepth(reader)
+        while xmlTextReaderRead(reader) == 1 {
+            let type = xmlTextReaderNodeType(reader)
+            if type == Int32(XML_READER_TYPE_ELEMENT.rawValue) {
+                current = String(decoding: name(), as: UTF8.self)
+            } else if type == Int32(XML_READER_TYPE_TEXT.rawValue) || type == Int32(XML_READER_TYPE_CDATA.rawValue),
+                let current, let value = xmlTextReaderConstValue(reader)
+            {
+                fields[current, default: ""] += String(cString: UnsafeRawPointer(value).assumingMemoryBound(to: CChar.self))
+            } else if type == Int32(XML_READER_TYPE_END_ELEMENT.rawValue) {
+                current = nil
+                if xmlTextReaderDepth(reader) == depth { break }
+            }
+        }
+        return TOPErrorResponse(fields: fields).diagnostic(location: SourceLocation(file: file.path, line: startLine))
+    }
+}
+
+extension XMLReader {
+    /// `reader: { xml: { recordPath } }`.
+    static let registration = ReaderRegistration(
+        name: "xml", keys: ["recordPath"],
+        decode: { pairs, context in
+            var options = XMLReaderOptions()
+            for pair in pairs where pair.key == "recordPath" {
+                if let text = context.string(pair.value, "'recordPath'") {
+                    options.recordPath = text.split(separator: "/").map(String.init)
+                }
+            }
+            if options.recordPath.isEmpty {
+                context.diagnostics.append(
+                    Diagnostic(code: "pipeline.missing_key", message: "the xml reader needs 'recordPath', e.g. refunds_receive_get_response/refunds/refund"))
+            }
+            return options
+        },
+        make: { options in XMLReader(options: options as! XMLReaderOptions) })
+}

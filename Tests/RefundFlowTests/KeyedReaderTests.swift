@@ -1,0 +1,241 @@
+import Foundation
+import Testing
+
+@testable import RefundFlow
+
+/// Reads text with a keyed reader (JSON or XML) and collects what it delivers.
+func readKeyed(
+    _ text: String, reader: some RecordReader, fields: [String], fileName: String = "input"
+) throws -> (rows: [CollectedRow], summary: ReadSummary) {
+    let directory = try Fixtures.temporaryDirectory()
+    let path = directory + "/" + fileName
+    try Fixtures.write(text, to: path)
+    var collector = Collector(slots: fields.count)
+    let summary = try reader.read(InputFile(path: path), fieldNames: fields, into: &collector)
+    return (collector.rows, summary)
+}
+
+func jsonReader(_ shape: JSONReaderOptions.Shape = .auto, path: String = "") -> JSONReader {
+    var options = JSONReaderOptions()
+    options.shape = shape
+    options.recordPath = path.split(separator: "/").map(String.init)
+    return JSONReader(options: options)
+}
+
+func xmlReader(_ path: String) -> XMLReader {
+    var options = XMLReaderOptions()
+    options.recordPath = path.split(separator: "/").map(String.init)
+    return XMLReader(options: options)
+}
+
+struct JSONReaderTests {
+    @Test func readsATopLevelArrayKeepingNumbersExactly() throws {
+        let text = """
+            [
+              {"refund_id": 146535512261065, "tid": "3050123456789012345", "refund_fee": 19.9, "ok": true, "gone": null},
+              {"refund_id": "146535512261066", "tid": 3050123456789012347, "refund_fee": "252.77", "ok": false, "x": {"y": [1, {"z": "deep"}]}}
+            ]
+            """
+        let result = try readKeyed(text, reader: jsonReader(), fields: ["refund_id", "tid", "refund_fee", "ok", "gone", "x/y/1/z"])
+        #expect(result.rows.map(\.values) == [
+            ["146535512261065", "3050123456789012345", "19.9", "true", nil, nil],
+            ["146535512261066", "3050123456789012347", "252.77", "false", nil, "deep"],
+        ])
+        #expect(result.rows.map(\.line) == [2, 3])
+        #expect(result.summary.records == 2)
+    }
+
+    @Test func readsRecordsAtAPathAndASingleObjectIsOneRecord() throws {
+        let many = #"{"refunds_receive_get_response":{"total_results":2,"refunds":{"refund":[{"a":"1"},{"a":"2"}]},"request_id":"x"}}"#
+        let path = "refunds_receive_get_response/refunds/refund"
+        #expect(try readKeyed(many, reader: jsonReader(path: path), fields: ["a"]).rows.map(\.values) == [["1"], ["2"]])
+        let one = #"{"refunds_receive_get_response":{"refunds":{"refund":{"a":"only"}}}}"#
+        #expect(try readKeyed(one, reader: jsonReader(path: path), fields: ["a"]).rows.map(\.values) == [["only"]])
+        #expect(throws: Diagnostic.self) { try readKeyed(#"{"other":{}}"#, reader: jsonReader(path: path), fields: ["a"]) }
+    }
+
+    @Test func unescapesStringsStrictly() throws {
+        let text = #"[{"s":"a\"b\\c\/d\n\u7eaf\ud83d\ude00"}]"#
+        #expect(try readKeyed(text, reader: jsonReader(), fields: ["s"]).rows.first?.values == ["a\"b\\c/d\n纯😀"])
+    }
+
+    @Test func aBadJSONLinesLineIsRejectedAndTheRestContinue() throws {
+        let text = "{\"a\":\"1\"}\n\n{\"a\": 2,}\n{\"a\":\"3\"}\r\n{\"a\":\"4\"} trailing\n"
+        let result = try readKeyed(text, reader: jsonReader(.lines), fields: ["a"])
+        #expect(result.rows.map(\.line) == [1, 3, 4, 5])
+        #expect(result.rows[0].problems.isEmpty)
+        #expect(result.rows[1].problems.first?.code == .malformed)
+        #expect(result.rows[1].problems.first?.location == SourceLocation(file: result.summary.file.path, line: 3, column: 9))
+        #expect(result.rows[1].raw == ["{\"a\": 2,}"])
+        #expect(result.rows[2].values == ["3"])
+        #expect(result.rows[3].problems.first?.message.contains("after the record") == true)
+        #expect(result.summary.blankLines == 1)
+        #expect(result.summary.truncated == nil)
+    }
+
+    @Test func invalidJSONInAnArrayKeepsWhatCameBeforeAndSaysWhere() throws {
+        let text = "[\n{\"a\":\"1\"},\n{\"a\":\"2\"}\n{\"a\":\"3\"}]"
+        let result = try readKeyed(text, reader: jsonReader(), fields: ["a"])
+        #expect(result.rows.map(\.values) == [["1"], ["2"], [nil]])
+        #expect(result.rows[2].problems.first?.message.contains("expected ',' or ']'") == true)
+        #expect(result.rows[2].line == 4)
+        #expect(result.summary.truncated?.contains("line 4, column 1") == true)
+        #expect(result.summary.bytes == text.utf8.count)
+    }
+
+    @Test func aRecordThatIsNotAnObjectIsMalformed() throws {
+        let result = try readKeyed(#"[{"a":"1"}, 7]"#, reader: jsonReader(), fields: ["a"])
+        #expect(result.rows[1].problems.first?.message.contains("must be a JSON object") == true)
+    }
+
+    @Test func aTOPErrorResponseIsFatalAndShowsItsCodes() throws {
+        let text = #"{"error_response":{"code":25,"msg":"Invalid signature","sub_code":"isv.invalid-signature","sub_msg":"签名错误","request_id":"1"}}"#
+        let error = #expect(throws: Diagnostic.self) {
+            try readKeyed(text, reader: jsonReader(path: "refunds_receive_get_response/refunds/refund"), fields: ["a"])
+        }
+        #expect(error?.code == "input.top_error_response")
+        #expect(error?.message == "the file is a TOP error response, not data: code 25 Invalid signature (sub_code isv.invalid-signature: 签名错误)")
+    }
+}
+
+struct XMLReaderTests {
+    static let path = "refunds_receive_get_response/refunds/refund"
+
+    @Test func readsTOPXMLWithEntitiesCDATAAndTheTrailingComment() throws {
+        let text = """
+            <?xml version="1.0" encoding="utf-8" ?><refunds_receive_get_response><refunds list="true">\r
+            <refund><desc><![CDATA[a <b>\r
+            c]]></desc><title>&quot;升级款&quot; &amp; &lt;礼盒&gt;</title><tid>3050123456789012345</tid><sid/><company_name></company_name><remind><timeout>2024-09-20 00:00:00</timeout></remind></refund>\r
+            <refund><tid>2</tid></refund>\r
+            </refunds><total_results>2</total_results></refunds_receive_get_response><!--top011184081134.na62-->
+            """
+        let result = try readKeyed(text, reader: xmlReader(Self.path), fields: ["desc", "title", "tid", "sid", "company_name", "remind/timeout"])
+        #expect(result.rows.map(\.values) == [
+            ["a <b>\nc", "\"升级款\" & <礼盒>", "3050123456789012345", nil, nil, "2024-09-20 00:00:00"],
+            [nil, nil, "2", nil, nil, nil],
+        ])
+        #expect(result.rows.map(\.line) == [2, 4])
+        #expect(result.summary.records == 2)
+        #expect(result.summary.bytes == text.utf8.count)
+        #expect(result.summary.sha256.count == 64)
+    }
+
+    /// libxml2's reader parses in 512-byte chunks: records well before the fault are delivered,
+    /// and the message says up to where records were processed.
+    @Test func malformedXMLKeepsTheRecordsBeforeAndSaysWhere() throws {
+        let good = (1...40).map { "<refund><tid>\($0)</tid><title>padding padding padding</title></refund>\n" }.joined()
+        let text = "<r><refunds>\n" + good + "<refund><tid>41</tid></refnd>\n</refunds></r>"
+        let result = try readKeyed(text, reader: xmlReader("r/refunds/refund"), fields: ["tid"])
+        let delivered = result.rows.filter(\.problems.isEmpty)
+        #expect(delivered.count >= 30)
+        #expect(delivered.map(\.values) == (1...delivered.count).map { [String($0)] })
+        #expect(delivered.map(\.line) == (1...delivered.count).map { $0 + 1 })
+        let problem = try #require(result.rows.last?.problems.first)
+        #expect(problem.code == .malformed)
+        #expect(problem.location.line == 42)
+        #expect(problem.message.contains("malformed XML at line 42"))
+        #expect(problem.message.contains("records up to the one ending at line \(delivered.count + 1) were processed"))
+        #expect(result.summary.truncated != nil)
+        #expect(result.summary.bytes == text.utf8.count)
+    }
+
+    @Test func aTOPErrorResponseIsFatalAndShowsItsCodes() throws {
+        let text = #"<?xml version="1.0" encoding="utf-8" ?><error_response><code>29</code><msg>Invalid app Key</msg><sub_code>isv.appkey-not-exists</sub_code><request_id>14sqam8deckzh</request_id></error_response><!--top010179080184.s.et2-->"#
+        let error = #expect(throws: Diagnostic.self) { try readKeyed(text, reader: xmlReader(Self.path), fields: []) }
+        #expect(error?.message == "the file is a TOP error response, not data: code 29 Invalid app Key (sub_code isv.appkey-not-exists)")
+        #expect(error?.notes.first?.contains("app key") == true)
+    }
+
+    @Test func aMissingRecordPathIsNotZeroRecordsButAnError() throws {
+        let error = #expect(throws: Diagnostic.self) { try readKeyed("<a><b/></a>", reader: xmlReader(Self.path), fields: []) }
+        #expect(error?.code == "input.no_records_path")
+    }
+
+    // MARK: - Security
+
+    @Test func theParserOptionsForbidNetworkAndEntityExpansion() {
+        #expect(XMLReader.parserOptions & (1 << 11) != 0, "XML_PARSE_NONET")
+        #expect(XMLReader.parserOptions & (1 << 1) == 0, "never XML_PARSE_NOENT")
+        #expect(XMLReader.parserOptions & (1 << 2) == 0, "never XML_PARSE_DTDLOAD")
+    }
+
+    @Test func aBillionLaughsFileIsRefusedQuicklyInBoundedMemory() throws {
+        var entities = "<!ENTITY lol \"lol\">"
+        for level in 1...9 {
+            let previous = level == 1 ? "lol" : "lol\(level - 1)"
+            entities += "<!ENTITY lol\(level) \"" + String(repeating: "&\(previous);", count: 10) + "\">"
+        }
+        let text = "<?xml version=\"1.0\"?><!DOCTYPE r [\(entities)]><r><refunds><refund><tid>&lol9;</tid></refund></refunds></r>"
+        let error = #expect(throws: Diagnostic.self) { try readKeyed(text, reader: xmlReader("r/refunds/refund"), fields: ["tid"]) }
+        #expect(error?.code == "input.xml_entities" || error?.code == "input.xml_doctype")
+    }
+
+    @Test func externalEntitiesAreNeverResolved() throws {
+        let text = "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]><r><refunds><refund><tid>&xxe;</tid></refund></refunds></r>"
+        let error = #expect(throws: Diagnostic.self) { try readKeyed(text, reader: xmlReader("r/refunds/refund"), fields: ["tid"]) }
+        #expect(error?.code == "input.xml_doctype")
+    }
+
+    /// A loopback listener counts connections while a document points an external DTD and an
+    /// external entity at it: none may arrive.
+    @Test func noNetworkAccess() throws {
+        let listener = try LoopbackListener()
+        let url = "http://127.0.0.1:\(listener.port)/evil"
+        let documents = [
+            "<?xml version=\"1.0\"?><!DOCTYPE r SYSTEM \"\(url).dtd\"><r><refunds><refund><tid>1</tid></refund></refunds></r>",
+            "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY e SYSTEM \"\(url).xml\">]><r><refunds><refund><tid>&e;</tid></refund></refunds></r>",
+            "<r xmlns:xi=\"http://www.w3.org/2001/XInclude\"><refunds><refund><tid>1</tid><xi:include href=\"\(url).inc\"/></refund></refunds></r>",
+        ]
+        for document in documents {
+            _ = try? readKeyed(document, reader: xmlReader("r/refunds/refund"), fields: ["tid"])
+        }
+        #expect(listener.connections() == 0)
+    }
+
+    @Test func oversizedTextIsRefusedWithAClearError() throws {
+        let text = "<r><refunds><refund><title>" + String(repeating: "x", count: (1 << 20) + 10) + "</title></refund></refunds></r>"
+        let error = #expect(throws: Diagnostic.self) { try readKeyed(text, reader: xmlReader("r/refunds/refund"), fields: ["title"]) }
+        #expect(error?.code == "input.text_too_large")
+    }
+}
+
+/// A TCP listener on 127.0.0.1 that counts the connections it is offered (non-blocking).
+final class LoopbackListener {
+    private let socketDescriptor: Int32
+    let port: UInt16
+
+    init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+        }
+        guard bound == 0, listen(descriptor, 16) == 0 else {
+            close(descriptor)
+            throw Diagnostic(code: "test.listen", message: "cannot listen on loopback")
+        }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+        socketDescriptor = descriptor
+        port = UInt16(bigEndian: address.sin_port)
+    }
+
+    deinit { close(socketDescriptor) }
+
+    /// Connections waiting to be accepted now.
+    func connections() -> Int {
+        var count = 0
+        while true {
+            let client = accept(socketDescriptor, nil, nil)
+            if client < 0 { return count }
+            close(client)
+            count += 1
+        }
+    }
+}
