@@ -12,10 +12,13 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Working directory for the generated export and outputs.")
     var dir = "/tmp/refundflow-bench"
 
-    @Option(help: "Pipeline to run.")
-    var pipeline = "pipelines/taobao-seller-refunds-csv.yaml"
+    @Option(help: "Input format: csv (seller-center export), xml, json or jsonl (TOP refunds).")
+    var format = "csv"
 
-    @Option(help: "Encoding of the generated export: utf-8 or gbk.")
+    @Option(help: "Pipeline to run (default: the bundled one for the format).")
+    var pipeline: String?
+
+    @Option(help: "Encoding of the generated CSV export: utf-8 or gbk.")
     var encoding = "utf-8"
 
     @Flag(help: "Reuse an existing generated file of the same size.")
@@ -24,15 +27,29 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Write only the 20 columns the bundled pipeline reads (a merchant-trimmed export).")
     var narrow = false
 
+    func validate() throws {
+        guard format == "csv" || BenchmarkData.TOPFormat(rawValue: format) != nil else {
+            throw ValidationError("--format takes csv, xml, json or jsonl, not '\(format)'")
+        }
+    }
+
     func run() throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let input = "\(dir)/taobao-refunds-\(rows)-\(encoding)\(narrow ? "-narrow" : "").csv"
+        let topFormat = BenchmarkData.TOPFormat(rawValue: format)
+        let input = topFormat == nil
+            ? "\(dir)/taobao-refunds-\(rows)-\(encoding)\(narrow ? "-narrow" : "").csv"
+            : "\(dir)/top-refunds-\(rows).\(format)"
         if !(reuse && FileManager.default.fileExists(atPath: input)) {
             let started = Date()
-            try BenchmarkData.writeTaobaoExport(path: input, rows: rows, gbk: encoding == "gbk", narrow: narrow)
+            if let topFormat {
+                try BenchmarkData.writeTOPExport(path: input, rows: rows, format: topFormat)
+            } else {
+                try BenchmarkData.writeTaobaoExport(path: input, rows: rows, gbk: encoding == "gbk", narrow: narrow)
+            }
             printError("generated \(input) in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
         }
-        let definition = try loadPipeline(pipeline, variables: ["shop_no": "BENCH"], requireVariables: true)
+        let pipelinePath = pipeline ?? (topFormat == nil ? "pipelines/taobao-seller-refunds-csv.yaml" : "pipelines/taobao-top-refunds-\(format).yaml")
+        let definition = try loadPipeline(pipelinePath, variables: ["shop_no": "BENCH"], requireVariables: true)
         let compiled = try Pipeline(definition)
         var options = RunOptions(inputs: [input], outputDirectory: "\(dir)/out")
         options.maxPrintedDiagnostics = 0

@@ -147,3 +147,102 @@ struct SplitMix64 {
         return z ^ (z >> 31)
     }
 }
+
+extension BenchmarkData {
+    /// The keyed formats the TOP pipelines read.
+    public enum TOPFormat: String, Sendable, CaseIterable {
+        case xml, json, jsonl
+    }
+
+    static let topStatuses = ["SUCCESS", "CLOSED", "WAIT_SELLER_AGREE", "WAIT_BUYER_RETURN_GOODS", "WAIT_SELLER_CONFIRM_GOODS", "SELLER_REFUSE_BUYER"]
+    static let disputeTypes = ["REFUND", "REFUND_AND_RETURN", "TMALL_EXCHANGE"]
+
+    /// Writes `rows` TOP refunds (receive.get merged with refund.get detail fields), streamed:
+    /// XML as TOP writes it (one line per record, alphabetical fields, a trailing comment),
+    /// a TOP JSON document, or JSON Lines. About 1% of the rows are bad.
+    public static func writeTOPExport(path: String, rows: Int, format: TOPFormat) throws {
+        let output = try BufferedOutput(path: path)
+        var random = SplitMix64(seed: 20_241_122)
+        switch format {
+        case .xml: try output.write(Array("<?xml version=\"1.0\" encoding=\"utf-8\" ?><refunds_receive_get_response><refunds list=\"true\">\n".utf8))
+        case .json: try output.write(Array("{\"refunds_receive_get_response\":{\"refunds\":{\"refund\":[\n".utf8))
+        case .jsonl: break
+        }
+        let json = JSONBytes(capacity: 4096)
+        for row in 0..<rows {
+            json.removeAll()
+            let status = topStatuses[Int(random.next() % UInt64(topStatuses.count))]
+            let cents = 100 + Int(random.next() % 99_900)
+            let bad = random.next() % 100 == 0
+            let returns = random.next() % 2 == 0
+            let day = 1 + Int(random.next() % 28)
+            let fields: [(String, String, Bool)] = [  // name, value, is a JSON number
+                ("alipay_no", "2024091122001\(row)", false),
+                ("buyer_nick", "t**\(row % 97)", false),
+                ("company_name", returns ? carriers[row % carriers.count] : "", false),
+                ("created", "2024-09-\(String(format2: day)) 10:\(String(format2: row % 60)):00", false),
+                ("desc", row % 10 == 0 ? "第一行说明\n第二行 \"引号\" & <尖括号>" : "", false),
+                ("dispute_type", disputeTypes[Int(random.next() % 3)], false),
+                ("end_time", status == "SUCCESS" ? "2024-09-\(String(format2: min(day + 2, 28))) 18:00:00" : "", false),
+                ("good_status", random.next() % 2 == 0 ? "BUYER_RECEIVED" : "BUYER_NOT_RECEIVED", false),
+                ("has_good_return", returns ? "true" : "false", true),
+                ("num", String(1 + Int(random.next() % 3)), true),
+                ("num_iid", String(600_000_000_000 + row % 5000), true),
+                ("oid", bad && row % 2 == 0 ? "3.50000E+18" : String(3_000_000_000_000_000_001 as UInt64 + UInt64(row) * 7919), !bad),
+                ("order_status", "TRADE_FINISHED", false),
+                ("outer_id", "SKU-\(row % 5000)", false),
+                ("price", "\(cents / 100).\(String(format2: cents % 100))", false),
+                ("reason", reasons[Int(random.next() % UInt64(reasons.count))], false),
+                ("refund_fee", bad && row % 2 == 1 ? "12,50" : "\(cents / 100).\(String(format2: cents % 100))", false),
+                ("refund_id", String(200_000_000_000_000 as UInt64 + UInt64(row)), true),
+                ("refund_phase", row % 4 == 0 ? "onsale" : "aftersale", false),
+                ("sid", returns ? "YT\(880_000_000 + row)" : "", false),
+                ("status", status, false),
+                ("tid", String(3_000_000_000_000_000_000 as UInt64 + UInt64(row) * 7919), true),
+                ("title", titles[Int(random.next() % UInt64(titles.count))], false),
+            ]
+            switch format {
+            case .xml:
+                json.raw("<refund>")
+                for (name, value, _) in fields {
+                    if value.isEmpty {
+                        json.raw(Array("<\(name)/>".utf8))
+                    } else {
+                        json.raw(Array("<\(name)>".utf8))
+                        json.raw(Array(xmlEscaped(value).utf8))
+                        json.raw(Array("</\(name)>".utf8))
+                    }
+                }
+                json.raw("</refund>\n")
+            case .json, .jsonl:
+                if format == .json && row > 0 { json.raw(",\n") }
+                json.raw("{")
+                for (index, (name, value, isNumber)) in fields.enumerated() {
+                    if isNumber { json.key(name, first: index == 0); json.raw(Array(value.utf8)) } else { json.keyValue(name, value, first: index == 0) }
+                }
+                json.raw(format == .jsonl ? "}\n" : "}")
+            }
+            try output.write(json.bytes)
+        }
+        switch format {
+        case .xml: try output.write(Array("</refunds><total_results>\(rows)</total_results></refunds_receive_get_response><!--top011184081134.na62-->".utf8))
+        case .json: try output.write(Array("\n]},\"total_results\":\(rows)}}\n".utf8))
+        case .jsonl: break
+        }
+        try output.flush()
+    }
+
+    static func xmlEscaped(_ text: String) -> String {
+        var out = ""
+        for character in text {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+}
