@@ -238,7 +238,8 @@ struct JSONSyntaxError: Error {
 }
 
 /// The chunked byte stream under the JSON reader: navigation tokens, and capture of whole
-/// values as contiguous bytes. Tracks line and column. Not `Sendable`: one per read.
+/// values as contiguous bytes. Tracks line and column. Not `Sendable`: one per read, on one
+/// thread, with no overlapping access: hence `@exclusivity(unchecked)` on the cursor state.
 final class JSONStream {
     struct Captured {
         var bytes: UnsafeBufferPointer<UInt8>
@@ -247,14 +248,14 @@ final class JSONStream {
     }
 
     private var file: ChunkedFile
-    private var buffer: UnsafeMutableRawBufferPointer
-    private var start = 0  // next unread byte
-    private var end = 0
-    private var endOfInput = false
+    @exclusivity(unchecked) private var buffer: UnsafeMutableRawBufferPointer
+    @exclusivity(unchecked) private var start = 0  // next unread byte
+    @exclusivity(unchecked) private var end = 0
+    @exclusivity(unchecked) private var endOfInput = false
     private let maxBytes: Int
-    private(set) var line = 1
-    private var lineStart = 0  // buffer offset where the current line starts (may be negative after compaction)
-    private(set) var blankLines = 0
+    @exclusivity(unchecked) private(set) var line = 1
+    @exclusivity(unchecked) private var lineStart = 0  // where the current line starts (may be negative after compaction)
+    @exclusivity(unchecked) private(set) var blankLines = 0
     let path: String
 
     init(file: InputFile, options: JSONReaderOptions) throws {
@@ -550,10 +551,10 @@ struct JSONRecordParser {
             while true {
                 skipSpace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key in quotes") }
-                let key = try parseStringValue()
+                try parseStringIntoScratch()
                 let saved = path.count
                 if !path.isEmpty { path.append(UInt8(ascii: "/")) }
-                path.append(contentsOf: key)
+                path.append(contentsOf: scratch)
                 skipSpace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after a key") }
                 index += 1
@@ -595,8 +596,8 @@ struct JSONRecordParser {
                 return
             }
         case UInt8(ascii: "\""):
-            let value = try parseStringValue()
-            emit(value, line: valueLine, column: valueColumn)
+            try parseStringIntoScratch()
+            emitScratch(line: valueLine, column: valueColumn)
         case UInt8(ascii: "t"):
             try literal("true")
             emit(Array("true".utf8), line: valueLine, column: valueColumn)
@@ -608,15 +609,21 @@ struct JSONRecordParser {
         default:
             let start = index
             try number()
-            emit(Array(bytes[start..<index]), line: valueLine, column: valueColumn)
+            emit(UnsafeBufferPointer(rebasing: bytes[start..<index]), line: valueLine, column: valueColumn)
         }
     }
 
     private func emit(_ value: [UInt8], line: Int, column: Int) {
+        value.withUnsafeBufferPointer { emit($0, line: line, column: column) }
+    }
+
+    private func emit(_ value: UnsafeBufferPointer<UInt8>, line: Int, column: Int) {
         guard let builder else { return }
-        path.withUnsafeBufferPointer { path in
-            value.withUnsafeBufferPointer { value in builder.add(path: path, value: value, line: line, column: column) }
-        }
+        path.withUnsafeBufferPointer { path in builder.add(path: path, value: value, line: line, column: column) }
+    }
+
+    private func emitScratch(line: Int, column: Int) {
+        scratch.withUnsafeBufferPointer { emit($0, line: line, column: column) }
     }
 
     private mutating func literal(_ word: StaticString) throws {
@@ -653,8 +660,23 @@ struct JSONRecordParser {
 
     /// A string at `index` (which holds `"`), unescaped to UTF-8. Raw bytes must be valid UTF-8.
     mutating func parseStringValue() throws -> [UInt8] {
-        index += 1
         var out: [UInt8] = []
+        try parseString(into: &out)
+        return out
+    }
+
+    /// Into `scratch`, which is moved out while parsing so the two accesses do not overlap.
+    private mutating func parseStringIntoScratch() throws {
+        var buffer = scratch
+        scratch = []
+        defer { scratch = buffer }
+        try parseString(into: &buffer)
+    }
+
+    /// The same, into a reused buffer (the hot path).
+    mutating func parseString(into out: inout [UInt8]) throws {
+        out.removeAll(keepingCapacity: true)
+        index += 1
         let runStart = index
         // Fast path: no escapes.
         while index < bytes.count, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\"), bytes[index] >= 0x20 {
@@ -708,7 +730,6 @@ struct JSONRecordParser {
         }
         let valid = out.withUnsafeBufferPointer { UTF8Validation.firstInvalidOffset($0) == nil }
         if !valid { throw error("a string holds bytes that are not UTF-8") }
-        return out
     }
 
     private mutating func hex4() throws -> UInt32 {

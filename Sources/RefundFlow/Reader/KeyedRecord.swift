@@ -2,7 +2,8 @@
 /// and hands it to a sink as a `SourceRow`. Paths join nested names with `/`
 /// (`refund_remind_timeout/timeout`). One builder is reused for every record of a read.
 ///
-/// Not `Sendable`: it belongs to one read.
+/// Not `Sendable`: it belongs to one read, on one thread, and no access to its state overlaps
+/// another; hence `@exclusivity(unchecked)` on its hot state (checked in debug builds anyway).
 final class KeyedRecordBuilder {
     struct Field {
         var pathStart: Int
@@ -15,10 +16,14 @@ final class KeyedRecordBuilder {
 
     private let slotsByPath: [String: Int]
     private let slotCount: Int
-    private(set) var bytes: [UInt8] = []
-    private(set) var fields: [Field] = []
-    private var slotFields: [Int]
-    private(set) var problems: [RowProblem] = []
+    @exclusivity(unchecked) private(set) var bytes: [UInt8] = []
+    @exclusivity(unchecked) private(set) var fields: [Field] = []
+    @exclusivity(unchecked) private var slotFields: [Int]
+    @exclusivity(unchecked) private(set) var problems: [RowProblem] = []
+    /// Records of one file repeat their keys in the same order: the slot of the path seen at
+    /// each position last time, checked by comparing bytes, saves a hash lookup per field.
+    @exclusivity(unchecked) private var positionPaths: [[UInt8]] = []
+    @exclusivity(unchecked) private var positionSlots: [Int] = []
     private(set) var line = 0
     private(set) var column = 0
     private(set) var ordinal = 0
@@ -51,8 +56,21 @@ final class KeyedRecordBuilder {
         let valueStart = bytes.count
         bytes.append(contentsOf: value)
         fields.append(Field(pathStart: pathStart, pathEnd: valueStart, valueStart: valueStart, valueEnd: bytes.count, line: line, column: column))
-        let key = String(decoding: path, as: UTF8.self)
-        if let slot = slotsByPath[key], slotFields[slot] < 0 { slotFields[slot] = fields.count - 1 }
+        let position = fields.count - 1
+        let slot: Int
+        if position < positionPaths.count && positionPaths[position].elementsEqual(path) {
+            slot = positionSlots[position]
+        } else {
+            slot = slotsByPath[String(decoding: path, as: UTF8.self)] ?? -1
+            if position < positionPaths.count {
+                positionPaths[position] = Array(path)
+                positionSlots[position] = slot
+            } else if position == positionPaths.count {
+                positionPaths.append(Array(path))
+                positionSlots.append(slot)
+            }
+        }
+        if slot >= 0, slotFields[slot] < 0 { slotFields[slot] = position }
     }
 
     func addProblem(_ code: RowErrorCode, _ message: String, line: Int, column: Int, field: String? = nil) {
