@@ -122,6 +122,14 @@ struct XMLReaderTests {
 
     /// libxml2's reader parses in 512-byte chunks: records well before the fault are delivered,
     /// and the message says up to where records were processed.
+    @Test func attributesAreReadOnlyWhenAsked() throws {
+        let text = #"<r><refunds list="true"><refund id="9"><sku code="A1">red</sku><empty flag="y"/></refund></refunds></r>"#
+        let result = try readKeyed(text, reader: xmlReader("r/refunds/refund"), fields: ["@id", "sku", "sku/@code", "empty/@flag", "empty"])
+        #expect(result.rows.first?.values == ["9", "red", "A1", "y", nil])
+        let plain = try readKeyed(text, reader: xmlReader("r/refunds/refund"), fields: ["sku"])
+        #expect(plain.rows.first?.raw == ["red"])
+    }
+
     @Test func malformedXMLKeepsTheRecordsBeforeAndSaysWhere() throws {
         let good = (1...40).map { "<refund><tid>\($0)</tid><title>padding padding padding</title></refund>\n" }.joined()
         let text = "<r><refunds>\n" + good + "<refund><tid>41</tid></refnd>\n</refunds></r>"

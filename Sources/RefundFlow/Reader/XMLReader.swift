@@ -20,8 +20,8 @@ public struct XMLReaderOptions: Sendable, Hashable {
 /// so memory stays flat with file size.
 ///
 /// - Child elements of a record become fields; nested children are reachable by path
-///   (`refund_remind_timeout/timeout`). Attributes are ignored. An empty or self-closing element
-///   is missing. Entities (`&quot;`), CDATA and CRLF are handled by libxml2; comments are skipped.
+///   (`refund_remind_timeout/timeout`). Attributes are ignored unless a pipeline maps one
+///   (`sku/@id`, or `@id` on the record element). An empty or self-closing element is missing. Entities (`&quot;`), CDATA and CRLF are handled by libxml2; comments are skipped.
 /// - Security: `XML_PARSE_NONET`; never `XML_PARSE_NOENT` or `XML_PARSE_DTDLOAD`; a DOCTYPE
 ///   (the carrier of entity bombs and external entities) is refused before anything is expanded;
 ///   oversized text is refused.
@@ -64,7 +64,8 @@ public struct XMLReader: RecordReader {
         try sink.begin(file: file, shape: SourceShape(availableFields: nil, location: nil))
         var walker = XMLWalker(
             reader: reader, file: file, recordPath: options.recordPath.map { Array($0.utf8) },
-            maxTextBytes: options.maxTextBytes, builder: KeyedRecordBuilder(file: file, fieldNames: fieldNames))
+            maxTextBytes: options.maxTextBytes, builder: KeyedRecordBuilder(file: file, fieldNames: fieldNames),
+            readsAttributes: fieldNames.contains { $0.contains("@") })
         var summary = ReadSummary(file: file)
         summary.encoding = "utf-8 (XML)"
         let broken = try walker.walk(into: &sink, errors: errors)
@@ -134,6 +135,8 @@ struct XMLWalker {
     let recordPath: [[UInt8]]
     let maxTextBytes: Int
     let builder: KeyedRecordBuilder
+    /// Attributes are ignored unless a pipeline asks for one (`path/@name`, or `@name` on the record).
+    let readsAttributes: Bool
     private(set) var foundRecordPath = false
 
     private var elementPath: [[UInt8]] = []  // open elements from the root
@@ -146,12 +149,35 @@ struct XMLWalker {
     /// Where the last delivered record ended.
     private(set) var lastRecordLine: Int?
 
-    init(reader: xmlTextReaderPtr, file: InputFile, recordPath: [[UInt8]], maxTextBytes: Int, builder: KeyedRecordBuilder) {
+    init(
+        reader: xmlTextReaderPtr, file: InputFile, recordPath: [[UInt8]], maxTextBytes: Int, builder: KeyedRecordBuilder,
+        readsAttributes: Bool
+    ) {
         self.reader = reader
         self.file = file
         self.recordPath = recordPath
         self.maxTextBytes = maxTextBytes
         self.builder = builder
+        self.readsAttributes = readsAttributes
+    }
+
+    /// Adds the current element's attributes as `fieldPath/@name` fields.
+    private mutating func addAttributes() {
+        guard readsAttributes, xmlTextReaderHasAttributes(reader) == 1 else { return }
+        let line = line()
+        while xmlTextReaderMoveToNextAttribute(reader) == 1 {
+            var path = fieldPath
+            if !path.isEmpty { path.append(UInt8(ascii: "/")) }
+            path.append(UInt8(ascii: "@"))
+            path.append(contentsOf: name())
+            let value = xmlTextReaderConstValue(reader).map {
+                Array(UnsafeBufferPointer(start: $0, count: strlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))))
+            } ?? []
+            path.withUnsafeBufferPointer { path in
+                value.withUnsafeBufferPointer { builder.add(path: path, value: $0, line: line, column: 0) }
+            }
+        }
+        xmlTextReaderMoveToElement(reader)
     }
 
     private func name() -> [UInt8] {
@@ -209,6 +235,7 @@ struct XMLWalker {
                     fieldPath.append(contentsOf: elementName)
                     text.removeAll(keepingCapacity: true)
                     textLine = line()
+                    addAttributes()
                     if isEmpty {
                         closeField(hasText: false)  // self-closing: missing
                     } else {
@@ -220,6 +247,7 @@ struct XMLWalker {
                         foundRecordPath = true
                         inRecord = true
                         builder.begin(line: line(), column: 0)
+                        addAttributes()
                         if isEmpty {
                             try endRecord(&sink)
                         }
