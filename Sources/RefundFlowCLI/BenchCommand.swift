@@ -21,6 +21,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Encoding of the generated CSV export: utf-8 or gbk.")
     var encoding = "utf-8"
 
+    @Option(help: "What to time: all (the whole run with dry-run output) or read (the reader alone).")
+    var stage = "all"
+
     @Flag(help: "Reuse an existing generated file of the same size.")
     var reuse = false
 
@@ -51,6 +54,13 @@ struct BenchCommand: ParsableCommand {
         let pipelinePath = pipeline ?? (topFormat == nil ? "pipelines/taobao-seller-refunds-csv.yaml" : "pipelines/taobao-top-refunds-\(format).yaml")
         let definition = try loadPipeline(pipelinePath, variables: ["shop_no": "BENCH"], requireVariables: true)
         let compiled = try Pipeline(definition)
+        if stage == "read" {
+            let started = Date()
+            let (records, bytes) = try compiled.readOnly([input])
+            let seconds = Date().timeIntervalSince(started)
+            print("read only: rows \(records)  bytes \(bytes)  time \(String(format: "%.3f", seconds)) s  \(String(format: "%.0f", Double(records) / seconds)) rows/s  \(String(format: "%.1f", Double(bytes) / seconds / 1_000_000)) MB/s  peak RSS \(String(format: "%.1f", Double(peakRSSKiB()) / 1024)) MiB")
+            return
+        }
         var options = RunOptions(inputs: [input], outputDirectory: "\(dir)/out")
         options.maxPrintedDiagnostics = 0
         let started = Date()

@@ -53,7 +53,7 @@ final class FieldDecoder {
             decision = "gb18030"
         case .auto:
             mode = .undecided
-            decision = "auto (ASCII only so far)"
+            decision = "auto → ascii (no non-ASCII bytes; UTF-8 and GB18030 agree)"
         }
         if case .iconv(let name) = mode { try openConverter(name) }
     }

@@ -145,3 +145,26 @@ func percent(_ fraction: Double) -> String {
 struct ErrorLimitReached: Error {
     var message: String
 }
+
+extension Pipeline {
+    /// Reads the inputs with this pipeline's reader into a sink that only counts, touching every
+    /// mapped value: the reader's share of a run, for the benchmark.
+    public func readOnly(_ inputs: [String]) throws -> (records: Int, bytes: Int) {
+        struct CountingSink: RecordSink {
+            var slots: Int
+            var records = 0
+            var checksum = 0
+            mutating func begin(file: InputFile, shape: SourceShape) throws {}
+            mutating func consume(_ row: some SourceRow) throws {
+                records += 1
+                for slot in 0..<slots { checksum &+= row.withValue(slot: slot) { $0?.count ?? 0 } }
+            }
+        }
+        var sink = CountingSink(slots: mapper.sourceFieldNames.count)
+        var bytes = 0
+        for path in inputs {
+            bytes += try reader.read(InputFile(path: path), fieldNames: mapper.sourceFieldNames, into: &sink).bytes
+        }
+        return (sink.records, bytes)
+    }
+}
