@@ -128,6 +128,11 @@ struct CSVReaderTests {
         #expect(result.rows.first?.values == ["", nil])
     }
 
+    @Test func aUTF16FileSaysHowToConvertIt() throws {
+        let error = #expect(throws: Diagnostic.self) { try readCSV([0xFF, 0xFE, 0x61, 0x00], fields: []) }
+        #expect(error?.code == "input.utf16")
+    }
+
     @Test func anEmptyFileHasNoHeader() throws {
         #expect(throws: Diagnostic.self) { try readCSV([], fields: []) }
     }

@@ -98,6 +98,15 @@ struct JSONReaderTests {
     }
 }
 
+extension JSONReaderTests {
+    @Test func anErrorResponseLineInJSONLinesIsFatal() throws {
+        let text = #"{"error_response":{"code":7,"msg":"App Call Limited","sub_code":"accesscontrol.limited-by-app-access-count","sub_msg":"This ban will last for 2 more seconds"}}"# + "\n"
+        let error = #expect(throws: Diagnostic.self) { try readKeyed(text, reader: jsonReader(.lines), fields: ["a"]) }
+        #expect(error?.code == "input.top_error_response")
+        #expect(error?.notes.first?.contains("throttled") == true)
+    }
+}
+
 struct XMLReaderTests {
     static let path = "refunds_receive_get_response/refunds/refund"
 

@@ -143,6 +143,11 @@ private struct CSVReadState: ~Copyable {
         if dataEnd - dataStart >= 3, buffer[0] == 0xEF, buffer[1] == 0xBB, buffer[2] == 0xBF {
             dataStart = 3
             decoder.sawByteOrderMark()
+        } else if dataEnd - dataStart >= 2, (buffer[0] == 0xFF && buffer[1] == 0xFE) || (buffer[0] == 0xFE && buffer[1] == 0xFF) {
+            throw Diagnostic(
+                code: "input.utf16", message: "'\(file.path)' is UTF-16 (Excel's 'Unicode Text'), not a CSV in UTF-8 or GBK",
+                location: SourceLocation(file: file.path, line: 1),
+                notes: ["in Excel, save it as 'CSV UTF-8 (comma delimited)'; or convert it: iconv -f UTF-16 -t UTF-8"])
         }
         try skipLeadingLines()
         guard let header = try readHeader() else {

@@ -84,6 +84,7 @@ public struct JSONReader: RecordReader {
             builder.begin(line: line.number, column: 1)
             do {
                 try parser.parseRecord(requireEnd: true)
+                try Self.refuseErrorResponse(builder)
             } catch let error as JSONSyntaxError {
                 builder.begin(line: line.number, column: 1)
                 builder.addProblem(.malformed, "invalid JSON: \(error.message)", line: error.line, column: error.column)
@@ -126,6 +127,7 @@ public struct JSONReader: RecordReader {
         var parser = JSONRecordParser(value.bytes, line: value.line, column: value.column, builder: builder)
         do {
             try parser.parseRecord(requireEnd: true)
+            try Self.refuseErrorResponse(builder)
         } catch let error as JSONSyntaxError {
             builder.begin(line: value.line, column: value.column)
             builder.addProblem(.malformed, "invalid JSON: \(error.message)", line: error.line, column: error.column)
@@ -193,6 +195,23 @@ public struct JSONReader: RecordReader {
             stream.advance()
             if next == UInt8(ascii: "}") { return }
         }
+    }
+
+    /// A record that is a TOP `{"error_response":{…}}` means the export failed: fatal, not a refund.
+    private static func refuseErrorResponse(_ builder: KeyedRecordBuilder) throws {
+        let prefix = Array("error_response/".utf8)
+        var fields: [String: String] = [:]
+        builder.bytes.withUnsafeBufferPointer { bytes in
+            for field in builder.fields {
+                let path = bytes[field.pathStart..<field.pathEnd]
+                guard path.starts(with: prefix) else { continue }
+                fields[String(decoding: path.dropFirst(prefix.count), as: UTF8.self)] =
+                    String(decoding: bytes[field.valueStart..<field.valueEnd], as: UTF8.self)
+            }
+        }
+        guard !fields.isEmpty, fields.count == builder.fields.count else { return }
+        throw TOPErrorResponse(fields: fields).diagnostic(
+            location: SourceLocation(file: builder.file.path, line: builder.line, column: builder.column))
     }
 
     private func topError(_ value: JSONStream.Captured, path: String) -> Diagnostic {

@@ -180,9 +180,12 @@ struct XMLWalker {
         xmlTextReaderMoveToElement(reader)
     }
 
-    private func name() -> [UInt8] {
-        guard let pointer = xmlTextReaderConstLocalName(reader) else { return [] }
-        return Array(UnsafeBufferPointer(start: pointer, count: strlen(UnsafeRawPointer(pointer).assumingMemoryBound(to: CChar.self))))
+    private func name() -> [UInt8] { Array(nameBytes()) }
+
+    /// The current node's local name, owned by libxml2's dictionary (no copy).
+    private func nameBytes() -> UnsafeBufferPointer<UInt8> {
+        guard let pointer = xmlTextReaderConstLocalName(reader) else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: pointer, count: strlen(UnsafeRawPointer(pointer).assumingMemoryBound(to: CChar.self)))
     }
 
     private func line() -> Int {
@@ -223,11 +226,8 @@ struct XMLWalker {
             let type = xmlTextReaderNodeType(reader)
             switch type {
             case Int32(XML_READER_TYPE_ELEMENT.rawValue):
-                let elementName = name()
+                let elementName = nameBytes()
                 let isEmpty = xmlTextReaderIsEmptyElement(reader) == 1
-                if elementPath.isEmpty && elementName == Array("error_response".utf8) {
-                    throw topErrorResponse()
-                }
                 if inRecord {
                     if !hadChild.isEmpty { hadChild[hadChild.count - 1] = true }
                     fieldPathLengths.append(fieldPath.count)
@@ -242,7 +242,10 @@ struct XMLWalker {
                         hadChild.append(false)
                     }
                 } else {
-                    elementPath.append(elementName)
+                    if elementPath.isEmpty && elementName.elementsEqual("error_response".utf8) {
+                        throw topErrorResponse()
+                    }
+                    elementPath.append(Array(elementName))
                     if elementPath == recordPath {
                         foundRecordPath = true
                         inRecord = true
@@ -305,7 +308,7 @@ struct XMLWalker {
             }
         }
         text.removeAll(keepingCapacity: true)
-        fieldPath.removeSubrange((fieldPathLengths.popLast() ?? 0)...)
+        fieldPath.removeLast(fieldPath.count - (fieldPathLengths.popLast() ?? 0))
     }
 
     /// XML end-of-line handling (XML 1.0 §2.11): CRLF and a lone CR become LF. libxml2's reader
