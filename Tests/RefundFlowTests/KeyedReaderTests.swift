@@ -99,6 +99,28 @@ struct JSONReaderTests {
 }
 
 extension JSONReaderTests {
+    /// Tiny chunks put every token across a refill boundary: the rows must not change.
+    @Test(arguments: [1, 2, 3, 7, 64])
+    func readsTheSamplesAtEveryChunkBoundary(chunkSize: Int) throws {
+        let fields = ["refund_id", "tid", "refund_fee", "desc", "title", "has_good_return", "refund_remind_timeout/timeout"]
+        for (sample, shape, path) in [
+            ("top-refunds.json", JSONReaderOptions.Shape.document, "refunds_receive_get_response/refunds/refund"),
+            ("top-refunds.jsonl", .lines, ""),
+        ] {
+            let text = try Fixtures.read(Fixtures.packageRoot + "/pipelines/samples/" + sample)
+            var options = JSONReaderOptions()
+            options.shape = shape
+            options.recordPath = path.split(separator: "/").map(String.init)
+            let whole = try readKeyed(text, reader: JSONReader(options: options), fields: fields)
+            options.chunkSize = chunkSize
+            let chunked = try readKeyed(text, reader: JSONReader(options: options), fields: fields)
+            #expect(chunked.rows.map(\.values) == whole.rows.map(\.values), "\(sample)")
+            #expect(chunked.rows.map(\.line) == whole.rows.map(\.line), "\(sample)")
+            #expect(chunked.summary.sha256 == whole.summary.sha256)
+            #expect(whole.rows.count == 6)
+        }
+    }
+
     @Test func anErrorResponseLineInJSONLinesIsFatal() throws {
         let text = #"{"error_response":{"code":7,"msg":"App Call Limited","sub_code":"accesscontrol.limited-by-app-access-count","sub_msg":"This ban will last for 2 more seconds"}}"# + "\n"
         let error = #expect(throws: Diagnostic.self) { try readKeyed(text, reader: jsonReader(.lines), fields: ["a"]) }

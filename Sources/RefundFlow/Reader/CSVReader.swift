@@ -70,14 +70,17 @@ private enum RecordScan {
 private struct CSVReadState: ~Copyable {
     let file: InputFile
     let options: CSVReaderOptions
-    var input: ChunkedFile
+    var window: InputWindow
     let decoder: FieldDecoder
 
-    // Buffer holding [dataStart, dataEnd) of unread input.
-    var buffer: UnsafeMutableRawBufferPointer
-    var dataStart = 0
-    var dataEnd = 0
-    var endOfInput = false
+    // The unread input is window.buffer[dataStart..<dataEnd].
+    var buffer: UnsafeMutableRawBufferPointer { window.buffer }
+    var dataStart: Int {
+        get { window.start }
+        set { window.start = newValue }
+    }
+    var dataEnd: Int { window.end }
+    var endOfInput: Bool { window.endOfInput }
 
     // Per-record scratch, reused.
     var fields: [RawFieldSpan] = []
@@ -95,46 +98,24 @@ private struct CSVReadState: ~Copyable {
         self.file = file
         self.options = options
         self.decoder = decoder
-        self.input = input
-        buffer = .allocate(byteCount: max(4, options.chunkSize), alignment: 16)
+        self.window = InputWindow(file: input, chunkSize: options.chunkSize, maxBytes: options.maxRecordBytes)
         summary = ReadSummary(file: file)
         fields.reserveCapacity(64)
         decoded.reserveCapacity(64)
         arena.reserveCapacity(4096)
     }
 
-    deinit { buffer.deallocate() }
-
-    /// Makes sure at least one more byte is buffered past `dataEnd`; false at end of input.
+    /// Buffers more input past `dataEnd` (moving the unread bytes to the front); false at the end.
     mutating func fill() throws -> Bool {
-        if endOfInput { return false }
-        if dataStart > 0 {
-            let live = dataEnd - dataStart
-            if live > 0 { memmove(buffer.baseAddress!, buffer.baseAddress! + dataStart, live) }
-            dataEnd = live
-            dataStart = 0
-        }
-        if dataEnd == buffer.count {
-            guard buffer.count < options.maxRecordBytes else {
-                throw Diagnostic(
-                    code: "input.record_too_large",
-                    message: "a record starting here is larger than \(options.maxRecordBytes >> 20) MiB",
-                    location: SourceLocation(file: file.path, line: line),
-                    notes: ["this is almost always a quote that is never closed; check the quoting on this line"])
-            }
-            let bigger = UnsafeMutableRawBufferPointer.allocate(
-                byteCount: min(buffer.count * 2, options.maxRecordBytes), alignment: 16)
-            bigger.baseAddress!.copyMemory(from: buffer.baseAddress!, byteCount: dataEnd)
-            buffer.deallocate()
-            buffer = bigger
-        }
-        let got = try input.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[dataEnd...]))
-        if got == 0 {
-            endOfInput = true
-            return false
-        }
-        dataEnd += got
-        return true
+        let maxBytes = options.maxRecordBytes
+        let path = file.path
+        let line = line
+        return try window.refill(tooLarge: {
+            Diagnostic(
+                code: "input.record_too_large", message: "a record starting here is larger than \(maxBytes >> 20) MiB",
+                location: SourceLocation(file: path, line: line),
+                notes: ["this is almost always a quote that is never closed; check the quoting on this line"])
+        }).more
     }
 
     mutating func run(fieldNames: [String], sink: inout some RecordSink) throws -> ReadSummary {
@@ -181,9 +162,9 @@ private struct CSVReadState: ~Copyable {
             }
         }
         summary.records = ordinal
-        summary.bytes = input.bytesRead
+        summary.bytes = window.bytesRead
         summary.encoding = decoder.decision
-        summary.sha256 = input.hexDigest
+        summary.sha256 = window.hexDigest
         return summary
     }
 
@@ -466,7 +447,7 @@ private struct CSVReadState: ~Copyable {
                     appendLossy(UnsafeBufferPointer(rebasing: record[span.start..<span.end]), into: &arena)
                     let name = column < header.names.count ? header.names[column] : "#\(column + 1)"
                     let location = fieldLocation(record: record, recordLine: recordLine, offset: span.start + bad)
-                    let absolute = input.bytesRead - (dataEnd - dataStart) + span.start + bad
+                    let absolute = window.bytesRead - (dataEnd - dataStart) + span.start + bad
                     problems.append(
                         RowProblem(
                             code: .encoding,

@@ -266,67 +266,47 @@ final class JSONStream {
         var column: Int
     }
 
-    private var file: ChunkedFile
-    @exclusivity(unchecked) private var buffer: UnsafeMutableRawBufferPointer
-    @exclusivity(unchecked) private var start = 0  // next unread byte
-    @exclusivity(unchecked) private var end = 0
-    @exclusivity(unchecked) private var endOfInput = false
-    private let maxBytes: Int
+    @exclusivity(unchecked) private var window: InputWindow
+    private var buffer: UnsafeMutableRawBufferPointer { window.buffer }
+    private var start: Int {  // next unread byte
+        get { window.start }
+        set { window.start = newValue }
+    }
+    private var end: Int { window.end }
     @exclusivity(unchecked) private(set) var line = 1
     @exclusivity(unchecked) private var lineStart = 0  // where the current line starts (may be negative after compaction)
     @exclusivity(unchecked) private(set) var blankLines = 0
     let path: String
 
     init(file: InputFile, options: JSONReaderOptions) throws {
-        self.file = try ChunkedFile(path: file.path)
+        window = InputWindow(file: try ChunkedFile(path: file.path), chunkSize: options.chunkSize, maxBytes: options.maxRecordBytes)
         path = file.path
-        maxBytes = options.maxRecordBytes
-        buffer = .allocate(byteCount: max(64, options.chunkSize), alignment: 16)
     }
 
-    deinit { buffer.deallocate() }
-
-    var bytesRead: Int { file.bytesRead }
-    var hexDigest: String { file.hexDigest }
+    var bytesRead: Int { window.bytesRead }
+    var hexDigest: String { window.hexDigest }
     var column: Int { start - lineStart + 1 }
 
     func error(_ message: String) -> JSONSyntaxError {
         JSONSyntaxError(message: message, line: line, column: column)
     }
 
-    /// Reads more input, keeping bytes from `keep` on; false at the end.
-    private func fill(keeping keep: Int) throws -> Bool {
-        if endOfInput { return false }
-        if keep > 0 {
-            let live = end - keep
-            if live > 0 { memmove(buffer.baseAddress!, buffer.baseAddress! + keep, live) }
-            start -= keep
-            end -= keep
-            lineStart -= keep
-        }
-        if end == buffer.count {
-            guard buffer.count < maxBytes else {
-                throw Diagnostic(
-                    code: "input.record_too_large", message: "a JSON value starting here is larger than \(maxBytes >> 20) MiB",
-                    location: SourceLocation(file: path, line: line, column: column),
-                    notes: ["this is almost always a broken file; a refund record is a few KB"])
-            }
-            let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: min(buffer.count * 2, maxBytes), alignment: 16)
-            bigger.baseAddress!.copyMemory(from: buffer.baseAddress!, byteCount: end)
-            buffer.deallocate()
-            buffer = bigger
-        }
-        let got = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]))
-        if got == 0 {
-            endOfInput = true
-            return false
-        }
-        end += got
-        return true
+    /// Reads more input, keeping the bytes from `start` on (they move to the front, and the
+    /// line start with them); false at the end.
+    private func fill() throws -> Bool {
+        let (path, line, column, maxBytes) = (path, line, column, window.maxBytes)
+        let (shift, more) = try window.refill(tooLarge: {
+            Diagnostic(
+                code: "input.record_too_large", message: "a JSON value starting here is larger than \(maxBytes >> 20) MiB",
+                location: SourceLocation(file: path, line: line, column: column),
+                notes: ["this is almost always a broken file; a refund record is a few KB"])
+        })
+        lineStart -= shift
+        return more
     }
 
     func skipByteOrderMark() throws {
-        while end - start < 3, try fill(keeping: start) {}
+        while end - start < 3, try fill() {}
         if end - start >= 3, buffer[start] == 0xEF, buffer[start + 1] == 0xBB, buffer[start + 2] == 0xBF {
             start += 3
             lineStart = start
@@ -337,7 +317,7 @@ final class JSONStream {
     func peekNonSpace() throws -> UInt8 {
         while true {
             if start == end {
-                guard try fill(keeping: start) else { throw error("unexpected end of input") }
+                guard try fill() else { throw error("unexpected end of input") }
                 continue
             }
             let byte = buffer[start]
@@ -366,7 +346,7 @@ final class JSONStream {
     func expectEnd() throws {
         while true {
             if start == end {
-                guard try fill(keeping: start) else { return }
+                guard try fill() else { return }
                 continue
             }
             let byte = buffer[start]
@@ -382,10 +362,7 @@ final class JSONStream {
     }
 
     /// Reads the rest of the file so that size and sha256 cover it all.
-    func drain() throws {
-        start = end
-        while try fill(keeping: start) { start = end }
-    }
+    func drain() throws { try window.drain() }
 
     /// An object key (a short string), decoded.
     func readKey() throws -> String {
@@ -416,7 +393,7 @@ final class JSONStream {
             if index == end {
                 let offset = index - start
                 let lineOffset = lastLineStart - start
-                let more = try fill(keeping: start)
+                let more = try fill()
                 index = start + offset  // rebased even when nothing more came: fill compacts first
                 lastLineStart = start + lineOffset
                 if !more {
@@ -481,7 +458,7 @@ final class JSONStream {
             while true {
                 if index == end {
                     let offset = index - start
-                    let more = try fill(keeping: start)
+                    let more = try fill()
                     index = start + offset  // rebased even when nothing more came: fill compacts first
                     if !more { break }
                     continue

@@ -144,3 +144,62 @@ private let hexDigits = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "a", 
         Darwin.read(fd, pointer, count)
     }
 #endif
+
+/// A sliding window over an input file, shared by the streaming readers: the bytes not yet
+/// consumed sit in `buffer[start..<end]`. It refills in chunks and grows only for a record that
+/// does not fit, up to a limit, so memory stays flat with file size.
+struct InputWindow: ~Copyable {
+    private(set) var buffer: UnsafeMutableRawBufferPointer
+    /// The first byte not yet consumed; readers move it forward.
+    var start = 0
+    private(set) var end = 0
+    private(set) var endOfInput = false
+    private var file: ChunkedFile
+    let maxBytes: Int
+
+    init(file: consuming ChunkedFile, chunkSize: Int, maxBytes: Int) {
+        self.file = file
+        self.maxBytes = maxBytes
+        buffer = .allocate(byteCount: max(4, min(chunkSize, maxBytes)), alignment: 16)
+    }
+
+    deinit { buffer.deallocate() }
+
+    var bytesRead: Int { file.bytesRead }
+    var hexDigest: String { file.hexDigest }
+
+    /// Reads more input. First moves the unconsumed bytes (from `start`) to the front — the
+    /// returned `shift` is how far they moved, for callers to rebase their own offsets — then
+    /// grows a full buffer up to `maxBytes`; past that it throws what `tooLarge` makes.
+    /// `more` is false at the end of the input.
+    mutating func refill(tooLarge: () -> Diagnostic) throws -> (shift: Int, more: Bool) {
+        if endOfInput { return (0, false) }
+        let shift = start
+        if shift > 0 {
+            let live = end - shift
+            if live > 0 { memmove(buffer.baseAddress!, buffer.baseAddress! + shift, live) }
+            start = 0
+            end = live
+        }
+        if end == buffer.count {
+            guard buffer.count < maxBytes else { throw tooLarge() }
+            let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: min(buffer.count * 2, maxBytes), alignment: 16)
+            bigger.baseAddress!.copyMemory(from: buffer.baseAddress!, byteCount: end)
+            buffer.deallocate()
+            buffer = bigger
+        }
+        let got = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]))
+        if got == 0 {
+            endOfInput = true
+            return (shift, false)
+        }
+        end += got
+        return (shift, true)
+    }
+
+    /// Consumes the rest of the file so that size and sha256 cover all of it.
+    mutating func drain() throws {
+        start = end
+        while try refill(tooLarge: { Diagnostic(code: "input.unreadable", message: "unreachable") }).more { start = end }
+    }
+}
