@@ -456,15 +456,15 @@ final class JSONStream {
         while true {
             var index = start
             while true {
-                if index == end {
-                    let offset = index - start
-                    let more = try fill()
-                    index = start + offset  // rebased even when nothing more came: fill compacts first
-                    if !more { break }
-                    continue
+                if index < end, let found = memchr(buffer.baseAddress! + index, 0x0A, end - index) {
+                    index = found - buffer.baseAddress!
+                    break
                 }
-                if buffer[index] == 0x0A { break }
-                index += 1
+                index = end
+                let offset = index - start
+                let more = try fill()
+                index = start + offset  // rebased even when nothing more came: fill compacts first
+                if !more { break }
             }
             if index == start && start == end { return nil }  // end of input
             var lineEnd = index
