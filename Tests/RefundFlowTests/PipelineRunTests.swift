@@ -150,6 +150,15 @@ struct PipelineRunTests {
         #expect(error["message"] as? String == "buyer_nick is 101 characters long; the ERP allows at most 100")
     }
 
+    @Test func errorsPointAtTheCandidateColumnTheFileHas() throws {
+        let pipeline = Self.header + Self.fields.replacingOccurrences(of: "  buyer_nick: nick", with: "  buyer_nick: { from: [nickname, nick] }")
+        let long = String(repeating: "x", count: 101)
+        let out = try run(Self.columns + "1,9,100,1,ok,,,5,\(long),,\n", pipeline: pipeline)
+        let error = try #require((out.rejects.first?["errors"] as? [[String: Any]])?.first)
+        #expect(error["code"] as? String == "too_long")
+        #expect(error["column"] as? Int == 18, "the nick column: `1,9,100,1,ok,,,5,` is 17 characters")
+    }
+
     @Test func maxErrorsStopsTheRunAndStillWritesTheReport() throws {
         let bad = (1...5).map { "\($0),9,x,1,ok,,,5,a,,\n" }.joined()
         let out = try run(Self.columns + bad, limits: ErrorLimits(maxErrors: 2))

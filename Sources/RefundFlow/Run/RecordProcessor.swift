@@ -45,12 +45,15 @@ struct RecordProcessor: RecordSink {
         rejects = try BufferedOutput(path: options.outputDirectory + "/rejects.jsonl")
         duplicates = DuplicateIndex(directory: options.outputDirectory)
         defaultShop = definition.target.options["shopNo"].flatMap { $0.isEmpty ? nil : Array($0.utf8) }
+    }
+
+    /// Which slot locates each field's errors: the first of its source names the file has.
+    private mutating func locateFields(available: [String]?) {
+        fieldSlots = [:]
         for field in definition.fields {
-            if case .source(let names) = field.value, let name = names.first,
-                let slot = mapper.sourceFieldNames.firstIndex(of: name)
-            {
-                fieldSlots[field.field] = slot
-            }
+            guard case .source(let names) = field.value else { continue }
+            let name = available.flatMap { available in names.first(where: available.contains) } ?? names.first
+            if let name, let slot = mapper.sourceFieldNames.firstIndex(of: name) { fieldSlots[field.field] = slot }
         }
     }
 
@@ -60,6 +63,7 @@ struct RecordProcessor: RecordSink {
         currentFile = file
         fileCounts = RunCounts()
         mapper.prepare(availableFields: shape.availableFields)
+        locateFields(available: shape.availableFields)
         guard let available = shape.availableFields else { return }
         var missing: [Diagnostic] = []
         for field in definition.fields {
