@@ -204,3 +204,53 @@ struct PipelineRunTests {
         #expect(try Fixtures.read(out.directory + "/report.md").contains("placeholder credentials"))
     }
 }
+
+/// The mapper's fast path must never change a result: every sample, with it on and off, gives
+/// byte-identical records and rejects.
+struct FastPathEquivalenceTests {
+    @Test(arguments: [
+        ("taobao-seller-refunds-csv", "taobao-refunds-gbk.csv"),
+        ("taobao-seller-refunds-csv", "taobao-refunds-utf8-bom.csv"),
+        ("taobao-seller-refunds-csv", "taobao-refunds-equivalent.csv"),
+        ("taobao-top-refunds-xml", "top-refunds.xml"),
+        ("taobao-top-refunds-json", "top-refunds.json"),
+        ("taobao-top-refunds-jsonl", "top-refunds.jsonl"),
+    ])
+    func fastAndGeneralPathsAgree(_ pipeline: String, _ sample: String) throws {
+        let definition = try PipelineLoader.load(
+            path: Fixtures.packageRoot + "/pipelines/\(pipeline).yaml", variables: ["shop_no": "EQ"])
+        var outputs: [[String]] = []
+        for fast in [true, false] {
+            var compiled = try Pipeline(definition)
+            compiled.mapper.usesFastPath = fast
+            let directory = try Fixtures.temporaryDirectory("refundflow-fast")
+            var options = RunOptions(inputs: [Fixtures.packageRoot + "/pipelines/samples/" + sample], outputDirectory: directory)
+            options.unixTime = { 1_725_328_800 }
+            _ = try compiled.run(options) { _ in }
+            outputs.append(try ["records.jsonl", "rejects.jsonl", "requests.jsonl"].map { try Fixtures.read(directory + "/" + $0) })
+        }
+        #expect(outputs[0] == outputs[1])
+        #expect(!outputs[0][0].isEmpty)
+    }
+
+    @Test func conditionsWithEmptyCRAndAbsentValuesAgree() throws {
+        let csv = PipelineRunTests.columns + """
+            1,9,100,1,ok,exchange,Y,5,a,,
+            2,9,101,1,wait,refund,Y,5,b,,
+            3,9,102,1,wait,,,5,c,,
+            4,9,103,1,ok,"ex\r\nchange",Y,5,d,,
+            5,9,104,1,ok, exchange ,N,5,e,,
+            """
+        let definition = try PipelineLoader.load(yaml: PipelineRunTests.header + PipelineRunTests.fields, path: "p.yaml")
+        var outputs: [String] = []
+        for fast in [true, false] {
+            var compiled = try Pipeline(definition)
+            compiled.mapper.usesFastPath = fast
+            let directory = try Fixtures.temporaryDirectory("refundflow-fast")
+            try Fixtures.write(csv, to: directory + "/in.csv")
+            _ = try compiled.run(RunOptions(inputs: [directory + "/in.csv"], outputDirectory: directory + "/out")) { _ in }
+            outputs.append(try Fixtures.read(directory + "/out/records.jsonl") + Fixtures.read(directory + "/out/rejects.jsonl"))
+        }
+        #expect(outputs[0] == outputs[1])
+    }
+}

@@ -71,6 +71,8 @@ public struct DeclarativeMapper: RecordMapper {
     public private(set) var sourceFieldNames: [String] = []
     let plans: [Plan]
     let fast: FastPlanTable
+    /// Tests turn the fast path off to prove it changes nothing.
+    var usesFastPath = true
     let conditionClean: [CleanStep]
     /// Per-row scratch: resolved values live here, so no field allocates until it becomes a String.
     private var arena: [UInt8] = []
@@ -136,7 +138,7 @@ public struct DeclarativeMapper: RecordMapper {
         self.plans = plans
         self.conditionClean = definition.clean
         self.sourceFieldNames = names
-        self.fast = FastPlanTable(plans)
+        self.fast = FastPlanTable(plans, conditionClean: definition.clean)
         arena.reserveCapacity(4096)
     }
 
@@ -155,7 +157,7 @@ public struct DeclarativeMapper: RecordMapper {
             // Fast path: one source column, simple cleaning, a valid value. Anything else,
             // including every error, takes the general path below.
             let entry = table[index]
-            if entry.eligible, Self.convertFast(entry, fast, row, &record) { continue }
+            if usesFastPath, entry.eligible, Self.convertFast(entry, fast, row, &record) { continue }
             let plan = plans[index]
             arena.removeAll(keepingCapacity: true)
             // 1. Which expression: the first matching clause, else the field's own.
@@ -326,67 +328,144 @@ public struct DeclarativeMapper: RecordMapper {
 
     // MARK: - Fast path
 
-    /// Converts a simple field straight from the row's bytes; false when the general path must
-    /// decide (absent or empty value, CR inside, or a value that does not convert).
+    /// Converts a field straight from the row's bytes; false when the general path must decide
+    /// (a default to apply, CR inside a value, a value that does not convert, an undecidable
+    /// condition). The general path then repeats the work and reports any error.
     @inline(__always)
     private static func convertFast(
         _ entry: FastPlan, _ table: FastPlanTable, _ row: some SourceRow, _ record: inout RefundRecord
     ) -> Bool {
-        row.withValue(slot: entry.slot) { value -> Bool in
-            guard let value else { return false }
-            var start = 0
-            var end = value.count
-            if entry.clean & FastPlan.excelFirst != 0 {
-                (start, end) = excelUnwrapped(value, start, end)
-                if entry.clean & FastPlan.trimAfter != 0 { (start, end) = trimmed(value, start, end) }
-            } else if entry.clean & FastPlan.trimFirst != 0 {
-                (start, end) = trimmed(value, start, end)
-                if entry.clean & FastPlan.excelAfter != 0 { (start, end) = excelUnwrapped(value, start, end) }
+        var source = entry.base
+        if entry.clauseCount > 0 {
+            for index in entry.clauseStart..<(entry.clauseStart + entry.clauseCount) {
+                guard let matched = evaluate(table.clauses[index].condition, table, row) else { return false }
+                if matched {
+                    source = table.clauses[index].result
+                    break
+                }
             }
-            guard end > start else { return false }
-            var bytes = UnsafeBufferPointer(rebasing: value[start..<end])
-            if entry.clean & FastPlan.crlf != 0, bytes.contains(0x0D) { return false }
-            if entry.mapStart >= 0 {
-                var found = false
-                for mapIndex in entry.mapStart..<(entry.mapStart + entry.mapCount) {
-                    let mapEntry = table.mapEntries[mapIndex]
-                    if mapEntry.keyCount == bytes.count
-                        && memcmp(table.mapBytes.baseAddress! + mapEntry.keyStart, bytes.baseAddress!, bytes.count) == 0
+        }
+        switch source.kind {
+        case .absent:
+            return !entry.hasDefault  // absent; the record was reset, so nothing to write
+        case .constant:
+            return finish(UnsafeBufferPointer(rebasing: table.mapBytes[source.start..<(source.start + source.count)]), entry, table, &record)
+        case .slot:
+            return row.withValue(slot: source.slot) { value -> Bool in
+                guard let value else { return !entry.hasDefault }
+                guard let bytes = cleaned(value, entry.clean) else { return false }
+                return finish(bytes, entry, table, &record)
+            }
+        }
+    }
+
+    /// The value after narrowing cleaning; `nil` when `crlf` would have to rewrite it.
+    @inline(__always)
+    private static func cleaned(_ value: UnsafeBufferPointer<UInt8>, _ clean: UInt8) -> UnsafeBufferPointer<UInt8>? {
+        var start = 0
+        var end = value.count
+        if clean & FastPlan.excelFirst != 0 {
+            (start, end) = excelUnwrapped(value, start, end)
+            if clean & FastPlan.trimAfter != 0 { (start, end) = trimmed(value, start, end) }
+        } else if clean & FastPlan.trimFirst != 0 {
+            (start, end) = trimmed(value, start, end)
+            if clean & FastPlan.excelAfter != 0 { (start, end) = excelUnwrapped(value, start, end) }
+        }
+        let bytes = UnsafeBufferPointer(rebasing: value[start..<end])
+        if clean & FastPlan.crlf != 0, bytes.contains(0x0D) { return nil }
+        return bytes
+    }
+
+    /// Map, pattern and conversion of a resolved value.
+    @inline(__always)
+    private static func finish(
+        _ value: UnsafeBufferPointer<UInt8>, _ entry: FastPlan, _ table: FastPlanTable, _ record: inout RefundRecord
+    ) -> Bool {
+        var bytes = value
+        if bytes.isEmpty { return !entry.hasDefault }
+        if entry.mapStart >= 0 {
+            var found = false
+            for mapIndex in entry.mapStart..<(entry.mapStart + entry.mapCount) {
+                let mapEntry = table.mapEntries[mapIndex]
+                if mapEntry.keyCount == bytes.count
+                    && memcmp(table.mapBytes.baseAddress! + mapEntry.keyStart, bytes.baseAddress!, bytes.count) == 0
+                {
+                    bytes = UnsafeBufferPointer(rebasing: table.mapBytes[mapEntry.valueStart..<(mapEntry.valueStart + mapEntry.valueCount)])
+                    found = true
+                    break
+                }
+            }
+            guard found, !bytes.isEmpty else { return false }
+        }
+        if entry.hasPattern {
+            guard bytes.count >= entry.patternMin, bytes.count <= entry.patternMax else { return false }
+            for byte in bytes where !entry.patternSet.contains(byte) { return false }
+        }
+        switch entry.kind {
+        case .text:
+            record.setText(entry.field, bytes)
+            return true
+        case .decimal:
+            guard case .success(let amount) = Decimal4.parse(buffer: bytes) else { return false }
+            record.setDecimal(entry.field, amount)
+            return true
+        case .integer:
+            guard bytes.count <= 9 else { return false }
+            var number = 0
+            for byte in bytes {
+                guard byte >= 0x30 && byte <= 0x39 else { return false }
+                number = number * 10 + Int(byte - 0x30)
+            }
+            guard number >= entry.low && number <= entry.high else { return false }
+            record.setInteger(entry.field, number)
+            return true
+        case .canonicalDate:
+            guard bytes.count == 19, isCanonicalDateTime(bytes) else { return false }
+            record.setText(entry.field, bytes)
+            return true
+        }
+    }
+
+    /// A compiled condition; `nil` when it cannot be decided here (CR under `crlf`).
+    private static func evaluate(_ index: Int, _ table: FastPlanTable, _ row: some SourceRow) -> Bool? {
+        let condition = table.conditions[index]
+        switch condition.op {
+        case .equals, .notEquals, .empty, .notEmpty:
+            let clean = table.conditionClean ?? 0
+            let result: Bool? = row.withValue(slot: condition.slot) { value -> Bool? in
+                var bytes = UnsafeBufferPointer<UInt8>(start: nil, count: 0)  // absent compares as ""
+                if let value {
+                    guard let cleanedValue = cleaned(value, clean) else { return nil }
+                    bytes = cleanedValue
+                }
+                if condition.op == .empty || condition.op == .notEmpty { return bytes.isEmpty }
+                for valueIndex in condition.first..<(condition.first + condition.count) {
+                    let candidate = table.mapEntries[valueIndex]
+                    if candidate.keyCount == bytes.count
+                        && (bytes.count == 0
+                            || memcmp(table.mapBytes.baseAddress! + candidate.keyStart, bytes.baseAddress!, bytes.count) == 0)
                     {
-                        bytes = UnsafeBufferPointer(rebasing: table.mapBytes[mapEntry.valueStart..<(mapEntry.valueStart + mapEntry.valueCount)])
-                        found = true
-                        break
+                        return true
                     }
                 }
-                guard found, !bytes.isEmpty else { return false }
+                return false
             }
-            if entry.hasPattern {
-                guard bytes.count >= entry.patternMin, bytes.count <= entry.patternMax else { return false }
-                for byte in bytes where !entry.patternSet.contains(byte) { return false }
+            guard let result else { return nil }
+            return condition.op == .equals || condition.op == .empty ? result : !result
+        case .all:
+            for child in condition.first..<(condition.first + condition.count) {
+                guard let value = evaluate(table.children[child], table, row) else { return nil }
+                if !value { return false }
             }
-            switch entry.kind {
-            case .text:
-                record.setText(entry.field, bytes)
-                return true
-            case .decimal:
-                guard case .success(let amount) = Decimal4.parse(buffer: bytes) else { return false }
-                record.setDecimal(entry.field, amount)
-                return true
-            case .integer:
-                guard bytes.count <= 9 else { return false }
-                var number = 0
-                for byte in bytes {
-                    guard byte >= 0x30 && byte <= 0x39 else { return false }
-                    number = number * 10 + Int(byte - 0x30)
-                }
-                guard number >= entry.low && number <= entry.high else { return false }
-                record.setInteger(entry.field, number)
-                return true
-            case .canonicalDate:
-                guard bytes.count == 19, isCanonicalDateTime(bytes) else { return false }
-                record.setText(entry.field, bytes)
-                return true
+            return true
+        case .any:
+            for child in condition.first..<(condition.first + condition.count) {
+                guard let value = evaluate(table.children[child], table, row) else { return nil }
+                if value { return true }
             }
+            return false
+        case .not:
+            return evaluate(condition.first, table, row).map { !$0 }
         }
     }
 
@@ -496,6 +575,34 @@ private func trimmed(_ value: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: I
     return (start, end)
 }
 
+/// Where a fast field's value comes from.
+struct FastSource {
+    enum Kind { case absent, slot, constant }
+    var kind = Kind.absent
+    /// For `.slot`; resolved per file when the pipeline names candidates.
+    var slot = 0
+    /// For `.constant`: a range of the table's byte store.
+    var start = 0
+    var count = 0
+}
+
+/// One node of a compiled condition.
+struct FastCondition {
+    enum Op { case equals, notEquals, empty, notEmpty, all, any, not }
+    var op: Op
+    var slot = 0
+    /// equals: values `first..<first+count` in `values`; all/any: children in `children`;
+    /// not: the child's index in `first`.
+    var first = 0
+    var count = 0
+}
+
+/// `if` → `then` of a `when` clause.
+struct FastClause {
+    var condition: Int
+    var result: FastSource
+}
+
 /// What the fast path needs of a plan, as plain values (no reference counting in the hot loop).
 struct FastPlan {
     enum Kind { case text, decimal, integer, canonicalDate }
@@ -506,11 +613,16 @@ struct FastPlan {
     static let trimAfter: UInt8 = 8
     static let crlf: UInt8 = 16
 
-    /// Eligible apart from the source column, which may depend on the file's header.
+    /// Eligible apart from source columns, which may depend on the file's header.
     var shapeEligible = false
     var eligible = false
+    /// Some source has candidate names, settled per file by `prepare`.
+    var needsHeader = false
     var field = RefundField.refundNo
-    var slot = 0
+    var base = FastSource()
+    var clauseStart = 0
+    var clauseCount = 0
+    var hasDefault = false
     var clean: UInt8 = 0
     var kind = Kind.text
     var low = 0
@@ -522,9 +634,28 @@ struct FastPlan {
     /// Lookup map entries `mapStart..<mapStart+mapCount` in the table's map index; -1: no map.
     var mapStart = -1
     var mapCount = 0
+
+    /// The flags for cleaning steps, or `nil` when the fast path cannot apply them: at most one
+    /// trim and one excel step, in either order, plus crlf.
+    static func cleanFlags(_ steps: [CleanStep]) -> UInt8? {
+        var steps = steps
+        var flags: UInt8 = 0
+        if let crlfIndex = steps.firstIndex(of: .crlf) {
+            flags |= crlf
+            steps.remove(at: crlfIndex)
+        }
+        switch steps {
+        case []: return flags
+        case [.trim]: return flags | trimFirst
+        case [.excel]: return flags | excelFirst
+        case [.trim, .excel]: return flags | trimFirst | excelAfter
+        case [.excel, .trim]: return flags | excelFirst | trimAfter
+        default: return nil
+        }
+    }
 }
 
-/// One lookup-map entry: key and value as ranges of the table's byte store.
+/// One lookup-map entry (or condition value when `valueCount` is 0): ranges of the byte store.
 struct FastMapEntry {
     var keyStart: Int
     var keyCount: Int
@@ -532,43 +663,106 @@ struct FastMapEntry {
     var valueCount: Int
 }
 
-/// The fast-path table, one entry per plan, in memory that the hot loop reads without retains.
+/// The fast-path tables, one plan entry per field, in memory that the hot loop reads without
+/// retains. Not `Sendable`: it belongs to one mapper, which belongs to one run.
 final class FastPlanTable {
     let entries: UnsafeMutableBufferPointer<FastPlan>
     let mapEntries: UnsafeMutableBufferPointer<FastMapEntry>
     let mapBytes: UnsafeMutableBufferPointer<UInt8>
-    private let candidates: [[Int]]
+    let conditions: UnsafeMutableBufferPointer<FastCondition>
+    let children: UnsafeMutableBufferPointer<Int>
+    let clauses: UnsafeMutableBufferPointer<FastClause>
+    /// Cleaning of condition values (the pipeline's default), or `nil` when not fast.
+    let conditionClean: UInt8?
+    private let baseCandidates: [[Int]]
+    private let clauseCandidates: [[Int]]
 
-    init(_ plans: [DeclarativeMapper.Plan]) {
-        entries = .allocate(capacity: plans.count)
+    init(_ plans: [DeclarativeMapper.Plan], conditionClean steps: [CleanStep]) {
         var mapIndex: [FastMapEntry] = []
         var bytes: [UInt8] = []
-        var candidates: [[Int]] = []
-        for (index, plan) in plans.enumerated() {
+        var conditions: [FastCondition] = []
+        var children: [Int] = []
+        var clauses: [FastClause] = []
+        var baseCandidates: [[Int]] = []
+        var clauseCandidates: [[Int]] = []
+        var entries: [FastPlan] = []
+        let conditionClean = FastPlan.cleanFlags(steps)
+
+        func store(_ value: [UInt8]) -> (Int, Int) {
+            bytes += value
+            return (bytes.count - value.count, value.count)
+        }
+        /// A source; candidates are kept for `prepare`. Returns nil when not fast.
+        func source(_ expression: DeclarativeMapper.Expression?, candidates: inout [Int]) -> FastSource {
+            switch expression {
+            case .slots(let slots):
+                candidates = slots
+                return FastSource(kind: .slot, slot: slots[0])
+            case .constant(let value):
+                let (start, count) = store(value)
+                return FastSource(kind: .constant, start: start, count: count)
+            case nil:
+                return FastSource()
+            }
+        }
+        /// A condition's index, or nil when it cannot run on the fast path.
+        func condition(_ compiled: DeclarativeMapper.CompiledCondition) -> Int? {
+            switch compiled {
+            case .equals(let slots, let values, let negated):
+                guard slots.count == 1 else { return nil }
+                let first = mapIndex.count
+                for value in values {
+                    let (start, count) = store(value)
+                    mapIndex.append(FastMapEntry(keyStart: start, keyCount: count, valueStart: 0, valueCount: 0))
+                }
+                conditions.append(FastCondition(op: negated ? .notEquals : .equals, slot: slots[0], first: first, count: values.count))
+            case .isEmpty(let slots, let empty):
+                guard slots.count == 1 else { return nil }
+                conditions.append(FastCondition(op: empty ? .empty : .notEmpty, slot: slots[0]))
+            case .matches:
+                return nil
+            case .all(let items), .any(let items):
+                var indices: [Int] = []
+                for item in items {
+                    guard let index = condition(item) else { return nil }
+                    indices.append(index)
+                }
+                let first = children.count
+                children += indices
+                if case .all = compiled {
+                    conditions.append(FastCondition(op: .all, first: first, count: indices.count))
+                } else {
+                    conditions.append(FastCondition(op: .any, first: first, count: indices.count))
+                }
+            case .not(let item):
+                guard let index = condition(item) else { return nil }
+                conditions.append(FastCondition(op: .not, first: index))
+            }
+            return conditions.count - 1
+        }
+
+        for plan in plans {
             var entry = FastPlan()
             entry.field = plan.field
-            var eligible = plan.clauses.isEmpty
-            if case .slots(let slots) = plan.base {
-                entry.slot = slots[0]
-                candidates.append(slots)
-            } else {
-                eligible = false
-                candidates.append([])
+            var eligible = true
+            var candidates: [Int] = []
+            entry.base = source(plan.base, candidates: &candidates)
+            baseCandidates.append(candidates)
+            entry.needsHeader = candidates.count > 1
+            entry.hasDefault = plan.defaultValue != nil
+            entry.clauseStart = clauses.count
+            for (compiled, result) in plan.clauses {
+                guard conditionClean != nil, let root = condition(compiled) else {
+                    eligible = false
+                    break
+                }
+                var resultCandidates: [Int] = []
+                clauses.append(FastClause(condition: root, result: source(result, candidates: &resultCandidates)))
+                clauseCandidates.append(resultCandidates)
+                if resultCandidates.count > 1 { entry.needsHeader = true }
             }
-            // Cleaning: at most one trim and one excel step, in either order, plus crlf.
-            var steps = plan.clean
-            if let crlfIndex = steps.firstIndex(of: .crlf) {
-                entry.clean |= FastPlan.crlf
-                steps.remove(at: crlfIndex)
-            }
-            switch steps {
-            case []: break
-            case [.trim]: entry.clean |= FastPlan.trimFirst
-            case [.excel]: entry.clean |= FastPlan.excelFirst
-            case [.trim, .excel]: entry.clean |= FastPlan.trimFirst | FastPlan.excelAfter
-            case [.excel, .trim]: entry.clean |= FastPlan.excelFirst | FastPlan.trimAfter
-            default: eligible = false
-            }
+            entry.clauseCount = clauses.count - entry.clauseStart
+            if let flags = FastPlan.cleanFlags(plan.clean) { entry.clean = flags } else { eligible = false }
             switch plan.field.kind {
             case .text: entry.kind = .text
             case .decimal: entry.kind = .decimal
@@ -596,39 +790,62 @@ final class FastPlanTable {
                 entry.mapStart = mapIndex.count
                 entry.mapCount = map.count
                 for (key, value) in map {
-                    mapIndex.append(FastMapEntry(keyStart: bytes.count, keyCount: key.count, valueStart: bytes.count + key.count, valueCount: value.count))
-                    bytes += key
-                    bytes += value
+                    let (keyStart, keyCount) = store(key)
+                    let (valueStart, valueCount) = store(value)
+                    mapIndex.append(FastMapEntry(keyStart: keyStart, keyCount: keyCount, valueStart: valueStart, valueCount: valueCount))
                 }
             }
             entry.shapeEligible = eligible
-            entry.eligible = eligible && candidates[index].count == 1
-            entries[index] = entry
+            entry.eligible = eligible && !entry.needsHeader
+            entries.append(entry)
         }
-        mapEntries = .allocate(capacity: mapIndex.count)
-        _ = mapEntries.initialize(from: mapIndex)
-        mapBytes = .allocate(capacity: bytes.count)
-        _ = mapBytes.initialize(from: bytes)
-        self.candidates = candidates
+        func allocate<T>(_ values: [T]) -> UnsafeMutableBufferPointer<T> {
+            let buffer = UnsafeMutableBufferPointer<T>.allocate(capacity: max(1, values.count))
+            _ = buffer.initialize(from: values)
+            return UnsafeMutableBufferPointer(rebasing: buffer[0..<values.count])
+        }
+        self.entries = allocate(entries)
+        self.mapEntries = allocate(mapIndex)
+        self.mapBytes = allocate(bytes)
+        self.conditions = allocate(conditions)
+        self.children = allocate(children)
+        self.clauses = allocate(clauses)
+        self.conditionClean = conditionClean
+        self.baseCandidates = baseCandidates
+        self.clauseCandidates = clauseCandidates
     }
 
     /// Settles `from: [a, b]` for a file whose fields are known: the first name present wins,
-    /// as in the general path. Without a fixed header, such fields stay on the general path.
+    /// none present means absent, as in the general path. Without a fixed header, such fields
+    /// stay on the general path.
     func prepare(available: Set<Int>?) {
-        for index in 0..<entries.count where candidates[index].count > 1 {
-            guard let available, let slot = candidates[index].first(where: available.contains) else {
+        for index in 0..<entries.count where entries[index].needsHeader {
+            guard let available else {
                 entries[index].eligible = false
                 continue
             }
-            entries[index].slot = slot
+            func resolve(_ candidates: [Int], into source: inout FastSource) {
+                guard candidates.count > 1 else { return }
+                if let slot = candidates.first(where: available.contains) {
+                    source = FastSource(kind: .slot, slot: slot)
+                } else {
+                    source = FastSource(kind: .absent)
+                }
+            }
+            resolve(baseCandidates[index], into: &entries[index].base)
+            for clause in entries[index].clauseStart..<(entries[index].clauseStart + entries[index].clauseCount) {
+                resolve(clauseCandidates[clause], into: &clauses[clause].result)
+            }
             entries[index].eligible = entries[index].shapeEligible
         }
     }
 
     deinit {
-        entries.deallocate()
-        mapEntries.deallocate()
-        mapBytes.deallocate()
+        for buffer in [UnsafeMutableRawBufferPointer(entries), UnsafeMutableRawBufferPointer(mapEntries),
+                       UnsafeMutableRawBufferPointer(mapBytes), UnsafeMutableRawBufferPointer(conditions),
+                       UnsafeMutableRawBufferPointer(children), UnsafeMutableRawBufferPointer(clauses)] {
+            buffer.baseAddress?.deallocate()
+        }
     }
 }
 

@@ -48,7 +48,7 @@ public enum RunStatus: String, Sendable {
 public struct Pipeline {
     public let definition: PipelineDefinition
     let reader: any RecordReader
-    let mapper: DeclarativeMapper
+    var mapper: DeclarativeMapper
     let validator: RefundValidator
     let target: TargetRegistration
 
