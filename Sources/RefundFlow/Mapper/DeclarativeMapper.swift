@@ -142,12 +142,6 @@ public struct DeclarativeMapper: RecordMapper {
         arena.reserveCapacity(4096)
     }
 
-    /// Fields whose source is read from the input (for the missing-column check).
-    func sourceNames(of field: RefundField) -> [String] {
-        guard let plan = plans.first(where: { $0.field == field }), case .slots(let slots) = plan.base else { return [] }
-        return slots.map { sourceFieldNames[$0] }
-    }
-
     // MARK: - Hot path
 
     public mutating func map(_ row: some SourceRow, into record: inout RefundRecord, errors: inout [RowError]) -> FieldSet {

@@ -22,7 +22,6 @@ public struct Decimal4: Sendable, Hashable, Comparable, CustomStringConvertible 
     public static func - (a: Decimal4, b: Decimal4) -> Decimal4 { Decimal4(units: a.units - b.units) }
 
     public var isNegative: Bool { units < 0 }
-    public var isWhole: Bool { units % Self.factor == 0 }
 
     /// Plain notation with at least `minFractionDigits` digits after the point (trailing zeros
     /// beyond that are dropped), e.g. 19.9 → "19.90" with 2, "19.9" with 0.
