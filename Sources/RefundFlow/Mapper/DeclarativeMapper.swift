@@ -148,8 +148,9 @@ public struct DeclarativeMapper: RecordMapper {
         var failed = FieldSet()
         let table = fast.entries
         for index in 0..<table.count {
-            // Fast path: one source column, simple cleaning, a valid value. Anything else,
-            // including every error, takes the general path below.
+            // Fast path: flat tables (columns, constants, simple conditions, maps, char-class
+            // patterns), straight from the row's bytes. Anything else, including every error,
+            // takes the general path below, which is the one source of error messages.
             let entry = table[index]
             if usesFastPath, entry.eligible, Self.convertFast(entry, fast, row, &record) { continue }
             let plan = plans[index]
