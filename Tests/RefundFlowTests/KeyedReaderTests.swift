@@ -54,6 +54,13 @@ struct JSONReaderTests {
         #expect(throws: Diagnostic.self) { try readKeyed(#"{"other":{}}"#, reader: jsonReader(path: path), fields: ["a"]) }
     }
 
+    @Test func theExpectedResponseWithoutRecordsIsZeroRecordsNotAnError() throws {
+        let empty = #"{"refunds_receive_get_response":{"total_results":0,"request_id":"x"}}"#
+        let result = try readKeyed(empty, reader: jsonReader(path: "refunds_receive_get_response/refunds/refund"), fields: ["a"])
+        #expect(result.rows.isEmpty)
+        #expect(result.summary.notes.first?.contains("no records in it") == true)
+    }
+
     @Test func unescapesStringsStrictly() throws {
         let text = #"[{"s":"a\"b\\c\/d\n\u7eaf\ud83d\ude00"}]"#
         #expect(try readKeyed(text, reader: jsonReader(), fields: ["s"]).rows.first?.values == ["a\"b\\c/d\n纯😀"])
@@ -188,6 +195,9 @@ struct XMLReaderTests {
     @Test func aMissingRecordPathIsNotZeroRecordsButAnError() throws {
         let error = #expect(throws: Diagnostic.self) { try readKeyed("<a><b/></a>", reader: xmlReader(Self.path), fields: []) }
         #expect(error?.code == "input.no_records_path")
+        let empty = try readKeyed("<refunds_receive_get_response><total_results>0</total_results></refunds_receive_get_response>", reader: xmlReader(Self.path), fields: [])
+        #expect(empty.rows.isEmpty)
+        #expect(empty.summary.notes.first?.contains("no records in it") == true)
     }
 
     // MARK: - Security

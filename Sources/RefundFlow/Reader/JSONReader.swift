@@ -61,7 +61,7 @@ public struct JSONReader: RecordReader {
             switch shape {
             case .lines: try readLines(stream, builder, &sink, &summary)
             case .array: try readArray(stream, builder, &sink)
-            case .document, .auto: try readDocument(stream, builder, &sink)
+            case .document, .auto: try readDocument(stream, builder, &sink, &summary)
             }
         } catch let error as JSONSyntaxError {
             // The file is broken here: what came before stays; the break itself is a reject.
@@ -135,15 +135,21 @@ public struct JSONReader: RecordReader {
         try builder.deliver(to: &sink)
     }
 
-    private func readDocument(_ stream: JSONStream, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink) throws {
+    private func readDocument(
+        _ stream: JSONStream, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink, _ summary: inout ReadSummary
+    ) throws {
         guard !options.recordPath.isEmpty else {
             throw Diagnostic(code: "input.json_shape", message: "a JSON document needs 'recordPath' to say where the records are")
         }
-        var found = false
+        var reached = 0  // how many components of the record path the document has
         try stream.expect(UInt8(ascii: "{"))
-        try walkObject(stream, depth: 0, builder, &sink, found: &found, root: true)
+        try walkObject(stream, depth: 0, builder, &sink, reached: &reached, root: true)
         try stream.expectEnd()
-        if !found {
+        if reached == options.recordPath.count { return }
+        if reached > 0 {
+            // The expected response with no records in it: TOP leaves the list out when there are none.
+            summary.notes.append("'\(stream.path)' is a '\(options.recordPath[0])' with no '\(options.recordPath.dropFirst().joined(separator: "/"))': no records in it")
+        } else {
             throw Diagnostic(
                 code: "input.no_records_path",
                 message: "'\(stream.path)' has no '\(options.recordPath.joined(separator: "/"))'; no records were read",
@@ -154,7 +160,7 @@ public struct JSONReader: RecordReader {
 
     /// Inside an object at `depth` of the record path (after `{`), until its `}`.
     private func walkObject(
-        _ stream: JSONStream, depth: Int, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink, found: inout Bool,
+        _ stream: JSONStream, depth: Int, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink, reached: inout Int,
         root: Bool
     ) throws {
         if try stream.peekNonSpace() == UInt8(ascii: "}") {
@@ -169,10 +175,10 @@ public struct JSONReader: RecordReader {
                 throw topError(value, path: stream.path)
             }
             if depth < options.recordPath.count, key == options.recordPath[depth] {
+                reached = max(reached, depth + 1)
                 let isLast = depth == options.recordPath.count - 1
                 let next = try stream.peekNonSpace()
                 if isLast {
-                    found = true
                     if next == UInt8(ascii: "[") {
                         stream.advance()
                         try readRecords(inArrayOf: stream, builder, &sink)
@@ -183,7 +189,7 @@ public struct JSONReader: RecordReader {
                     }
                 } else if next == UInt8(ascii: "{") {
                     stream.advance()
-                    try walkObject(stream, depth: depth + 1, builder, &sink, found: &found, root: false)
+                    try walkObject(stream, depth: depth + 1, builder, &sink, reached: &reached, root: false)
                 } else {
                     _ = try stream.captureValue()
                 }

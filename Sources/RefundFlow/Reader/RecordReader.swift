@@ -74,6 +74,8 @@ public struct ReadSummary: Sendable, Hashable {
     public var encoding: String = ""
     /// Set when the file ended inside a record or was cut short; the run says so plainly.
     public var truncated: String?
+    /// Things worth telling a person about the file (e.g. a response with no records).
+    public var notes: [String] = []
 
     public init(file: InputFile) { self.file = file }
 }

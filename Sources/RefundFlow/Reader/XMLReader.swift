@@ -73,7 +73,10 @@ public struct XMLReader: RecordReader {
             summary.truncated = broken
             input.drain()
         }
-        if !walker.foundRecordPath && broken == nil {
+        if !walker.foundRecordPath && broken == nil && walker.rootMatched {
+            // The expected response with no records in it: TOP leaves the list out when there are none.
+            summary.notes.append("'\(file.path)' is a '\(options.recordPath[0])' with no '\(options.recordPath.dropFirst().joined(separator: "/"))': no records in it")
+        } else if !walker.foundRecordPath && broken == nil {
             throw Diagnostic(
                 code: "input.no_records_path",
                 message: "'\(file.path)' has no '\(options.recordPath.joined(separator: "/"))' element; no records were read",
@@ -138,6 +141,8 @@ struct XMLWalker {
     /// Attributes are ignored unless a pipeline asks for one (`path/@name`, or `@name` on the record).
     let readsAttributes: Bool
     private(set) var foundRecordPath = false
+    /// The root element is the record path's first one (the expected response).
+    private(set) var rootMatched = false
 
     private var elementPath: [[UInt8]] = []  // open elements from the root
     private var fieldPath: [UInt8] = []  // below the record, joined by "/"
@@ -246,6 +251,7 @@ struct XMLWalker {
                         throw topErrorResponse()
                     }
                     elementPath.append(Array(elementName))
+                    if elementPath.count == 1 && elementPath[0] == recordPath.first { rootMatched = true }
                     if elementPath == recordPath {
                         foundRecordPath = true
                         inRecord = true

@@ -62,6 +62,7 @@ public struct InputReport: Sendable, Hashable {
     public var truncated: String?
     /// The run stopped before the end of this file.
     public var incomplete = false
+    public var notes: [String] = []
     public var counts = RunCounts()
 }
 
@@ -154,6 +155,13 @@ public struct RunReport: Sendable {
             json.keyValue("blank_lines", input.blankLines)
             json.keyValue("truncated", input.truncated)
             json.keyValue("read_completely", !input.incomplete)
+            json.key("notes")
+            json.raw("[")
+            for (index, note) in input.notes.enumerated() {
+                if index > 0 { json.raw(",") }
+                json.string(note)
+            }
+            json.raw("]")
             json.key("counts")
             countsJSON(input.counts, into: &json)
             json.raw("}")
@@ -276,7 +284,7 @@ public struct RunReport: Sendable {
         text += "- Target: `\(target)`\(dryRun ? " (dry run)" : "")\n"
         text += "- Started \(iso8601(startedAt)), finished \(finishedAt.map(iso8601) ?? "-")\n"
         if let fatal { text += "\n**Stopped by a fatal error:**\n\n```\n\(fatal.description)\n```\n" }
-        for note in notes { text += "\n> \(note)\n" }
+        for note in notes + inputs.flatMap(\.notes) { text += "\n> \(note)\n" }
         text += "\n## Inputs\n\n| file | bytes | sha256 | encoding | read | valid | rejected | complete |\n|---|---:|---|---|---:|---:|---:|---|\n"
         for input in inputs {
             text += "| `\(input.path)` | \(input.bytes) | `\(input.sha256.prefix(16))…` | \(input.encoding) | \(input.counts.read) | \(input.counts.valid) | \(input.counts.rejected) | \(input.incomplete ? "**no**" : (input.truncated.map { "**truncated**: \($0)" } ?? "yes")) |\n"

@@ -226,6 +226,10 @@ struct RecordProcessor: RecordSink {
             input.encoding = summary.encoding
             input.truncated = summary.truncated
             if let truncated = summary.truncated { emit("\(file.path): warning: \(truncated) [input.truncated]") }
+            for note in summary.notes {
+                emit("note: \(note)")
+                input.notes.append(note)
+            }
         } else {
             input.incomplete = true
             input.sha256 = (try? fileSHA256(file.path)) ?? ""
