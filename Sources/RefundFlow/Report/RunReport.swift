@@ -156,12 +156,7 @@ public struct RunReport: Sendable {
             json.keyValue("truncated", input.truncated)
             json.keyValue("read_completely", !input.incomplete)
             json.key("notes")
-            json.raw("[")
-            for (index, note) in input.notes.enumerated() {
-                if index > 0 { json.raw(",") }
-                json.string(note)
-            }
-            json.raw("]")
+            json.stringArray(input.notes)
             json.key("counts")
             countsJSON(input.counts, into: &json)
             json.raw("}")
@@ -195,12 +190,8 @@ public struct RunReport: Sendable {
             json.keyValue("requests", writer.requests)
             json.keyValue("records", writer.records)
             json.key("notes")
-            json.raw("[")
-            for (index, note) in writer.notes.enumerated() {
-                if index > 0 { json.raw(",") }
-                json.string(note)
-            }
-            json.raw("]}")
+            json.stringArray(writer.notes)
+            json.raw("}")
         } else {
             json.raw("null")
         }
@@ -218,12 +209,8 @@ public struct RunReport: Sendable {
         }
         json.raw(",\n  ")
         json.key("notes", first: true)
-        json.raw("[")
-        for (index, note) in notes.enumerated() {
-            if index > 0 { json.raw(",") }
-            json.string(note)
-        }
-        json.raw("]\n}\n")
+        json.stringArray(notes)
+        json.raw("\n}\n")
         return json.bytes
     }
 

@@ -230,6 +230,16 @@ struct JSONBytes {
         integer(value)
     }
 
+    /// `["a","b"]`.
+    func stringArray(_ values: [String]) {
+        raw("[")
+        for (index, value) in values.enumerated() {
+            if index > 0 { raw(",") }
+            string(value)
+        }
+        raw("]")
+    }
+
     func keyValue(_ name: String, _ value: Bool, first: Bool = false) {
         key(name, first: first)
         if value { raw("true") } else { raw("false") }
