@@ -113,13 +113,25 @@ struct JSONBytes {
         let count = utf8.count
         buffer.reserve(count * 6 + 2)
         let breaks = style == .phpASCII ? breaksPHP : breaksUTF8
+        let escapesHigh = style == .phpASCII
         let written = breaks.withUnsafeBufferPointer { breaks in
             buffer.withUnsafeTail { out -> Int in
                 var o = 0
                 out[o] = UInt8(ascii: "\"")
                 o += 1
                 var index = 0
+                let input = UnsafeRawPointer(utf8.baseAddress)
                 while index < count {
+                    // Eight bytes at a time while none needs escaping (SWAR; a false alarm only
+                    // sends that word down the byte path below).
+                    while index + 8 <= count {
+                        let word = input!.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                        if Self.needsEscape(word, escapesHigh: escapesHigh) { break }
+                        UnsafeMutableRawPointer(out + o).storeBytes(of: word, as: UInt64.self)
+                        o += 8
+                        index += 8
+                    }
+                    if index == count { break }
                     let byte = utf8[index]
                     if breaks[Int(byte)] == 0 {
                         out[o] = byte
@@ -172,6 +184,18 @@ struct JSONBytes {
             }
         }
         _ = written
+    }
+
+    /// Whether any of the 8 bytes in `word` needs escaping: a control byte, `"` or `\`, and in
+    /// PHP style also `/` or a non-ASCII byte. May say yes falsely, never no falsely.
+    @inline(__always) private static func needsEscape(_ word: UInt64, escapesHigh: Bool) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func hasZero(_ value: UInt64) -> UInt64 { (value &- ones) & ~value & highs }
+        var flags = ((word &- ones &* 0x20) & ~word & highs)  // a byte below 0x20
+        flags |= hasZero(word ^ (ones &* 0x22)) | hasZero(word ^ (ones &* 0x5C))
+        if escapesHigh { flags |= hasZero(word ^ (ones &* 0x2F)) | (word & highs) }
+        return flags != 0
     }
 
     @inline(__always) private static func unicodeEscape(_ unit: UInt32, into out: UnsafeMutablePointer<UInt8>) -> Int {
