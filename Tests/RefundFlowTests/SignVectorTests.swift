@@ -100,3 +100,78 @@ struct SignVectorTests {
         #expect(error?.description.contains("nocolonsecret") == false)
     }
 }
+
+/// Every openapi2 and TOP vector of `wdt-sign-vectors.json`.
+struct OtherFamilySignVectorTests {
+    struct Vector: CustomTestStringConvertible, Sendable {
+        var name: String
+        var secret: String
+        var method: String
+        var parameters: [(String, String)]
+        var parametersBeforeFiltering: [(String, String)]?
+        var signString: String
+        var expectedSign: String
+        var official: String?
+        var variants: [String: String]
+        var testDescription: String { name }
+    }
+
+    /// Keeps the JSON object's key order (the TOP filtering vector lists keys in SDK order).
+    static func pairs(_ object: Any?) -> [(String, String)]? {
+        guard let object = object as? [String: String] else { return nil }
+        return object.map { ($0.key, $0.value) }
+    }
+
+    static func vectors(_ family: String) throws -> [Vector] {
+        let root = try Fixtures.json("wdt-sign-vectors.json") as! [String: Any]
+        return (root[family] as! [[String: Any]]).map { vector in
+            Vector(
+                name: vector["name"] as! String,
+                secret: (vector["secret"] ?? vector["appsecret"]) as! String,
+                method: vector["sign_method"] as? String ?? "",
+                parameters: pairs(vector["params"])!,
+                parametersBeforeFiltering: pairs(vector["params_before_filtering"]),
+                signString: vector["sign_string"] as! String,
+                expectedSign: vector["expected_sign"] as! String,
+                official: vector["official_expected"] as? String,
+                variants: vector["variants"] as? [String: String] ?? [:])
+        }
+    }
+
+    @Test func allVectorsAreHere() throws {
+        #expect(try Self.vectors("openapi2").count == 6)
+        #expect(try Self.vectors("top").count == 5)
+    }
+
+    @Test(arguments: try vectors("openapi2"))
+    func openAPI2(_ vector: Vector) {
+        #expect(OpenAPI2Signer.pack(vector.parameters) + vector.secret == vector.signString)
+        let sign = OpenAPI2Signer.sign(vector.parameters, appSecret: vector.secret)
+        #expect(sign == vector.expectedSign)
+        if let official = vector.official { #expect(sign == official) }
+        if let bytes = vector.variants["utf8_byte_length_NOT_OFFICIAL"] {
+            // Counting bytes instead of characters changes the sign exactly when a value is not ASCII.
+            let hasNonASCII = vector.parameters.contains { $0.1.utf8.count != $0.1.unicodeScalars.count }
+            #expect((sign != bytes) == hasNonASCII)
+        }
+    }
+
+    @Test(arguments: try vectors("top"))
+    func top(_ vector: Vector) throws {
+        let method = try #require(TOPSigner.Method(rawValue: vector.method))
+        let input = vector.parametersBeforeFiltering ?? vector.parameters
+        #expect(TOPSigner.kept(input).map(\.0).sorted() == vector.parameters.map(\.0).sorted())
+        #expect(TOPSigner.signString(input, secret: vector.secret, method: method) == vector.signString)
+        let sign = TOPSigner.sign(input, secret: vector.secret, method: method)
+        #expect(sign == vector.expectedSign)
+        if let official = vector.official { #expect(sign == official) }
+        for (name, variant) in vector.variants where name.contains("NOT_JAVA") { #expect(sign != variant) }
+    }
+
+    @Test func javaWhitespaceRules() {
+        #expect(TOPSigner.isBlank(""))
+        #expect(TOPSigner.isBlank(" \t\n\u{0B}\u{0C}\r\u{1C}\u{3000}"))
+        #expect(!TOPSigner.isBlank("\u{00A0}"))
+        #expect(!TOPSigner.isBlank(" x "))
+    }
+}

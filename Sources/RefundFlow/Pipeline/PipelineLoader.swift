@@ -36,7 +36,7 @@ public enum PipelineLoader {
             ])
         }
         var definition = try load(yaml: text, path: path, variables: variables, requireVariables: requireVariables)
-        definition.sha256 = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        definition.sha256 = lowercaseHex(SHA256.hash(data: data))
         return definition
     }
 

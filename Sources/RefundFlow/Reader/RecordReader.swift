@@ -128,12 +128,9 @@ struct ChunkedFile: ~Copyable {
     }
 
     /// SHA-256 of every byte read so far, in lowercase hex.
-    var hexDigest: String {
-        hasher.finalize().map { hexDigits[Int($0 >> 4)] + hexDigits[Int($0 & 0xF)] }.joined()
-    }
+    var hexDigest: String { lowercaseHex(hasher.finalize()) }
 }
 
-private let hexDigits = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "b", "c", "d", "e", "f"]
 
 #if canImport(Glibc)
     import Glibc

@@ -109,15 +109,7 @@ public enum QJBSigner {
         return hexDigest(hasher)
     }
 
-    private static func hexDigest(_ hasher: Insecure.MD5) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for byte in hasher.finalize() {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0xF)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    private static func hexDigest(_ hasher: Insecure.MD5) -> String { lowercaseHex(hasher.finalize()) }
 
     /// The plaintext that is hashed. Contains the secret: for tests only, never for output.
     static func signString(_ parameters: [(String, String)], secret: String) -> String {
