@@ -185,6 +185,20 @@ struct PipelineRunTests {
         #expect(fatal.location?.line == 1)
     }
 
+    @Test func inputsAfterAFatalErrorAreStillListed() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        try Fixtures.write("rn,tid\n1,2\n", to: directory + "/first.csv")
+        try Fixtures.write(Self.columns + "1,9,100,1,ok,,,5,a,,\n", to: directory + "/second.csv")
+        let definition = try PipelineLoader.load(yaml: Self.header + Self.fields, path: "p.yaml")
+        let report = try Pipeline(definition).run(
+            RunOptions(inputs: [directory + "/first.csv", directory + "/second.csv"], outputDirectory: directory + "/out")) { _ in }
+        #expect(report.status == .failed)
+        #expect(report.inputs.map(\.path) == [directory + "/first.csv", directory + "/second.csv"])
+        #expect(report.inputs[1].incomplete)
+        #expect(report.inputs[1].sha256.count == 64)
+        #expect(report.inputs[1].notes.first?.hasPrefix("not read") == true)
+    }
+
     @Test func theSecretNeverAppearsInAnyOutput() throws {
         let environment = ["WDT_SID": "sid1", "WDT_APPKEY": "key1", "WDT_APPSECRET": "SuperSecretValue42:pepper"]
         let out = try run(Self.columns + "1,9,100,1,ok,,,5,a,,\nbad,9,100,1,ok,,,5,a,,\n", environment: environment)

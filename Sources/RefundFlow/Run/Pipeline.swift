@@ -86,7 +86,12 @@ public struct Pipeline {
         }
         var fatal: Diagnostic?
         var stopped = false
-        for path in options.inputs {
+        for (position, path) in options.inputs.enumerated() {
+            if fatal != nil || stopped {
+                // Not read at all: listed, so the report accounts for every input given.
+                processor.skipFile(InputFile(path: path), reason: "not read: the run stopped at \(options.inputs[position - 1])")
+                continue
+            }
             let file = InputFile(path: path)
             do {
                 let summary = try reader.read(file, fieldNames: mapper.sourceFieldNames, into: &processor)
@@ -96,16 +101,13 @@ public struct Pipeline {
                 report.notes.append(limit.message)
                 emit("error: \(limit.message) [error_limit]")
                 stopped = true
-                break
             } catch let diagnostic as Diagnostic {
                 processor.finishFile(nil)
                 fatal = diagnostic
-                break
             } catch let list as DiagnosticList {
                 processor.finishFile(nil)
                 fatal = list.diagnostics.first
                 for extra in list.diagnostics.dropFirst() { emit(extra.description) }
-                break
             }
         }
         do {

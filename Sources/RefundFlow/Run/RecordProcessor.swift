@@ -239,6 +239,16 @@ struct RecordProcessor: RecordSink {
         currentFile = nil
     }
 
+    /// An input the run never opened (it stopped earlier): size and sha256 where readable.
+    mutating func skipFile(_ file: InputFile, reason: String) {
+        var input = InputReport(path: file.path)
+        input.incomplete = true
+        input.sha256 = (try? fileSHA256(file.path)) ?? ""
+        input.bytes = ((try? FileManager.default.attributesOfItem(atPath: file.path))?[.size] as? Int) ?? 0
+        input.notes.append(reason)
+        inputs.append(input)
+    }
+
     mutating func finish(into report: inout RunReport) throws {
         report.inputs = inputs
         report.counts = counts
