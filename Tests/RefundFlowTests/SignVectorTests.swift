@@ -85,6 +85,15 @@ struct SignVectorTests {
         #expect(request.url == vector.url)
     }
 
+    @Test func credentialsNeverShowTheirSecret() {
+        let credentials = QJBCredentials(sid: "s", appKey: "k", appSecret: "TopSecret123:salt")
+        var dumped = ""
+        dump(credentials, to: &dumped)
+        for text in ["\(credentials)", String(describing: credentials), String(reflecting: credentials), dumped] {
+            #expect(!text.contains("TopSecret123"), "\(text)")
+        }
+    }
+
     @Test func appSecretSplitsAtTheFirstColonOnly() {
         let credentials = QJBCredentials(sid: "s", appKey: "k", appSecret: "a:b:c")
         #expect(credentials.secret == "a")

@@ -181,3 +181,16 @@ public enum QJBSigner {
         return String(decoding: out, as: UTF8.self)
     }
 }
+
+/// Interpolating, printing or dumping credentials never shows the secret.
+extension QJBCredentials: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String {
+        "QJBCredentials(sid: \(sid), appKey: \(appKey), secret: <redacted>, salt: \(salt)\(isPlaceholder ? ", placeholder" : ""))"
+    }
+
+    public var debugDescription: String { description }
+
+    public var customMirror: Mirror {
+        Mirror(self, children: ["sid": sid, "appKey": appKey, "secret": "<redacted>", "salt": salt, "isPlaceholder": isPlaceholder])
+    }
+}
