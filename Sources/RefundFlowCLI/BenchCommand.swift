@@ -4,7 +4,7 @@ import RefundFlow
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Generate a realistic export and time the CSV pipeline end to end.")
+        commandName: "bench", abstract: "Generate a realistic export (CSV, XML, JSON or JSON Lines) and time a bundled pipeline end to end.")
 
     @Option(help: "Rows to generate.")
     var rows = 1_000_000

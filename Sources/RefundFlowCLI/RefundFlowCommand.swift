@@ -6,7 +6,7 @@ import RefundFlow
 struct RefundFlowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "refundflow",
-        abstract: "Load marketplace refund exports into WangDianTong, exactly: validate, dry-run, reconcile.",
+        abstract: "Load marketplace refund exports into WangDianTong exactly: validate, and dry-run the signed requests.",
         discussion: """
             Exit codes: 0 every record valid and written; 2 completed, some records rejected \
             (see rejects.jsonl); 3 stopped by --max-errors/--max-error-rate; 4 an input is broken or truncated \
