@@ -136,7 +136,7 @@ extension String {
 }
 
 /// A small deterministic PRNG (SplitMix64).
-struct SplitMix64 {
+struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
