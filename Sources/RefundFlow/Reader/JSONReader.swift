@@ -544,59 +544,27 @@ struct JSONRecordParser {
         let valueColumn = column
         switch bytes[index] {
         case UInt8(ascii: "{"):
-            index += 1
-            skipSpace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                return
-            }
-            while true {
+            if isEmptyContainer(closing: UInt8(ascii: "}")) { return }
+            repeat {
                 skipSpace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key in quotes") }
                 try parseStringIntoScratch()
-                let saved = path.count
-                if !path.isEmpty { path.append(UInt8(ascii: "/")) }
-                path.append(contentsOf: scratch)
+                let saved = pushPath(scratch)
                 skipSpace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after a key") }
                 index += 1
                 try parseValue()
                 path.removeSubrange(saved...)
-                skipSpace()
-                guard index < bytes.count else { throw error("the object is not closed") }
-                if bytes[index] == UInt8(ascii: ",") {
-                    index += 1
-                    continue
-                }
-                guard bytes[index] == UInt8(ascii: "}") else { throw error("expected ',' or '}' in an object") }
-                index += 1
-                return
-            }
+            } while try another(closing: UInt8(ascii: "}"), in: "an object")
         case UInt8(ascii: "["):
-            index += 1
-            skipSpace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                return
-            }
+            if isEmptyContainer(closing: UInt8(ascii: "]")) { return }
             var element = 0
-            while true {
-                let saved = path.count
-                if !path.isEmpty { path.append(UInt8(ascii: "/")) }
-                path.append(contentsOf: String(element).utf8)
+            repeat {
+                let saved = pushPath(String(element).utf8)
                 try parseValue()
                 path.removeSubrange(saved...)
                 element += 1
-                skipSpace()
-                guard index < bytes.count else { throw error("the array is not closed") }
-                if bytes[index] == UInt8(ascii: ",") {
-                    index += 1
-                    continue
-                }
-                guard bytes[index] == UInt8(ascii: "]") else { throw error("expected ',' or ']' in an array") }
-                index += 1
-                return
-            }
+            } while try another(closing: UInt8(ascii: "]"), in: "an array")
         case UInt8(ascii: "\""):
             try parseStringIntoScratch()
             emitScratch(line: valueLine, column: valueColumn)
@@ -613,6 +581,39 @@ struct JSONRecordParser {
             try number()
             emit(UnsafeBufferPointer(rebasing: bytes[start..<index]), line: valueLine, column: valueColumn)
         }
+    }
+
+    /// After `{` or `[`: consumes it, and the closing bracket too when the container is empty.
+    private mutating func isEmptyContainer(closing: UInt8) -> Bool {
+        index += 1
+        skipSpace()
+        guard index < bytes.count, bytes[index] == closing else { return false }
+        index += 1
+        return true
+    }
+
+    /// After an item: true (and the `,` consumed) when another follows, false (and the closing
+    /// bracket consumed) at the end.
+    private mutating func another(closing: UInt8, in container: String) throws -> Bool {
+        skipSpace()
+        guard index < bytes.count else { throw error("\(container) is not closed") }
+        if bytes[index] == UInt8(ascii: ",") {
+            index += 1
+            return true
+        }
+        guard bytes[index] == closing else {
+            throw error("expected ',' or '\(Character(UnicodeScalar(closing)))' in \(container)")
+        }
+        index += 1
+        return false
+    }
+
+    /// Appends a path component (after `/`); returns where to cut back to.
+    private mutating func pushPath(_ component: some Collection<UInt8>) -> Int {
+        let saved = path.count
+        if !path.isEmpty { path.append(UInt8(ascii: "/")) }
+        path.append(contentsOf: component)
+        return saved
     }
 
     private func emit(_ value: [UInt8], line: Int, column: Int) {
