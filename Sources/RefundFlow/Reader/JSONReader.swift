@@ -319,11 +319,11 @@ final class JSONStream {
         }
     }
 
-    /// The next byte that is not white space (not consumed); throws at the end of input.
-    func peekNonSpace() throws -> UInt8 {
+    /// The next byte that is not white space (not consumed), or `nil` at the end of input.
+    private func skipSpace() throws -> UInt8? {
         while true {
             if start == end {
-                guard try fill() else { throw error("unexpected end of input") }
+                guard try fill() else { return nil }
                 continue
             }
             let byte = buffer[start]
@@ -338,6 +338,12 @@ final class JSONStream {
         }
     }
 
+    /// The next byte that is not white space (not consumed); throws at the end of input.
+    func peekNonSpace() throws -> UInt8 {
+        guard let byte = try skipSpace() else { throw error("unexpected end of input") }
+        return byte
+    }
+
     func advance() { start += 1 }
 
     func expect(_ byte: UInt8) throws {
@@ -350,21 +356,7 @@ final class JSONStream {
 
     /// Only white space may follow the document.
     func expectEnd() throws {
-        while true {
-            if start == end {
-                guard try fill() else { return }
-                continue
-            }
-            let byte = buffer[start]
-            switch byte {
-            case 0x20, 0x09, 0x0D: start += 1
-            case 0x0A:
-                start += 1
-                line += 1
-                lineStart = start
-            default: throw error("unexpected text after the end of the JSON document")
-            }
-        }
+        if try skipSpace() != nil { throw error("unexpected text after the end of the JSON document") }
     }
 
     /// Reads the rest of the file so that size and sha256 cover it all.
