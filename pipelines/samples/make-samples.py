@@ -180,10 +180,6 @@ STATUS_LABEL = {
 }
 
 
-def top_json_value(key, value):
-    return value
-
-
 def write_top_xml(path):
     parts = ['<?xml version="1.0" encoding="utf-8" ?>', '<refunds_receive_get_response><refunds list="true">']
     for refund in TOP:
