@@ -16,6 +16,12 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         // MD5 for the vendors' request signs and SHA-256 for input file fingerprints.
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        // Sending to the ERP and TOP: HTTP/1.1 with connection pooling and connect/read timeouts.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // `refundflow sandbox`: the local HTTP stand-in for the ERP and TOP.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // The sandbox's state (and the run ledger) in SQLite, with WAL and transactions.
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // libxml2's streaming reader for the XML reader; headers are wrapped in shim.h (ICU workaround).
@@ -30,6 +36,17 @@ let package = Package(
                 "CLibXML2",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
+        // The sandbox lives apart so that the library does not carry an HTTP server.
+        .target(
+            name: "RefundFlowSandbox",
+            dependencies: [
+                "RefundFlow",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
@@ -37,13 +54,14 @@ let package = Package(
             name: "RefundFlowCLI",
             dependencies: [
                 "RefundFlow",
+                "RefundFlowSandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
         .testTarget(
             name: "RefundFlowTests",
-            dependencies: ["RefundFlow"],
+            dependencies: ["RefundFlow", "RefundFlowSandbox"],
             resources: [.copy("Fixtures")],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),

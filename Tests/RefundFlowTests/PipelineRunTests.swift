@@ -203,7 +203,7 @@ struct PipelineRunTests {
         let environment = ["WDT_SID": "sid1", "WDT_APPKEY": "key1", "WDT_APPSECRET": "SuperSecretValue42:pepper"]
         let out = try run(Self.columns + "1,9,100,1,ok,,,5,a,,\nbad,9,100,1,ok,,,5,a,,\n", environment: environment)
         #expect(out.requests.count == 1)
-        #expect(out.requests[0]["signed_with"] as? String == "WDT_* environment")
+        #expect(out.requests[0]["signed_with"] as? String == "the environment")
         let query = out.requests[0]["query"] as! [String: String]
         #expect(query["salt"] == "pepper")
         #expect(query["timestamp"] == String(1_725_328_800 - 1_325_347_200))

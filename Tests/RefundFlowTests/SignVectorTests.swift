@@ -76,10 +76,10 @@ struct SignVectorTests {
         record[.refundTime] = .text("2024-09-03 10:00:00")
         record[.isAftersale] = .integer(1)
         record[.reason] = .text("不想要了")
-        let body = RawRefundTarget.body(shopNo: "LCJ", records: [record])
+        let body = String(decoding: RawRefundTarget.body(shopNo: "LCJ", records: [record]), as: UTF8.self)
         #expect(body == vector.body)
         let request = QJBSigner.request(
-            method: RawRefundTarget.api, body: body,
+            method: RawRefundTarget.method, body: body,
             credentials: QJBCredentials(sid: "wdtapi3", appKey: "wdt_test", appSecret: "testsecret:testsalt"),
             unixTime: 400_000_000 + QJBSigner.epochOffset, baseURL: "http://wdt.wangdian.cn/")
         #expect(request.url == vector.url)

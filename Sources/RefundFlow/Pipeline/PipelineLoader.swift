@@ -132,7 +132,7 @@ public enum PipelineLoader {
                 }
                 let entry = TargetRegistry.entries.first { $0.name == target.name }!
                 definition.target = TargetDefinition(name: target.name, options: options, location: context.location(pair.value))
-                for problem in entry.validate(options) {
+                for problem in entry.problems(options) {
                     context.error(pair.value, "bad_target_option", problem)
                 }
             }

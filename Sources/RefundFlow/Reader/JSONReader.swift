@@ -484,9 +484,9 @@ final class JSONStream {
 
 /// Parses one captured JSON record (an object) in memory into path → value fields.
 struct JSONRecordParser {
-    private let bytes: UnsafeBufferPointer<UInt8>
-    private let builder: KeyedRecordBuilder?
-    private var index = 0
+    let bytes: UnsafeBufferPointer<UInt8>
+    let builder: KeyedRecordBuilder?
+    var index = 0
     private var line: Int
     private var lineStart: Int
     private var path: [UInt8] = []
@@ -501,11 +501,11 @@ struct JSONRecordParser {
 
     private var column: Int { index - lineStart + 1 }
 
-    private func error(_ message: String) -> JSONSyntaxError {
+    func error(_ message: String) -> JSONSyntaxError {
         JSONSyntaxError(message: message, line: line, column: column)
     }
 
-    private mutating func skipSpace() {
+    mutating func skipSpace() {
         while index < bytes.count {
             switch bytes[index] {
             case 0x20, 0x09, 0x0D: index += 1
@@ -576,7 +576,7 @@ struct JSONRecordParser {
     }
 
     /// After `{` or `[`: consumes it, and the closing bracket too when the container is empty.
-    private mutating func isEmptyContainer(closing: UInt8) -> Bool {
+    mutating func isEmptyContainer(closing: UInt8) -> Bool {
         index += 1
         skipSpace()
         guard index < bytes.count, bytes[index] == closing else { return false }
@@ -586,7 +586,7 @@ struct JSONRecordParser {
 
     /// After an item: true (and the `,` consumed) when another follows, false (and the closing
     /// bracket consumed) at the end.
-    private mutating func another(closing: UInt8, in container: String) throws -> Bool {
+    mutating func another(closing: UInt8, in container: String) throws -> Bool {
         skipSpace()
         guard index < bytes.count else { throw error("\(container) is not closed") }
         if bytes[index] == UInt8(ascii: ",") {
@@ -621,7 +621,7 @@ struct JSONRecordParser {
         scratch.withUnsafeBufferPointer { emit($0, line: line, column: column) }
     }
 
-    private mutating func literal(_ word: StaticString) throws {
+    mutating func literal(_ word: StaticString) throws {
         let count = word.utf8CodeUnitCount
         guard index + count <= bytes.count,
             memcmp(bytes.baseAddress! + index, word.utf8Start, count) == 0
@@ -630,7 +630,7 @@ struct JSONRecordParser {
     }
 
     /// JSON number grammar; the text is kept exactly.
-    private mutating func number() throws {
+    mutating func number() throws {
         let start = index
         if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
         guard index < bytes.count, isDigit(bytes[index]) else {

@@ -191,6 +191,27 @@ public struct RunReport: Sendable {
             json.keyValue("records", writer.records)
             json.key("notes")
             json.stringArray(writer.notes)
+            json.key("push")
+            if let push = writer.push {
+                json.raw("{")
+                json.keyValue("http_requests", push.httpRequests, first: true)
+                json.keyValue("split_calls", push.splits)
+                json.keyValue("new_count", push.newCount)
+                json.keyValue("chg_count", push.changedCount)
+                for (name, totals) in [("accepted", push.accepted), ("rejected", push.rejected), ("failed", push.failed)] {
+                    json.key(name)
+                    json.raw("{")
+                    json.keyValue("records", totals.records, first: true)
+                    json.keyValue("refund_amount", totals.refundAmount.formatted(minFractionDigits: 2))
+                    json.keyValue("actual_refund_amount", totals.actualRefundAmount.formatted(minFractionDigits: 2))
+                    json.raw("}")
+                }
+                json.keyValue("outcomes", push.outcomes)
+                json.keyValue("every_record_has_an_outcome", push.outcomes == writer.records)
+                json.raw("}")
+            } else {
+                json.raw("null")
+            }
             json.raw("}")
         } else {
             json.raw("null")
@@ -298,6 +319,14 @@ public struct RunReport: Sendable {
         if let writer {
             text += "\n## Output\n\n- `\(writer.api)` via `\(writer.target)`: \(writer.records) records in \(writer.requests) requests\(dryRun ? " (written to requests.jsonl, not sent)" : "")\n"
             for note in writer.notes { text += "- Note: \(note)\n" }
+            if let push = writer.push {
+                text += "\n## Push\n\n| outcome | records | refund_amount | actual_refund_amount |\n|---|---:|---:|---:|\n"
+                for (name, totals) in [("accepted", push.accepted), ("rejected by the ERP", push.rejected), ("failed", push.failed)] {
+                    text += "| \(name) | \(totals.records) | \(totals.refundAmount.formatted(minFractionDigits: 2)) | \(totals.actualRefundAmount.formatted(minFractionDigits: 2)) |\n"
+                }
+                text += "\n\(push.httpRequests) HTTP requests (retries included), \(push.splits) refused calls split; the ERP counted \(push.newCount) new and \(push.changedCount) changed. Every record's outcome is in `outcomes.jsonl`"
+                text += push.outcomes == writer.records ? " (\(push.outcomes) of \(writer.records)).\n" : " — only \(push.outcomes) of \(writer.records) have one.\n"
+            }
         }
         return text
     }

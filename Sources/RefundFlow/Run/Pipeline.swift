@@ -12,6 +12,16 @@ public struct RunOptions: Sendable {
     public var runID: String = UUID().uuidString.lowercased()
     /// How many reject diagnostics go to the terminal before the rest are only counted.
     public var maxPrintedDiagnostics = 20
+    /// Credentials for signing; nil reads them from `environment`.
+    public var credentials: Credentials?
+    /// Base URL (`--endpoint`), over the pipeline's and the profile's; nil: production hosts.
+    public var endpoint: String?
+    /// How requests are sent; nil: AsyncHTTPClient with the pipeline's timeouts.
+    public var transport: (any HTTPTransport)?
+    /// Retry policy; nil: the pipeline's `maxAttempts` with the default backoff.
+    public var delivery: Delivery?
+    /// Seeds the backoff jitter.
+    public var seed: UInt64 = UInt64.random(in: 0...UInt64.max)
 
     public init(inputs: [String], outputDirectory: String) {
         self.inputs = inputs
@@ -50,15 +60,64 @@ public struct Pipeline {
     let reader: any RecordReader
     var mapper: DeclarativeMapper
     let validator: RefundValidator
-    let target: TargetRegistration
+    let target: any PushTarget
 
     /// The one factory that wires Reader → Mapper → Validator → Writer from a definition.
     public init(_ definition: PipelineDefinition) throws(DiagnosticList) {
         self.definition = definition
         reader = ReaderRegistry.make(definition.reader)
         mapper = try DeclarativeMapper(definition: definition)
-        validator = RefundValidator(definition: definition)
-        target = TargetRegistry.entry(definition.target.name)
+        guard let entry = TargetRegistry.entry(definition.target.name) else {
+            throw DiagnosticList([Self.unknownTarget(definition.target.name)])
+        }
+        validator = RefundValidator(definition: definition, targetRequires: entry.requiredFields)
+        target = entry.make(definition.target.options)
+    }
+
+    static func unknownTarget(_ name: String) -> Diagnostic {
+        Diagnostic(code: "pipeline.unknown_target", message: "no target named '\(name)'", notes: ["targets: \(TargetRegistry.names.joined(separator: ", "))"])
+    }
+
+    /// The definition with another target (`--target`): options the new target does not take
+    /// are dropped with a note; its own requirements are checked.
+    public static func retarget(_ definition: PipelineDefinition, to name: String) throws(DiagnosticList) -> (PipelineDefinition, notes: [String]) {
+        guard let entry = TargetRegistry.entry(name) else { throw DiagnosticList([unknownTarget(name)]) }
+        var changed = definition
+        var notes: [String] = []
+        let keys = Set(entry.keys)
+        var options: [String: String] = [:]
+        for (key, value) in definition.target.options.sorted(by: { $0.key < $1.key }) {
+            if keys.contains(key) { options[key] = value } else { notes.append("--target \(name) does not take the pipeline's target option '\(key)'; it is ignored") }
+        }
+        changed.target = TargetDefinition(name: name, options: options, location: definition.target.location)
+        let problems = entry.problems(options).map { problem in
+            Diagnostic(code: "pipeline.bad_target_option", message: problem, location: definition.target.location, notes: ["set it under target: { \(name): { … } } in the pipeline"])
+        }
+        if !problems.isEmpty { throw DiagnosticList(problems) }
+        return (changed, notes)
+    }
+
+    /// The sink for this run: the exact requests (dry run) or delivery.
+    private func makeSink(_ options: RunOptions) throws -> (any CallSink, [String]) {
+        let credentials = try options.credentials ?? Credentials.from(options.environment, source: "the environment")
+        let settings = PushSettings(options: definition.target.options)
+        let signer = RequestSigner(
+            credentials: credentials, endpoint: options.endpoint ?? settings.endpoint, unixTime: options.unixTime)
+        if options.dryRun {
+            return (try DryRunCallSink(target: target, signer: signer, outputDirectory: options.outputDirectory), [])
+        }
+        // Fail before reading anything when the credentials are missing.
+        switch target.family {
+        case .qjb, .openAPI2: if credentials.wdt == nil { throw signer.missingCredentials(target.family) }
+        case .top: if credentials.top == nil { throw signer.missingCredentials(target.family) }
+        }
+        let transport = options.transport ?? AsyncHTTPTransport(connectTimeout: settings.connectTimeout, readTimeout: settings.readTimeout)
+        var delivery = options.delivery ?? Delivery()
+        if options.delivery == nil, let attempts = definition.target.options["maxRetries"].flatMap(Int.init) { delivery.backoff.maxAttempts = attempts }
+        let sink = try LivePushSink(
+            target: target, signer: signer, transport: transport, settings: settings, delivery: delivery,
+            outputDirectory: options.outputDirectory, seed: options.seed)
+        return (sink, ["pushing to \(signer.base(target.family)) with \(credentials.source); concurrency \(settings.concurrency), \(settings.requestsPerMinute == 0 ? "no request limit" : "at most \(settings.requestsPerMinute) requests/minute")"])
     }
 
     /// Runs the pipeline over the inputs. Always writes the report, also when it stops early.
@@ -72,13 +131,12 @@ public struct Pipeline {
 
         var report = RunReport(runID: options.runID, definition: definition, startedAt: startedAt, dryRun: options.dryRun)
         report.errorLimits = limits
-        let context = TargetContext(
-            options: definition.target.options, outputDirectory: options.outputDirectory,
-            environment: options.environment, unixTime: options.unixTime)
         var processor: RecordProcessor
         do {
+            let (sink, notes) = try makeSink(options)
+            for note in notes { emit("note: \(note)") }
             processor = try RecordProcessor(
-                pipeline: self, writer: try target.makeDryRun(context), options: options, limits: limits, emit: emit)
+                pipeline: self, writer: PushWriter(target: target, sink: sink), options: options, limits: limits, emit: emit)
         } catch let diagnostic as Diagnostic {
             report.fail(diagnostic)
             try report.write(to: options.outputDirectory)
@@ -114,6 +172,10 @@ public struct Pipeline {
             try processor.finish(into: &report)
         } catch let diagnostic as Diagnostic {
             fatal = fatal ?? diagnostic
+        }
+        if let stopped = report.writer?.stopped {
+            // The push stopped (credentials, sign, permission): that is the run's cause.
+            if fatal?.code != stopped.code { fatal = stopped }
         }
         if fatal == nil && !stopped, let rate = limits.maxErrorRate, report.read > 0 {
             let actual = Double(report.rejected) / Double(report.read)

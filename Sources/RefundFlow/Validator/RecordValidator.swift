@@ -11,8 +11,10 @@ public struct RefundValidator: RecordValidator {
     let required: [RefundField]
     let checked: [RefundField]
 
-    public init(definition: PipelineDefinition) {
-        var required = Set(RefundField.allCases.filter(\.isRequired))
+    /// - Parameter targetRequires: fields the pipeline's target needs as well (e.g. `spec_no`
+    ///   for a stock-in); a pipeline may still say `required: false` for them.
+    public init(definition: PipelineDefinition, targetRequires: [RefundField] = []) {
+        var required = Set(RefundField.allCases.filter(\.isRequired)).union(targetRequires)
         for field in definition.fields {
             if let flag = field.required {
                 if flag { required.insert(field.field) } else { required.remove(field.field) }

@@ -14,33 +14,43 @@ public struct WriterSummary: Sendable, Hashable {
     public var requests: Int = 0
     public var records: Int = 0
     public var notes: [String] = []
-}
-
-/// What a target needs to make its writer.
-public struct TargetContext: Sendable {
-    public var options: [String: String]
-    public var outputDirectory: String
-    public var environment: [String: String]
-    /// Seconds since 1970 for request timestamps (fixed in tests).
-    public var unixTime: @Sendable () -> Int
+    /// Set when the records were delivered (not a dry run).
+    public var push: PushCounts?
+    /// Why delivery stopped early (credentials, sign, permission): the run fails with it.
+    public var stopped: Diagnostic?
 }
 
 /// How an ERP target is named in a pipeline and made for a run.
 struct TargetRegistration: Sendable {
     let name: String
-    let keys: [String]
-    /// Problems with the target's options, each a sentence.
+    /// The target's own option keys; the common ones (`PushSettings.keys`) are added.
+    let ownKeys: [String]
+    /// The most units one call takes (the bound of `batchSize`).
+    let maxBatch: Int
+    /// Canonical fields this target needs beyond the canonical record's required ones.
+    var requiredFields: [RefundField] = []
+    /// Problems with the target's own options, each a sentence.
     let validate: @Sendable ([String: String]) -> [String]
-    let makeDryRun: @Sendable (TargetContext) throws -> any RecordWriter
+    let make: @Sendable ([String: String]) -> any PushTarget
+
+    var keys: [String] { ownKeys + PushSettings.keys }
+
+    func problems(_ options: [String: String]) -> [String] {
+        PushSettings.problems(options, maxBatch: maxBatch) + validate(options)
+    }
 }
 
 /// Every ERP target. Adding one is a new file with its `registration` plus one line here.
 enum TargetRegistry {
     static let entries: [TargetRegistration] = [
-        RawRefundTarget.registration
+        RawRefundTarget.registration,
+        EnterpriseRefundTarget.registration,
+        StockinTarget.registration,
+        TOPRefundTarget.registration,
     ]
 
-    static func entry(_ name: String) -> TargetRegistration { entries.first { $0.name == name }! }
+    static func entry(_ name: String) -> TargetRegistration? { entries.first { $0.name == name } }
+    static var names: [String] { entries.map(\.name) }
 }
 
 /// Renders a record as a JSON object in field order.

@@ -1,0 +1,274 @@
+import Dispatch
+import Synchronization
+
+/// What the push did, for the report: counts and money per outcome.
+public struct PushCounts: Sendable, Hashable {
+    public struct Totals: Sendable, Hashable {
+        public var records = 0
+        public var refundAmount = Decimal4.zero
+        public var actualRefundAmount = Decimal4.zero
+
+        mutating func add(_ record: RefundRecord) {
+            records += 1
+            refundAmount += record.decimal(.refundAmount) ?? .zero
+            actualRefundAmount += record.decimal(.actualRefundAmount) ?? .zero
+        }
+    }
+
+    /// HTTP requests sent, retries and re-signed ones included.
+    public var httpRequests = 0
+    /// Calls the ERP refused as a whole that were split to isolate the refused records.
+    public var splits = 0
+    public var accepted = Totals()
+    public var rejected = Totals()
+    /// No final answer after the retries (or never sent because the run stopped).
+    public var failed = Totals()
+    /// The ERP's own counts over accepted calls (`new_count`, `chg_count`), where it gives them.
+    public var newCount = 0
+    public var changedCount = 0
+
+    /// Every record handed to the push has exactly one outcome.
+    public var outcomes: Int { accepted.records + rejected.records + failed.records }
+}
+
+/// Delivers calls to the ERP: `concurrency` calls in flight, at most `requestsPerMinute`
+/// requests, retries with backoff, whole-call refusals split down to the refused units, and one
+/// line per record in `outcomes.jsonl`. A credentials/sign/permission failure stops the run:
+/// nothing more is sent, and every record not sent gets a `failed` outcome saying so.
+final class LivePushSink: CallSink, Sendable {
+    private let target: any PushTarget
+    private let signer: RequestSigner
+    private let transport: any HTTPTransport
+    private let delivery: Delivery
+    private let pacer: RequestPacer?
+    private let slots: DispatchSemaphore
+    private let concurrency: Int
+    private let state: Mutex<State>
+
+    private struct State: ~Copyable {
+        var counts = PushCounts()
+        var stopped: Diagnostic?
+        var output: BufferedOutput
+        var seed: UInt64
+    }
+
+    init(
+        target: any PushTarget, signer: RequestSigner, transport: any HTTPTransport, settings: PushSettings,
+        delivery: Delivery = Delivery(), outputDirectory: String, seed: UInt64
+    ) throws {
+        self.target = target
+        self.signer = signer
+        self.transport = transport
+        self.delivery = delivery
+        concurrency = max(1, settings.concurrency)
+        slots = DispatchSemaphore(value: concurrency)
+        pacer = settings.requestsPerMinute > 0 ? RequestPacer(perMinute: settings.requestsPerMinute) : nil
+        state = Mutex(State(output: try BufferedOutput(path: outputDirectory + "/outcomes.jsonl"), seed: seed))
+    }
+
+    func submit(_ call: PlannedCall) throws {
+        if let stopped = state.withLock({ $0.stopped }) {
+            record(call.units, outcomes: Array(repeating: .failed(reason: "not sent: \(stopped.message)"), count: call.units.count), details: [:])
+            throw stopped
+        }
+        slots.wait()
+        Task.detached { [self] in
+            await deliver(call)
+            slots.signal()
+        }
+    }
+
+    func finish(into summary: inout WriterSummary) throws {
+        for _ in 0..<concurrency { slots.wait() }
+        for _ in 0..<concurrency { slots.signal() }
+        let transport = self.transport
+        try blockingWait { try await transport.shutdown() }
+        let (counts, stopped) = try state.withLock { state in
+            try state.output.flush()
+            return (state.counts, state.stopped)
+        }
+        summary.push = counts
+        summary.stopped = stopped
+    }
+
+    // MARK: - One call
+
+    private struct Accepted {
+        var new: Int?
+        var changed: Int?
+        var unitsInCall: Int
+        var details: [JSONValue.Member]
+    }
+
+    private func deliver(_ call: PlannedCall) async {
+        var random = SplitMix64(seed: state.withLock { state in
+            state.seed &+= 0x9E37_79B9_7F4A_7C15
+            return state.seed
+        })
+        var accepted: [Int: Accepted] = [:]
+        var splits = 0
+        do {
+            let outcomes = try await delivery.deliver(Array(call.units.indices)) { indices in
+                let payload = target.payload(group: call.group, units: indices.map { call.units[$0] })
+                var lastAnswer: ERPAnswer?
+                let verdict = try await delivery.call(
+                    send: {
+                        let request = try signer.sign(payload)
+                        if let pacer { try await pacer.wait() }
+                        state.withLock { $0.counts.httpRequests += 1 }
+                        let answer = try await transport.send(request)
+                        lastAnswer = answer
+                        return answer
+                    },
+                    classify: target.classify, sleep: { try await Task.sleep(for: $0) }, random: &random)
+                switch verdict {
+                case .accepted(let new, let changed):
+                    let details = lastAnswer.map(target.acceptedDetails) ?? []
+                    for index in indices {
+                        accepted[index] = Accepted(new: new, changed: changed, unitsInCall: indices.count, details: details)
+                    }
+                case .rejected where indices.count > 1:
+                    splits += 1
+                default:
+                    break
+                }
+                return verdict
+            }
+            state.withLock { $0.counts.splits += splits }
+            record(call.units, outcomes: outcomes, details: accepted)
+        } catch {
+            let diagnostic: Diagnostic
+            switch error {
+            case let stop as DeliveryStopped:
+                diagnostic = Diagnostic(code: "push.stopped", message: stop.description, notes: ["nothing more is sent; fix this and run again"])
+            case let given as Diagnostic:
+                diagnostic = given
+            default:
+                diagnostic = Diagnostic(code: "push.stopped", message: "\(error)")
+            }
+            state.withLock { state in
+                if state.stopped == nil { state.stopped = diagnostic }
+            }
+            let message = "not sent: \(diagnostic.message)"
+            record(call.units, outcomes: Array(repeating: .failed(reason: message), count: call.units.count), details: accepted)
+        }
+    }
+
+    /// Writes one outcome line per record and counts it.
+    private func record(_ units: [[RefundRecord]], outcomes: [DeliveryOutcome], details: [Int: Accepted]) {
+        let line = JSONBytes(capacity: 512)
+        var lines: [UInt8] = []
+        var counts = PushCounts()
+        for (index, unit) in units.enumerated() {
+            let outcome = outcomes[index]
+            if case .accepted = outcome, let info = details[index] {
+                if let new = info.new { counts.newCount += new }
+                if let changed = info.changed { counts.changedCount += changed }
+            }
+            for record in unit {
+                line.removeAll()
+                line.raw("{")
+                line.keyValue("shop_no", record.text(.shopNo) ?? "", first: true)
+                line.keyValue("refund_no", record.text(.refundNo) ?? "")
+                line.keyValue("oid", record.text(.oid) ?? "")
+                line.keyValue("target", target.name)
+                switch outcome {
+                case .accepted:
+                    counts.accepted.add(record)
+                    line.keyValue("outcome", "accepted")
+                    let info = details[index]
+                    line.keyValue("change", Self.change(info))
+                    line.key("erp")
+                    line.raw("{")
+                    line.key("new_count", first: true)
+                    if let new = info?.new { line.integer(new) } else { line.raw("null") }
+                    line.key("chg_count")
+                    if let changed = info?.changed { line.integer(changed) } else { line.raw("null") }
+                    line.keyValue("units_in_call", info?.unitsInCall ?? 0)
+                    for member in info?.details ?? [] {
+                        line.key(member.key)
+                        member.value.write(into: line)
+                    }
+                    line.raw("}")
+                case .rejected(let code, let message):
+                    counts.rejected.add(record)
+                    line.keyValue("outcome", "rejected")
+                    line.key("erp")
+                    line.raw("{")
+                    line.keyValue("code", code, first: true)
+                    line.keyValue("message", message)
+                    line.raw("}")
+                case .failed(let reason):
+                    counts.failed.add(record)
+                    line.keyValue("outcome", "failed")
+                    line.keyValue("reason", reason)
+                }
+                line.raw("}\n")
+                lines.append(contentsOf: line.bytes)
+            }
+        }
+        state.withLock { state in
+            state.counts.accepted.merge(counts.accepted)
+            state.counts.rejected.merge(counts.rejected)
+            state.counts.failed.merge(counts.failed)
+            state.counts.newCount += counts.newCount
+            state.counts.changedCount += counts.changedCount
+            // Outcomes must not be lost: a write error here surfaces at finish's flush.
+            try? state.output.write(lines)
+        }
+    }
+
+    /// `new`, `changed` or `unchanged` when the ERP's counts say so for every unit of the
+    /// call; `mixed` when they differ; `unknown` when the API gives no counts.
+    private static func change(_ info: Accepted?) -> String {
+        guard let info, let new = info.new, let changed = info.changed else { return "unknown" }
+        if new == info.unitsInCall && changed == 0 { return "new" }
+        if changed == info.unitsInCall && new == 0 { return "changed" }
+        if new == 0 && changed == 0 { return "unchanged" }
+        return "mixed"
+    }
+}
+
+extension PushCounts.Totals {
+    mutating func merge(_ other: Self) {
+        records += other.records
+        refundAmount += other.refundAmount
+        actualRefundAmount += other.actualRefundAmount
+    }
+}
+
+/// Spaces requests evenly: at most `perMinute` per minute over the run, whatever the
+/// concurrency (each request takes the next free slot).
+actor RequestPacer {
+    private let interval: Duration
+    private var next: ContinuousClock.Instant?
+
+    init(perMinute: Int) { interval = .seconds(60) / perMinute }
+
+    private func reserve() -> ContinuousClock.Instant {
+        let now = ContinuousClock.now
+        let slot = max(now, next ?? now)
+        next = slot + interval
+        return slot
+    }
+
+    func wait() async throws {
+        let slot = reserve()
+        if slot > .now { try await Task.sleep(until: slot, clock: .continuous) }
+    }
+}
+
+/// Runs async work from synchronous code and waits for it. Only for threads outside Swift's
+/// concurrency pool (the CLI's main thread runs the pipeline), never from inside a task.
+func blockingWait<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) throws -> T {
+    let done = DispatchSemaphore(value: 0)
+    let result = Mutex<Result<T, any Error>?>(nil)
+    Task.detached {
+        let outcome: Result<T, any Error>
+        do { outcome = .success(try await operation()) } catch { outcome = .failure(error) }
+        result.withLock { $0 = outcome }
+        done.signal()
+    }
+    done.wait()
+    return try result.withLock { $0! }.get()
+}

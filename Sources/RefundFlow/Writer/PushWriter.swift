@@ -1,0 +1,160 @@
+/// One call as planned: units of one call group.
+struct PlannedCall: Sendable {
+    var group: String
+    var units: [[RefundRecord]]
+
+    var recordCount: Int { units.reduce(0) { $0 + $1.count } }
+}
+
+/// Where planned calls go: written as exact requests (dry run) or delivered.
+protocol CallSink: AnyObject {
+    /// Takes one call; may block while earlier calls are in flight (back-pressure).
+    func submit(_ call: PlannedCall) throws
+    /// Completes every call submitted and adds what happened to the summary.
+    func finish(into summary: inout WriterSummary) throws
+}
+
+/// The writer every target shares: groups valid records into units and calls the way the
+/// target says, and hands each full call to the sink. Holds only the open calls.
+final class PushWriter: RecordWriter {
+    private let target: any PushTarget
+    private let sink: any CallSink
+    private var open: [String: OpenCall] = [:]
+    private var order: [String] = []
+    private var summary: WriterSummary
+
+    private final class OpenCall {
+        var units: [[RefundRecord]] = []
+        var unitIndex: [String: Int] = [:]
+    }
+
+    init(target: any PushTarget, sink: any CallSink, notes: [String] = []) {
+        self.target = target
+        self.sink = sink
+        summary = WriterSummary(target: target.name, api: target.api)
+        summary.notes = notes
+    }
+
+    func add(_ record: RefundRecord) throws {
+        let group = target.callGroup(record)
+        let call: OpenCall
+        if let existing = open[group] {
+            call = existing
+        } else {
+            call = OpenCall()
+            open[group] = call
+            order.append(group)
+        }
+        guard let key = target.unitKey(record) else {
+            call.units.append([record])
+            if call.units.count >= target.maxUnitsPerCall { try flush(group, call) }
+            return
+        }
+        if let index = call.unitIndex[key] {
+            call.units[index].append(record)
+            return
+        }
+        // A new unit: the call is sent once full, when the next unit arrives, so that the
+        // later lines of its last unit still join it.
+        if call.units.count >= target.maxUnitsPerCall { try flush(group, call) }
+        call.unitIndex[key] = call.units.count
+        call.units.append([record])
+    }
+
+    private func flush(_ group: String, _ call: OpenCall) throws {
+        guard !call.units.isEmpty else { return }
+        let planned = PlannedCall(group: group, units: call.units)
+        call.units.removeAll(keepingCapacity: true)
+        call.unitIndex.removeAll(keepingCapacity: true)
+        summary.requests += 1
+        summary.records += planned.recordCount
+        try sink.submit(planned)
+    }
+
+    func finish() throws -> WriterSummary {
+        for group in order { try flush(group, open[group]!) }
+        try sink.finish(into: &summary)
+        return summary
+    }
+}
+
+/// Dry run: writes one line per call to `requests.jsonl` with the URL, query, form and body
+/// exactly as they would be sent (secret parameters such as TOP's session shown as
+/// `<redacted>`). Without credentials, a labelled placeholder signs.
+final class DryRunCallSink: CallSink {
+    private let target: any PushTarget
+    private let signer: RequestSigner
+    private let output: BufferedOutput
+    private let line = JSONBytes(capacity: 64 * 1024)
+    private let signedWith: String
+
+    init(target: any PushTarget, signer: RequestSigner, outputDirectory: String) throws {
+        self.target = target
+        var signer = signer
+        var placeholder = false
+        switch target.family {
+        case .qjb, .openAPI2:
+            if signer.credentials.wdt == nil {
+                signer.credentials.wdt = WDTCredentials(
+                    sid: "DRY-RUN-PLACEHOLDER-SID", appKey: "DRY-RUN-PLACEHOLDER-KEY",
+                    appSecret: "dry-run-placeholder-secret:DRY-RUN-PLACEHOLDER-SALT")
+                placeholder = true
+            }
+        case .top:
+            if signer.credentials.top == nil {
+                signer.credentials.top = TOPCredentials(
+                    appKey: "DRY-RUN-PLACEHOLDER-KEY", secret: "dry-run-placeholder-secret", session: "DRY-RUN-PLACEHOLDER-SESSION")
+                placeholder = true
+            }
+        }
+        self.signer = signer
+        signedWith = placeholder ? "placeholder credentials (dry run only)" : signer.credentials.source
+        output = try BufferedOutput(path: outputDirectory + "/requests.jsonl")
+    }
+
+    /// The note a dry run without credentials carries.
+    static func placeholderNote(_ family: APIFamily) -> String {
+        "no \(family.credentialNames) given: requests are signed with placeholder credentials and would be refused"
+    }
+
+    var usesPlaceholder: Bool { signedWith.hasPrefix("placeholder") }
+
+    func submit(_ call: PlannedCall) throws {
+        let request = try signer.sign(target.payload(group: call.group, units: call.units))
+        line.removeAll()
+        line.raw("{")
+        line.keyValue("api", target.api, first: true)
+        line.keyValue("http_method", "POST")
+        line.keyValue("url", request.redactedURL)
+        line.key("query")
+        Self.object(request.redactedQuery, into: line)
+        if let form = request.redactedForm {
+            line.key("form")
+            Self.object(form, into: line)
+        }
+        line.keyValue("content_type", request.contentType)
+        line.key("body")
+        if request.family == .top {
+            // The form body holds no secret (the session travels in the query), but say so
+            // by construction: re-encode the redacted form.
+            line.string(formEncode(request.redactedForm ?? []))
+        } else {
+            request.body.withUnsafeBufferPointer { line.string($0) }
+        }
+        line.keyValue("record_count", call.recordCount)
+        line.keyValue("signed_with", signedWith)
+        line.raw("}")
+        try output.writeLine(line.buffer)
+    }
+
+    static func object(_ pairs: [(String, String)], into line: JSONBytes) {
+        line.raw("{")
+        for (index, (key, value)) in pairs.enumerated() { line.keyValue(key, value, first: index == 0) }
+        line.raw("}")
+    }
+
+    func finish(into summary: inout WriterSummary) throws {
+        try output.flush()
+        if usesPlaceholder { summary.notes.append(Self.placeholderNote(target.family)) }
+    }
+}
