@@ -20,6 +20,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         // `refundflow sandbox`: the local HTTP stand-in for the ERP and TOP.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // Event loops and byte buffers under the HTTP client and the sandbox server.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        // Levelled logging for the sandbox server (quiet by default).
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         // The sandbox's state (and the run ledger) in SQLite, with WAL and transactions.
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
@@ -37,6 +41,7 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
@@ -47,6 +52,8 @@ let package = Package(
                 "RefundFlow",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),

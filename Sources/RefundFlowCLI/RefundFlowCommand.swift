@@ -3,17 +3,18 @@ import Foundation
 import RefundFlow
 
 @main
-struct RefundFlowCommand: ParsableCommand {
+struct RefundFlowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "refundflow",
-        abstract: "Load marketplace refund exports into WangDianTong exactly: validate, and dry-run the signed requests.",
+        abstract: "Load marketplace refund exports into WangDianTong exactly: validate, dry-run or push the signed requests.",
         discussion: """
-            Exit codes: 0 every record valid and written; 2 completed, some records rejected \
-            (see rejects.jsonl); 3 stopped by --max-errors/--max-error-rate; 4 an input is broken or truncated \
-            (records before the fault were processed); 1 fatal error; 64 usage error.
+            Exit codes: 0 every record valid and written (and, when pushing, accepted); 2 completed, some records \
+            rejected (see rejects.jsonl) or refused by the ERP or failed (see outcomes.jsonl); 3 stopped by \
+            --max-errors/--max-error-rate; 4 an input is broken or truncated (records before the fault were \
+            processed); 1 fatal error (including credentials, sign or permission refused by the ERP); 64 usage error.
             """,
         version: RefundFlowVersion.string,
-        subcommands: [RunCommand.self, LintCommand.self, BenchCommand.self])
+        subcommands: [RunCommand.self, LintCommand.self, ERPSearchCommand.self, SandboxCommand.self, BenchCommand.self])
 }
 
 /// Writes a line to standard error.
@@ -22,11 +23,11 @@ func printError(_ line: String) {
 }
 
 /// Parses `--set key=value` pairs.
-func parseAssignments(_ pairs: [String]) throws -> [String: String] {
+func parseAssignments(_ pairs: [String], flag: String = "--set") throws -> [String: String] {
     var result: [String: String] = [:]
     for pair in pairs {
         guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
-            throw ValidationError("--set takes name=value, not '\(pair)'")
+            throw ValidationError("\(flag) takes name=value, not '\(pair)'")
         }
         result[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
     }
@@ -60,6 +61,17 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Write the exact requests to requests.jsonl instead of sending them.")
     var dryRun = false
 
+    @Option(help: "Base URL of the ERP/TOP (or the sandbox), e.g. http://127.0.0.1:8080; each API appends its path. Default: the pipeline's, the profile's, else the production hosts.")
+    var endpoint: String?
+
+    @Option(help: "Send to another target than the pipeline names: \(TargetNames.list).")
+    var target: String?
+
+    @Option(name: .customLong("target-option"), help: "Set a target option over the pipeline's: --target-option warehouseNo=WH01.")
+    var targetOptions: [String] = []
+
+    @OptionGroup var credentials: CredentialOptions
+
     @Option(name: .customLong("set"), help: "Fill a pipeline variable: --set shop_no=LCJ.")
     var assignments: [String] = []
 
@@ -77,15 +89,19 @@ struct RunCommand: ParsableCommand {
         if let maxErrorRate, PipelineLoader.parseRate(maxErrorRate) == nil {
             throw ValidationError("--max-error-rate takes a fraction 0...1 or a percentage like 5%, not '\(maxErrorRate)'")
         }
-        if !dryRun {
-            throw ValidationError("sending to the ERP is not available in this version; add --dry-run to write the exact requests")
-        }
+        if let endpoint { try validateEndpoint(endpoint) }
     }
 
     func run() throws {
-        let definition = try loadPipeline(pipeline, variables: try parseAssignments(assignments), requireVariables: true)
+        var definition = try loadPipeline(pipeline, variables: try parseAssignments(assignments), requireVariables: true)
         let compiled: Pipeline
+        let extra = try parseAssignments(targetOptions, flag: "--target-option")
         do {
+            if target != nil || !extra.isEmpty {
+                let (changed, notes) = try Pipeline.retarget(definition, to: target ?? definition.target.name, extra: extra)
+                definition = changed
+                for note in notes { printError("note: \(note)") }
+            }
             compiled = try Pipeline(definition)
         } catch {
             for diagnostic in error.diagnostics { printError(diagnostic.description) }
@@ -96,13 +112,49 @@ struct RunCommand: ParsableCommand {
         options.errorLimits = ErrorLimits(maxErrors: maxErrors, maxErrorRate: maxErrorRate.flatMap(PipelineLoader.parseRate))
         options.environment = ProcessInfo.processInfo.environment
         options.maxPrintedDiagnostics = showErrors
+        options.endpoint = endpoint
+        options.credentials = try credentials.resolve(requireSession: true)
         let report = try compiled.run(options) { printError($0) }
         if let fatal = report.fatal { printError(fatal.description) }
         let counts = report.counts
         printError(
             "\(report.status.rawValue): read \(counts.read), valid \(counts.valid), rejected \(counts.rejected) (read = valid + rejected \(counts.isBalanced ? "holds" : "DOES NOT HOLD")); refund_amount \(counts.refundAmount.formatted(minFractionDigits: 2)); outputs in \(out)/"
         )
+        if let push = report.writer?.push {
+            printError(
+                "push: accepted \(push.accepted.records), rejected by the ERP \(push.rejected.records), failed \(push.failed.records) (\(push.httpRequests) HTTP requests); every record's outcome is in \(out)/outcomes.jsonl"
+            )
+        }
         if report.status.exitCode != 0 { throw ExitCode(report.status.exitCode) }
+    }
+}
+
+enum TargetNames {
+    static var list: String { Pipeline.targetNames.joined(separator: ", ") }
+}
+
+func validateEndpoint(_ endpoint: String) throws {
+    if !(endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://")) {
+        throw ValidationError("--endpoint takes a base URL such as http://127.0.0.1:8080, not '\(endpoint)'")
+    }
+}
+
+/// `--credentials FILE` and `--profile NAME`; without them the environment's WDT_*/TOP_*.
+struct CredentialOptions: ParsableArguments {
+    @Option(help: "A credentials file (mode 600) with profiles; default $REFUNDFLOW_CREDENTIALS or ~/.config/refundflow/credentials.yaml when --profile is given.")
+    var credentials: String?
+
+    @Option(help: "The profile to use from the credentials file, e.g. sandbox or production.")
+    var profile: String?
+
+    func resolve(requireSession: Bool) throws -> Credentials {
+        do {
+            return try Credentials.resolve(
+                environment: ProcessInfo.processInfo.environment, file: credentials, profile: profile, requireSession: requireSession)
+        } catch {
+            printError(error.description)
+            throw ExitCode(1)
+        }
     }
 }
 

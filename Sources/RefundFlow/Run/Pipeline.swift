@@ -74,21 +74,35 @@ public struct Pipeline {
         target = entry.make(definition.target.options)
     }
 
+    /// Every target's name, for help texts.
+    public static var targetNames: [String] { TargetRegistry.names }
+
     static func unknownTarget(_ name: String) -> Diagnostic {
         Diagnostic(code: "pipeline.unknown_target", message: "no target named '\(name)'", notes: ["targets: \(TargetRegistry.names.joined(separator: ", "))"])
     }
 
     /// The definition with another target (`--target`): options the new target does not take
     /// are dropped with a note; its own requirements are checked.
-    public static func retarget(_ definition: PipelineDefinition, to name: String) throws(DiagnosticList) -> (PipelineDefinition, notes: [String]) {
+    /// `extra` (`--target-option key=value`) sets options over the pipeline's.
+    public static func retarget(
+        _ definition: PipelineDefinition, to name: String, extra: [String: String] = [:]
+    ) throws(DiagnosticList) -> (PipelineDefinition, notes: [String]) {
         guard let entry = TargetRegistry.entry(name) else { throw DiagnosticList([unknownTarget(name)]) }
+        if let unknown = extra.keys.sorted().first(where: { !entry.keys.contains($0) }) {
+            throw DiagnosticList([
+                Diagnostic(code: "pipeline.bad_target_option", message: "target \(name) has no option '\(unknown)'", notes: ["its options: \(entry.keys.joined(separator: ", "))"])
+            ])
+        }
         var changed = definition
         var notes: [String] = []
         let keys = Set(entry.keys)
         var options: [String: String] = [:]
         for (key, value) in definition.target.options.sorted(by: { $0.key < $1.key }) {
-            if keys.contains(key) { options[key] = value } else { notes.append("--target \(name) does not take the pipeline's target option '\(key)'; it is ignored") }
+            if key == "batchSize", let size = Int(value), size > entry.maxBatch, entry.maxBatch > 1 {
+                notes.append("--target \(name) takes at most \(entry.maxBatch) refunds per call; the pipeline's batchSize \(value) is ignored")
+            } else if keys.contains(key) { options[key] = value } else { notes.append("--target \(name) does not take the pipeline's target option '\(key)'; it is ignored") }
         }
+        options.merge(extra) { _, given in given }
         changed.target = TargetDefinition(name: name, options: options, location: definition.target.location)
         let problems = entry.problems(options).map { problem in
             Diagnostic(code: "pipeline.bad_target_option", message: problem, location: definition.target.location, notes: ["set it under target: { \(name): { … } } in the pipeline"])
@@ -193,7 +207,9 @@ public struct Pipeline {
         } else if report.inputs.contains(where: { $0.truncated != nil }) {
             report.status = .inputBroken
         } else {
-            report.status = report.rejected > 0 ? .completedWithRejects : .completed
+            let push = report.writer?.push
+            let refusedOrFailed = (push?.rejected.records ?? 0) + (push?.failed.records ?? 0)
+            report.status = report.rejected > 0 || refusedOrFailed > 0 ? .completedWithRejects : .completed
         }
         report.finishedAt = Date()
         try report.write(to: options.outputDirectory)

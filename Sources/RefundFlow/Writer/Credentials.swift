@@ -195,3 +195,47 @@ extension TOPCredentials: CustomStringConvertible, CustomDebugStringConvertible,
         Mirror(self, children: ["appKey": appKey, "secret": "<redacted>", "session": "<redacted>", "signMethod": signMethod.rawValue])
     }
 }
+
+// MARK: - Verifying signs (the sandbox's side), without exposing the secrets
+
+extension WDTCredentials {
+    /// True when a qjb request's query `sign` matches its parameters and exact body.
+    public func verifiesQJB(query: [(String, String)], body: [UInt8]) -> Bool {
+        let qjb = self.qjb
+        guard let sign = query.last(where: { $0.0 == "sign" })?.1 else { return false }
+        let expected = body.withUnsafeBufferPointer {
+            QJBSigner.sign(query.filter { $0.0 != "sign" }, body: $0, secret: qjb.secret)
+        }
+        return constantTimeEqual(expected, sign.lowercased())
+    }
+
+    /// True when an openapi2 form's `sign` matches its other fields.
+    public func verifiesOpenAPI2(form: [(String, String)]) -> Bool {
+        guard let sign = form.last(where: { $0.0 == "sign" })?.1 else { return false }
+        return constantTimeEqual(OpenAPI2Signer.sign(form.filter { $0.0 != "sign" }, appSecret: appSecret), sign.lowercased())
+    }
+}
+
+extension TOPCredentials {
+    /// True when a TOP request's `sign` matches its system and application parameters under
+    /// the request's own `sign_method`.
+    public func verifies(parameters: [(String, String)]) -> Bool {
+        guard let sign = parameters.last(where: { $0.0 == "sign" })?.1,
+            let method = TOPSigner.Method(rawValue: parameters.last(where: { $0.0 == "sign_method" })?.1 ?? "md5")
+        else { return false }
+        return constantTimeEqual(TOPSigner.sign(parameters.filter { $0.0 != "sign" }, secret: secret, method: method), sign.uppercased())
+    }
+
+    /// The session a request must carry, compared without leaking it.
+    public func acceptsSession(_ given: String) -> Bool { session.isEmpty || constantTimeEqual(session, given) }
+}
+
+/// Compares two signs in time that does not depend on where they differ.
+func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+    let x = Array(a.utf8)
+    let y = Array(b.utf8)
+    guard x.count == y.count else { return false }
+    var difference: UInt8 = 0
+    for index in x.indices { difference |= x[index] ^ y[index] }
+    return difference == 0
+}

@@ -19,7 +19,7 @@ struct EnterpriseRefundTarget: PushTarget {
     static let maxRefundsPerCall = 10
 
     static let registration = TargetRegistration(
-        name: "wdt-enterprise-refund", ownKeys: ["shopNo"], maxBatch: 10, validate: { _ in [] },
+        name: "wdt-enterprise-refund", ownKeys: [], maxBatch: 10, validate: { _ in [] },
         make: { options in
             EnterpriseRefundTarget(maxUnitsPerCall: PushSettings.batchSize(options, default: maxRefundsPerCall))
         })

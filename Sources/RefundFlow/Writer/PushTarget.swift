@@ -41,7 +41,7 @@ public struct PushSettings: Sendable, Hashable {
 
     public init() {}
 
-    static let keys = ["batchSize", "endpoint", "concurrency", "requestsPerMinute", "connectTimeoutMs", "readTimeoutMs", "maxRetries"]
+    static let keys = ["shopNo", "batchSize", "endpoint", "concurrency", "requestsPerMinute", "connectTimeoutMs", "readTimeoutMs", "maxRetries"]
 
     public init(options: [String: String]) {
         if let value = options["concurrency"].flatMap(Int.init) { concurrency = value }

@@ -8,7 +8,7 @@ struct RawRefundTarget: PushTarget {
     static let defaultBatchSize = 50
 
     static let registration = TargetRegistration(
-        name: "wdt-qjb-raw-refund", ownKeys: ["shopNo"], maxBatch: 100, validate: { _ in [] },
+        name: "wdt-qjb-raw-refund", ownKeys: [], maxBatch: 100, validate: { _ in [] },
         make: { options in RawRefundTarget(maxUnitsPerCall: PushSettings.batchSize(options, default: defaultBatchSize)) })
 
     let name = "wdt-qjb-raw-refund"

@@ -33,7 +33,8 @@ struct TargetRegistration: Sendable {
     let validate: @Sendable ([String: String]) -> [String]
     let make: @Sendable ([String: String]) -> any PushTarget
 
-    var keys: [String] { ownKeys + PushSettings.keys }
+    /// Its own keys and the common ones (`batchSize` only where a call takes several units).
+    var keys: [String] { ownKeys + PushSettings.keys.filter { maxBatch > 1 || $0 != "batchSize" } }
 
     func problems(_ options: [String: String]) -> [String] {
         PushSettings.problems(options, maxBatch: maxBatch) + validate(options)
