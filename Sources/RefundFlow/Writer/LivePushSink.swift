@@ -123,6 +123,11 @@ final class LivePushSink: CallSink, Sendable {
                     classify: target.classify, sleep: { try await Task.sleep(for: $0) }, random: &random)
                 switch verdict {
                 case .accepted(let new, let changed):
+                    // The ERP's counts are per call: added once, not per unit.
+                    state.withLock { state in
+                        state.counts.newCount += new ?? 0
+                        state.counts.changedCount += changed ?? 0
+                    }
                     let details = lastAnswer.map(target.acceptedDetails) ?? []
                     for index in indices {
                         accepted[index] = Accepted(new: new, changed: changed, unitsInCall: indices.count, details: details)
@@ -161,10 +166,6 @@ final class LivePushSink: CallSink, Sendable {
         var counts = PushCounts()
         for (index, unit) in units.enumerated() {
             let outcome = outcomes[index]
-            if case .accepted = outcome, let info = details[index] {
-                if let new = info.new { counts.newCount += new }
-                if let changed = info.changed { counts.changedCount += changed }
-            }
             for record in unit {
                 line.removeAll()
                 line.raw("{")
@@ -211,8 +212,6 @@ final class LivePushSink: CallSink, Sendable {
             state.counts.accepted.merge(counts.accepted)
             state.counts.rejected.merge(counts.rejected)
             state.counts.failed.merge(counts.failed)
-            state.counts.newCount += counts.newCount
-            state.counts.changedCount += counts.changedCount
             // Outcomes must not be lost: a write error here surfaces at finish's flush.
             try? state.output.write(lines)
         }

@@ -25,7 +25,7 @@ enum CLI {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: Fixtures.packageRoot)
-        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("WDT_") }
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("WDT_") && !$0.key.hasPrefix("TOP_") }
         env.merge(environment) { _, new in new }
         process.environment = env
         let out = Pipe()
