@@ -43,9 +43,11 @@ func readCSV(
 }
 
 struct CSVReaderTests {
-    static let tricky = Array(
-        ("id,name,note\r\n" + "1,plain,\"quoted, with comma\"\r\n" + "2,\"multi\r\nline\",\"say \"\"hi\"\"\"\r\n" + "\r\n"
-            + "3,,\"LF only\ninside\"\r\n" + "4,x,last-no-newline").utf8)
+    static let tricky: [UInt8] = Array(
+        [
+            "id,name,note\r\n", "1,plain,\"quoted, with comma\"\r\n", "2,\"multi\r\nline\",\"say \"\"hi\"\"\"\r\n", "\r\n",
+            "3,,\"LF only\ninside\"\r\n", "4,x,last-no-newline",
+        ].joined().utf8)
 
     @Test(arguments: [1, 2, 3, 5, 7, 64, 1 << 20])
     func tokenizesRFC4180AtEveryChunkBoundary(chunkSize: Int) throws {

@@ -40,21 +40,30 @@ struct SignVectorTests {
         #expect(QJBSigner.sign(parameters, secret: vector.secret) == vector.expectedSign)
     }
 
+    /// The signer a push uses, pinned to the vector's time.
+    static func signer(sid: String, appKey: String, appSecret: String, unixTime: Int) -> RequestSigner {
+        RequestSigner(
+            credentials: Credentials(wdt: WDTCredentials(sid: sid, appKey: appKey, appSecret: appSecret), source: "test"),
+            endpoint: nil, unixTime: { unixTime })
+    }
+
+    /// The request a push sends — URL, query order, body and sign — equals the vendor SDK's.
     @Test(arguments: try qjbVectors())
     func requestURLAndBody(_ vector: Vector) throws {
         let parameters = vector.parameters
-        let credentials = QJBCredentials(sid: parameters["sid"]!, appKey: parameters["key"]!, appSecret: vector.appSecret)
-        #expect(credentials.salt == parameters["salt"])
+        #expect(QJBCredentials(sid: parameters["sid"]!, appKey: parameters["key"]!, appSecret: vector.appSecret).salt == parameters["salt"])
         var pager: QJBSigner.Pager?
         if let size = parameters["page_size"] {
             pager = QJBSigner.Pager(pageSize: Int(size)!, pageNo: Int(parameters["page_no"]!)!, calcTotal: parameters["calc_total"] == "1")
         }
-        let request = QJBSigner.request(
-            method: parameters["method"]!, body: parameters["body"]!, credentials: credentials,
-            unixTime: Int(parameters["timestamp"]!)! + QJBSigner.epochOffset, baseURL: "http://wdt.wangdian.cn", pager: pager)
+        let signer = Self.signer(
+            sid: parameters["sid"]!, appKey: parameters["key"]!, appSecret: vector.appSecret,
+            unixTime: Int(parameters["timestamp"]!)! + QJBSigner.epochOffset)
+        let request = try signer.sign(.qjb(method: parameters["method"]!, body: Array(parameters["body"]!.utf8), pager: pager))
         #expect(request.url == vector.url)
-        #expect(request.body == vector.body)
+        #expect(String(decoding: request.body, as: UTF8.self) == vector.body)
         #expect(request.query.last?.1 == vector.expectedSign)
+        #expect(request.contentType == "application/json")
     }
 
     /// The dry-run writer builds vector 1's body, byte for byte, from a canonical record.
@@ -78,11 +87,10 @@ struct SignVectorTests {
         record[.reason] = .text("不想要了")
         let body = String(decoding: RawRefundTarget.body(shopNo: "LCJ", records: [record]), as: UTF8.self)
         #expect(body == vector.body)
-        let request = QJBSigner.request(
-            method: RawRefundTarget.method, body: body,
-            credentials: QJBCredentials(sid: "wdtapi3", appKey: "wdt_test", appSecret: "testsecret:testsalt"),
-            unixTime: 400_000_000 + QJBSigner.epochOffset, baseURL: "http://wdt.wangdian.cn/")
+        let signer = Self.signer(sid: "wdtapi3", appKey: "wdt_test", appSecret: "testsecret:testsalt", unixTime: 400_000_000 + QJBSigner.epochOffset)
+        let request = try signer.sign(RawRefundTarget(maxUnitsPerCall: 50).payload(group: "LCJ", units: [[record]]))
         #expect(request.url == vector.url)
+        #expect(String(decoding: request.body, as: UTF8.self) == vector.body)
     }
 
     @Test func credentialsNeverShowTheirSecret() {
@@ -175,6 +183,45 @@ struct OtherFamilySignVectorTests {
         #expect(sign == vector.expectedSign)
         if let official = vector.official { #expect(sign == official) }
         for (name, variant) in vector.variants where name.contains("NOT_JAVA") { #expect(sign != variant) }
+    }
+
+    static func request(_ family: String, _ name: String) throws -> (params: [String: Any], request: [String: String], secret: String) {
+        let root = try Fixtures.json("wdt-sign-vectors.json") as! [String: Any]
+        let vector = (root[family] as! [[String: Any]]).first { $0["name"] as? String == name }!
+        return (vector["params"] as! [String: Any], vector["request"] as! [String: String], (vector["secret"] ?? vector["appsecret"]) as! String)
+    }
+
+    /// The enterprise push's form — field order, encoding and sign — equals WdtClient.php's.
+    @Test(arguments: ["openapi2_sales_refund_push_ascii_escaped", "openapi2_sales_refund_push_raw_utf8"])
+    func openAPI2Request(_ name: String) throws {
+        let (params, expected, secret) = try Self.request("openapi2", name)
+        let signer = SignVectorTests.signer(
+            sid: params["sid"] as! String, appKey: params["appkey"] as! String, appSecret: secret,
+            unixTime: Int(params["timestamp"] as! String)!)
+        let request = try signer.sign(.openAPI2(script: "sales_refund_push.php", parameters: [("api_refund_list", params["api_refund_list"] as! String)]))
+        #expect(request.url == expected["url"])
+        #expect(String(decoding: request.body, as: UTF8.self) == expected["body"])
+        #expect(request.contentType == expected["content_type"])
+    }
+
+    /// The TOP create call — query order, sign and form body — equals the Java SDK's.
+    @Test(arguments: ["top_wdk_trade_refund_create_hmac_sha256", "top_wdk_trade_refund_create_md5"])
+    func topRequest(_ name: String) throws {
+        let (params, expected, secret) = try Self.request("top", name)
+        let values = params as! [String: String]
+        var signer = RequestSigner(
+            credentials: Credentials(
+                top: TOPCredentials(
+                    appKey: values["app_key"]!, secret: secret, session: values["session"]!,
+                    signMethod: TOPSigner.Method(rawValue: values["sign_method"]!)!),
+                source: "test"),
+            endpoint: nil, unixTime: { ShanghaiTime.parse(values["timestamp"]!)! })
+        signer.topPartnerID = values["partner_id"]
+        let request = try signer.sign(.top(method: values["method"]!, parameters: [("refund_goods_create_request", values["refund_goods_create_request"]!)]))
+        #expect(request.url == expected["url"])
+        #expect(String(decoding: request.body, as: UTF8.self) == expected["body"])
+        #expect(request.contentType == expected["content_type"])
+        #expect(!request.redactedURL.contains(values["session"]!))
     }
 
     @Test func javaWhitespaceRules() {

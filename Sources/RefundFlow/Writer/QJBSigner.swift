@@ -49,26 +49,6 @@ public struct QJBCredentials: Sendable, Hashable {
     }
 }
 
-/// A request ready to send (or to write in a dry run): exactly what goes on the wire.
-public struct SignedRequest: Sendable, Hashable {
-    public var api: String
-    public var httpMethod: String
-    public var url: String
-    /// Query parameters in the order sent, `sign` last.
-    public var query: [(String, String)]
-    public var contentType: String
-    public var body: String
-
-    public static func == (a: SignedRequest, b: SignedRequest) -> Bool {
-        a.url == b.url && a.body == b.body && a.api == b.api
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(url)
-        hasher.combine(body)
-    }
-}
-
 /// The qjb sign and request builder, byte for byte as `wdtsdk.php` (`WdtErpClient`).
 public enum QJBSigner {
     /// WDT timestamps count seconds from 2012-01-01 00:00:00 UTC+8.
@@ -144,21 +124,6 @@ public enum QJBSigner {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
         return "\(base)/openapi?" + query.map { "\(phpURLEncode($0.0))=\(phpURLEncode($0.1))" }.joined(separator: "&")
-    }
-
-    /// Builds the signed `POST {base}/openapi?…` request for `method` with the exact body text.
-    /// - Parameter unixTime: seconds since 1970; the WDT offset is applied here.
-    public static func request(
-        method: String, body: String, credentials: QJBCredentials, unixTime: Int, baseURL: String,
-        pager: Pager? = nil
-    ) -> SignedRequest {
-        var text = body
-        let query = text.withUTF8 {
-            signedQuery(method: method, body: $0, credentials: credentials, unixTime: unixTime, pager: pager)
-        }
-        return SignedRequest(
-            api: method, httpMethod: "POST", url: url(baseURL: baseURL, query: query), query: query,
-            contentType: "application/json", body: body)
     }
 
     /// PHP `urlencode`: `[A-Za-z0-9_.-]` kept, space as `+`, everything else `%XX` (upper case).

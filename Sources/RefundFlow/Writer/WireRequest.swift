@@ -75,6 +75,8 @@ public struct RequestSigner: Sendable {
     /// Base URL (`--endpoint`); each family appends its own path. Nil: production hosts.
     public var endpoint: String?
     public var unixTime: @Sendable () -> Int
+    /// TOP's optional `partner_id` system parameter (the Java SDK sends its version).
+    public var topPartnerID: String?
 
     public init(credentials: Credentials, endpoint: String?, unixTime: @escaping @Sendable () -> Int) {
         self.credentials = credentials
@@ -103,25 +105,26 @@ public struct RequestSigner: Sendable {
                 contentType: "application/json", body: body)
         case .openAPI2(let script, let parameters):
             let wdt = try wdtCredentials(.openAPI2)
-            var form: [(String, String)] = [("sid", wdt.sid), ("appkey", wdt.appKey), ("timestamp", String(now))]
-            form += parameters
+            // Sorted as `WdtClient.php` leaves them after signing (ksort), `sign` last.
+            var form = ([("sid", wdt.sid), ("appkey", wdt.appKey), ("timestamp", String(now))] + parameters)
+                .sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
             form.append(("sign", OpenAPI2Signer.sign(form, appSecret: wdt.appSecret)))
             return WireRequest(
                 api: script, family: .openAPI2, url: "\(base(.openAPI2))/openapi2/\(script)", query: [], form: form,
                 contentType: "application/x-www-form-urlencoded", body: Array(formEncode(form).utf8))
         case .top(let method, let parameters):
             guard let top = credentials.top else { throw missing(.top) }
-            let system: [(String, String)] = [
-                ("method", method), ("app_key", top.appKey), ("timestamp", Self.beijingTime(now)), ("v", "2.0"),
-                ("sign_method", top.signMethod.rawValue), ("format", "json"), ("session", top.session),
-            ]
-            let keptSystem = TOPSigner.kept(system)
+            // In the Java SDK's order, `sign` after `timestamp`.
+            let head = TOPSigner.kept([("method", method), ("v", "2.0"), ("app_key", top.appKey), ("timestamp", Self.beijingTime(now))])
+            let tail = TOPSigner.kept([
+                ("format", "json"), ("sign_method", top.signMethod.rawValue), ("session", top.session), ("partner_id", topPartnerID ?? ""),
+            ])
             let keptApplication = TOPSigner.kept(parameters)
-            let sign = TOPSigner.sign(keptSystem + keptApplication, secret: top.secret, method: top.signMethod)
-            let query = keptSystem + [("sign", sign)]
+            let sign = TOPSigner.sign(head + tail + keptApplication, secret: top.secret, method: top.signMethod)
+            let query = head + [("sign", sign)] + tail
             return WireRequest(
                 api: method, family: .top, url: "\(base(.top))/router/rest?" + formEncode(query), query: query,
-                form: keptApplication, contentType: "application/x-www-form-urlencoded;charset=UTF-8",
+                form: keptApplication, contentType: "application/x-www-form-urlencoded;charset=utf-8",
                 body: Array(formEncode(keptApplication).utf8))
         }
     }
