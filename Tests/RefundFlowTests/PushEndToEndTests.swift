@@ -164,6 +164,16 @@ import Testing
         #expect(!result.stderr.contains("tampered-secret"))
     }
 
+    @Test func aReadTimeoutIsRetriedThenTheRecordsFailAsPossiblyLanded() async throws {
+        let sandbox = try SandboxProcess(["--latency-ms", "1500"])
+        let (result, out) = try push(sandbox, ["--target-option", "readTimeoutMs=200", "--target-option", "maxRetries=1"])
+        #expect(result.status == 2, "\(result.stderr)")
+        let outcomes = try Fixtures.jsonLines(out + "/outcomes.jsonl")
+        #expect(outcomes.count == 7)
+        #expect(outcomes.allSatisfy { ($0["reason"] as? String)?.contains("gave up after 2 tries: no answer") == true }, "\(outcomes.first ?? [:])")
+        #expect(outcomes.allSatisfy { $0["ambiguous"] as? Bool == true && ($0["reason"] as? String)?.contains("erp-search") == true })
+    }
+
     @Test func aRefusedRecordIsIsolatedBySplittingItsBatch() async throws {
         let sandbox = try SandboxProcess(["--reject-refund-no", "201234567890126"])
         let (result, out) = try push(sandbox)

@@ -106,6 +106,8 @@ final class LivePushSink: CallSink, Sendable {
             return state.seed
         })
         var accepted: [Int: Accepted] = [:]
+        // Units whose call went out at least once without an answer: they may have landed.
+        var unanswered = Set<Int>()
         var splits = 0
         do {
             let outcomes = try await delivery.deliver(Array(call.units.indices)) { indices in
@@ -116,9 +118,14 @@ final class LivePushSink: CallSink, Sendable {
                         let request = try signer.sign(payload)
                         if let pacer { try await pacer.wait() }
                         state.withLock { $0.counts.httpRequests += 1 }
-                        let answer = try await transport.send(request)
-                        lastAnswer = answer
-                        return answer
+                        do {
+                            let answer = try await transport.send(request)
+                            lastAnswer = answer
+                            return answer
+                        } catch {
+                            unanswered.formUnion(indices)
+                            throw error
+                        }
                     },
                     classify: target.classify, sleep: { try await Task.sleep(for: $0) }, random: &random)
                 switch verdict {
@@ -140,7 +147,7 @@ final class LivePushSink: CallSink, Sendable {
                 return verdict
             }
             state.withLock { $0.counts.splits += splits }
-            record(call.units, outcomes: outcomes, details: accepted)
+            record(call.units, outcomes: outcomes, details: accepted, unanswered: unanswered)
         } catch {
             let diagnostic: Diagnostic
             switch error {
@@ -155,12 +162,14 @@ final class LivePushSink: CallSink, Sendable {
                 if state.stopped == nil { state.stopped = diagnostic }
             }
             let message = "not sent: \(diagnostic.message)"
-            record(call.units, outcomes: Array(repeating: .failed(reason: message), count: call.units.count), details: accepted)
+            record(call.units, outcomes: Array(repeating: .failed(reason: message), count: call.units.count), details: accepted, unanswered: unanswered)
         }
     }
 
     /// Writes one outcome line per record and counts it.
-    private func record(_ units: [[RefundRecord]], outcomes: [DeliveryOutcome], details: [Int: Accepted]) {
+    private func record(
+        _ units: [[RefundRecord]], outcomes: [DeliveryOutcome], details: [Int: Accepted], unanswered: Set<Int> = []
+    ) {
         let line = JSONBytes(capacity: 512)
         var lines: [UInt8] = []
         var counts = PushCounts()
@@ -202,7 +211,9 @@ final class LivePushSink: CallSink, Sendable {
                 case .failed(let reason):
                     counts.failed.add(record)
                     line.keyValue("outcome", "failed")
-                    line.keyValue("reason", reason)
+                    let ambiguous = unanswered.contains(index)
+                    line.keyValue("reason", ambiguous ? reason + Self.mayHaveLanded : reason)
+                    line.keyValue("ambiguous", ambiguous)
                 }
                 line.raw("}\n")
                 lines.append(contentsOf: line.bytes)
@@ -216,6 +227,8 @@ final class LivePushSink: CallSink, Sendable {
             try? state.output.write(lines)
         }
     }
+
+    static let mayHaveLanded = "; a request got no answer, so it may have reached the ERP: check with `refundflow erp-search` before sending again"
 
     /// `new`, `changed` or `unchanged` when the ERP's counts say so for every unit of the
     /// call; `mixed` when they differ; `unknown` when the API gives no counts.

@@ -71,9 +71,15 @@ final class PushWriter: RecordWriter {
         try sink.submit(planned)
     }
 
+    /// Sends what is still open and waits for every call. The sink always finishes, so every
+    /// record gets its outcome; a stopped push is in `summary.stopped`, not thrown.
     func finish() throws -> WriterSummary {
-        for group in order { try flush(group, open[group]!) }
+        var failure: (any Error)?
+        for group in order {
+            do { try flush(group, open[group]!) } catch { failure = failure ?? error }
+        }
         try sink.finish(into: &summary)
+        if let failure, summary.stopped == nil { throw failure }
         return summary
     }
 }
