@@ -14,7 +14,10 @@ struct RefundFlowCommand: AsyncParsableCommand {
             processed); 1 fatal error (including credentials, sign or permission refused by the ERP); 64 usage error.
             """,
         version: RefundFlowVersion.string,
-        subcommands: [RunCommand.self, LintCommand.self, ERPSearchCommand.self, SandboxCommand.self, BenchCommand.self])
+        subcommands: [
+            RunCommand.self, LintCommand.self, ReconcileCommand.self, LedgerCommand.self, ERPSearchCommand.self, SandboxCommand.self,
+            BenchCommand.self,
+        ])
 }
 
 /// Writes a line to standard error.
@@ -45,24 +48,20 @@ func loadPipeline(_ path: String, variables: [String: String], requireVariables:
     }
 }
 
-struct RunCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "run", abstract: "Run a pipeline over input files.")
-
+/// What `run` and `reconcile` share: the pipeline, its variables and target, the inputs and
+/// where the outputs go.
+struct PipelineInputs: ParsableArguments {
     @Argument(help: "The pipeline YAML, e.g. pipelines/taobao-seller-refunds-csv.yaml.")
     var pipeline: String
 
     @Option(name: .customLong("input"), help: "An input file; repeat for several.")
     var inputs: [String] = []
 
-    @Option(help: "Directory for records.jsonl, rejects.jsonl, requests.jsonl and the report.")
+    @Option(help: "Directory for the outputs (records.jsonl, rejects.jsonl, outcomes.jsonl, reports).")
     var out: String
 
-    @Flag(help: "Write the exact requests to requests.jsonl instead of sending them.")
-    var dryRun = false
-
-    @Option(help: "Base URL of the ERP/TOP (or the sandbox), e.g. http://127.0.0.1:8080; each API appends its path. Default: the pipeline's, the profile's, else the production hosts.")
-    var endpoint: String?
+    @Option(name: .customLong("set"), help: "Fill a pipeline variable: --set shop_no=LCJ.")
+    var assignments: [String] = []
 
     @Option(help: "Send to another target than the pipeline names: \(TargetNames.list).")
     var target: String?
@@ -70,10 +69,72 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("target-option"), help: "Set a target option over the pipeline's: --target-option warehouseNo=WH01.")
     var targetOptions: [String] = []
 
+    @Option(help: "Base URL of the ERP/TOP (or the sandbox), e.g. http://127.0.0.1:8080; each API appends its path. Default: the pipeline's, the profile's, else the production hosts.")
+    var endpoint: String?
+
     @OptionGroup var credentials: CredentialOptions
 
-    @Option(name: .customLong("set"), help: "Fill a pipeline variable: --set shop_no=LCJ.")
-    var assignments: [String] = []
+    func validate() throws {
+        if inputs.isEmpty { throw ValidationError("give at least one --input FILE") }
+        if let endpoint { try validateEndpoint(endpoint) }
+    }
+
+    /// Loads and compiles the pipeline with `--set`, `--target` and `--target-option`; prints
+    /// every problem and exits 1 on errors.
+    func compile() throws -> Pipeline {
+        var definition = try loadPipeline(pipeline, variables: try parseAssignments(assignments), requireVariables: true)
+        let extra = try parseAssignments(targetOptions, flag: "--target-option")
+        do {
+            if target != nil || !extra.isEmpty {
+                let (changed, notes) = try Pipeline.retarget(definition, to: target ?? definition.target.name, extra: extra)
+                definition = changed
+                for note in notes { printError("note: \(note)") }
+            }
+            return try Pipeline(definition)
+        } catch {
+            for diagnostic in error.diagnostics { printError(diagnostic.description) }
+            throw ExitCode(1)
+        }
+    }
+
+    func options(requireSession: Bool) throws -> RunOptions {
+        var options = RunOptions(inputs: inputs, outputDirectory: out)
+        options.environment = ProcessInfo.processInfo.environment
+        options.endpoint = endpoint
+        options.credentials = try credentials.resolve(requireSession: requireSession)
+        return options
+    }
+}
+
+/// The line every run ends with on the terminal.
+func printSummary(_ report: RunReport, out: String) {
+    if let fatal = report.fatal { printError(fatal.description) }
+    let counts = report.counts
+    printError(
+        "\(report.status.rawValue): read \(counts.read), valid \(counts.valid), rejected \(counts.rejected) (read = valid + rejected \(counts.isBalanced ? "holds" : "DOES NOT HOLD")); refund_amount \(counts.refundAmount.formatted(minFractionDigits: 2)); outputs in \(out)/"
+    )
+}
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Run a pipeline over input files: dry-run or push.")
+
+    @OptionGroup var source: PipelineInputs
+
+    @Flag(help: "Write the exact requests to requests.jsonl instead of sending them.")
+    var dryRun = false
+
+    @Option(help: "The run ledger (SQLite) that makes re-runs safe; default OUT/ledger.sqlite. Keep it across nightly runs.")
+    var ledger: String?
+
+    @Flag(help: "Forget every earlier run in the ledger first: every valid record is sent.")
+    var ledgerReset = false
+
+    @Flag(help: "Send again records the ERP refused before, even when unchanged.")
+    var retryRejected = false
+
+    @Flag(help: "Send again records that may have landed, for targets the ERP cannot be read back for (stock-in, TOP).")
+    var resendAmbiguous = false
 
     @Option(help: "Stop (exit 3) once more than N records are rejected.")
     var maxErrors: Int?
@@ -85,47 +146,78 @@ struct RunCommand: ParsableCommand {
     var showErrors = 20
 
     func validate() throws {
-        if inputs.isEmpty { throw ValidationError("give at least one --input FILE") }
         if let maxErrorRate, PipelineLoader.parseRate(maxErrorRate) == nil {
             throw ValidationError("--max-error-rate takes a fraction 0...1 or a percentage like 5%, not '\(maxErrorRate)'")
         }
-        if let endpoint { try validateEndpoint(endpoint) }
     }
 
     func run() throws {
-        var definition = try loadPipeline(pipeline, variables: try parseAssignments(assignments), requireVariables: true)
-        let compiled: Pipeline
-        let extra = try parseAssignments(targetOptions, flag: "--target-option")
-        do {
-            if target != nil || !extra.isEmpty {
-                let (changed, notes) = try Pipeline.retarget(definition, to: target ?? definition.target.name, extra: extra)
-                definition = changed
-                for note in notes { printError("note: \(note)") }
-            }
-            compiled = try Pipeline(definition)
-        } catch {
-            for diagnostic in error.diagnostics { printError(diagnostic.description) }
-            throw ExitCode(1)
-        }
-        var options = RunOptions(inputs: inputs, outputDirectory: out)
+        let compiled = try source.compile()
+        var options = try source.options(requireSession: true)
         options.dryRun = dryRun
         options.errorLimits = ErrorLimits(maxErrors: maxErrors, maxErrorRate: maxErrorRate.flatMap(PipelineLoader.parseRate))
-        options.environment = ProcessInfo.processInfo.environment
         options.maxPrintedDiagnostics = showErrors
-        options.endpoint = endpoint
-        options.credentials = try credentials.resolve(requireSession: true)
+        options.ledgerPath = ledger
+        options.ledgerReset = ledgerReset
+        options.retryRejected = retryRejected
+        options.resendAmbiguous = resendAmbiguous
         let report = try compiled.run(options) { printError($0) }
-        if let fatal = report.fatal { printError(fatal.description) }
-        let counts = report.counts
-        printError(
-            "\(report.status.rawValue): read \(counts.read), valid \(counts.valid), rejected \(counts.rejected) (read = valid + rejected \(counts.isBalanced ? "holds" : "DOES NOT HOLD")); refund_amount \(counts.refundAmount.formatted(minFractionDigits: 2)); outputs in \(out)/"
-        )
+        printSummary(report, out: source.out)
         if let push = report.writer?.push {
             printError(
-                "push: accepted \(push.accepted.records), rejected by the ERP \(push.rejected.records), failed \(push.failed.records) (\(push.httpRequests) HTTP requests); every record's outcome is in \(out)/outcomes.jsonl"
+                "push: accepted \(push.accepted.records), unchanged (not sent) \(push.unchanged.records), rejected by the ERP \(push.rejected.records), failed \(push.failed.records) (\(push.httpRequests) HTTP requests); every record's outcome is in \(source.out)/outcomes.jsonl"
             )
         }
         if report.status.exitCode != 0 { throw ExitCode(report.status.exitCode) }
+    }
+}
+
+struct ReconcileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reconcile",
+        abstract: "Compare the inputs' valid records with what the ERP holds (Refund.search).",
+        discussion: """
+            Lists refunds missing in the ERP, refunds in the ERP (in the inputs' shops) that are not in the \
+            inputs, and amount or status mismatches, in OUT/differences.jsonl, with OUT/reconcile.json and \
+            reconcile.md. Exit 0 when they agree, 2 when there are differences, 1 on errors.
+            """)
+
+    @OptionGroup var source: PipelineInputs
+
+    @Option(help: "Start of the ERP span (modified time); default the earliest refund_time of the inputs.")
+    var from: String?
+
+    @Option(help: "End of the ERP span; default now.")
+    var to: String?
+
+    @Option(help: "Orders per Refund.search page.")
+    var pageSize = 100
+
+    func run() throws {
+        let compiled = try source.compile()
+        let options = try source.options(requireSession: false)
+        guard let credentials = options.credentials, credentials.wdt != nil else {
+            printError("error: reconcile reads the ERP with Refund.search and needs WDT_SID, WDT_APPKEY and WDT_APPSECRET (or a --profile) [credentials.missing]")
+            throw ExitCode(1)
+        }
+        let transport = AsyncHTTPTransport(connectTimeout: .seconds(10), readTimeout: .seconds(60))
+        defer { try? blockingShutdown(transport) }
+        let search = RefundSearch(
+            signer: RequestSigner(credentials: credentials, endpoint: source.endpoint, unixTime: options.unixTime),
+            transport: transport, pageSize: pageSize, seed: options.seed)
+        do {
+            let (report, summary) = try Reconciler.run(compiled, options: options, search: search, from: from, to: to) { printError($0) }
+            printSummary(report, out: source.out)
+            let kinds = Reconciler.Kind.allCases.map { "\($0.rawValue.replacingOccurrences(of: "_", with: " ")) \(summary.differences[$0] ?? 0)" }
+            printError(
+                "reconcile: \(summary.inputRecords) valid input records, \(summary.erpLines) ERP lines (\(summary.from) … \(summary.to)); matched \(summary.matched); \(kinds.joined(separator: ", ")); see \(source.out)/differences.jsonl"
+            )
+            if report.fatal != nil { throw ExitCode(1) }
+            if summary.total > 0 { throw ExitCode(2) }
+        } catch let diagnostic as Diagnostic {
+            printError(diagnostic.description)
+            throw ExitCode(1)
+        }
     }
 }
 

@@ -129,17 +129,6 @@ enum SandboxRules {
         }
     }
 
-    /// Raw `status` → 退换单 status: 1 取消退款 → 10 已取消, 2 已申请退款 → 20 待审核,
-    /// 3/4 等待退货/收货 → 30 已审核, 5 退款成功 → 90 已完成.
-    static func searchStatus(_ raw: Int?) -> Int {
-        switch raw {
-        case 1: return 10
-        case 3, 4: return 30
-        case 5: return 90
-        default: return 20
-        }
-    }
-
     private static func amount(_ value: Decimal4) -> JSONValue {
         .number(value.formatted(minFractionDigits: 4))
     }
@@ -209,7 +198,7 @@ enum SandboxRules {
                     .init("refund_no", .string(refundNo)), .init("tid_list", .string(tids.joined(separator: ","))),
                     .init("shop_no", .string(shopNo)),
                     .init("type", .number(String(searchType(head["type"]?.int)))),
-                    .init("status", .number(String(searchStatus(head["status"]?.int)))),
+                    .init("status", .number(String(RefundSearch.erpStatus(canonical: head["status"]?.int)))),
                     .init("raw_status", .number(String(head["status"]?.int ?? 0))),
                     .init("stockin_status", .number("0")),
                     .init("buyer_nick", .string(head["buyer_nick"]?.text ?? "")),

@@ -30,6 +30,17 @@ public struct RefundSearch: Sendable {
         self.seed = seed
     }
 
+    /// The 退换单 status for a canonical platform status: 1 取消退款 → 10 已取消, 2 已申请退款 →
+    /// 20 待审核, 3/4 等待退货/收货 → 30 已审核, 5 退款成功 → 90 已完成.
+    public static func erpStatus(canonical: Int?) -> Int {
+        switch canonical {
+        case 1: return 10
+        case 3, 4: return 30
+        case 5: return 90
+        default: return 20
+        }
+    }
+
     public struct Summary: Sendable, Hashable {
         public var windows = 0
         public var pages = 0

@@ -84,6 +84,8 @@ public struct RunReport: Sendable {
     public var counts = RunCounts()
     public var writer: WriterSummary?
     public var notes: [String] = []
+    /// The run ledger's file, when pushing.
+    public var ledger: String?
 
     public var read: Int { counts.read }
     public var valid: Int { counts.valid }

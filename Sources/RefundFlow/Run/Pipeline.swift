@@ -22,6 +22,21 @@ public struct RunOptions: Sendable {
     public var delivery: Delivery?
     /// Seeds the backoff jitter.
     public var seed: UInt64 = UInt64.random(in: 0...UInt64.max)
+    /// The run ledger when pushing: `--ledger PATH`, default `ledger.sqlite` in the output directory.
+    public var ledgerPath: String?
+    /// `--ledger-reset`: forget every earlier run before this one.
+    public var ledgerReset = false
+    /// `--retry-rejected`: send again what the ERP refused before, even unchanged.
+    public var retryRejected = false
+    /// `--resend-ambiguous`: send again what may have landed, for targets the ERP cannot be read
+    /// back for (stock-in, TOP).
+    public var resendAmbiguous = false
+
+    /// When set, valid records go here instead of to the target (reconcile reads its inputs so).
+    public var collector: (@Sendable (RefundRecord) throws -> Void)?
+
+    /// The ledger file this run uses.
+    public var resolvedLedgerPath: String { ledgerPath ?? outputDirectory + "/ledger.sqlite" }
 
     public init(inputs: [String], outputDirectory: String) {
         self.inputs = inputs
@@ -112,7 +127,7 @@ public struct Pipeline {
     }
 
     /// The sink for this run: the exact requests (dry run) or delivery.
-    private func makeSink(_ options: RunOptions) throws -> (any CallSink, [String]) {
+    private func makeSink(_ options: RunOptions, ledger: RunLedger?) throws -> (any CallSink, [String]) {
         let credentials = try options.credentials ?? Credentials.from(options.environment, source: "the environment")
         let settings = PushSettings(options: definition.target.options)
         let signer = RequestSigner(
@@ -130,7 +145,8 @@ public struct Pipeline {
         if options.delivery == nil, let attempts = definition.target.options["maxRetries"].flatMap(Int.init) { delivery.backoff.maxAttempts = attempts }
         let sink = try LivePushSink(
             target: target, signer: signer, transport: transport, settings: settings, delivery: delivery,
-            outputDirectory: options.outputDirectory, seed: options.seed)
+            outputDirectory: options.outputDirectory, seed: options.seed,
+            ledger: ledger.map { LivePushSink.LedgerLink(ledger: $0, runID: options.runID, clock: options.unixTime) })
         return (sink, ["pushing to \(signer.base(target.family)) with \(credentials.source); concurrency \(settings.concurrency), \(settings.requestsPerMinute == 0 ? "no request limit" : "at most \(settings.requestsPerMinute) requests/minute")"])
     }
 
@@ -146,11 +162,26 @@ public struct Pipeline {
         var report = RunReport(runID: options.runID, definition: definition, startedAt: startedAt, dryRun: options.dryRun)
         report.errorLimits = limits
         var processor: RecordProcessor
+        var ledger: RunLedger?
         do {
-            let (sink, notes) = try makeSink(options)
-            for note in notes { emit("note: \(note)") }
-            processor = try RecordProcessor(
-                pipeline: self, writer: PushWriter(target: target, sink: sink), options: options, limits: limits, emit: emit)
+            let writer: any RecordWriter
+            if let collector = options.collector {
+                writer = CollectingWriter(collect: collector, target: target)
+            } else {
+                var gate: LedgerGate?
+                if !options.dryRun {
+                    let opened = try openLedger(options, emit: emit, report: &report)
+                    ledger = opened
+                    let readBack = try resolveUnanswered(opened, options, emit: emit, report: &report)
+                    gate = LedgerGate(
+                        ledger: opened, target: target.name, retryRejected: options.retryRejected,
+                        resendAmbiguous: readBack || options.resendAmbiguous)
+                }
+                let (sink, notes) = try makeSink(options, ledger: ledger)
+                for note in notes { emit("note: \(note)") }
+                writer = PushWriter(target: target, sink: sink, gate: gate)
+            }
+            processor = try RecordProcessor(pipeline: self, writer: writer, options: options, limits: limits, emit: emit)
         } catch let diagnostic as Diagnostic {
             report.fail(diagnostic)
             try report.write(to: options.outputDirectory)
@@ -212,8 +243,106 @@ public struct Pipeline {
             report.status = report.rejected > 0 || refusedOrFailed > 0 ? .completedWithRejects : .completed
         }
         report.finishedAt = Date()
+        if let ledger {
+            do {
+                let changed = try ledger.finishRun(
+                    runID: options.runID, target: target.name, status: report.status.rawValue,
+                    inputs: report.inputs.map { ($0.path, $0.sha256) }, now: options.unixTime())
+                for input in changed {
+                    let message = "\(input.path) changed since run \(input.runID) (sha256 \(input.sha256.prefix(12))… → \(report.inputs.first { $0.path == input.path }?.sha256.prefix(12) ?? "")…); records were matched by key: unchanged ones were not sent again, changed and new ones were"
+                    report.notes.append(message)
+                    emit("note: \(message)")
+                }
+            } catch {
+                report.notes.append("the ledger could not record the end of the run: \(error)")
+            }
+        }
         try report.write(to: options.outputDirectory)
         return report
+    }
+
+    /// Opens (or, with `--ledger-reset`, recreates) the ledger and records the run's start.
+    private func openLedger(_ options: RunOptions, emit: (String) -> Void, report: inout RunReport) throws -> RunLedger {
+        let path = options.resolvedLedgerPath
+        do {
+            if options.ledgerReset {
+                try RunLedger.reset(path: path)
+                emit("note: --ledger-reset: \(path) starts empty; every valid record is sent")
+            }
+            let ledger = try RunLedger(path: path)
+            try ledger.startRun(
+                runID: options.runID, pipeline: definition.path, pipelineSHA256: definition.sha256, target: target.name,
+                now: options.unixTime())
+            report.ledger = path
+            return ledger
+        } catch let diagnostic as Diagnostic {
+            throw diagnostic
+        } catch {
+            throw Diagnostic(
+                code: "ledger.unreadable", message: "cannot open the run ledger '\(path)': \(error)",
+                notes: ["move it with --ledger PATH, or start afresh with --ledger-reset"])
+        }
+    }
+
+    /// Records an earlier run sent without a final answer may be in the ERP. For targets whose
+    /// records Refund.search shows (raw refunds, 企业版 refunds), reads the ERP and marks the
+    /// ones found as acknowledged; true when the rest are known to be missing and may be sent.
+    private func resolveUnanswered(_ ledger: RunLedger, _ options: RunOptions, emit: @escaping (String) -> Void, report: inout RunReport) throws -> Bool {
+        let unresolved = try ledger.unresolved(target: target.name)
+        guard !unresolved.isEmpty else { return true }
+        let readable = target.name == "wdt-qjb-raw-refund" || target.name == "wdt-enterprise-refund"
+        let credentials = try options.credentials ?? Credentials.from(options.environment, source: "the environment")
+        guard readable, credentials.wdt != nil else {
+            let message = "\(unresolved.count) records of earlier runs were sent without a final answer and may be in the ERP; \(target.name) cannot be read back, so they are \(options.resendAmbiguous ? "sent again (--resend-ambiguous)" : "not sent again (check them, then use --resend-ambiguous)")"
+            report.notes.append(message)
+            emit("note: \(message)")
+            return false
+        }
+        let settings = PushSettings(options: definition.target.options)
+        let signer = RequestSigner(credentials: credentials, endpoint: options.endpoint ?? settings.endpoint, unixTime: options.unixTime)
+        let transport = options.transport ?? AsyncHTTPTransport(connectTimeout: settings.connectTimeout, readTimeout: settings.readTimeout)
+        let shops = Set(unresolved.map(\.key.shopNo)).sorted().joined(separator: ",")
+        let earliest = unresolved.compactMap(\.entry.sentAt).min() ?? options.unixTime()
+        let search = RefundSearch(signer: signer, transport: transport, delivery: options.delivery ?? Delivery(), shopNos: shops, seed: options.seed)
+        let from = ShanghaiTime.format(earliest - 600)
+        let to = ShanghaiTime.format(options.unixTime() + 60)
+        let shutdown = options.transport == nil
+        let inERP: [RunLedger.Key: Decimal4]
+        do {
+            inERP = try blockingWait {
+                var found: [RunLedger.Key: Decimal4] = [:]
+                do {
+                    _ = try await search.search(from: from, to: to) { order in
+                        let shop = order["shop_no"]?.text ?? ""
+                        let refundNo = order["refund_no"]?.text ?? ""
+                        for line in order["detail_list"]?.elements ?? [] {
+                            let amount = line["refund_amount"]?.text.flatMap { try? Decimal4.parse(Array($0.utf8)).get() } ?? .zero
+                            found[RunLedger.Key(shopNo: shop, refundNo: refundNo, oid: line["oid"]?.text ?? "")] = amount
+                        }
+                    }
+                } catch {
+                    if shutdown { try? await transport.shutdown() }
+                    throw error
+                }
+                if shutdown { try await transport.shutdown() }
+                return found
+            }
+        } catch let diagnostic as Diagnostic {
+            throw Diagnostic(
+                code: "ledger.unresolved",
+                message: "\(unresolved.count) records of earlier runs may be in the ERP, and reading it back failed: \(diagnostic.message)",
+                notes: ["nothing was sent; run again when the ERP answers Refund.search"])
+        }
+        var landed: [RunLedger.Key] = []
+        for item in unresolved {
+            let sent = (try? Decimal4.parse(Array(item.refundAmount.utf8)).get()) ?? .zero
+            if let amount = inERP[item.key], amount == sent { landed.append(item.key) }
+        }
+        try ledger.markFoundInERP(target: target.name, landed, now: options.unixTime())
+        let message = "\(unresolved.count) records of earlier runs were sent without a final answer; Refund.search (\(from) … \(to)) found \(landed.count) in the ERP (not sent again); \(unresolved.count - landed.count) missing are sent again"
+        report.notes.append(message)
+        emit("note: \(message)")
+        return true
     }
 }
 

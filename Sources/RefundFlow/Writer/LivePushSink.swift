@@ -20,15 +20,19 @@ public struct PushCounts: Sendable, Hashable {
     /// Calls the ERP refused as a whole that were split to isolate the refused records.
     public var splits = 0
     public var accepted = Totals()
+    /// Not sent: the ledger shows the ERP acknowledged (or refused) this exact payload before.
+    public var unchanged = Totals()
     public var rejected = Totals()
     /// No final answer after the retries (or never sent because the run stopped).
     public var failed = Totals()
+    /// Of `failed`, the records never sent because the run stopped first.
+    public var notSent = Totals()
     /// The ERP's own counts over accepted calls (`new_count`, `chg_count`), where it gives them.
     public var newCount = 0
     public var changedCount = 0
 
     /// Every record handed to the push has exactly one outcome.
-    public var outcomes: Int { accepted.records + rejected.records + failed.records }
+    public var outcomes: Int { accepted.records + unchanged.records + rejected.records + failed.records }
 }
 
 /// Delivers calls to the ERP: `concurrency` calls in flight, at most `requestsPerMinute`
@@ -44,6 +48,14 @@ final class LivePushSink: CallSink, Sendable {
     private let slots: DispatchSemaphore
     private let concurrency: Int
     private let state: Mutex<State>
+    private let ledger: LedgerLink?
+
+    /// The ledger and what it needs to mark calls.
+    struct LedgerLink: Sendable {
+        var ledger: RunLedger
+        var runID: String
+        var clock: @Sendable () -> Int
+    }
 
     private struct State: ~Copyable {
         var counts = PushCounts()
@@ -54,9 +66,10 @@ final class LivePushSink: CallSink, Sendable {
 
     init(
         target: any PushTarget, signer: RequestSigner, transport: any HTTPTransport, settings: PushSettings,
-        delivery: Delivery = Delivery(), outputDirectory: String, seed: UInt64
+        delivery: Delivery = Delivery(), outputDirectory: String, seed: UInt64, ledger: LedgerLink? = nil
     ) throws {
         self.target = target
+        self.ledger = ledger
         self.signer = signer
         self.transport = transport
         self.delivery = delivery
@@ -68,14 +81,61 @@ final class LivePushSink: CallSink, Sendable {
 
     func submit(_ call: PlannedCall) throws {
         if let stopped = state.withLock({ $0.stopped }) {
-            record(call.units, outcomes: Array(repeating: .failed(reason: "not sent: \(stopped.message)"), count: call.units.count), details: [:])
+            record(call.units, outcomes: Array(repeating: .failed(reason: "not sent: \(stopped.message)"), count: call.units.count), details: [:], sent: [])
             throw stopped
+        }
+        if let ledger {
+            let gate = LedgerGate(ledger: ledger.ledger, target: target.name, retryRejected: false, resendAmbiguous: false)
+            let planned = call.units.joined().map { record in
+                RunLedger.Planned(
+                    key: RunLedger.Key(record), hash: gate.hash(record), refundAmount: record.decimal(.refundAmount) ?? .zero,
+                    actualRefundAmount: record.decimal(.actualRefundAmount) ?? .zero, status: record.integer(.status))
+            }
+            do {
+                try ledger.ledger.markPlanned(target: target.name, runID: ledger.runID, planned, now: ledger.clock())
+            } catch {
+                let stop = Self.ledgerFailure(error)
+                state.withLock { $0.stopped = $0.stopped ?? stop }
+                record(call.units, outcomes: Array(repeating: .failed(reason: "not sent: \(stop.message)"), count: call.units.count), details: [:], sent: [])
+                throw stop
+            }
         }
         slots.wait()
         Task.detached { [self] in
             await deliver(call)
             slots.signal()
         }
+    }
+
+    static func ledgerFailure(_ error: any Error) -> Diagnostic {
+        Diagnostic(code: "ledger.unwritable", message: "cannot write the run ledger: \(error)", notes: ["nothing more is sent; free disk space or move the ledger with --ledger, then run again"])
+    }
+
+    func skipped(_ records: [(RefundRecord, LedgerGate.Skip)]) throws {
+        let line = JSONBytes(capacity: 512)
+        var lines: [UInt8] = []
+        var totals = PushCounts.Totals()
+        for (record, reason) in records {
+            totals.add(record)
+            line.removeAll()
+            line.raw("{")
+            Self.key(record, into: line)
+            line.keyValue("target", target.name)
+            line.keyValue("outcome", "unchanged")
+            line.keyValue("previous", reason.rawValue)
+            line.raw("}\n")
+            lines.append(contentsOf: line.bytes)
+        }
+        try state.withLock { state in
+            state.counts.unchanged.merge(totals)
+            try state.output.write(lines)
+        }
+    }
+
+    private static func key(_ record: RefundRecord, into line: JSONBytes) {
+        line.keyValue("shop_no", record.text(.shopNo) ?? "", first: true)
+        line.keyValue("refund_no", record.text(.refundNo) ?? "")
+        line.keyValue("oid", record.text(.oid) ?? "")
     }
 
     func finish(into summary: inout WriterSummary) throws {
@@ -108,6 +168,8 @@ final class LivePushSink: CallSink, Sendable {
         var accepted: [Int: Accepted] = [:]
         // Units whose call went out at least once without an answer: they may have landed.
         var unanswered = Set<Int>()
+        // Units that went out at least once (the ledger says `sent` before the first request).
+        var sent = Set<Int>()
         var splits = 0
         do {
             let outcomes = try await delivery.deliver(Array(call.units.indices)) { indices in
@@ -117,6 +179,15 @@ final class LivePushSink: CallSink, Sendable {
                     send: {
                         let request = try signer.sign(payload)
                         if let pacer { try await pacer.wait() }
+                        if let ledger, !indices.allSatisfy(sent.contains) {
+                            do {
+                                try ledger.ledger.markSent(target: target.name, indices.flatMap { call.units[$0].map(RunLedger.Key.init) }, now: ledger.clock())
+                            } catch {
+                                let failure = Self.ledgerFailure(error)
+                                throw DeliveryStopped(code: failure.code, message: failure.message, hint: failure.notes.joined(separator: "; "))
+                            }
+                        }
+                        sent.formUnion(indices)
                         state.withLock { $0.counts.httpRequests += 1 }
                         do {
                             let answer = try await transport.send(request)
@@ -147,10 +218,12 @@ final class LivePushSink: CallSink, Sendable {
                 return verdict
             }
             state.withLock { $0.counts.splits += splits }
-            record(call.units, outcomes: outcomes, details: accepted, unanswered: unanswered)
+            record(call.units, outcomes: outcomes, details: accepted, unanswered: unanswered, sent: sent)
         } catch {
             let diagnostic: Diagnostic
             switch error {
+            case let stop as DeliveryStopped where stop.code == "ledger.unwritable":
+                diagnostic = Diagnostic(code: stop.code, message: stop.message, notes: [stop.hint])
             case let stop as DeliveryStopped:
                 diagnostic = Diagnostic(code: "push.stopped", message: stop.description, notes: ["nothing more is sent; fix this and run again"])
             case let given as Diagnostic:
@@ -162,25 +235,38 @@ final class LivePushSink: CallSink, Sendable {
                 if state.stopped == nil { state.stopped = diagnostic }
             }
             let message = "not sent: \(diagnostic.message)"
-            record(call.units, outcomes: Array(repeating: .failed(reason: message), count: call.units.count), details: accepted, unanswered: unanswered)
+            record(call.units, outcomes: Array(repeating: .failed(reason: message), count: call.units.count), details: accepted, unanswered: unanswered, sent: sent)
         }
     }
 
     /// Writes one outcome line per record and counts it.
+    /// Writes the outcomes and, with a ledger, the final states (one transaction per call):
+    /// acknowledged, rejected, or ambiguous for a call that went out without a final answer.
+    /// Units never sent stay `planned`.
     private func record(
-        _ units: [[RefundRecord]], outcomes: [DeliveryOutcome], details: [Int: Accepted], unanswered: Set<Int> = []
+        _ units: [[RefundRecord]], outcomes: [DeliveryOutcome], details: [Int: Accepted], unanswered: Set<Int> = [],
+        sent: Set<Int>
     ) {
         let line = JSONBytes(capacity: 512)
         var lines: [UInt8] = []
         var counts = PushCounts()
+        var answered: [RunLedger.Answered] = []
         for (index, unit) in units.enumerated() {
             let outcome = outcomes[index]
+            if ledger != nil, sent.contains(index) {
+                for record in unit {
+                    let key = RunLedger.Key(record)
+                    switch outcome {
+                    case .accepted: answered.append(.init(key: key, state: .acknowledged, code: nil, message: nil))
+                    case .rejected(let code, let message): answered.append(.init(key: key, state: .rejected, code: code, message: message))
+                    case .failed(let reason): answered.append(.init(key: key, state: .ambiguous, code: nil, message: reason))
+                    }
+                }
+            }
             for record in unit {
                 line.removeAll()
                 line.raw("{")
-                line.keyValue("shop_no", record.text(.shopNo) ?? "", first: true)
-                line.keyValue("refund_no", record.text(.refundNo) ?? "")
-                line.keyValue("oid", record.text(.oid) ?? "")
+                Self.key(record, into: line)
                 line.keyValue("target", target.name)
                 switch outcome {
                 case .accepted:
@@ -210,6 +296,7 @@ final class LivePushSink: CallSink, Sendable {
                     line.raw("}")
                 case .failed(let reason):
                     counts.failed.add(record)
+                    if !sent.contains(index) { counts.notSent.add(record) }
                     line.keyValue("outcome", "failed")
                     let ambiguous = unanswered.contains(index)
                     line.keyValue("reason", ambiguous ? reason + Self.mayHaveLanded : reason)
@@ -219,7 +306,13 @@ final class LivePushSink: CallSink, Sendable {
                 lines.append(contentsOf: line.bytes)
             }
         }
+        var ledgerError: Diagnostic?
+        if let ledger, !answered.isEmpty {
+            do { try ledger.ledger.markAnswered(target: target.name, answered, now: ledger.clock()) } catch { ledgerError = Self.ledgerFailure(error) }
+        }
         state.withLock { state in
+            if let ledgerError, state.stopped == nil { state.stopped = ledgerError }
+            state.counts.notSent.merge(counts.notSent)
             state.counts.accepted.merge(counts.accepted)
             state.counts.rejected.merge(counts.rejected)
             state.counts.failed.merge(counts.failed)
@@ -268,6 +361,11 @@ actor RequestPacer {
         let slot = reserve()
         if slot > .now { try await Task.sleep(until: slot, clock: .continuous) }
     }
+}
+
+/// Shuts a transport down from synchronous code.
+public func blockingShutdown(_ transport: any HTTPTransport) throws {
+    try blockingWait { try await transport.shutdown() }
 }
 
 /// Runs async work from synchronous code and waits for it. Only for threads outside Swift's

@@ -10,6 +10,8 @@ struct PlannedCall: Sendable {
 protocol CallSink: AnyObject {
     /// Takes one call; may block while earlier calls are in flight (back-pressure).
     func submit(_ call: PlannedCall) throws
+    /// Records the ledger kept from sending (acknowledged or refused before with this payload).
+    func skipped(_ records: [(RefundRecord, LedgerGate.Skip)]) throws
     /// Completes every call submitted and adds what happened to the summary.
     func finish(into summary: inout WriterSummary) throws
 }
@@ -19,23 +21,45 @@ protocol CallSink: AnyObject {
 final class PushWriter: RecordWriter {
     private let target: any PushTarget
     private let sink: any CallSink
+    private let gate: LedgerGate?
     private var open: [String: OpenCall] = [:]
     private var order: [String] = []
     private var summary: WriterSummary
+    /// Records waiting for one ledger lookup together (bounded).
+    private var unchecked: [RefundRecord] = []
+    private static let checkBatch = 256
 
     private final class OpenCall {
         var units: [[RefundRecord]] = []
         var unitIndex: [String: Int] = [:]
     }
 
-    init(target: any PushTarget, sink: any CallSink, notes: [String] = []) {
+    init(target: any PushTarget, sink: any CallSink, gate: LedgerGate? = nil, notes: [String] = []) {
         self.target = target
         self.sink = sink
+        self.gate = gate
         summary = WriterSummary(target: target.name, api: target.api)
         summary.notes = notes
     }
 
     func add(_ record: RefundRecord) throws {
+        summary.records += 1
+        guard gate != nil else { return try plan(record) }
+        unchecked.append(record)
+        if unchecked.count >= Self.checkBatch { try check() }
+    }
+
+    /// Asks the ledger about the waiting records; sends what it lets through.
+    private func check() throws {
+        guard let gate, !unchecked.isEmpty else { return }
+        let decision = try gate.decide(unchecked)
+        unchecked.removeAll(keepingCapacity: true)
+        summary.changedSinceAcknowledged += decision.changed
+        if !decision.skip.isEmpty { try sink.skipped(decision.skip) }
+        for record in decision.send { try plan(record) }
+    }
+
+    private func plan(_ record: RefundRecord) throws {
         let group = target.callGroup(record)
         let call: OpenCall
         if let existing = open[group] {
@@ -67,7 +91,6 @@ final class PushWriter: RecordWriter {
         call.units.removeAll(keepingCapacity: true)
         call.unitIndex.removeAll(keepingCapacity: true)
         summary.requests += 1
-        summary.records += planned.recordCount
         try sink.submit(planned)
     }
 
@@ -75,6 +98,7 @@ final class PushWriter: RecordWriter {
     /// record gets its outcome; a stopped push is in `summary.stopped`, not thrown.
     func finish() throws -> WriterSummary {
         var failure: (any Error)?
+        do { try check() } catch { failure = error }
         for group in order {
             do { try flush(group, open[group]!) } catch { failure = failure ?? error }
         }
@@ -158,6 +182,8 @@ final class DryRunCallSink: CallSink {
         for (index, (key, value)) in pairs.enumerated() { line.keyValue(key, value, first: index == 0) }
         line.raw("}")
     }
+
+    func skipped(_ records: [(RefundRecord, LedgerGate.Skip)]) throws {}
 
     func finish(into summary: inout WriterSummary) throws {
         try output.flush()

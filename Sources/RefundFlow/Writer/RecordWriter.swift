@@ -18,6 +18,8 @@ public struct WriterSummary: Sendable, Hashable {
     public var push: PushCounts?
     /// Why delivery stopped early (credentials, sign, permission): the run fails with it.
     public var stopped: Diagnostic?
+    /// Records sent again because their payload differs from the one the ERP acknowledged.
+    public var changedSinceAcknowledged = 0
 }
 
 /// How an ERP target is named in a pipeline and made for a run.
