@@ -69,7 +69,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RefundFlowTests",
-            dependencies: ["RefundFlow", "RefundFlowSandbox"],
+            dependencies: ["RefundFlow", "RefundFlowSandbox", .product(name: "GRDB", package: "GRDB.swift")],
             resources: [.copy("Fixtures")],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),

@@ -36,7 +36,7 @@ public struct CSVReader: RecordReader {
 
     public func read(_ file: InputFile, fieldNames: [String], into sink: inout some RecordSink) throws -> ReadSummary {
         let decoder = try FieldDecoder(options.encoding)
-        var state = CSVReadState(file: file, options: options, decoder: decoder, input: try ChunkedFile(path: file.path))
+        var state = CSVReadState(file: file, options: options, decoder: decoder, input: try ChunkedFile(file))
         return try state.run(fieldNames: fieldNames, sink: &sink)
     }
 }

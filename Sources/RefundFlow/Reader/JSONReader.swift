@@ -285,7 +285,7 @@ final class JSONStream {
     let path: String
 
     init(file: InputFile, options: JSONReaderOptions) throws {
-        window = InputWindow(file: try ChunkedFile(path: file.path), chunkSize: options.chunkSize, maxBytes: options.maxRecordBytes)
+        window = InputWindow(file: try ChunkedFile(file), chunkSize: options.chunkSize, maxBytes: options.maxRecordBytes)
         path = file.path
     }
 

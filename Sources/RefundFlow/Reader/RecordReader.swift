@@ -1,11 +1,33 @@
+import Synchronization
 import Crypto
 
 /// An input file as the user named it.
 public struct InputFile: Sendable, Hashable {
     /// Path as typed on the command line (used in diagnostics).
     public var path: String
+    /// Counts the bytes read, for a progress display (shared by a run's files).
+    var progress: ByteCounter?
 
     public init(path: String) { self.path = path }
+
+    init(path: String, progress: ByteCounter?) {
+        self.path = path
+        self.progress = progress
+    }
+
+    public static func == (a: InputFile, b: InputFile) -> Bool { a.path == b.path }
+    public func hash(into hasher: inout Hasher) { hasher.combine(path) }
+}
+
+/// Bytes read so far by a run's readers, read from another thread by the progress display.
+public final class ByteCounter: Sendable {
+    private let value = Atomic<Int>(0)
+
+    public init() {}
+
+    func add(_ count: Int) { value.add(count, ordering: .relaxed) }
+
+    public var bytes: Int { value.load(ordering: .relaxed) }
 }
 
 /// A problem the reader found in one record's structure or bytes: the record is rejected,
@@ -94,9 +116,13 @@ struct ChunkedFile: ~Copyable {
     private var hasher = SHA256()
     private(set) var bytesRead = 0
     let path: String
+    private let progress: ByteCounter?
 
-    init(path: String) throws(Diagnostic) {
+    init(_ file: InputFile) throws(Diagnostic) { try self.init(path: file.path, progress: file.progress) }
+
+    init(path: String, progress: ByteCounter? = nil) throws(Diagnostic) {
         self.path = path
+        self.progress = progress
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else {
             let reason = String(cString: strerror(errno))
@@ -122,6 +148,7 @@ struct ChunkedFile: ~Copyable {
             if result > 0 {
                 hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: destination[0..<result]))
                 bytesRead += result
+                progress?.add(result)
             }
             return result
         }

@@ -37,7 +37,7 @@ public struct XMLReader: RecordReader {
     static let parserOptions: Int32 = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOCDATA.rawValue | XML_PARSE_BIG_LINES.rawValue)
 
     public func read(_ file: InputFile, fieldNames: [String], into sink: inout some RecordSink) throws -> ReadSummary {
-        let input = XMLInput(file: try ChunkedFile(path: file.path))
+        let input = XMLInput(file: try ChunkedFile(file))
         let context = Unmanaged.passRetained(input)
         let readCallback: xmlInputReadCallback = { context, buffer, length in
             let input = Unmanaged<XMLInput>.fromOpaque(context!).takeUnretainedValue()

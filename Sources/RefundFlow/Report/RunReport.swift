@@ -22,12 +22,19 @@ public struct RunCounts: Sendable, Hashable {
     public var byStatus: [StatusTotals] = Array(repeating: StatusTotals(), count: 6)
     public var refundAmount = Decimal4.zero
     public var actualRefundAmount = Decimal4.zero
+    /// Rows rejected for their structure or bytes (malformed, undecodable), before mapping.
+    public var structural = 0
+    /// Rows rejected as duplicates of an earlier accepted row.
+    public var duplicates = 0
+    /// Valid records in all, per shop and per status.
+    public var validTotals = StageTotals()
 
     /// `read = valid + rejected`: every record ends in exactly one place.
     public var isBalanced: Bool { read == valid + rejected }
 
     mutating func addValid(_ record: RefundRecord) {
         valid += 1
+        validTotals.add(record)
         let status = record.integer(.status) ?? 0
         let refund = record.decimal(.refundAmount) ?? .zero
         let actual = record.decimal(.actualRefundAmount) ?? .zero
@@ -38,8 +45,10 @@ public struct RunCounts: Sendable, Hashable {
         actualRefundAmount += actual
     }
 
-    mutating func addRejected(_ errors: [RowError]) {
+    mutating func addRejected(_ errors: [RowError], structural isStructural: Bool = false) {
         rejected += 1
+        if isStructural { structural += 1 }
+        if errors.contains(where: { $0.code == .duplicate }) { duplicates += 1 }
         var codes = Set<RowErrorCode>()
         var fields = Set<String>()
         for error in errors {
@@ -87,6 +96,9 @@ public struct RunReport: Sendable {
     /// The run ledger's file, when pushing.
     public var ledger: String?
 
+    /// Every stage and the conservation checks, from the counts and the push.
+    public var stages: StageReport { StageReport(counts: counts, push: writer?.push, dryRun: dryRun) }
+
     public var read: Int { counts.read }
     public var valid: Int { counts.valid }
     public var rejected: Int { counts.rejected }
@@ -115,6 +127,9 @@ public struct RunReport: Sendable {
         let markdown = try BufferedOutput(path: directory + "/report.md")
         try markdown.write(Array(self.markdown().utf8))
         try markdown.flush()
+        let html = try BufferedOutput(path: directory + "/report.html")
+        try html.write(Array(ReportHTML.render(self).utf8))
+        try html.flush()
     }
 
     // MARK: - JSON
@@ -219,6 +234,40 @@ public struct RunReport: Sendable {
             json.raw("null")
         }
         json.raw(",\n  ")
+        json.key("stages", first: true)
+        let stages = self.stages
+        json.raw("[")
+        for (index, stage) in stages.stages.enumerated() {
+            json.raw(index == 0 ? "\n    {" : ",\n    {")
+            json.keyValue("stage", stage.name, first: true)
+            json.keyValue("records", stage.totals.records)
+            if stage.hasMoney {
+                json.keyValue("refund_amount", stage.totals.refundAmount.formatted(minFractionDigits: 2))
+                json.keyValue("actual_refund_amount", stage.totals.actualRefundAmount.formatted(minFractionDigits: 2))
+                json.key("by_shop")
+                Self.amountsJSON(stage.totals.byShop.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, into: json)
+                json.key("by_status")
+                Self.amountsJSON(stage.totals.byStatus.sorted { $0.key < $1.key }.map { (String($0.key), $0.value) }, into: json)
+            }
+            json.raw("}")
+        }
+        json.raw("\n  ]")
+        json.raw(",\n  ")
+        json.key("invariants", first: true)
+        json.raw("{")
+        json.keyValue("hold", stages.holds, first: true)
+        json.key("checks")
+        json.raw("[")
+        for (index, invariant) in stages.invariants.enumerated() {
+            if index > 0 { json.raw(",") }
+            json.raw("{")
+            json.keyValue("rule", invariant.rule, first: true)
+            json.keyValue("holds", invariant.holds)
+            json.keyValue("detail", invariant.detail)
+            json.raw("}")
+        }
+        json.raw("]}")
+        json.raw(",\n  ")
         json.key("fatal", first: true)
         if let fatal {
             json.raw("{")
@@ -284,6 +333,19 @@ public struct RunReport: Sendable {
 
     static let statusNames = [0: "(none)", 1: "1 取消退款", 2: "2 已申请退款", 3: "3 等待退货", 4: "4 等待收货", 5: "5 退款成功"]
 
+    static func amountsJSON(_ pairs: [(String, Amounts)], into json: JSONBytes) {
+        json.raw("{")
+        for (index, (key, amounts)) in pairs.enumerated() {
+            json.key(key, first: index == 0)
+            json.raw("{")
+            json.keyValue("records", amounts.records, first: true)
+            json.keyValue("refund_amount", amounts.refundAmount.formatted(minFractionDigits: 2))
+            json.keyValue("actual_refund_amount", amounts.actualRefundAmount.formatted(minFractionDigits: 2))
+            json.raw("}")
+        }
+        json.raw("}")
+    }
+
     public func markdown() -> String {
         var text = "# RefundFlow run \(runID)\n\n"
         text += "- Status: **\(status.rawValue)** (exit \(status.exitCode))\n"
@@ -302,6 +364,27 @@ public struct RunReport: Sendable {
         text += "\n## Accounting\n\n"
         text += "| read | valid | rejected | check `read = valid + rejected` |\n|---:|---:|---:|---|\n"
         text += "| \(counts.read) | \(counts.valid) | \(counts.rejected) | \(counts.isBalanced ? "holds" : "**DOES NOT HOLD**") |\n"
+        let stages = self.stages
+        text += "\n## Stages\n\n| stage | records | refund_amount | actual_refund_amount |\n|---|---:|---:|---:|\n"
+        for stage in stages.stages {
+            let money = stage.hasMoney
+                ? "\(stage.totals.refundAmount.formatted(minFractionDigits: 2)) | \(stage.totals.actualRefundAmount.formatted(minFractionDigits: 2))" : "— | —"
+            text += "| \(stage.name) | \(stage.totals.records) | \(money) |\n"
+        }
+        text += "\n| invariant | holds | |\n|---|---|---|\n"
+        for invariant in stages.invariants {
+            text += "| \(invariant.rule) | \(invariant.holds ? "yes" : "**NO**") | \(invariant.detail) |\n"
+        }
+        if stages.stages.count > 5 {
+            text += "\n### Per shop\n\n| shop | " + stages.stages.filter(\.hasMoney).map(\.name).joined(separator: " | ") + " |\n|---|" + String(repeating: "---:|", count: stages.stages.filter(\.hasMoney).count) + "\n"
+            for shop in counts.validTotals.byShop.keys.sorted() {
+                text += "| `\(shop)` | " + stages.stages.filter(\.hasMoney).map { stage in
+                    let amounts = stage.totals.byShop[shop] ?? Amounts()
+                    return "\(amounts.records) / \(amounts.refundAmount.formatted(minFractionDigits: 2))"
+                }.joined(separator: " | ") + " |\n"
+            }
+            text += "\nEach cell: records / refund_amount.\n"
+        }
         text += "\n## Valid records by status\n\n| status | records | refund_amount | actual_refund_amount |\n|---|---:|---:|---:|\n"
         for (status, totals) in counts.byStatus.enumerated() where totals.count > 0 {
             text += "| \(Self.statusNames[status] ?? String(status)) | \(totals.count) | \(totals.refundAmount.formatted(minFractionDigits: 2)) | \(totals.actualRefundAmount.formatted(minFractionDigits: 2)) |\n"

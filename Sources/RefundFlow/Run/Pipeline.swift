@@ -32,6 +32,8 @@ public struct RunOptions: Sendable {
     /// back for (stock-in, TOP).
     public var resendAmbiguous = false
 
+    /// Live counters for a progress display (the CLI draws it on a terminal).
+    public var progress: RunProgress?
     /// When set, valid records go here instead of to the target (reconcile reads its inputs so).
     public var collector: (@Sendable (RefundRecord) throws -> Void)?
 
@@ -145,7 +147,7 @@ public struct Pipeline {
         if options.delivery == nil, let attempts = definition.target.options["maxRetries"].flatMap(Int.init) { delivery.backoff.maxAttempts = attempts }
         let sink = try LivePushSink(
             target: target, signer: signer, transport: transport, settings: settings, delivery: delivery,
-            outputDirectory: options.outputDirectory, seed: options.seed,
+            outputDirectory: options.outputDirectory, seed: options.seed, progress: options.progress,
             ledger: ledger.map { LivePushSink.LedgerLink(ledger: $0, runID: options.runID, clock: options.unixTime) })
         return (sink, ["pushing to \(signer.base(target.family)) with \(credentials.source); concurrency \(settings.concurrency), \(settings.requestsPerMinute == 0 ? "no request limit" : "at most \(settings.requestsPerMinute) requests/minute")"])
     }
@@ -195,7 +197,7 @@ public struct Pipeline {
                 processor.skipFile(InputFile(path: path), reason: "not read: the run stopped at \(options.inputs[position - 1])")
                 continue
             }
-            let file = InputFile(path: path)
+            let file = InputFile(path: path, progress: options.progress?.bytes)
             do {
                 let summary = try reader.read(file, fieldNames: mapper.sourceFieldNames, into: &processor)
                 processor.finishFile(summary)
@@ -243,6 +245,15 @@ public struct Pipeline {
             report.status = report.rejected > 0 || refusedOrFailed > 0 ? .completedWithRejects : .completed
         }
         report.finishedAt = Date()
+        if report.fatal == nil, case let broken = report.stages.invariants.filter({ !$0.holds }), !broken.isEmpty {
+            // A run that cannot account for every row or every yuan has not succeeded.
+            report.fail(
+                Diagnostic(
+                    code: "report.invariant",
+                    message: "the run does not add up: " + broken.map { "\($0.rule) (\($0.detail))" }.joined(separator: "; "),
+                    notes: ["this is a bug in RefundFlow; keep the outputs and report it"]))
+            emit(report.fatal!.description)
+        }
         if let ledger {
             do {
                 let changed = try ledger.finishRun(

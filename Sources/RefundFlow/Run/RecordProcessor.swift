@@ -16,6 +16,7 @@ struct RecordProcessor: RecordSink {
     private let maxPrinted: Int
     private let emit: (String) -> Void
     private let defaultShop: [UInt8]?
+    private let progress: RunProgress?
     /// Which canonical field reads which slot, for locating validation errors.
     private var fieldSlots: [RefundField: Int] = [:]
 
@@ -45,6 +46,7 @@ struct RecordProcessor: RecordSink {
         rejects = try BufferedOutput(path: options.outputDirectory + "/rejects.jsonl")
         duplicates = DuplicateIndex(directory: options.outputDirectory)
         defaultShop = definition.target.options["shopNo"].flatMap { $0.isEmpty ? nil : Array($0.utf8) }
+        progress = options.progress
     }
 
     /// Which slot locates each field's errors: the first of its source names the file has.
@@ -103,7 +105,7 @@ struct RecordProcessor: RecordSink {
             for problem in row.problems {
                 errors.append(RowError(code: problem.code, field: problem.sourceField, value: nil, message: problem.message, location: problem.location))
             }
-            try reject(row)
+            try reject(row, structural: true)
             return
         }
         record.reset()
@@ -162,6 +164,7 @@ struct RecordProcessor: RecordSink {
     }
 
     private mutating func accept() throws {
+        progress?.valid.add(1, ordering: .relaxed)
         counts.addValid(record)
         fileCounts.addValid(record)
         line.removeAll()
@@ -170,9 +173,10 @@ struct RecordProcessor: RecordSink {
         try writer.add(record)
     }
 
-    private mutating func reject(_ row: some SourceRow) throws {
-        counts.addRejected(errors)
-        fileCounts.addRejected(errors)
+    private mutating func reject(_ row: some SourceRow, structural: Bool = false) throws {
+        counts.addRejected(errors, structural: structural)
+        fileCounts.addRejected(errors, structural: structural)
+        progress?.rejected.add(1, ordering: .relaxed)
         line.removeAll()
         line.raw("{")
         line.keyValue("file", row.origin.file, first: true)

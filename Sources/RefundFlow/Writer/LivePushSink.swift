@@ -3,17 +3,7 @@ import Synchronization
 
 /// What the push did, for the report: counts and money per outcome.
 public struct PushCounts: Sendable, Hashable {
-    public struct Totals: Sendable, Hashable {
-        public var records = 0
-        public var refundAmount = Decimal4.zero
-        public var actualRefundAmount = Decimal4.zero
-
-        mutating func add(_ record: RefundRecord) {
-            records += 1
-            refundAmount += record.decimal(.refundAmount) ?? .zero
-            actualRefundAmount += record.decimal(.actualRefundAmount) ?? .zero
-        }
-    }
+    public typealias Totals = StageTotals
 
     /// HTTP requests sent, retries and re-signed ones included.
     public var httpRequests = 0
@@ -49,6 +39,7 @@ final class LivePushSink: CallSink, Sendable {
     private let concurrency: Int
     private let state: Mutex<State>
     private let ledger: LedgerLink?
+    private let progress: RunProgress?
 
     /// The ledger and what it needs to mark calls.
     struct LedgerLink: Sendable {
@@ -66,9 +57,11 @@ final class LivePushSink: CallSink, Sendable {
 
     init(
         target: any PushTarget, signer: RequestSigner, transport: any HTTPTransport, settings: PushSettings,
-        delivery: Delivery = Delivery(), outputDirectory: String, seed: UInt64, ledger: LedgerLink? = nil
+        delivery: Delivery = Delivery(), outputDirectory: String, seed: UInt64, progress: RunProgress? = nil,
+        ledger: LedgerLink? = nil
     ) throws {
         self.target = target
+        self.progress = progress
         self.ledger = ledger
         self.signer = signer
         self.transport = transport
@@ -126,6 +119,7 @@ final class LivePushSink: CallSink, Sendable {
             line.raw("}\n")
             lines.append(contentsOf: line.bytes)
         }
+        progress?.unchanged.add(totals.records, ordering: .relaxed)
         try state.withLock { state in
             state.counts.unchanged.merge(totals)
             try state.output.write(lines)
@@ -310,6 +304,11 @@ final class LivePushSink: CallSink, Sendable {
         if let ledger, !answered.isEmpty {
             do { try ledger.ledger.markAnswered(target: target.name, answered, now: ledger.clock()) } catch { ledgerError = Self.ledgerFailure(error) }
         }
+        if let progress {
+            progress.acknowledged.add(counts.accepted.records, ordering: .relaxed)
+            progress.erpRejected.add(counts.rejected.records, ordering: .relaxed)
+            progress.failed.add(counts.failed.records, ordering: .relaxed)
+        }
         state.withLock { state in
             if let ledgerError, state.stopped == nil { state.stopped = ledgerError }
             state.counts.notSent.merge(counts.notSent)
@@ -331,14 +330,6 @@ final class LivePushSink: CallSink, Sendable {
         if changed == info.unitsInCall && new == 0 { return "changed" }
         if new == 0 && changed == 0 { return "unchanged" }
         return "mixed"
-    }
-}
-
-extension PushCounts.Totals {
-    mutating func merge(_ other: Self) {
-        records += other.records
-        refundAmount += other.refundAmount
-        actualRefundAmount += other.actualRefundAmount
     }
 }
 

@@ -15,11 +15,14 @@ final class SandboxProcess {
     let process = Process()
     let address: String
     let directory: String
+    let database: String
 
-    init(_ arguments: [String] = []) throws {
+    /// - Parameter database: an existing sandbox state to serve again (default a new one).
+    init(_ arguments: [String] = [], database: String? = nil) throws {
         directory = try Fixtures.temporaryDirectory("refundflow-sandbox")
+        self.database = database ?? directory + "/sandbox.sqlite"
         process.executableURL = URL(fileURLWithPath: CLI.executable)
-        process.arguments = ["sandbox", "--port", "0", "--db", directory + "/sandbox.sqlite"] + arguments
+        process.arguments = ["sandbox", "--port", "0", "--db", self.database] + arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("WDT_") && !$0.key.hasPrefix("TOP_") }
         env.merge(Self.environment) { _, new in new }
         process.environment = env
@@ -42,9 +45,13 @@ final class SandboxProcess {
         }
     }
 
-    deinit {
-        process.terminate()
-        process.waitUntilExit()
+    deinit { stop() }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
     }
 
     struct SandboxError: Error { var message: String }
