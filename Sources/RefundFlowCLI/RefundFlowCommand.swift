@@ -161,7 +161,16 @@ struct RunCommand: ParsableCommand {
         options.ledgerReset = ledgerReset
         options.retryRejected = retryRejected
         options.resendAmbiguous = resendAmbiguous
-        let report = try compiled.run(options) { printError($0) }
+        let total = source.inputs.reduce(0) { $0 + (((try? FileManager.default.attributesOfItem(atPath: $1))?[.size] as? Int) ?? 0) }
+        let progress = RunProgress(totalBytes: total)
+        options.progress = progress
+        let display = ProgressDisplay.make(for: progress, environment: options.environment)
+        display?.start()
+        let report = try compiled.run(options) { line in
+            display?.pauseLine()
+            printError(line)
+        }
+        display?.stop()
         printSummary(report, out: source.out)
         if let push = report.writer?.push {
             printError(

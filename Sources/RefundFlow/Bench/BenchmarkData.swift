@@ -209,7 +209,7 @@ extension BenchmarkData {
                         json.raw(Array("<\(name)/>".utf8))
                     } else {
                         json.raw(Array("<\(name)>".utf8))
-                        json.raw(Array(xmlEscaped(value).utf8))
+                        json.raw(Array(markupEscaped(value).utf8))
                         json.raw(Array("</\(name)>".utf8))
                     }
                 }
@@ -230,19 +230,5 @@ extension BenchmarkData {
         case .jsonl: break
         }
         try output.flush()
-    }
-
-    static func xmlEscaped(_ text: String) -> String {
-        var out = ""
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            default: out.append(character)
-            }
-        }
-        return out
     }
 }

@@ -1,20 +1,7 @@
 /// `report.html`: one self-contained page (inline CSS and SVG, no scripts, nothing fetched)
 /// with the stage funnel, money by status and rejects by reason, the invariants and the inputs.
 enum ReportHTML {
-    static func escape(_ text: String) -> String {
-        var out = ""
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
+    static func escape(_ text: String) -> String { markupEscaped(text) }
 
     /// A Decimal4 as a Double, for drawing only (never for money).
     private static func magnitude(_ amount: Decimal4) -> Double { Double(amount.formatted()) ?? 0 }
@@ -144,4 +131,20 @@ enum ReportHTML {
         html += "<p class=\"muted\">Pipeline sha256 <code>\(escape(report.pipelineSHA256))</code>. Machine-readable: <code>report.json</code>.</p></body></html>\n"
         return html
     }
+}
+
+/// Text safe inside HTML or XML content and attribute values.
+func markupEscaped(_ text: String) -> String {
+    var out = ""
+    for character in text {
+        switch character {
+        case "&": out += "&amp;"
+        case "<": out += "&lt;"
+        case ">": out += "&gt;"
+        case "\"": out += "&quot;"
+        case "'": out += "&#39;"
+        default: out.append(character)
+        }
+    }
+    return out
 }
