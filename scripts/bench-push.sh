@@ -4,8 +4,9 @@
 # Builds the release binary, generates a seller-center export with `refundflow bench`, starts
 # `refundflow sandbox --latency-ms LATENCY_MS`, then pushes it:
 #   1. unpaced (requestsPerMinute=0) at concurrency 1, 4 and 8 with batchSize 50;
-#   2. paced at requestsPerMinute=600 with batchSize 10 (so that pacing, not latency, limits),
+#   2. paced at requestsPerMinute=600 with batchSize 100 (so that pacing, not latency, limits),
 #      reporting the requests per minute achieved.
+# Each run gets a fresh ledger (--ledger-reset), so every record is sent every time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows="${1:-20000}"
@@ -30,7 +31,7 @@ push() {  # label, then --target-option pairs
     local start end
     start=$(date +%s.%N)
     "$bin" run pipelines/taobao-seller-refunds-csv.yaml --set shop_no=BENCH --input "$input" --out "$out" \
-        --endpoint "$address" "$@" 2>/dev/null || true
+        --endpoint "$address" --ledger "$work/ledger.sqlite" --ledger-reset "$@" 2>/dev/null || true
     end=$(date +%s.%N)
     python3 - "$out/report.json" "$start" "$end" "$label" <<'PY'
 import json, sys
@@ -47,4 +48,4 @@ PY
 for concurrency in 1 4 8; do
     push "unpaced-c$concurrency" --target-option requestsPerMinute=0 --target-option concurrency=$concurrency --target-option batchSize=50
 done
-push "paced-600rpm-batch10" --target-option requestsPerMinute=600 --target-option concurrency=4 --target-option batchSize=10
+push "paced-600rpm-batch100" --target-option requestsPerMinute=600 --target-option concurrency=4 --target-option batchSize=100
