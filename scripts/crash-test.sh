@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Crash test: kill the push with SIGKILL at random points, again and again, against the sandbox
 # with injected faults, resuming after each kill; then check that nothing was lost or pushed twice.
-#   scripts/crash-test.sh [ROWS=8000] [KILLS=25] [SEED=7]
-# Writes the result to docs/crash-test-result.txt. Exits non-zero when a check fails.
+#   scripts/crash-test.sh [ROWS=8000] [KILLS=25] [SEED=7] [RESULT=docs/crash-test-result.txt]
+# Writes the result to RESULT. Exits non-zero when a check fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows="${1:-8000}"
 kills="${2:-25}"
 seed="${3:-7}"
+result="${4:-docs/crash-test-result.txt}"
 RANDOM=$seed
 
 swift build >/dev/null
@@ -64,8 +65,8 @@ curl -s "$address/_sandbox/refunds" >"$work/stored.jsonl"
 curl -s "$address/_sandbox/requests" >"$work/requests.jsonl"
 "$bin" ledger show --ledger "$work/out/ledger.sqlite" --limit 100000000 >"$work/ledger.jsonl"
 
-mkdir -p docs
-python3 - "$work" "$rows" "$kills" "$killed" "$finished" "$final_runs" "$seed" <<'PY' | tee docs/crash-test-result.txt
+mkdir -p "$(dirname "$result")"
+python3 - "$work" "$rows" "$kills" "$killed" "$finished" "$final_runs" "$seed" <<'PY' | tee "$result"
 import json, sys
 from collections import Counter
 from decimal import Decimal
