@@ -103,3 +103,31 @@ struct LivePushTests {
         #expect(outcomes.allSatisfy { $0.contains("gave up after 4 tries: HTTP 503") })
     }
 }
+
+/// Keeps the calls a writer plans.
+final class RecordingSink: CallSink {
+    var calls: [PlannedCall] = []
+    func submit(_ call: PlannedCall) throws { calls.append(call) }
+    func skipped(_ records: [(RefundRecord, LedgerGate.Skip)]) throws {}
+    func finish(into summary: inout WriterSummary) throws {}
+}
+
+struct PushWriterTests {
+    func line(_ refundNo: String, _ oid: String) -> RefundRecord {
+        var record = RefundRecord()
+        record[.shopNo] = .text("S")
+        record[.refundNo] = .text(refundNo)
+        record[.oid] = .text(oid)
+        return record
+    }
+
+    @Test func aRefundsLinesTravelTogetherAndLateOnesAreNoted() throws {
+        let sink = RecordingSink()
+        let writer = PushWriter(target: EnterpriseRefundTarget(maxUnitsPerCall: 2), sink: sink)
+        for record in [line("A", "1"), line("B", "1"), line("A", "2"), line("C", "1"), line("A", "3")] { try writer.add(record) }
+        let summary = try writer.finish()
+        #expect(sink.calls.map { $0.units.map { $0.map { $0.text(.refundNo)! + $0.text(.oid)! } } } == [[["A1", "A2"], ["B1"]], [["C1"], ["A3"]]])
+        #expect(summary.records == 5 && summary.requests == 2)
+        #expect(summary.notes.first?.hasPrefix("1 lines arrived after their refund's call had gone") == true)
+    }
+}

@@ -94,7 +94,6 @@ public struct Credentials: Sendable, Hashable {
             }
             credentials.top = TOPCredentials(appKey: top[0], secret: top[1], session: top[2], signMethod: method)
         }
-        credentials.endpoint = value("ENDPOINT")
         return credentials
     }
 
@@ -164,7 +163,10 @@ public struct Credentials: Sendable, Hashable {
                 code: "credentials.bad_file", message: "profile '\(profile)' in '\(path)' has an unknown key '\(unknown)'",
                 notes: ["known keys: \(known.sorted().joined(separator: ", ")) (case does not matter)"])
         }
-        return try from(values, source: "credentials file \(path), profile \(profile)", requireSession: requireSession)
+        var credentials = try from(values, source: "credentials file \(path), profile \(profile)", requireSession: requireSession)
+        // Only a profile names an endpoint: a stray ENDPOINT variable must never redirect a push.
+        credentials.endpoint = values["ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
+        return credentials
     }
 
     /// The credentials for a run: a profile when one is asked for (or `--credentials` is given),

@@ -28,6 +28,14 @@ final class PushWriter: RecordWriter {
     /// Records waiting for one ledger lookup together (bounded).
     private var unchecked: [RefundRecord] = []
     private static let checkBatch = 256
+    /// Unit keys of the most recent calls sent (bounded), to notice a refund whose lines are
+    /// not next to each other in the input.
+    private var recentKeys = Set<String>()
+    /// A ring of the keys in `recentKeys`, oldest at `recentCursor` once full.
+    private var recentOrder: [String] = []
+    private var recentCursor = 0
+    private static let recentLimit = 10_000
+    private var lateLines = 0
 
     private final class OpenCall {
         var units: [[RefundRecord]] = []
@@ -80,6 +88,7 @@ final class PushWriter: RecordWriter {
         }
         // A new unit: the call is sent once full, when the next unit arrives, so that the
         // later lines of its last unit still join it.
+        if recentKeys.contains(key) { lateLines += 1 }
         if call.units.count >= target.maxUnitsPerCall { try flush(group, call) }
         call.unitIndex[key] = call.units.count
         call.units.append([record])
@@ -87,6 +96,15 @@ final class PushWriter: RecordWriter {
 
     private func flush(_ group: String, _ call: OpenCall) throws {
         guard !call.units.isEmpty else { return }
+        for key in call.unitIndex.keys where recentKeys.insert(key).inserted {
+            if recentOrder.count < Self.recentLimit {
+                recentOrder.append(key)
+            } else {
+                recentKeys.remove(recentOrder[recentCursor])
+                recentOrder[recentCursor] = key
+                recentCursor = (recentCursor + 1) % Self.recentLimit
+            }
+        }
         let planned = PlannedCall(group: group, units: call.units)
         call.units.removeAll(keepingCapacity: true)
         call.unitIndex.removeAll(keepingCapacity: true)
@@ -101,6 +119,10 @@ final class PushWriter: RecordWriter {
         do { try check() } catch { failure = error }
         for group in order {
             do { try flush(group, open[group]!) } catch { failure = failure ?? error }
+        }
+        if lateLines > 0 {
+            summary.notes.append(
+                "\(lateLines) lines arrived after their refund's call had gone and were sent in a later call (the ERP updates that refund with them); sort the export by refund so that a refund's lines travel together")
         }
         try sink.finish(into: &summary)
         if let failure, summary.stopped == nil { throw failure }
