@@ -57,6 +57,7 @@ import Testing
         let sent = again.filter { $0["outcome"] as? String == "accepted" }
         #expect(Set(sent.map { $0["refund_no"] as! String }) == edited, "exactly the edited rows are sent")
         #expect(sent.allSatisfy { $0["change"] as? String == "changed" })
+        #expect(push["changed_since_acknowledged"] as? Int == edited.count)
         #expect(again.filter { $0["outcome"] as? String == "unchanged" }.count == valid - edited.count)
         #expect(result.stderr.contains("changed since run"), "the edited input is noticed: \(result.stderr)")
         let requests = try await sandbox.jsonLines("/_sandbox/requests")

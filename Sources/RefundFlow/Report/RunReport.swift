@@ -215,6 +215,7 @@ public struct RunReport: Sendable {
                 json.keyValue("split_calls", push.splits)
                 json.keyValue("new_count", push.newCount)
                 json.keyValue("chg_count", push.changedCount)
+                json.keyValue("changed_since_acknowledged", writer.changedSinceAcknowledged)
                 for (name, totals) in [("accepted", push.accepted), ("rejected", push.rejected), ("failed", push.failed)] {
                     json.key(name)
                     json.raw("{")
@@ -409,7 +410,7 @@ public struct RunReport: Sendable {
                 for (name, totals) in [("accepted", push.accepted), ("rejected by the ERP", push.rejected), ("failed", push.failed)] {
                     text += "| \(name) | \(totals.records) | \(totals.refundAmount.formatted(minFractionDigits: 2)) | \(totals.actualRefundAmount.formatted(minFractionDigits: 2)) |\n"
                 }
-                text += "\n\(push.httpRequests) HTTP requests (retries included), \(push.splits) refused calls split; the ERP counted \(push.newCount) new and \(push.changedCount) changed. Every record's outcome is in `outcomes.jsonl`"
+                text += "\n\(push.httpRequests) HTTP requests (retries included), \(push.splits) refused calls split; the ERP counted \(push.newCount) new and \(push.changedCount) changed; \(writer.changedSinceAcknowledged) records were sent again because their payload changed since the ERP acknowledged it. Every record's outcome is in `outcomes.jsonl`"
                 text += push.outcomes == writer.records ? " (\(push.outcomes) of \(writer.records)).\n" : " — only \(push.outcomes) of \(writer.records) have one.\n"
             }
         }
