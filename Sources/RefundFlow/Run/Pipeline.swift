@@ -350,7 +350,7 @@ public struct Pipeline {
             if let amount = inERP[item.key], amount == sent { landed.append(item.key) }
         }
         try ledger.markFoundInERP(target: target.name, landed, now: options.unixTime())
-        let message = "\(unresolved.count) records of earlier runs were sent without a final answer; Refund.search (\(from) … \(to)) found \(landed.count) in the ERP (not sent again); \(unresolved.count - landed.count) missing are sent again"
+        let message = "\(unresolved.count) records of earlier runs were sent without a final answer; Refund.search (\(from) … \(to)) found \(landed.count) in the ERP (not sent again); \(unresolved.count - landed.count) missing are sent again with this run's input"
         report.notes.append(message)
         emit("note: \(message)")
         return true
