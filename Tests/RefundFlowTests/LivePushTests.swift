@@ -101,6 +101,16 @@ struct LivePushTests {
         #expect(summary.push?.failed.records == 2)
         #expect(summary.push?.failed.refundAmount == Decimal4(20))
         #expect(outcomes.allSatisfy { $0.contains("gave up after 4 tries: HTTP 503") })
+        #expect(outcomes.allSatisfy { $0.contains(#""ambiguous":true"#) }, "a 5xx may have been processed")
+    }
+
+    struct Refused: Error, CustomStringConvertible {
+        var description: String { "connect(descriptor:addr:size:): Connection refused (errno: 111)" }
+    }
+
+    @Test func aConnectionThatNeverOpenedIsNotAmbiguous() throws {
+        #expect(LivePushSink.neverConnected(Refused()))
+        #expect(!LivePushSink.neverConnected(TransportError()))
     }
 }
 

@@ -138,9 +138,11 @@ public struct Pipeline {
             return (try DryRunCallSink(target: target, signer: signer, outputDirectory: options.outputDirectory), [])
         }
         // Fail before reading anything when the credentials are missing.
-        switch target.family {
-        case .qjb, .openAPI2: if credentials.wdt == nil { throw signer.missingCredentials(target.family) }
-        case .top: if credentials.top == nil { throw signer.missingCredentials(target.family) }
+        let hasCredentials = target.family == .top ? credentials.top != nil : credentials.wdt != nil
+        if !hasCredentials {
+            var diagnostic = signer.missingCredentials(target.family)
+            diagnostic.notes.append("or add --dry-run to write the exact requests without sending them")
+            throw diagnostic
         }
         let transport = options.transport ?? AsyncHTTPTransport(connectTimeout: settings.connectTimeout, readTimeout: settings.readTimeout)
         var delivery = options.delivery ?? Delivery()

@@ -160,7 +160,8 @@ final class LivePushSink: CallSink, Sendable {
             return state.seed
         })
         var accepted: [Int: Accepted] = [:]
-        // Units whose call went out at least once without an answer: they may have landed.
+        // Units whose call may have been processed without the client learning the result:
+        // no answer after the connection was made, or a 5xx.
         var unanswered = Set<Int>()
         // Units that went out at least once (the ledger says `sent` before the first request).
         var sent = Set<Int>()
@@ -186,9 +187,10 @@ final class LivePushSink: CallSink, Sendable {
                         do {
                             let answer = try await transport.send(request)
                             lastAnswer = answer
+                            if answer.httpStatus >= 500 { unanswered.formUnion(indices) }
                             return answer
                         } catch {
-                            unanswered.formUnion(indices)
+                            if !Self.neverConnected(error) { unanswered.formUnion(indices) }
                             throw error
                         }
                     },
@@ -253,7 +255,11 @@ final class LivePushSink: CallSink, Sendable {
                     switch outcome {
                     case .accepted: answered.append(.init(key: key, state: .acknowledged, code: nil, message: nil))
                     case .rejected(let code, let message): answered.append(.init(key: key, state: .rejected, code: code, message: message))
-                    case .failed(let reason): answered.append(.init(key: key, state: .ambiguous, code: nil, message: reason))
+                    case .failed(let reason):
+                        // Never connected, or only refusals that say nothing was done: as good as
+                        // never sent, so the next run sends it without reading the ERP first.
+                        let state: RunLedger.State = unanswered.contains(index) ? .ambiguous : .planned
+                        answered.append(.init(key: key, state: state, code: nil, message: reason))
                     }
                 }
             }
@@ -318,6 +324,13 @@ final class LivePushSink: CallSink, Sendable {
             // Outcomes must not be lost: a write error here surfaces at finish's flush.
             try? state.output.write(lines)
         }
+    }
+
+    /// A transport error raised before any byte of the request could reach the ERP.
+    static func neverConnected(_ error: any Error) -> Bool {
+        let text = String(describing: error)
+        return text.contains("Connection refused") || text.contains("connectTimeout") || text.contains("NIOConnectionError")
+            || text.contains("No route to host") || text.contains("Name or service not known") || text.contains("dnsResolve")
     }
 
     static let mayHaveLanded = "; a request got no answer, so it may have reached the ERP: check with `refundflow erp-search` before sending again"
