@@ -109,10 +109,10 @@ struct SignVectorTests {
     }
 
     @Test func credentialsFromTheEnvironment() throws {
-        #expect(try QJBCredentials.fromEnvironment([:]) == nil)
-        #expect(throws: Diagnostic.self) { try QJBCredentials.fromEnvironment(["WDT_SID": "x"]) }
+        #expect(try Credentials.from([:], source: "env").wdt == nil)
+        #expect(throws: Diagnostic.self) { try Credentials.from(["WDT_SID": "x"], source: "env") }
         let error = #expect(throws: Diagnostic.self) {
-            try QJBCredentials.fromEnvironment(["WDT_SID": "x", "WDT_APPKEY": "k", "WDT_APPSECRET": "nocolonsecret"])
+            try Credentials.from(["WDT_SID": "x", "WDT_APPKEY": "k", "WDT_APPSECRET": "nocolonsecret"], source: "env")
         }
         #expect(error?.description.contains("nocolonsecret") == false)
     }

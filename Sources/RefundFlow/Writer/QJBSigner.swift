@@ -8,8 +8,6 @@ public struct QJBCredentials: Sendable, Hashable {
     var secret: String
     /// The part after the first `:`. Sent (and signed) as the `salt` parameter.
     public var salt: String
-    /// True when no credentials were given and a labelled placeholder signs instead.
-    public var isPlaceholder: Bool
 
     /// - Parameter appSecret: `secret:salt`, split at the first colon (the salt may hold more).
     public init(sid: String, appKey: String, appSecret: String) {
@@ -22,30 +20,6 @@ public struct QJBCredentials: Sendable, Hashable {
             secret = appSecret
             salt = ""
         }
-        isPlaceholder = false
-    }
-
-    /// Placeholder credentials for a dry run without `WDT_*` variables; the output says so.
-    public static let placeholder: QJBCredentials = {
-        var credentials = QJBCredentials(sid: "DRY-RUN-PLACEHOLDER-SID", appKey: "DRY-RUN-PLACEHOLDER-KEY", appSecret: "dry-run-placeholder-secret:DRY-RUN-PLACEHOLDER-SALT")
-        credentials.isPlaceholder = true
-        return credentials
-    }()
-
-    /// Reads `WDT_SID`, `WDT_APPKEY` and `WDT_APPSECRET`; `nil` when none is set.
-    /// - Throws: when only some are set, or the appsecret has no `:`.
-    public static func fromEnvironment(_ environment: [String: String]) throws(Diagnostic) -> QJBCredentials? {
-        let names = ["WDT_SID", "WDT_APPKEY", "WDT_APPSECRET"]
-        let values = names.map { environment[$0].flatMap { $0.isEmpty ? nil : $0 } }
-        if values.allSatisfy({ $0 == nil }) { return nil }
-        let missing = zip(names, values).filter { $0.1 == nil }.map(\.0)
-        guard missing.isEmpty else {
-            throw Diagnostic(code: "credentials.incomplete", message: "\(missing.joined(separator: ", ")) not set, but other WDT_* variables are", notes: ["set all of WDT_SID, WDT_APPKEY and WDT_APPSECRET, or none for a placeholder-signed dry run"])
-        }
-        guard values[2]!.contains(":") else {
-            throw Diagnostic(code: "credentials.bad_appsecret", message: "WDT_APPSECRET must have the form secret:salt (the value is not shown)", notes: ["旺店通 gives the appsecret as 'secret:salt'; copy it whole"])
-        }
-        return QJBCredentials(sid: values[0]!, appKey: values[1]!, appSecret: values[2]!)
     }
 }
 
@@ -150,12 +124,12 @@ public enum QJBSigner {
 /// Interpolating, printing or dumping credentials never shows the secret.
 extension QJBCredentials: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public var description: String {
-        "QJBCredentials(sid: \(sid), appKey: \(appKey), secret: <redacted>, salt: \(salt)\(isPlaceholder ? ", placeholder" : ""))"
+        "QJBCredentials(sid: \(sid), appKey: \(appKey), secret: <redacted>, salt: \(salt))"
     }
 
     public var debugDescription: String { description }
 
     public var customMirror: Mirror {
-        Mirror(self, children: ["sid": sid, "appKey": appKey, "secret": "<redacted>", "salt": salt, "isPlaceholder": isPlaceholder])
+        Mirror(self, children: ["sid": sid, "appKey": appKey, "secret": "<redacted>", "salt": salt])
     }
 }
