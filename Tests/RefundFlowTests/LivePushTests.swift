@@ -94,6 +94,15 @@ struct LivePushTests {
         #expect(outcomes.allSatisfy { $0.contains(#""outcome":"failed""#) && $0.contains("not sent") })
     }
 
+    @Test func aSecretEchoedByTheERPIsRedactedFromOutcomes() async throws {
+        let transport = FakeTransport { _ in
+            ERPAnswer(httpStatus: 200, body: Array(#"{"status":100,"message":"店铺编号不存在或已停用 (secret was secret)"}"#.utf8))
+        }
+        let (summary, outcomes) = try await push([record("R1")], transport) { 1_800_000_000 }
+        #expect(summary.push?.rejected.records == 1)
+        #expect(outcomes[0].contains("<redacted>") && !outcomes[0].contains("secret was secret"))
+    }
+
     @Test func aCallThatNeverGetsAnAnswerFailsAfterItsRetries() async throws {
         let transport = FakeTransport { _ in ERPAnswer(httpStatus: 503, body: []) }
         let (summary, outcomes) = try await push([record("R1"), record("R2")], transport) { 1_800_000_000 }

@@ -97,15 +97,16 @@ public struct RefundSearch: Sendable {
                     },
                     classify: { ERPResponse.qjb(httpStatus: $0.httpStatus, body: $0.body) },
                     sleep: { try await Task.sleep(for: $0) }, random: &random)
+                let scrub = signer.credentials.scrub
                 switch verdict {
                 case .accepted:
                     break
                 case .rejected(let code, let message):
-                    throw Diagnostic(code: "search.refused", message: "Refund.search was refused (status \(code): \(message))", notes: ["window \(window.from) … \(window.to), page \(pageNo)"])
+                    throw Diagnostic(code: "search.refused", message: "Refund.search was refused (status \(code): \(scrub(message)))", notes: ["window \(window.from) … \(window.to), page \(pageNo)"])
                 case .retry(let reason, _), .resign(let reason):
-                    throw Diagnostic(code: "search.failed", message: "Refund.search got no answer: \(reason)", notes: ["window \(window.from) … \(window.to), page \(pageNo); run again later"])
+                    throw Diagnostic(code: "search.failed", message: "Refund.search got no answer: \(scrub(reason))", notes: ["window \(window.from) … \(window.to), page \(pageNo); run again later"])
                 case .stop(let code, let message, let hint):
-                    throw Diagnostic(code: "search.stopped", message: "Refund.search was refused (status \(code): \(message)); \(hint)")
+                    throw Diagnostic(code: "search.stopped", message: "Refund.search was refused (status \(code): \(scrub(message))); \(hint)")
                 }
                 let document: JSONValue
                 do {

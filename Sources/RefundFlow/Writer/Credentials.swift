@@ -97,6 +97,16 @@ public struct Credentials: Sendable, Hashable {
         return credentials
     }
 
+    /// Text (an ERP message, a transport error) with every secret replaced by `<redacted>`,
+    /// should any service or library echo one back.
+    public func scrub(_ text: String) -> String {
+        var secrets = [wdt?.appSecret, wdt?.qjb.secret, top?.secret, top?.session].compactMap { $0 }.filter { $0.count >= 4 }
+        secrets.sort { $0.count > $1.count }
+        var scrubbed = text
+        for secret in secrets where scrubbed.contains(secret) { scrubbed = scrubbed.replacingOccurrences(of: secret, with: "<redacted>") }
+        return scrubbed
+    }
+
     /// The default credentials file: `$REFUNDFLOW_CREDENTIALS`, else
     /// `~/.config/refundflow/credentials.yaml`.
     public static func defaultFile(environment: [String: String]) -> String {

@@ -214,18 +214,25 @@ final class LivePushSink: CallSink, Sendable {
                 return verdict
             }
             state.withLock { $0.counts.splits += splits }
-            record(call.units, outcomes: outcomes, details: accepted, unanswered: unanswered, sent: sent)
+            let scrubbed = outcomes.map { outcome -> DeliveryOutcome in
+                switch outcome {
+                case .accepted: return outcome
+                case .rejected(let code, let message): return .rejected(code: code, message: signer.credentials.scrub(message))
+                case .failed(let reason): return .failed(reason: signer.credentials.scrub(reason))
+                }
+            }
+            record(call.units, outcomes: scrubbed, details: accepted, unanswered: unanswered, sent: sent)
         } catch {
             let diagnostic: Diagnostic
             switch error {
             case let stop as DeliveryStopped where stop.code == "ledger.unwritable":
                 diagnostic = Diagnostic(code: stop.code, message: stop.message, notes: [stop.hint])
             case let stop as DeliveryStopped:
-                diagnostic = Diagnostic(code: "push.stopped", message: stop.description, notes: ["nothing more is sent; fix this and run again"])
+                diagnostic = Diagnostic(code: "push.stopped", message: signer.credentials.scrub(stop.description), notes: ["nothing more is sent; fix this and run again"])
             case let given as Diagnostic:
                 diagnostic = given
             default:
-                diagnostic = Diagnostic(code: "push.stopped", message: "\(error)")
+                diagnostic = Diagnostic(code: "push.stopped", message: signer.credentials.scrub("\(error)"))
             }
             state.withLock { state in
                 if state.stopped == nil { state.stopped = diagnostic }
