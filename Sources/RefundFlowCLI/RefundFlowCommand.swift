@@ -133,7 +133,7 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Send again records the ERP refused before, even when unchanged.")
     var retryRejected = false
 
-    @Flag(help: "Send again records that may have landed, for targets the ERP cannot be read back for (stock-in, TOP).")
+    @Flag(help: "Send again records that may have landed, for targets the ERP cannot be read back for (企业版, stock-in, TOP).")
     var resendAmbiguous = false
 
     @Option(help: "Stop (exit 3) once more than N records are rejected.")

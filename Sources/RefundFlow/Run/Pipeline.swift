@@ -29,7 +29,7 @@ public struct RunOptions: Sendable {
     /// `--retry-rejected`: send again what the ERP refused before, even unchanged.
     public var retryRejected = false
     /// `--resend-ambiguous`: send again what may have landed, for targets the ERP cannot be read
-    /// back for (stock-in, TOP).
+    /// back for (企业版, stock-in, TOP).
     public var resendAmbiguous = false
 
     /// Live counters for a progress display (the CLI draws it on a terminal).
@@ -298,12 +298,12 @@ public struct Pipeline {
     }
 
     /// Records an earlier run sent without a final answer may be in the ERP. For targets whose
-    /// records Refund.search shows (raw refunds, 企业版 refunds), reads the ERP and marks the
+    /// records Refund.search shows (qjb raw refunds), reads the ERP and marks the
     /// ones found as acknowledged; true when the rest are known to be missing and may be sent.
     private func resolveUnanswered(_ ledger: RunLedger, _ options: RunOptions, emit: @escaping (String) -> Void, report: inout RunReport) throws -> Bool {
         let unresolved = try ledger.unresolved(target: target.name)
         guard !unresolved.isEmpty else { return true }
-        let readable = target.name == "wdt-qjb-raw-refund" || target.name == "wdt-enterprise-refund"
+        let readable = target.showsInRefundSearch
         let credentials = try options.credentials ?? Credentials.from(options.environment, source: "the environment")
         guard readable, credentials.wdt != nil else {
             let message = "\(unresolved.count) records of earlier runs were sent without a final answer and may be in the ERP; \(target.name) cannot be read back, so they are \(options.resendAmbiguous ? "sent again (--resend-ambiguous)" : "not sent again (check them, then use --resend-ambiguous)")"
@@ -320,6 +320,8 @@ public struct Pipeline {
         let from = ShanghaiTime.format(earliest - 600)
         let to = ShanghaiTime.format(options.unixTime() + 60)
         let shutdown = options.transport == nil
+        // Only the keys in question are kept, however much the ERP holds for the span.
+        let wanted = Set(unresolved.map(\.key))
         let inERP: [RunLedger.Key: Decimal4]
         do {
             inERP = try blockingWait {
@@ -329,8 +331,9 @@ public struct Pipeline {
                         let shop = order["shop_no"]?.text ?? ""
                         let refundNo = order["refund_no"]?.text ?? ""
                         for line in order["detail_list"]?.elements ?? [] {
-                            let amount = line["refund_amount"]?.text.flatMap { try? Decimal4.parse(Array($0.utf8)).get() } ?? .zero
-                            found[RunLedger.Key(shopNo: shop, refundNo: refundNo, oid: line["oid"]?.text ?? "")] = amount
+                            let key = RunLedger.Key(shopNo: shop, refundNo: refundNo, oid: line["oid"]?.text ?? "")
+                            guard wanted.contains(key) else { continue }
+                            found[key] = line["refund_amount"]?.text.flatMap { try? Decimal4.parse(Array($0.utf8)).get() } ?? .zero
                         }
                     }
                 } catch {

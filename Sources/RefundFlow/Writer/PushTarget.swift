@@ -22,10 +22,14 @@ public protocol PushTarget: Sendable {
     func classify(_ answer: ERPAnswer) -> ERPVerdict
     /// Values of an accepted answer worth keeping with each record (e.g. `stockin_id`).
     func acceptedDetails(_ answer: ERPAnswer) -> [JSONValue.Member]
+    /// Whether what this target creates shows up in `Refund.search` (by shop_no, refund_no and
+    /// oid), so that a call without an answer can be checked before it is sent again.
+    var showsInRefundSearch: Bool { get }
 }
 
 extension PushTarget {
     public func acceptedDetails(_ answer: ERPAnswer) -> [JSONValue.Member] { [] }
+    public var showsInRefundSearch: Bool { false }
 }
 
 /// Delivery settings every target takes in its pipeline options.

@@ -15,6 +15,8 @@ struct RawRefundTarget: PushTarget {
     let api = RawRefundTarget.method
     let family = APIFamily.qjb
     let maxUnitsPerCall: Int
+    /// Raw refunds become 退换单 that `Refund.search` lists.
+    let showsInRefundSearch = true
 
     func callGroup(_ record: RefundRecord) -> String { record.text(.shopNo) ?? "" }
 
