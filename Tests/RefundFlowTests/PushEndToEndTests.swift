@@ -148,6 +148,35 @@ import Testing
         #expect(result.stdout.contains("\"actual_refund_amount\":59.0000"))
     }
 
+    // MARK: - Credentials from a profile
+
+    @Test func aPrivateProfileGivesCredentialsAndEndpointAndAReadableOneIsRefused() async throws {
+        let sandbox = try SandboxProcess()
+        let directory = try Fixtures.temporaryDirectory("refundflow-profile")
+        let file = directory + "/credentials.yaml"
+        let env = SandboxProcess.environment
+        try Fixtures.write(
+            """
+            profiles:
+              sandbox:
+                endpoint: \(sandbox.address)
+                WDT_SID: \(env["WDT_SID"]!)
+                WDT_APPKEY: \(env["WDT_APPKEY"]!)
+                WDT_APPSECRET: "\(env["WDT_APPSECRET"]!)"
+            """, to: file)
+        chmod(file, 0o600)
+        let arguments = ["run", Self.pipeline, "--set", "shop_no=LCJ", "--input", Self.sample, "--credentials", file, "--profile", "sandbox"]
+        let result = try CLI.run(arguments + ["--out", directory + "/out"])
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("pushing to \(sandbox.address) with credentials file \(file), profile sandbox"))
+        #expect(try await sandbox.jsonLines("/_sandbox/refunds").count == 7)
+        chmod(file, 0o644)
+        let refused = try CLI.run(arguments + ["--out", directory + "/refused"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("run: chmod 600 \(file)"))
+        #expect(!refused.stderr.contains("s3cr3t"))
+    }
+
     // MARK: - Failures
 
     @Test func aTamperedSignStopsTheRunWithoutRetrying() async throws {
