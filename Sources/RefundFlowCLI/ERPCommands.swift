@@ -36,7 +36,7 @@ struct ERPSearchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let resolved = try credentials.resolve(requireSession: false)
+        let resolved = try credentials.resolve()
         if resolved.wdt == nil {
             printError("error: no WDT credentials in \(resolved.source) [credentials.missing]\n  note: set WDT_SID, WDT_APPKEY and WDT_APPSECRET, or use --credentials/--profile")
             throw ExitCode(1)
@@ -107,7 +107,7 @@ struct SandboxCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let resolved = try credentials.resolve(requireSession: false)
+        let resolved = try credentials.resolve()
         if resolved.wdt == nil && resolved.top == nil {
             printError("error: the sandbox needs credentials to verify signs [credentials.missing]\n  note: set WDT_SID, WDT_APPKEY and WDT_APPSECRET and/or TOP_APPKEY and TOP_SECRET (the same the client uses)")
             throw ExitCode(1)

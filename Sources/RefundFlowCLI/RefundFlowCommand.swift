@@ -97,11 +97,11 @@ struct PipelineInputs: ParsableArguments {
         }
     }
 
-    func options(requireSession: Bool) throws -> RunOptions {
+    func options() throws -> RunOptions {
         var options = RunOptions(inputs: inputs, outputDirectory: out)
         options.environment = ProcessInfo.processInfo.environment
         options.endpoint = endpoint
-        options.credentials = try credentials.resolve(requireSession: requireSession)
+        options.credentials = try credentials.resolve()
         return options
     }
 }
@@ -153,7 +153,7 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let compiled = try source.compile()
-        var options = try source.options(requireSession: true)
+        var options = try source.options()
         options.dryRun = dryRun
         options.errorLimits = ErrorLimits(maxErrors: maxErrors, maxErrorRate: maxErrorRate.flatMap(PipelineLoader.parseRate))
         options.maxPrintedDiagnostics = showErrors
@@ -204,7 +204,7 @@ struct ReconcileCommand: ParsableCommand {
 
     func run() throws {
         let compiled = try source.compile()
-        let options = try source.options(requireSession: false)
+        let options = try source.options()
         guard let credentials = options.credentials, credentials.wdt != nil else {
             printError("error: reconcile reads the ERP with Refund.search and needs WDT_SID, WDT_APPKEY and WDT_APPSECRET (or a --profile) [credentials.missing]")
             throw ExitCode(1)
@@ -248,10 +248,12 @@ struct CredentialOptions: ParsableArguments {
     @Option(help: "The profile to use from the credentials file, e.g. sandbox or production.")
     var profile: String?
 
-    func resolve(requireSession: Bool) throws -> Credentials {
+    /// The credentials; a TOP session is checked only where a TOP call needs one, so that
+    /// TOP_APPKEY/TOP_SECRET set for the sandbox never get in the way of a WangDianTong run.
+    func resolve() throws -> Credentials {
         do {
             return try Credentials.resolve(
-                environment: ProcessInfo.processInfo.environment, file: credentials, profile: profile, requireSession: requireSession)
+                environment: ProcessInfo.processInfo.environment, file: credentials, profile: profile, requireSession: false)
         } catch {
             printError(error.description)
             throw ExitCode(1)

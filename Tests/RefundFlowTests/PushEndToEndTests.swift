@@ -177,6 +177,16 @@ import Testing
         #expect(!refused.stderr.contains("s3cr3t"))
     }
 
+    @Test func aTOPPushNeedsASessionButAWangDianTongPushDoesNot() async throws {
+        let sandbox = try SandboxProcess()
+        let noSession = ["TOP_SESSION": ""]
+        let (top, _) = try push(sandbox, ["--target", "top-wdk-refund", "--target-option", "shopId=1"], environment: noSession)
+        #expect(top.status == 1)
+        #expect(top.stderr.contains("TOP_SESSION is not set"))
+        let (wdt, _) = try push(sandbox, environment: noSession)
+        #expect(wdt.status == 2, "TOP variables without a session do not stop a qjb push: \(wdt.stderr)")
+    }
+
     // MARK: - Failures
 
     @Test func aTamperedSignStopsTheRunWithoutRetrying() async throws {

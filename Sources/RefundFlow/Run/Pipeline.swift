@@ -144,6 +144,11 @@ public struct Pipeline {
             diagnostic.notes.append("or add --dry-run to write the exact requests without sending them")
             throw diagnostic
         }
+        if target.family == .top, credentials.top?.hasSession == false {
+            throw Diagnostic(
+                code: "credentials.incomplete", message: "TOP_SESSION is not set in \(credentials.source); \(target.api) acts for a seller and needs one",
+                notes: ["authorise the app for the seller and set TOP_SESSION (or TOP_SESSION in the profile)"])
+        }
         let transport = options.transport ?? AsyncHTTPTransport(connectTimeout: settings.connectTimeout, readTimeout: settings.readTimeout)
         var delivery = options.delivery ?? Delivery()
         if options.delivery == nil, let attempts = definition.target.options["maxRetries"].flatMap(Int.init) { delivery.backoff.maxAttempts = attempts }

@@ -23,6 +23,9 @@ public struct TOPCredentials: Sendable, Hashable {
     var secret: String
     /// The seller's authorisation; a secret like the app secret, never written out.
     var session: String
+
+    /// Whether a seller session is set (the sandbox verifies without one; a push needs it).
+    public var hasSession: Bool { !session.isEmpty }
     public var signMethod: TOPSigner.Method
 
     public init(appKey: String, secret: String, session: String, signMethod: TOPSigner.Method = .hmacSHA256) {
