@@ -53,3 +53,19 @@ struct ReportTests {
         #expect(html.contains("&lt;shop&gt;"))
     }
 }
+
+struct LedgerLockTests {
+    @Test func aSecondRunOnTheSameLedgerIsRefusedUntilTheFirstEnds() throws {
+        let path = try Fixtures.temporaryDirectory("refundflow-lock") + "/ledger.sqlite"
+        var first: RunLedger.RunLock? = try RunLedger.RunLock(ledgerPath: path)
+        #expect(first != nil)
+        do {
+            _ = try RunLedger.RunLock(ledgerPath: path)
+            Issue.record("a second hold must be refused")
+        } catch {
+            #expect(error.code == "ledger.busy")
+        }
+        first = nil
+        #expect(throws: Never.self) { _ = try RunLedger.RunLock(ledgerPath: path) }
+    }
+}

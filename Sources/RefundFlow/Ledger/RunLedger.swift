@@ -73,6 +73,33 @@ public final class RunLedger: Sendable {
         }
     }
 
+    /// An exclusive hold on a ledger for one run: a second run on the same ledger (two crons
+    /// overlapping) is refused instead of pushing the same records twice. The kernel drops the
+    /// hold when the process ends, however it ends.
+    public final class RunLock: Sendable {
+        private let descriptor: Int32
+
+        public init(ledgerPath: String) throws(Diagnostic) {
+            let path = ledgerPath + ".lock"
+            let fd = open(path, O_RDWR | O_CREAT, 0o600)
+            guard fd >= 0 else {
+                throw Diagnostic(code: "ledger.unreadable", message: "cannot open '\(path)': \(String(cString: strerror(errno)))")
+            }
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+                close(fd)
+                throw Diagnostic(
+                    code: "ledger.busy", message: "another run is using the ledger '\(ledgerPath)'",
+                    notes: ["wait for it to finish (two runs on one ledger could send the same records twice)"])
+            }
+            descriptor = fd
+        }
+
+        deinit {
+            flock(descriptor, LOCK_UN)
+            close(descriptor)
+        }
+    }
+
     /// Deletes the ledger file (and its WAL) so that the next run starts afresh.
     public static func reset(path: String) throws {
         for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {

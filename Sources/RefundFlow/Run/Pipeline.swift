@@ -172,6 +172,8 @@ public struct Pipeline {
         report.errorLimits = limits
         var processor: RecordProcessor
         var ledger: RunLedger?
+        // Held until the run returns: no other run may use the ledger meanwhile.
+        var ledgerLock: RunLedger.RunLock?
         do {
             let writer: any RecordWriter
             if let collector = options.collector {
@@ -179,8 +181,9 @@ public struct Pipeline {
             } else {
                 var gate: LedgerGate?
                 if !options.dryRun {
-                    let opened = try openLedger(options, emit: emit, report: &report)
+                    let (opened, lock) = try openLedger(options, emit: emit, report: &report)
                     ledger = opened
+                    ledgerLock = lock
                     let readBack = try resolveUnanswered(opened, options, emit: emit, report: &report)
                     gate = LedgerGate(
                         ledger: opened, target: target.name, retryRejected: options.retryRejected,
@@ -276,12 +279,14 @@ public struct Pipeline {
             }
         }
         try report.write(to: options.outputDirectory)
+        withExtendedLifetime(ledgerLock) {}
         return report
     }
 
     /// Opens (or, with `--ledger-reset`, recreates) the ledger and records the run's start.
-    private func openLedger(_ options: RunOptions, emit: (String) -> Void, report: inout RunReport) throws -> RunLedger {
+    private func openLedger(_ options: RunOptions, emit: (String) -> Void, report: inout RunReport) throws -> (RunLedger, RunLedger.RunLock) {
         let path = options.resolvedLedgerPath
+        let lock = try RunLedger.RunLock(ledgerPath: path)
         do {
             if options.ledgerReset {
                 try RunLedger.reset(path: path)
@@ -292,7 +297,7 @@ public struct Pipeline {
                 runID: options.runID, pipeline: definition.path, pipelineSHA256: definition.sha256, target: target.name,
                 now: options.unixTime())
             report.ledger = path
-            return ledger
+            return (ledger, lock)
         } catch let diagnostic as Diagnostic {
             throw diagnostic
         } catch {
