@@ -111,16 +111,25 @@ enum ReportHTML {
 
         let moneyStages = stages.stages.filter(\.hasMoney)
         if !report.counts.validTotals.byShop.isEmpty {
-            html += "<h2>Per shop</h2><table><tr><th>shop</th>" + moneyStages.map { "<th class=\"n\">\(escape($0.name))</th>" }.joined() + "</tr>"
-            for shop in report.counts.validTotals.byShop.keys.sorted() {
-                html += "<tr><td><code>\(escape(shop))</code></td>"
-                for stage in moneyStages {
-                    let amounts = stage.totals.byShop[shop] ?? Amounts()
-                    html += "<td class=\"n\">\(amounts.records)<br><span class=\"muted\">¥\(money(amounts.refundAmount))</span></td>"
+            /// One row per shop or status, one column per stage: records and refund_amount.
+            func breakdown(_ title: String, _ rows: [(label: String, pick: (StageTotals) -> Amounts?)]) -> String {
+                var table = "<h2>Per \(title)</h2><table><tr><th>\(title)</th>" + moneyStages.map { "<th class=\"n\">\(escape($0.name))</th>" }.joined() + "</tr>"
+                for row in rows {
+                    table += "<tr><td>\(row.label)</td>"
+                    for stage in moneyStages {
+                        let amounts = row.pick(stage.totals) ?? Amounts()
+                        table += "<td class=\"n\">\(amounts.records)<br><span class=\"muted\">¥\(money(amounts.refundAmount))</span></td>"
+                    }
+                    table += "</tr>"
                 }
-                html += "</tr>"
+                return table + "</table>"
             }
-            html += "</table>"
+            html += breakdown("shop", report.counts.validTotals.byShop.keys.sorted().map { shop in ("<code>\(escape(shop))</code>", { $0.byShop[shop] }) })
+            html += breakdown(
+                "status",
+                report.counts.validTotals.byStatus.keys.sorted().map { status in
+                    (escape(RunReport.statusNames[status] ?? String(status)), { $0.byStatus[status] })
+                })
         }
 
         html += "<h2>Inputs</h2><table><tr><th>file</th><th class=\"n\">bytes</th><th>sha256</th><th class=\"n\">read</th><th class=\"n\">valid</th><th class=\"n\">rejected</th></tr>"

@@ -377,13 +377,22 @@ public struct RunReport: Sendable {
             text += "| \(invariant.rule) | \(invariant.holds ? "yes" : "**NO**") | \(invariant.detail) |\n"
         }
         if stages.stages.count > 5 {
-            text += "\n### Per shop\n\n| shop | " + stages.stages.filter(\.hasMoney).map(\.name).joined(separator: " | ") + " |\n|---|" + String(repeating: "---:|", count: stages.stages.filter(\.hasMoney).count) + "\n"
-            for shop in counts.validTotals.byShop.keys.sorted() {
-                text += "| `\(shop)` | " + stages.stages.filter(\.hasMoney).map { stage in
-                    let amounts = stage.totals.byShop[shop] ?? Amounts()
-                    return "\(amounts.records) / \(amounts.refundAmount.formatted(minFractionDigits: 2))"
-                }.joined(separator: " | ") + " |\n"
+            let moneyStages = stages.stages.filter(\.hasMoney)
+            /// One row per shop or status, one column per stage: records / refund_amount.
+            func breakdown(_ title: String, _ rows: [(label: String, pick: (StageTotals) -> Amounts?)]) -> String {
+                var table = "\n### Per \(title)\n\n| \(title) | " + moneyStages.map(\.name).joined(separator: " | ") + " |\n|---|"
+                table += String(repeating: "---:|", count: moneyStages.count) + "\n"
+                for row in rows {
+                    table += "| \(row.label) | " + moneyStages.map { stage in
+                        let amounts = row.pick(stage.totals) ?? Amounts()
+                        return "\(amounts.records) / \(amounts.refundAmount.formatted(minFractionDigits: 2))"
+                    }.joined(separator: " | ") + " |\n"
+                }
+                return table
             }
+            text += breakdown("shop", counts.validTotals.byShop.keys.sorted().map { shop in ("`\(shop)`", { $0.byShop[shop] }) })
+            text += breakdown(
+                "status", counts.validTotals.byStatus.keys.sorted().map { status in (Self.statusNames[status] ?? String(status), { $0.byStatus[status] }) })
             text += "\nEach cell: records / refund_amount.\n"
         }
         text += "\n## Valid records by status\n\n| status | records | refund_amount | actual_refund_amount |\n|---|---:|---:|---:|\n"
@@ -407,7 +416,7 @@ public struct RunReport: Sendable {
             for note in writer.notes { text += "- Note: \(note)\n" }
             if let push = writer.push {
                 text += "\n## Push\n\n| outcome | records | refund_amount | actual_refund_amount |\n|---|---:|---:|---:|\n"
-                for (name, totals) in [("accepted", push.accepted), ("rejected by the ERP", push.rejected), ("failed", push.failed)] {
+                for (name, totals) in [("accepted", push.accepted), ("unchanged (not sent)", push.unchanged), ("rejected by the ERP", push.rejected), ("failed", push.failed)] {
                     text += "| \(name) | \(totals.records) | \(totals.refundAmount.formatted(minFractionDigits: 2)) | \(totals.actualRefundAmount.formatted(minFractionDigits: 2)) |\n"
                 }
                 text += "\n\(push.httpRequests) HTTP requests (retries included), \(push.splits) refused calls split; the ERP counted \(push.newCount) new and \(push.changedCount) changed; \(writer.changedSinceAcknowledged) records were sent again because their payload changed since the ERP acknowledged it. Every record's outcome is in `outcomes.jsonl`"
