@@ -21,7 +21,7 @@ for _ in $(seq 100); do [ -s "$work/address" ] && break; sleep 0.1; done
     --out "$work/out" --endpoint "$(head -1 "$work/address")" >/dev/null 2>&1 || true
 browser=(chromium --headless=new --no-sandbox --disable-gpu --hide-scrollbars --force-device-scale-factor=1)
 mkdir -p "$(dirname "$png")"
-"${browser[@]}" --window-size=1024,2300 --screenshot="$PWD/$png" "file://$work/out/report.html" 2>/dev/null
+"${browser[@]}" --window-size=1024,2800 --screenshot="$PWD/$png" "file://$work/out/report.html" 2>/dev/null
 "${browser[@]}" --dump-dom "file://$work/out/report.html" 2>/dev/null >"$work/dom.html"
 for expected in "Records at each stage" "refund_amount of valid records by status" "Rejected records by error code" "✓ yes" "acknowledged"; do
     grep -q "$expected" "$work/dom.html" || { echo "report.html is missing '$expected' as rendered by Chromium" >&2; exit 1; }
