@@ -18,16 +18,22 @@ public struct RunCounts: Sendable, Hashable {
     public var errorsByCode: [RowErrorCode: Int] = [:]
     /// Rejected records per field named in their errors.
     public var rejectedByField: [String: Int] = [:]
-    /// Valid records by `status` (index 0 holds records without one).
-    public var byStatus: [StatusTotals] = Array(repeating: StatusTotals(), count: 6)
-    public var refundAmount = Decimal4.zero
-    public var actualRefundAmount = Decimal4.zero
     /// Rows rejected for their structure or bytes (malformed, undecodable), before mapping.
     public var structural = 0
-    /// Rows rejected as duplicates of an earlier accepted row.
-    public var duplicates = 0
     /// Valid records in all, per shop and per status.
     public var validTotals = StageTotals()
+
+    /// Valid records by `status` (index 0 holds records without one).
+    public var byStatus: [StatusTotals] {
+        (0...5).map { status in
+            let amounts = validTotals.byStatus[status] ?? Amounts()
+            return StatusTotals(count: amounts.records, refundAmount: amounts.refundAmount, actualRefundAmount: amounts.actualRefundAmount)
+        }
+    }
+    public var refundAmount: Decimal4 { validTotals.refundAmount }
+    public var actualRefundAmount: Decimal4 { validTotals.actualRefundAmount }
+    /// Rows rejected as duplicates of an earlier accepted row.
+    public var duplicates: Int { rejectedByCode[.duplicate] ?? 0 }
 
     /// `read = valid + rejected`: every record ends in exactly one place.
     public var isBalanced: Bool { read == valid + rejected }
@@ -35,20 +41,11 @@ public struct RunCounts: Sendable, Hashable {
     mutating func addValid(_ record: RefundRecord) {
         valid += 1
         validTotals.add(record)
-        let status = record.integer(.status) ?? 0
-        let refund = record.decimal(.refundAmount) ?? .zero
-        let actual = record.decimal(.actualRefundAmount) ?? .zero
-        byStatus[status].count += 1
-        byStatus[status].refundAmount += refund
-        byStatus[status].actualRefundAmount += actual
-        refundAmount += refund
-        actualRefundAmount += actual
     }
 
     mutating func addRejected(_ errors: [RowError], structural isStructural: Bool = false) {
         rejected += 1
         if isStructural { structural += 1 }
-        if errors.contains(where: { $0.code == .duplicate }) { duplicates += 1 }
         var codes = Set<RowErrorCode>()
         var fields = Set<String>()
         for error in errors {
