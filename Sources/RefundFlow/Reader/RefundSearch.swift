@@ -147,6 +147,13 @@ public enum ShanghaiTime {
         return CivilTime.daysFromCivil(year: year, month: month, day: day) * 86_400 + seconds - 8 * 3600
     }
 
-    /// `yyyy-MM-dd HH:mm:ss` of unix seconds.
-    public static func format(_ unixTime: Int) -> String { RequestSigner.beijingTime(unixTime) }
+    /// `yyyy-MM-dd HH:mm:ss` of unix seconds (also TOP's GMT+8 timestamp).
+    public static func format(_ unixTime: Int) -> String {
+        let local = unixTime + 8 * 3600
+        let days = local >= 0 ? local / 86400 : (local - 86399) / 86400
+        let seconds = local - days * 86400
+        let date = CivilTime.civilFromDays(days)
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : String(value) }
+        return "\(date.year)-\(two(date.month))-\(two(date.day)) \(two(seconds / 3600)):\(two(seconds / 60 % 60)):\(two(seconds % 60))"
+    }
 }

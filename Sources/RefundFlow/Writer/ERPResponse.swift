@@ -184,8 +184,7 @@ public struct Backoff: Sendable, Hashable {
     public func delay(attempt: Int, minimum: Duration?, using random: inout some RandomNumberGenerator) -> Duration? {
         guard attempt < maxAttempts else { return nil }
         let ceiling = min(cap, base * (1 << min(attempt, 30)))
-        let milliseconds = ceiling.components.seconds * 1000 + ceiling.components.attoseconds / 1_000_000_000_000_000
-        let jittered = Duration.milliseconds(Int64.random(in: 0...max(0, milliseconds), using: &random))
+        let jittered = Duration.milliseconds(Int64.random(in: 0...max(0, ceiling.milliseconds), using: &random))
         return max(jittered, minimum ?? .zero)
     }
 }

@@ -115,7 +115,7 @@ public struct RequestSigner: Sendable {
         case .top(let method, let parameters):
             guard let top = credentials.top else { throw missing(.top) }
             // In the Java SDK's order, `sign` after `timestamp`.
-            let head = TOPSigner.kept([("method", method), ("v", "2.0"), ("app_key", top.appKey), ("timestamp", Self.beijingTime(now))])
+            let head = TOPSigner.kept([("method", method), ("v", "2.0"), ("app_key", top.appKey), ("timestamp", ShanghaiTime.format(now))])
             let tail = TOPSigner.kept([
                 ("format", "json"), ("sign_method", top.signMethod.rawValue), ("session", top.session), ("partner_id", topPartnerID ?? ""),
             ])
@@ -140,15 +140,5 @@ public struct RequestSigner: Sendable {
         Diagnostic(
             code: "credentials.missing", message: "no \(family.rawValue) credentials in \(credentials.source)",
             notes: ["set \(family.credentialNames), or use a credentials file profile (--credentials/--profile)"])
-    }
-
-    /// `yyyy-MM-dd HH:mm:ss` in GMT+8, as TOP expects.
-    public static func beijingTime(_ unixTime: Int) -> String {
-        let local = unixTime + 8 * 3600
-        let days = local >= 0 ? local / 86400 : (local - 86399) / 86400
-        let seconds = local - days * 86400
-        let date = CivilTime.civilFromDays(days)
-        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : String(value) }
-        return "\(date.year)-\(two(date.month))-\(two(date.day)) \(two(seconds / 3600)):\(two(seconds / 60 % 60)):\(two(seconds % 60))"
     }
 }
