@@ -32,11 +32,6 @@ final class LedgerGate {
         self.resendAmbiguous = resendAmbiguous
     }
 
-    func hash(_ record: RefundRecord) -> String {
-        json.removeAll()
-        RecordJSON.canonical(record, into: json)
-        return RunLedger.hash(target: target, canonical: json.buffer.buffer)
-    }
 
     func decide(_ records: [RefundRecord]) throws -> Decision {
         let keys = records.map(RunLedger.Key.init)
@@ -47,7 +42,7 @@ final class LedgerGate {
                 decision.send.append(record)
                 continue
             }
-            let hash = self.hash(record)
+            let hash = RunLedger.hash(target: target, record: record, scratch: json)
             switch entry.state {
             case .acknowledged where entry.acknowledgedHash == hash:
                 decision.skip.append((record, .acknowledged))

@@ -109,11 +109,14 @@ public final class RunLedger: Sendable {
 
     /// The payload hash of a record for a target: SHA-256 over the target and the canonical
     /// record (every field, as `records.jsonl` writes it).
-    static func hash(target: String, canonical: UnsafeBufferPointer<UInt8>) -> String {
+    /// - Parameter scratch: a buffer to render the record into (reused by the caller).
+    static func hash(target: String, record: RefundRecord, scratch: JSONBytes) -> String {
+        scratch.removeAll()
+        RecordJSON.canonical(record, into: scratch)
         var hasher = SHA256()
         hasher.update(data: Array(target.utf8))
         hasher.update(data: [0])
-        hasher.update(bufferPointer: UnsafeRawBufferPointer(canonical))
+        hasher.update(bufferPointer: UnsafeRawBufferPointer(scratch.buffer.buffer))
         return lowercaseHex(hasher.finalize().prefix(16))
     }
 

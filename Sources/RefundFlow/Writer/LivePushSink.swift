@@ -78,10 +78,10 @@ final class LivePushSink: CallSink, Sendable {
             throw stopped
         }
         if let ledger {
-            let gate = LedgerGate(ledger: ledger.ledger, target: target.name, retryRejected: false, resendAmbiguous: false)
+            let scratch = JSONBytes(capacity: 2048)
             let planned = call.units.joined().map { record in
                 RunLedger.Planned(
-                    key: RunLedger.Key(record), hash: gate.hash(record), refundAmount: record.decimal(.refundAmount) ?? .zero,
+                    key: RunLedger.Key(record), hash: RunLedger.hash(target: target.name, record: record, scratch: scratch), refundAmount: record.decimal(.refundAmount) ?? .zero,
                     actualRefundAmount: record.decimal(.actualRefundAmount) ?? .zero, status: record.integer(.status))
             }
             do {

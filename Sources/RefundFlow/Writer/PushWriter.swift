@@ -186,13 +186,8 @@ final class DryRunCallSink: CallSink {
         }
         line.keyValue("content_type", request.contentType)
         line.key("body")
-        if request.family == .top {
-            // The form body holds no secret (the session travels in the query), but say so
-            // by construction: re-encode the redacted form.
-            line.string(formEncode(request.redactedForm ?? []))
-        } else {
-            request.body.withUnsafeBufferPointer { line.string($0) }
-        }
+        // Secret parameters (TOP's session) travel in the query, never in a body.
+        request.body.withUnsafeBufferPointer { line.string($0) }
         line.keyValue("record_count", call.recordCount)
         line.keyValue("signed_with", signedWith)
         line.raw("}")
