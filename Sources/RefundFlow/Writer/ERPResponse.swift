@@ -1,5 +1,3 @@
-import Foundation
-
 /// What to do with one ERP answer, following the error classes of `wdt-protocol.md`.
 public enum ERPVerdict: Sendable, Hashable {
     /// Accepted; the counts when the API reports them (RawRefund.upload, sales_refund_push).
@@ -23,25 +21,15 @@ public enum ERPResponse {
         httpStatus == 408 || httpStatus == 429 || (500...599).contains(httpStatus)
     }
 
-    private static func object(_ body: [UInt8]) -> [String: Any]? {
-        (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
+    /// The answer as a JSON object, parsed exactly (the same parser reads accepted details).
+    private static func object(_ body: [UInt8]) -> JSONValue? {
+        guard let value = try? JSONValue.parse(body), value.members != nil else { return nil }
+        return value
     }
 
-    private static func string(_ value: Any?) -> String? {
-        switch value {
-        case let text as String: return text
-        case let number as NSNumber: return number.stringValue
-        default: return nil
-        }
-    }
+    private static func string(_ value: JSONValue?) -> String? { value?.text }
 
-    private static func int(_ value: Any?) -> Int? {
-        switch value {
-        case let number as NSNumber: return number.intValue
-        case let text as String: return Int(text)
-        default: return nil
-        }
-    }
+    private static func int(_ value: JSONValue?) -> Int? { value?.int }
 
     // MARK: - 旗舰版 (qjb)
 
@@ -53,7 +41,7 @@ public enum ERPResponse {
         }
         let message = string(answer["message"]) ?? string(answer["messge"]) ?? ""
         if status == 0 {
-            let data = answer["data"] as? [String: Any]
+            let data = answer["data"]
             return .accepted(new: int(data?["new_count"]), changed: int(data?["chg_count"]))
         }
         let code = String(status)
@@ -117,14 +105,15 @@ public enum ERPResponse {
         guard let answer = object(body) else {
             return .retry(reason: "the answer is not TOP's JSON (HTTP \(httpStatus))", minimumWait: nil)
         }
-        if let error = answer["error_response"] as? [String: Any] {
+        if let error = answer["error_response"], error.members != nil {
             return topError(error)
         }
-        guard let response = answer[responseKey] as? [String: Any] else {
+        guard let response = answer[responseKey], response.members != nil else {
             return .rejected(code: "unexpected", message: "the answer has neither '\(responseKey)' nor 'error_response'")
         }
-        if let result = response["result"] as? [String: Any], let success = result["success"] {
-            let succeeded = (success as? Bool) ?? (string(success) == "true")
+        if let result = response["result"], result.members != nil, let success = result["success"] {
+            let succeeded: Bool
+            if case .bool(let flag) = success { succeeded = flag } else { succeeded = success.text == "true" }
             if !succeeded {
                 return .rejected(code: string(result["error_code"]) ?? "result.success=false", message: string(result["error_msg"]) ?? "")
             }
@@ -132,7 +121,7 @@ public enum ERPResponse {
         return .accepted(new: nil, changed: nil)
     }
 
-    static func topError(_ error: [String: Any]) -> ERPVerdict {
+    static func topError(_ error: JSONValue) -> ERPVerdict {
         let code = int(error["code"]) ?? -1
         let message = [string(error["msg"]), string(error["sub_code"]), string(error["sub_msg"])].compactMap { $0 }
             .joined(separator: " / ")
