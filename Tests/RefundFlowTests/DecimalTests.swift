@@ -39,5 +39,9 @@ struct DecimalTests {
         #expect(total.formatted(minFractionDigits: 2) == "10000.00")
         let big = try Decimal4.parse(Array("999999999999999.9999".utf8)).get()
         #expect((big + big).formatted() == "1999999999999999.9998")
+        // Past 64 bits of units, and up to the largest 128-bit total.
+        #expect(Decimal4(units: Int128(UInt64.max) + 1).formatted() == "1844674407370955.1616")
+        #expect(Decimal4(units: Int128.max).formatted() == "17014118346046923173168730371588410.5727")
+        #expect(Decimal4(units: Int128.min).formatted() == "-17014118346046923173168730371588410.5728")
     }
 }

@@ -35,20 +35,31 @@ public struct Decimal4: Sendable, Hashable, Comparable, CustomStringConvertible 
 
     /// Appends the plain notation (hot path of the writers).
     func append(to out: ByteBuffer, minFractionDigits: Int) {
-        var magnitude = units < 0 ? UInt128(-units) : UInt128(units)
         if units < 0 { out.append(UInt8(ascii: "-")) }
-        var fraction = Int(magnitude % 10_000)
-        magnitude /= 10_000
-        // Integer part, written backwards into 24 bytes of stack scratch.
-        var scratch: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        let magnitude = units.magnitude
+        // Every single value fits 64 bits (|units| < 10^19); only large sums need 128-bit division.
+        if magnitude <= UInt128(UInt64.max) {
+            Self.appendPlain(UInt64(magnitude), to: out, minFractionDigits: minFractionDigits)
+        } else {
+            Self.appendPlain(magnitude, to: out, minFractionDigits: minFractionDigits)
+        }
+    }
+
+    private static func appendPlain<Magnitude: FixedWidthInteger & UnsignedInteger>(
+        _ units: Magnitude, to out: ByteBuffer, minFractionDigits: Int
+    ) {
+        var fraction = Int(units % 10_000)
+        var magnitude = units / 10_000
+        // Integer part, written backwards into 48 bytes of stack scratch (2^128 has 39 digits).
+        var scratch: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
         withUnsafeMutableBytes(of: &scratch) { digits in
             var used = 0
             repeat {
-                digits[23 - used] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                digits[47 - used] = UInt8(ascii: "0") + UInt8(magnitude % 10)
                 magnitude /= 10
                 used += 1
             } while magnitude > 0
-            out.append(UnsafeBufferPointer(rebasing: digits.bindMemory(to: UInt8.self)[(24 - used)...]))
+            out.append(UnsafeBufferPointer(rebasing: digits.bindMemory(to: UInt8.self)[(48 - used)...]))
         }
         // Fraction: 4 digits, trailing zeros dropped down to the minimum.
         var fractionDigits = 4
@@ -57,6 +68,7 @@ public struct Decimal4: Sendable, Hashable, Comparable, CustomStringConvertible 
             fractionDigits -= 1
         }
         guard fractionDigits > 0 else { return }
+        out.reserve(fractionDigits + 1)
         out.append(UInt8(ascii: "."))
         var divisor = 1
         for _ in 1..<fractionDigits { divisor *= 10 }

@@ -215,15 +215,9 @@ public struct RefundRecord: Sendable, Equatable {
 
     public func text(_ field: RefundField) -> String? { self[field]?.text }
 
-    /// The byte store and a reader of text ranges, for writers that render many fields at once.
-    func withStorage<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
-        try storage.withUnsafeBufferPointer(body)
-    }
-
-    /// Where a text field's bytes sit in the store, or `nil` when the field is not text.
-    @inline(__always) func textRange(_ field: RefundField) -> Range<Int>? {
-        guard case .text(let start, let end) = slots[field.ordinal] else { return nil }
-        return Int(start)..<Int(end)
+    /// Every slot (by ordinal) and the byte store, for writers that render a whole record.
+    func withSlots<R>(_ body: (UnsafeBufferPointer<Slot>, UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try slots.withUnsafeBufferPointer { slots in try storage.withUnsafeBufferPointer { try body(slots, $0) } }
     }
 
     public func decimal(_ field: RefundField) -> Decimal4? {

@@ -38,9 +38,11 @@ public struct RunCounts: Sendable, Hashable {
     /// `read = valid + rejected`: every record ends in exactly one place.
     public var isBalanced: Bool { read == valid + rejected }
 
-    mutating func addValid(_ record: RefundRecord) {
+    mutating func addValid(_ record: RefundRecord) { addValid(record, shop: record.text(.shopNo) ?? "") }
+
+    mutating func addValid(_ record: RefundRecord, shop: String) {
         valid += 1
-        validTotals.add(record)
+        validTotals.add(record, shop: shop)
     }
 
     mutating func addRejected(_ errors: [RowError], structural isStructural: Bool = false) {

@@ -19,6 +19,23 @@ public struct Amounts: Sendable, Hashable {
     }
 }
 
+/// A record's `shop_no` as a String, made once per run of records from the same shop (exports
+/// hold one shop or a few), not once per record.
+struct ShopNames {
+    private var bytes: [UInt8] = []
+    private var name = ""
+
+    mutating func name(of record: RefundRecord) -> String {
+        let known = record.withText(.shopNo) { shop -> Bool in
+            if shop.elementsEqual(bytes) { return true }
+            bytes = Array(shop)
+            name = String(decoding: shop, as: UTF8.self)
+            return true
+        }
+        return known == nil ? "" : name
+    }
+}
+
 /// Records at one stage: in all, per shop and per status.
 public struct StageTotals: Sendable, Hashable {
     public var all = Amounts()
@@ -30,9 +47,12 @@ public struct StageTotals: Sendable, Hashable {
     public var refundAmount: Decimal4 { all.refundAmount }
     public var actualRefundAmount: Decimal4 { all.actualRefundAmount }
 
-    mutating func add(_ record: RefundRecord) {
+    mutating func add(_ record: RefundRecord) { add(record, shop: record.text(.shopNo) ?? "") }
+
+    /// Adds a record whose `shop_no` the caller already has as a String (`ShopNames`).
+    mutating func add(_ record: RefundRecord, shop: String) {
         all.add(record)
-        byShop[record.text(.shopNo) ?? "", default: Amounts()].add(record)
+        byShop[shop, default: Amounts()].add(record)
         byStatus[record.integer(.status) ?? 0, default: Amounts()].add(record)
     }
 

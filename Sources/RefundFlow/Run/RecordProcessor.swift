@@ -29,6 +29,7 @@ struct RecordProcessor: RecordSink {
     private var errors: [RowError] = []
     private var record = RefundRecord()
     private var keyBytes: [UInt8] = []
+    private var shopNames = ShopNames()
     private let line = JSONBytes(capacity: 4096)
 
     init(
@@ -165,8 +166,9 @@ struct RecordProcessor: RecordSink {
 
     private mutating func accept() throws {
         progress?.valid.add(1, ordering: .relaxed)
-        counts.addValid(record)
-        fileCounts.addValid(record)
+        let shop = shopNames.name(of: record)
+        counts.addValid(record, shop: shop)
+        fileCounts.addValid(record, shop: shop)
         line.removeAll()
         RecordJSON.canonical(record, into: line)
         try records.writeLine(line.buffer)

@@ -124,12 +124,22 @@ struct JSONBytes {
                 while index < count {
                     // Eight bytes at a time while none needs escaping (SWAR; a false alarm only
                     // sends that word down the byte path below).
+                    // The lowest flagged byte is exact (see `escapeFlags`), so the plain bytes
+                    // before it are copied with the word and the byte path starts right at it.
                     while index + 8 <= count {
-                        let word = input!.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-                        if Self.needsEscape(word, escapesHigh: escapesHigh) { break }
-                        UnsafeMutableRawPointer(out + o).storeBytes(of: word, as: UInt64.self)
-                        o += 8
-                        index += 8
+                        let loaded = input!.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                        // Byte i of the input is byte i of `word` counted from the low end.
+                        let flags = Self.escapeFlags(UInt64(littleEndian: loaded), escapesHigh: escapesHigh)
+                        UnsafeMutableRawPointer(out + o).storeBytes(of: loaded, as: UInt64.self)
+                        if flags == 0 {
+                            o += 8
+                            index += 8
+                            continue
+                        }
+                        let plain = flags.trailingZeroBitCount >> 3
+                        o += plain
+                        index += plain
+                        break
                     }
                     if index == count { break }
                     let byte = utf8[index]
@@ -186,16 +196,18 @@ struct JSONBytes {
         _ = written
     }
 
-    /// Whether any of the 8 bytes in `word` needs escaping: a control byte, `"` or `\`, and in
-    /// PHP style also `/` or a non-ASCII byte. May say yes falsely, never no falsely.
-    @inline(__always) private static func needsEscape(_ word: UInt64, escapesHigh: Bool) -> Bool {
+    /// The high bit of each byte of `word` (loaded little-endian) that may need escaping: a
+    /// control byte, `"` or `\`, and in PHP style also `/` or a non-ASCII byte. A byte above a
+    /// flagged one may be flagged falsely (a borrow), but the lowest flag is always a byte that
+    /// needs escaping: below it nothing borrows. Zero when the whole word is plain.
+    @inline(__always) private static func escapeFlags(_ word: UInt64, escapesHigh: Bool) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         @inline(__always) func hasZero(_ value: UInt64) -> UInt64 { (value &- ones) & ~value & highs }
         var flags = ((word &- ones &* 0x20) & ~word & highs)  // a byte below 0x20
         flags |= hasZero(word ^ (ones &* 0x22)) | hasZero(word ^ (ones &* 0x5C))
         if escapesHigh { flags |= hasZero(word ^ (ones &* 0x2F)) | (word & highs) }
-        return flags != 0
+        return flags
     }
 
     @inline(__always) private static func unicodeEscape(_ unit: UInt32, into out: UnsafeMutablePointer<UInt8>) -> Int {

@@ -58,58 +58,75 @@ enum TargetRegistry {
 
 /// Renders a record as a JSON object in field order.
 enum RecordJSON {
-    /// `"name":` for every field, back to back, and where each one sits (by ordinal).
+    /// How one field is written: where its `"name":` sits in `keyBytes`, and its rules.
+    private struct FieldPlan {
+        let ordinal: Int
+        let key: Range<Int>
+        let sendsEmptyString: Bool
+        let isMoney: Bool
+    }
+
+    /// `"name":` for every field, back to back.
     private static let keyBytes: [UInt8] = RefundField.allCases.flatMap { Array("\"\($0.rawValue)\":".utf8) }
-    private static let keyRanges: [Range<Int>] = {
-        var ranges: [Range<Int>] = []
+
+    private static func plan(_ fields: [RefundField]) -> [FieldPlan] {
+        var offsets: [Int] = []
         var offset = 0
         for field in RefundField.allCases {
-            let length = field.rawValue.utf8.count + 3
-            ranges.append(offset..<(offset + length))
-            offset += length
+            offsets.append(offset)
+            offset += field.rawValue.utf8.count + 3
         }
-        return ranges
-    }()
-    private static let canonicalFields = RefundField.allCases
+        return fields.map { field in
+            var isMoney = false
+            if case .decimal(let money) = field.kind { isMoney = money }
+            let start = offsets[field.ordinal]
+            return FieldPlan(
+                ordinal: field.ordinal, key: start..<(start + field.rawValue.utf8.count + 3),
+                sendsEmptyString: field.sendsEmptyString, isMoney: isMoney)
+        }
+    }
+
+    private static let canonicalPlan = plan(RefundField.allCases)
+    private static let orderListPlan = plan(RefundField.orderListFields)
 
     /// The canonical line of `records.jsonl`: money and `num` as strings, enums as integers.
     static func canonical(_ record: RefundRecord, into json: JSONBytes) {
-        append(record, fields: canonicalFields, into: json, decimalsAsStrings: true, style: .utf8)
+        append(record, plan: canonicalPlan, into: json, decimalsAsStrings: true, style: .utf8)
     }
 
     /// One `order_list` element exactly as RawRefund.upload receives it.
     static func orderListItem(_ record: RefundRecord, into json: JSONBytes) {
-        append(record, fields: RefundField.orderListFields, into: json, decimalsAsStrings: false, style: .phpASCII)
+        append(record, plan: orderListPlan, into: json, decimalsAsStrings: false, style: .phpASCII)
     }
 
     /// Required fields always; `title`, `reason` and the logistics fields as "" when empty
     /// (the API asks for that); other optional fields only when they have a value.
     private static func append(
-        _ record: RefundRecord, fields: [RefundField], into json: JSONBytes, decimalsAsStrings: Bool,
+        _ record: RefundRecord, plan: [FieldPlan], into json: JSONBytes, decimalsAsStrings: Bool,
         style: JSONStringStyle
     ) {
         let out = json.buffer
         keyBytes.withUnsafeBufferPointer { keys in
-            keyRanges.withUnsafeBufferPointer { ranges in
-                record.withStorage { storage in
+            plan.withUnsafeBufferPointer { plan in
+                record.withSlots { slots, storage in
                     out.append(UInt8(ascii: "{"))
                     var first = true
-                    for field in fields {
-                        guard record.has(field) || field.sendsEmptyString else { continue }
+                    for field in plan {
+                        let slot = slots[field.ordinal]
+                        if case .empty = slot, !field.sendsEmptyString { continue }
                         if !first { out.append(UInt8(ascii: ",")) }
                         first = false
-                        out.append(UnsafeBufferPointer(rebasing: keys[ranges[field.ordinal]]))
-                        if let range = record.textRange(field) {
-                            json.string(UnsafeBufferPointer(rebasing: storage[range]), style: style)
-                        } else if let amount = record.decimal(field) {
-                            var minDigits = 0
-                            if case .decimal(let isMoney) = field.kind, isMoney, decimalsAsStrings { minDigits = 2 }
+                        out.append(UnsafeBufferPointer(rebasing: keys[field.key]))
+                        switch slot {
+                        case .text(let start, let end):
+                            json.string(UnsafeBufferPointer(rebasing: storage[Int(start)..<Int(end)]), style: style)
+                        case .decimal(let amount):
                             if decimalsAsStrings { out.append(UInt8(ascii: "\"")) }
-                            amount.append(to: out, minFractionDigits: minDigits)
+                            amount.append(to: out, minFractionDigits: decimalsAsStrings && field.isMoney ? 2 : 0)
                             if decimalsAsStrings { out.append(UInt8(ascii: "\"")) }
-                        } else if let number = record.integer(field) {
+                        case .integer(let number):
                             json.integer(number)
-                        } else {
+                        case .empty:
                             out.append(UInt8(ascii: "\""))
                             out.append(UInt8(ascii: "\""))
                         }
