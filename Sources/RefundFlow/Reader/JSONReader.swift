@@ -207,13 +207,12 @@ public struct JSONReader: RecordReader {
     private static func refuseErrorResponse(_ builder: KeyedRecordBuilder) throws {
         let prefix = Array("error_response/".utf8)
         var fields: [String: String] = [:]
-        builder.bytes.withUnsafeBufferPointer { bytes in
-            for field in builder.fields {
-                let path = bytes[field.pathStart..<field.pathEnd]
-                guard path.starts(with: prefix) else { continue }
-                fields[String(decoding: path.dropFirst(prefix.count), as: UTF8.self)] =
-                    String(decoding: bytes[field.valueStart..<field.valueEnd], as: UTF8.self)
-            }
+        let bytes = builder.bytes
+        for field in builder.fields {
+            let path = bytes[field.pathStart..<field.pathEnd]
+            guard path.starts(with: prefix) else { continue }
+            fields[String(decoding: path.dropFirst(prefix.count), as: UTF8.self)] =
+                String(decoding: bytes[field.valueStart..<field.valueEnd], as: UTF8.self)
         }
         guard !fields.isEmpty, fields.count == builder.fields.count else { return }
         throw TOPErrorResponse(fields: fields).diagnostic(
@@ -226,7 +225,8 @@ public struct JSONReader: RecordReader {
         var parser = JSONRecordParser(value.bytes, line: value.line, column: value.column, builder: collector)
         try? parser.parseRecord(requireEnd: true)
         var fields: [String: String] = [:]
-        collector.bytes.withUnsafeBufferPointer { bytes in
+        withExtendedLifetime(collector) {  // `bytes` points into its store
+            let bytes = collector.bytes
             for field in collector.fields {
                 fields[String(decoding: bytes[field.pathStart..<field.pathEnd], as: UTF8.self)] =
                     String(decoding: bytes[field.valueStart..<field.valueEnd], as: UTF8.self)

@@ -16,18 +16,25 @@ final class KeyedRecordBuilder {
 
     private let slotsByPath: [String: Int]
     private let slotCount: Int
-    @exclusivity(unchecked) private(set) var bytes: [UInt8] = []
+    /// Paths and values of the current record, back to back.
+    private let store = ByteBuffer(capacity: 4096)
     @exclusivity(unchecked) private(set) var fields: [Field] = []
     @exclusivity(unchecked) private var slotFields: [Int]
     @exclusivity(unchecked) private(set) var problems: [RowProblem] = []
     /// Records of one file repeat their keys in the same order: the slot of the path seen at
     /// each position last time, checked by comparing bytes, saves a hash lookup per field.
-    @exclusivity(unchecked) private var positionPaths: [[UInt8]] = []
+    /// The paths live in `positionStore` (reset when it grows past `positionStoreLimit`).
+    @exclusivity(unchecked) private var positionPaths: [Range<Int>] = []
     @exclusivity(unchecked) private var positionSlots: [Int] = []
+    private let positionStore = ByteBuffer(capacity: 4096)
+    private static let positionStoreLimit = 1 << 16
     private(set) var line = 0
     private(set) var column = 0
     private(set) var ordinal = 0
     let file: InputFile
+
+    /// The current record's path and value bytes (valid until the next `add`).
+    var bytes: UnsafeBufferPointer<UInt8> { store.buffer }
 
     init(file: InputFile, fieldNames: [String]) {
         self.file = file
@@ -36,11 +43,10 @@ final class KeyedRecordBuilder {
         slotsByPath = slots
         slotCount = fieldNames.count
         slotFields = Array(repeating: -1, count: fieldNames.count)
-        bytes.reserveCapacity(4096)
     }
 
     func begin(line: Int, column: Int) {
-        bytes.removeAll(keepingCapacity: true)
+        store.removeAll()
         fields.removeAll(keepingCapacity: true)
         problems.removeAll(keepingCapacity: true)
         for index in slotFields.indices { slotFields[index] = -1 }
@@ -51,22 +57,30 @@ final class KeyedRecordBuilder {
 
     /// Adds a field; a repeated path keeps its first value for mapping (all stay in `raw`).
     func add(path: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>, line: Int, column: Int) {
-        let pathStart = bytes.count
-        bytes.append(contentsOf: path)
-        let valueStart = bytes.count
-        bytes.append(contentsOf: value)
-        fields.append(Field(pathStart: pathStart, pathEnd: valueStart, valueStart: valueStart, valueEnd: bytes.count, line: line, column: column))
+        let pathStart = store.count
+        store.append(path)
+        let valueStart = store.count
+        store.append(value)
+        fields.append(Field(pathStart: pathStart, pathEnd: valueStart, valueStart: valueStart, valueEnd: store.count, line: line, column: column))
         let position = fields.count - 1
         let slot: Int
-        if position < positionPaths.count && positionPaths[position].elementsEqual(path) {
+        if position < positionPaths.count && positionStore.equals(positionPaths[position], path) {
             slot = positionSlots[position]
         } else {
             slot = slotsByPath[String(decoding: path, as: UTF8.self)] ?? -1
+            if positionStore.count + path.count > Self.positionStoreLimit {
+                // Paths keep changing (keys in no stable order): start the cache afresh.
+                positionStore.removeAll()
+                positionPaths.removeAll(keepingCapacity: true)
+                positionSlots.removeAll(keepingCapacity: true)
+            }
+            let stored = positionStore.count..<(positionStore.count + path.count)
+            positionStore.append(path)
             if position < positionPaths.count {
-                positionPaths[position] = Array(path)
+                positionPaths[position] = stored
                 positionSlots[position] = slot
             } else if position == positionPaths.count {
-                positionPaths.append(Array(path))
+                positionPaths.append(stored)
                 positionSlots.append(slot)
             }
         }
@@ -79,15 +93,14 @@ final class KeyedRecordBuilder {
 
     /// Delivers the record to `sink`.
     func deliver(to sink: inout some RecordSink) throws {
-        try bytes.withUnsafeBufferPointer { bytes in
-            try fields.withUnsafeBufferPointer { fields in
-                try slotFields.withUnsafeBufferPointer { slots in
-                    try problems.withUnsafeBufferPointer { problems in
-                        try sink.consume(
-                            KeyedRow(
-                                origin: RecordOrigin(file: file.path, line: line, record: ordinal), bytes: bytes,
-                                fields: fields, slotFields: slots, problemList: problems, column: column))
-                    }
+        let bytes = store.buffer
+        try fields.withUnsafeBufferPointer { fields in
+            try slotFields.withUnsafeBufferPointer { slots in
+                try problems.withUnsafeBufferPointer { problems in
+                    try sink.consume(
+                        KeyedRow(
+                            origin: RecordOrigin(file: file.path, line: line, record: ordinal), bytes: bytes,
+                            fields: fields, slotFields: slots, problemList: problems, column: column))
                 }
             }
         }

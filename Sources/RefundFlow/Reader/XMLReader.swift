@@ -145,9 +145,9 @@ struct XMLWalker {
     private(set) var rootMatched = false
 
     private var elementPath: [[UInt8]] = []  // open elements from the root
-    private var fieldPath: [UInt8] = []  // below the record, joined by "/"
+    private let fieldPath = ByteBuffer(capacity: 256)  // below the record, joined by "/"
     private var fieldPathLengths: [Int] = []
-    private var text: [UInt8] = []
+    private let text = ByteBuffer(capacity: 1024)
     private var textLine = 0
     private var hadChild: [Bool] = []
     private var inRecord = false
@@ -171,7 +171,7 @@ struct XMLWalker {
         guard readsAttributes, xmlTextReaderHasAttributes(reader) == 1 else { return }
         let line = line()
         while xmlTextReaderMoveToNextAttribute(reader) == 1 {
-            var path = fieldPath
+            var path = fieldPath.array
             if !path.isEmpty { path.append(UInt8(ascii: "/")) }
             path.append(UInt8(ascii: "@"))
             path.append(contentsOf: name())
@@ -236,9 +236,9 @@ struct XMLWalker {
                 if inRecord {
                     if !hadChild.isEmpty { hadChild[hadChild.count - 1] = true }
                     fieldPathLengths.append(fieldPath.count)
-                    if !fieldPath.isEmpty { fieldPath.append(UInt8(ascii: "/")) }
-                    fieldPath.append(contentsOf: elementName)
-                    text.removeAll(keepingCapacity: true)
+                    if fieldPath.count > 0 { fieldPath.append(UInt8(ascii: "/")) }
+                    fieldPath.append(elementName)
+                    text.removeAll()
                     textLine = line()
                     addAttributes()
                     if isEmpty {
@@ -271,12 +271,12 @@ struct XMLWalker {
                 if text.count + count > maxTextBytes {
                     throw Diagnostic(
                         code: "input.text_too_large",
-                        message: "the text of '\(String(decoding: fieldPath, as: UTF8.self))' is larger than \(maxTextBytes >> 10) KiB",
+                        message: "the text of '\(String(decoding: fieldPath.buffer, as: UTF8.self))' is larger than \(maxTextBytes >> 10) KiB",
                         location: SourceLocation(file: file.path, line: line(), column: column()),
                         notes: ["a refund field is at most a few hundred characters; the file is broken or hostile"])
                 }
-                if text.isEmpty { textLine = line() }
-                text.append(contentsOf: UnsafeBufferPointer(start: value, count: count))
+                if text.count == 0 { textLine = line() }
+                text.append(UnsafeBufferPointer(start: value, count: count))
             case Int32(XML_READER_TYPE_END_ELEMENT.rawValue):
                 if inRecord {
                     if fieldPathLengths.isEmpty {
@@ -307,19 +307,18 @@ struct XMLWalker {
 
     /// Ends the current field; a leaf with text becomes a value (empty text: missing).
     private mutating func closeField(hasText: Bool) {
-        if text.contains(0x0D) { normalizeLineEnds(&text) }
-        if hasText && !text.isEmpty {
-            fieldPath.withUnsafeBufferPointer { path in
-                text.withUnsafeBufferPointer { value in builder.add(path: path, value: value, line: textLine, column: 0) }
-            }
+        if text.count > 0, memchr(text.base, 0x0D, text.count) != nil { normalizeLineEnds(text) }
+        if hasText && text.count > 0 {
+            builder.add(path: fieldPath.buffer, value: text.buffer, line: textLine, column: 0)
         }
-        text.removeAll(keepingCapacity: true)
-        fieldPath.removeLast(fieldPath.count - (fieldPathLengths.popLast() ?? 0))
+        text.removeAll()
+        fieldPath.truncate(to: fieldPathLengths.popLast() ?? 0)
     }
 
     /// XML end-of-line handling (XML 1.0 §2.11): CRLF and a lone CR become LF. libxml2's reader
     /// leaves them in CDATA sections.
-    private func normalizeLineEnds(_ bytes: inout [UInt8]) {
+    private func normalizeLineEnds(_ text: ByteBuffer) {
+        let bytes = text.buffer
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var index = 0
@@ -332,7 +331,8 @@ struct XMLWalker {
             }
             index += 1
         }
-        bytes = out
+        text.removeAll()
+        text.append(out)
     }
 
     private mutating func endRecord(_ sink: inout some RecordSink) throws {
@@ -340,7 +340,7 @@ struct XMLWalker {
         lastRecordLine = line()
         inRecord = false
         elementPath.removeLast()
-        fieldPath.removeAll(keepingCapacity: true)
+        fieldPath.removeAll()
         fieldPathLengths.removeAll(keepingCapacity: true)
         hadChild.removeAll(keepingCapacity: true)
     }

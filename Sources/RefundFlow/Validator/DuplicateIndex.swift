@@ -9,9 +9,11 @@ import Foundation
 ///
 /// Recent keys live in memory. Every `spillThreshold` keys they are sorted by hash and appended
 /// as a run to an unlinked temporary file; only every 64th hash of a run stays in memory (a
-/// fence). A Bloom filter over all keys answers "new" without touching disk for nearly every
-/// key (blocked: the 7 bits of a key share one cache line); when it says "maybe", the runs are searched and the key bytes compared, so the answer
-/// is always exact. Memory: 8 MiB of filter, the in-memory batch, and 16 bytes per 64 keys.
+/// fence). A Bloom filter over the spilled keys answers "new" without touching disk for nearly
+/// every key (blocked: the 7 bits of a key share one cache line, picked by the hash's top bits,
+/// so a spill fills it in memory order); when it says "maybe", the runs are searched and the
+/// key bytes compared, so the answer is always exact. Memory: 8 MiB of filter, the in-memory
+/// batch, and 16 bytes per 64 keys.
 ///
 /// Not `Sendable`: one index belongs to one run.
 final class DuplicateIndex {
@@ -64,14 +66,13 @@ final class DuplicateIndex {
     func insert(_ key: UnsafeBufferPointer<UInt8>) throws -> Bool {
         let hash = Self.hash(key)
         if containsInMemory(hash, key) { return false }
-        if bloomMayContain(hash), try containsOnDisk(hash, key) { return false }
+        if !runs.isEmpty, bloomMayContain(hash), try containsOnDisk(hash, key) { return false }
         let start = Int32(keyBytes.count)
         keyBytes.append(contentsOf: key)
         entries.append(Entry(hash: hash, start: start, length: Int32(key.count)))
         var slot = Int(truncatingIfNeeded: hash) & tableMask
         while table[slot] != 0 { slot = (slot + 1) & tableMask }
         table[slot] = Int32(entries.count)
-        bloomAdd(hash)
         count += 1
         if entries.count >= spillThreshold { try spill() }
         return true
@@ -96,13 +97,19 @@ final class DuplicateIndex {
     // MARK: - Bloom filter (blocked: k = 7 bits inside one 512-bit block, one cache line)
 
     @inline(__always) private func block(_ hash: UInt64) -> Int {
-        // 2^26 bits = 2^17 blocks of 512 bits (8 words); the low 17 bits pick the block.
-        Int(hash & ((bloomBits >> 9) - 1)) << 3
+        // 2^26 bits = 2^17 blocks of 512 bits (8 words); the top 17 bits pick the block.
+        Int(hash >> 47) << 3
+    }
+
+    /// 63 bits for the 7 positions inside the block, remixed so they do not repeat the top bits
+    /// that chose the block.
+    @inline(__always) private static func bitSource(_ hash: UInt64) -> UInt64 {
+        (hash ^ (hash >> 29)) &* 0xbf58_476d_1ce4_e5b9
     }
 
     private func bloomAdd(_ hash: UInt64) {
         let base = block(hash)
-        var bits = hash >> 17
+        var bits = Self.bitSource(hash)
         for _ in 0..<7 {
             let bit = bits & 511
             bloom[base + Int(bit >> 6)] |= 1 << (bit & 63)
@@ -112,7 +119,7 @@ final class DuplicateIndex {
 
     private func bloomMayContain(_ hash: UInt64) -> Bool {
         let base = block(hash)
-        var bits = hash >> 17
+        var bits = Self.bitSource(hash)
         for _ in 0..<7 {
             let bit = bits & 511
             if bloom[base + Int(bit >> 6)] & (1 << (bit & 63)) == 0 { return false }
@@ -126,12 +133,11 @@ final class DuplicateIndex {
     /// Run layout: entries sorted by hash, each `hash (8) | length (4) | key bytes`.
     private func spill() throws {
         if file < 0 { try openSpillFile() }
-        let order = entries.indices.sorted { entries[$0].hash < entries[$1].hash }
+        entries.sort { $0.hash < $1.hash }  // the table is cleared below, so order is free
         var block: [UInt8] = []
         var run = Run(fenceHashes: [], fenceOffsets: [])
         var offset = fileEnd
-        for (position, index) in order.enumerated() {
-            let entry = entries[index]
+        for (position, entry) in entries.enumerated() {
             if position % 64 == 0 {
                 if !block.isEmpty {
                     try write(block, at: offset)
@@ -141,6 +147,7 @@ final class DuplicateIndex {
                 run.fenceHashes.append(entry.hash)
                 run.fenceOffsets.append(offset)
             }
+            bloomAdd(entry.hash)  // in hash order: the filter is filled front to back
             withUnsafeBytes(of: entry.hash.littleEndian) { block.append(contentsOf: $0) }
             withUnsafeBytes(of: UInt32(entry.length).littleEndian) { block.append(contentsOf: $0) }
             block.append(contentsOf: keyBytes[Int(entry.start)..<Int(entry.start + entry.length)])
@@ -222,13 +229,32 @@ final class DuplicateIndex {
         }
     }
 
-    /// FNV-1a with a final avalanche (murmur3 fmix64), so both halves are usable by the filter.
+    /// Eight bytes at a time (multiply and rotate), then the tail, then a final avalanche
+    /// (murmur3 fmix64) so that both halves are usable by the filter and the table.
     static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes {
-            h ^= UInt64(byte)
-            h &*= 0x0000_0100_0000_01B3
+        let prime: UInt64 = 0x9E37_79B9_7F4A_7C15
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(bytes.count)
+        guard let base = bytes.baseAddress else { return fmix(h) }
+        let raw = UnsafeRawPointer(base)
+        var index = 0
+        while index + 8 <= bytes.count {
+            let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            h = ((h ^ word) &* prime).rotatedLeft(by: 31)
+            index += 8
         }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while index < bytes.count {
+            tail |= UInt64(bytes[index]) << shift
+            shift += 8
+            index += 1
+        }
+        h = (h ^ tail) &* prime
+        return fmix(h)
+    }
+
+    @inline(__always) private static func fmix(_ value: UInt64) -> UInt64 {
+        var h = value
         h ^= h >> 33
         h &*= 0xff51_afd7_ed55_8ccd
         h ^= h >> 33
@@ -236,4 +262,8 @@ final class DuplicateIndex {
         h ^= h >> 33
         return h
     }
+}
+
+extension UInt64 {
+    @inline(__always) fileprivate func rotatedLeft(by count: UInt64) -> UInt64 { (self << count) | (self >> (64 - count)) }
 }

@@ -13,13 +13,6 @@ public enum JSONStringStyle: Sendable {
     case phpASCII
 }
 
-private let hex: [UInt8] = Array("0123456789abcdef".utf8)
-
-
-/// Which bytes break a run of plain bytes, per style (0: plain).
-private let breaksUTF8: [UInt8] = (0..<256).map { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C ? 1 : 0 }
-private let breaksPHP: [UInt8] = (0..<256).map { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x2F || $0 >= 0x80 ? 1 : 0 }
-
 /// A growable byte buffer with cheap appends: the output side's hot path.
 ///
 /// A class so that writers share one buffer without copy-on-write checks per byte. Not
@@ -79,6 +72,17 @@ final class ByteBuffer {
 
     func removeAll() { count = 0 }
 
+    /// Keeps the first `length` bytes.
+    func truncate(to length: Int) {
+        precondition(length >= 0 && length <= count)
+        count = length
+    }
+
+    /// Whether the stored bytes at `range` equal `other`.
+    @inline(__always) func equals(_ range: Range<Int>, _ other: UnsafeBufferPointer<UInt8>) -> Bool {
+        range.count == other.count && (other.count == 0 || memcmp(base + range.lowerBound, other.baseAddress!, other.count) == 0)
+    }
+
     var buffer: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: base, count: count) }
 
     var array: [UInt8] { Array(buffer) }
@@ -112,88 +116,84 @@ struct JSONBytes {
     func string(_ utf8: UnsafeBufferPointer<UInt8>, style: JSONStringStyle = .utf8) {
         let count = utf8.count
         buffer.reserve(count * 6 + 2)
-        let breaks = style == .phpASCII ? breaksPHP : breaksUTF8
         let escapesHigh = style == .phpASCII
-        let written = breaks.withUnsafeBufferPointer { breaks in
-            buffer.withUnsafeTail { out -> Int in
-                var o = 0
-                out[o] = UInt8(ascii: "\"")
-                o += 1
-                var index = 0
-                let input = UnsafeRawPointer(utf8.baseAddress)
-                while index < count {
-                    // Eight bytes at a time while none needs escaping (SWAR; a false alarm only
-                    // sends that word down the byte path below).
-                    // The lowest flagged byte is exact (see `escapeFlags`), so the plain bytes
-                    // before it are copied with the word and the byte path starts right at it.
-                    while index + 8 <= count {
-                        let loaded = input!.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-                        // Byte i of the input is byte i of `word` counted from the low end.
-                        let flags = Self.escapeFlags(UInt64(littleEndian: loaded), escapesHigh: escapesHigh)
-                        UnsafeMutableRawPointer(out + o).storeBytes(of: loaded, as: UInt64.self)
-                        if flags == 0 {
-                            o += 8
-                            index += 8
-                            continue
-                        }
-                        let plain = flags.trailingZeroBitCount >> 3
-                        o += plain
-                        index += plain
-                        break
+        _ = buffer.withUnsafeTail { out -> Int in
+            var o = 0
+            out[o] = UInt8(ascii: "\"")
+            o += 1
+            var index = 0
+            let input = UnsafeRawPointer(utf8.baseAddress)
+            while index < count {
+                if index + 8 <= count {
+                    // Eight bytes at a time (SWAR). The lowest flagged byte is exact (see
+                    // `escapeFlags`): the plain bytes before it are copied with the word, and
+                    // the escape below starts right at it.
+                    let loaded = input!.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                    // Byte i of the input is byte i of `word` counted from the low end.
+                    let flags = Self.escapeFlags(UInt64(littleEndian: loaded), escapesHigh: escapesHigh)
+                    UnsafeMutableRawPointer(out + o).storeBytes(of: loaded, as: UInt64.self)
+                    if flags == 0 {
+                        o += 8
+                        index += 8
+                        continue
                     }
-                    if index == count { break }
+                    let plain = flags.trailingZeroBitCount >> 3
+                    o += plain
+                    index += plain
+                } else {
+                    // The last few bytes, one at a time.
                     let byte = utf8[index]
-                    if breaks[Int(byte)] == 0 {
+                    if byte >= 0x20 && byte != 0x22 && byte != 0x5C && !(escapesHigh && (byte == 0x2F || byte >= 0x80)) {
                         out[o] = byte
                         o += 1
                         index += 1
                         continue
                     }
-                    switch byte {
-                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"):
-                        out[o] = UInt8(ascii: "\\")
-                        out[o + 1] = byte
-                        o += 2
-                    case 0x0A, 0x0D, 0x09, 0x08, 0x0C:
-                        out[o] = UInt8(ascii: "\\")
-                        out[o + 1] = byte == 0x0A ? UInt8(ascii: "n") : byte == 0x0D ? UInt8(ascii: "r") : byte == 0x09 ? UInt8(ascii: "t") : byte == 0x08 ? UInt8(ascii: "b") : UInt8(ascii: "f")
-                        o += 2
-                    case 0..<0x20:
-                        o += Self.unicodeEscape(UInt32(byte), into: out + o)
-                    default:
-                        // Non-ASCII in phpASCII style: decode one scalar (input is valid UTF-8).
-                        var scalar: UInt32
-                        var length: Int
-                        if byte >= 0xF0 {
-                            scalar = UInt32(byte & 0x07)
-                            length = 4
-                        } else if byte >= 0xE0 {
-                            scalar = UInt32(byte & 0x0F)
-                            length = 3
-                        } else {
-                            scalar = UInt32(byte & 0x1F)
-                            length = 2
-                        }
-                        for offset in 1..<length where index + offset < count {
-                            scalar = (scalar << 6) | UInt32(utf8[index + offset] & 0x3F)
-                        }
-                        if scalar >= 0x10000 {
-                            let value = scalar - 0x10000
-                            o += Self.unicodeEscape(0xD800 + (value >> 10), into: out + o)
-                            o += Self.unicodeEscape(0xDC00 + (value & 0x3FF), into: out + o)
-                        } else {
-                            o += Self.unicodeEscape(scalar, into: out + o)
-                        }
-                        index += length
-                        continue
-                    }
-                    index += 1
                 }
-                out[o] = UInt8(ascii: "\"")
-                return o + 1
+                let byte = utf8[index]
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"):
+                    out[o] = UInt8(ascii: "\\")
+                    out[o + 1] = byte
+                    o += 2
+                case 0x0A, 0x0D, 0x09, 0x08, 0x0C:
+                    out[o] = UInt8(ascii: "\\")
+                    out[o + 1] = byte == 0x0A ? UInt8(ascii: "n") : byte == 0x0D ? UInt8(ascii: "r") : byte == 0x09 ? UInt8(ascii: "t") : byte == 0x08 ? UInt8(ascii: "b") : UInt8(ascii: "f")
+                    o += 2
+                case 0..<0x20:
+                    o += Self.unicodeEscape(UInt32(byte), into: out + o)
+                default:
+                    // Non-ASCII in phpASCII style: decode one scalar (input is valid UTF-8).
+                    var scalar: UInt32
+                    var length: Int
+                    if byte >= 0xF0 {
+                        scalar = UInt32(byte & 0x07)
+                        length = 4
+                    } else if byte >= 0xE0 {
+                        scalar = UInt32(byte & 0x0F)
+                        length = 3
+                    } else {
+                        scalar = UInt32(byte & 0x1F)
+                        length = 2
+                    }
+                    for offset in 1..<length where index + offset < count {
+                        scalar = (scalar << 6) | UInt32(utf8[index + offset] & 0x3F)
+                    }
+                    if scalar >= 0x10000 {
+                        let value = scalar - 0x10000
+                        o += Self.unicodeEscape(0xD800 + (value >> 10), into: out + o)
+                        o += Self.unicodeEscape(0xDC00 + (value & 0x3FF), into: out + o)
+                    } else {
+                        o += Self.unicodeEscape(scalar, into: out + o)
+                    }
+                    index += length
+                    continue
+                }
+                index += 1
             }
+            out[o] = UInt8(ascii: "\"")
+            return o + 1
         }
-        _ = written
     }
 
     /// The high bit of each byte of `word` (loaded little-endian) that may need escaping: a
@@ -213,11 +213,17 @@ struct JSONBytes {
     @inline(__always) private static func unicodeEscape(_ unit: UInt32, into out: UnsafeMutablePointer<UInt8>) -> Int {
         out[0] = UInt8(ascii: "\\")
         out[1] = UInt8(ascii: "u")
-        out[2] = hex[Int((unit >> 12) & 0xF)]
-        out[3] = hex[Int((unit >> 8) & 0xF)]
-        out[4] = hex[Int((unit >> 4) & 0xF)]
-        out[5] = hex[Int(unit & 0xF)]
+        out[2] = hexDigit(unit >> 12)
+        out[3] = hexDigit(unit >> 8)
+        out[4] = hexDigit(unit >> 4)
+        out[5] = hexDigit(unit)
         return 6
+    }
+
+    /// The lowercase hex digit of the low 4 bits.
+    @inline(__always) private static func hexDigit(_ value: UInt32) -> UInt8 {
+        let nibble = UInt8(truncatingIfNeeded: value & 0xF)
+        return nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") - 10 + nibble
     }
 
     func integer(_ value: Int) {
