@@ -288,3 +288,45 @@ final class LoopbackListener {
         }
     }
 }
+
+struct PathSlotCacheTests {
+    func slot(_ cache: inout PathSlotCache, _ path: String, at position: Int, names: [String: Int], resolved: inout Int) -> Int {
+        Array(path.utf8).withUnsafeBufferPointer { bytes in
+            cache.slot(bytes, position: position) { bytes in
+                resolved += 1
+                return names[String(decoding: bytes, as: UTF8.self)] ?? -1
+            }
+        }
+    }
+
+    /// Keys that move between positions (an XML record whose empty elements add no field, JSON
+    /// objects in another key order) still find their slots, and each path is resolved once.
+    @Test func findsSlotsWhereverAPathAppears() {
+        let names = ["a": 0, "b/c": 1, "d": 2]
+        var cache = PathSlotCache()
+        var resolved = 0
+        let records = [["a", "b/c", "d", "zz"], ["b/c", "d"], ["d", "zz", "a"], ["a", "d"]]
+        for _ in 0..<3 {
+            for keys in records {
+                for (position, key) in keys.enumerated() {
+                    #expect(slot(&cache, key, at: position, names: names, resolved: &resolved) == (names[key] ?? -1))
+                }
+            }
+        }
+        #expect(resolved == 4)
+    }
+
+    /// Past the limit of distinct paths, paths are still answered exactly (resolved each time).
+    @Test func staysExactPastItsLimit() {
+        var names: [String: Int] = [:]
+        for index in 0..<(PathSlotCache.limit + 100) { names["k\(index)"] = index }
+        var cache = PathSlotCache()
+        var resolved = 0
+        for _ in 0..<2 {
+            for index in 0..<(PathSlotCache.limit + 100) {
+                #expect(slot(&cache, "k\(index)", at: index % 7, names: names, resolved: &resolved) == index)
+            }
+        }
+        #expect(resolved == PathSlotCache.limit + 200)
+    }
+}

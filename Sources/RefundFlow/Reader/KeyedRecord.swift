@@ -21,13 +21,8 @@ final class KeyedRecordBuilder {
     @exclusivity(unchecked) private(set) var fields: [Field] = []
     @exclusivity(unchecked) private var slotFields: [Int]
     @exclusivity(unchecked) private(set) var problems: [RowProblem] = []
-    /// Records of one file repeat their keys in the same order: the slot of the path seen at
-    /// each position last time, checked by comparing bytes, saves a hash lookup per field.
-    /// The paths live in `positionStore` (reset when it grows past `positionStoreLimit`).
-    @exclusivity(unchecked) private var positionPaths: [Range<Int>] = []
-    @exclusivity(unchecked) private var positionSlots: [Int] = []
-    private let positionStore = ByteBuffer(capacity: 4096)
-    private static let positionStoreLimit = 1 << 16
+    /// The slot of every distinct path seen, found from the path's bytes (no String per field).
+    @exclusivity(unchecked) private var pathSlots = PathSlotCache()
     private(set) var line = 0
     private(set) var column = 0
     private(set) var ordinal = 0
@@ -63,27 +58,7 @@ final class KeyedRecordBuilder {
         store.append(value)
         fields.append(Field(pathStart: pathStart, pathEnd: valueStart, valueStart: valueStart, valueEnd: store.count, line: line, column: column))
         let position = fields.count - 1
-        let slot: Int
-        if position < positionPaths.count && positionStore.equals(positionPaths[position], path) {
-            slot = positionSlots[position]
-        } else {
-            slot = slotsByPath[String(decoding: path, as: UTF8.self)] ?? -1
-            if positionStore.count + path.count > Self.positionStoreLimit {
-                // Paths keep changing (keys in no stable order): start the cache afresh.
-                positionStore.removeAll()
-                positionPaths.removeAll(keepingCapacity: true)
-                positionSlots.removeAll(keepingCapacity: true)
-            }
-            let stored = positionStore.count..<(positionStore.count + path.count)
-            positionStore.append(path)
-            if position < positionPaths.count {
-                positionPaths[position] = stored
-                positionSlots[position] = slot
-            } else if position == positionPaths.count {
-                positionPaths.append(stored)
-                positionSlots.append(slot)
-            }
-        }
+        let slot = pathSlots.slot(path, position: position) { slotsByPath[String(decoding: $0, as: UTF8.self)] ?? -1 }
         if slot >= 0, slotFields[slot] < 0 { slotFields[slot] = position }
     }
 
@@ -104,6 +79,59 @@ final class KeyedRecordBuilder {
                 }
             }
         }
+    }
+}
+
+/// Field paths → slots, keyed by the path bytes: an open-addressing table over every distinct
+/// path seen (at most `limit`; past that, paths are resolved each time and not kept). Records of
+/// one file mostly repeat their keys in the same order, so the path seen last time at the same
+/// position is tried first: one memcmp instead of a hash.
+struct PathSlotCache {
+    private struct Entry {
+        var path: Range<Int>
+        var hash: UInt64
+        var slot: Int
+    }
+
+    private let store = ByteBuffer(capacity: 4096)
+    private var entries: [Entry] = []
+    private var table = [Int32](repeating: 0, count: 4096)  // entry index + 1; 0 is empty
+    /// The entry found at each field position last time (-1: none yet).
+    private var byPosition: [Int] = []
+    static let limit = 2048
+
+    mutating func slot(
+        _ path: UnsafeBufferPointer<UInt8>, position: Int, resolve: (UnsafeBufferPointer<UInt8>) -> Int
+    ) -> Int {
+        if position < byPosition.count, byPosition[position] >= 0 {
+            let entry = entries[byPosition[position]]
+            if store.equals(entry.path, path) { return entry.slot }
+        }
+        let hash = ByteHash.hash(path)
+        let mask = table.count - 1
+        var index = Int(truncatingIfNeeded: hash) & mask
+        while table[index] != 0 {
+            let found = Int(table[index]) - 1
+            if entries[found].hash == hash && store.equals(entries[found].path, path) {
+                remember(found, at: position)
+                return entries[found].slot
+            }
+            index = (index + 1) & mask
+        }
+        let slot = resolve(path)
+        if entries.count < Self.limit {
+            entries.append(Entry(path: store.count..<(store.count + path.count), hash: hash, slot: slot))
+            store.append(path)
+            table[index] = Int32(entries.count)
+            remember(entries.count - 1, at: position)
+        }
+        return slot
+    }
+
+    private mutating func remember(_ entry: Int, at position: Int) {
+        guard position < Self.limit else { return }
+        while byPosition.count <= position { byPosition.append(-1) }
+        byPosition[position] = entry
     }
 }
 
