@@ -66,6 +66,26 @@ struct JSONReaderTests {
         #expect(try readKeyed(text, reader: jsonReader(), fields: ["s"]).rows.first?.values == ["a\"b\\c/d\n纯😀"])
     }
 
+    /// Bytes that are not UTF-8 inside a string reject that line with its position, whether the
+    /// bad sequence stands alone or is cut short right before an escape; the rest continue.
+    @Test func stringsThatAreNotUTF8RejectTheirLine() throws {
+        let path = try Fixtures.temporaryDirectory() + "/bad.jsonl"
+        var bytes = Array(#"{"a":"ok","b":"x"#.utf8) + [0xE4, 0xBD] + Array(#"\u00e9"}"#.utf8) + [0x0A]
+        bytes += Array(#"{"a":"纯\u00e9","b":"😀"}"#.utf8) + [0x0A]
+        bytes += Array(#"{"a":""#.utf8) + [0xFF] + Array(#""}"#.utf8) + [0x0A]
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+        var collector = Collector(slots: 2)
+        _ = try jsonReader(.lines).read(InputFile(path: path), fieldNames: ["a", "b"], into: &collector)
+        let rows = collector.rows
+        #expect(rows.count == 3)
+        #expect(rows[0].problems.first?.code == .malformed)
+        #expect(rows[0].problems.first?.message.contains("not UTF-8") == true)
+        #expect(rows[1].problems.isEmpty)
+        #expect(rows[1].values == ["纯é", "😀"])
+        #expect(rows[2].problems.first?.message.contains("not UTF-8") == true)
+        #expect(rows[2].problems.first?.location.line == 3)
+    }
+
     @Test func aBadJSONLinesLineIsRejectedAndTheRestContinue() throws {
         let text = "{\"a\":\"1\"}\n\n{\"a\": 2,}\n{\"a\":\"3\"}\r\n{\"a\":\"4\"} trailing\n"
         let result = try readKeyed(text, reader: jsonReader(.lines), fields: ["a"])

@@ -80,7 +80,7 @@ public struct JSONReader: RecordReader {
 
     private func readLines(_ stream: JSONStream, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink, _ summary: inout ReadSummary) throws {
         while let line = try stream.nextLine() {
-            var parser = JSONRecordParser(line.bytes, line: line.number, column: 1, builder: builder)
+            var parser = JSONRecordParser(line.bytes, line: line.number, column: 1, builder: builder, buffers: stream.parseBuffers)
             builder.begin(line: line.number, column: 1)
             do {
                 try parser.parseRecord(requireEnd: true)
@@ -124,7 +124,7 @@ public struct JSONReader: RecordReader {
     private func readOneRecord(_ stream: JSONStream, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink) throws {
         let value = try stream.captureValue()
         builder.begin(line: value.line, column: value.column)
-        var parser = JSONRecordParser(value.bytes, line: value.line, column: value.column, builder: builder)
+        var parser = JSONRecordParser(value.bytes, line: value.line, column: value.column, builder: builder, buffers: stream.parseBuffers)
         do {
             try parser.parseRecord(requireEnd: true)
             try Self.refuseErrorResponse(builder)
@@ -273,6 +273,8 @@ final class JSONStream {
     }
 
     @exclusivity(unchecked) private var window: InputWindow
+    /// Reused by every record parsed from this stream.
+    let parseBuffers = JSONParseBuffers()
     private var buffer: UnsafeMutableRawBufferPointer { window.buffer }
     private var start: Int {  // next unread byte
         get { window.start }
@@ -482,6 +484,12 @@ final class JSONStream {
     }
 }
 
+/// The growable buffers a `JSONRecordParser` works in; a reader keeps one for all its records.
+final class JSONParseBuffers {
+    let path = ByteBuffer(capacity: 256)
+    let scratch = ByteBuffer(capacity: 1024)
+}
+
 /// Parses one captured JSON record (an object) in memory into path → value fields.
 struct JSONRecordParser {
     let bytes: UnsafeBufferPointer<UInt8>
@@ -489,14 +497,22 @@ struct JSONRecordParser {
     var index = 0
     private var line: Int
     private var lineStart: Int
-    private var path: [UInt8] = []
-    private var scratch: [UInt8] = []
+    private let path: ByteBuffer
+    private let scratch: ByteBuffer
+    /// Where the first byte that is not UTF-8 sits (`Int.max`: none). Checked once for the whole
+    /// record; a string whose raw bytes contain it is refused. (Escapes always decode to valid
+    /// UTF-8 and never complete a raw sequence, so this equals checking every decoded string.)
+    private let firstInvalidUTF8: Int
 
-    init(_ bytes: UnsafeBufferPointer<UInt8>, line: Int, column: Int, builder: KeyedRecordBuilder?) {
+    init(_ bytes: UnsafeBufferPointer<UInt8>, line: Int, column: Int, builder: KeyedRecordBuilder?, buffers: JSONParseBuffers = JSONParseBuffers()) {
         self.bytes = bytes
         self.builder = builder
         self.line = line
         lineStart = -(column - 1)
+        path = buffers.path
+        scratch = buffers.scratch
+        path.removeAll()
+        firstInvalidUTF8 = UTF8Validation.firstInvalidOffset(bytes) ?? Int.max
     }
 
     private var column: Int { index - lineStart + 1 }
@@ -540,32 +556,32 @@ struct JSONRecordParser {
             repeat {
                 skipSpace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key in quotes") }
-                try parseStringIntoScratch()
-                let saved = pushPath(scratch)
+                try parseString(into: scratch)
+                let saved = pushPath(scratch.buffer)
                 skipSpace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after a key") }
                 index += 1
                 try parseValue()
-                path.removeSubrange(saved...)
+                path.truncate(to: saved)
             } while try another(closing: UInt8(ascii: "}"), in: "an object")
         case UInt8(ascii: "["):
             if isEmptyContainer(closing: UInt8(ascii: "]")) { return }
             var element = 0
             repeat {
-                let saved = pushPath(String(element).utf8)
+                let saved = Array(String(element).utf8).withUnsafeBufferPointer { pushPath($0) }
                 try parseValue()
-                path.removeSubrange(saved...)
+                path.truncate(to: saved)
                 element += 1
             } while try another(closing: UInt8(ascii: "]"), in: "an array")
         case UInt8(ascii: "\""):
-            try parseStringIntoScratch()
-            emitScratch(line: valueLine, column: valueColumn)
+            try parseString(into: scratch)
+            emit(scratch.buffer, line: valueLine, column: valueColumn)
         case UInt8(ascii: "t"):
             try literal("true")
-            emit(Array("true".utf8), line: valueLine, column: valueColumn)
+            emit(literal: "true", line: valueLine, column: valueColumn)
         case UInt8(ascii: "f"):
             try literal("false")
-            emit(Array("false".utf8), line: valueLine, column: valueColumn)
+            emit(literal: "false", line: valueLine, column: valueColumn)
         case UInt8(ascii: "n"):
             try literal("null")  // absent
         default:
@@ -601,24 +617,19 @@ struct JSONRecordParser {
     }
 
     /// Appends a path component (after `/`); returns where to cut back to.
-    private mutating func pushPath(_ component: some Collection<UInt8>) -> Int {
+    private func pushPath(_ component: UnsafeBufferPointer<UInt8>) -> Int {
         let saved = path.count
-        if !path.isEmpty { path.append(UInt8(ascii: "/")) }
-        path.append(contentsOf: component)
+        if path.count > 0 { path.append(UInt8(ascii: "/")) }
+        path.append(component)
         return saved
     }
 
-    private func emit(_ value: [UInt8], line: Int, column: Int) {
-        value.withUnsafeBufferPointer { emit($0, line: line, column: column) }
+    private func emit(literal: StaticString, line: Int, column: Int) {
+        literal.withUTF8Buffer { emit($0, line: line, column: column) }
     }
 
     private func emit(_ value: UnsafeBufferPointer<UInt8>, line: Int, column: Int) {
-        guard let builder else { return }
-        path.withUnsafeBufferPointer { path in builder.add(path: path, value: value, line: line, column: column) }
-    }
-
-    private func emitScratch(line: Int, column: Int) {
-        scratch.withUnsafeBufferPointer { emit($0, line: line, column: column) }
+        builder?.add(path: path.buffer, value: value, line: line, column: column)
     }
 
     mutating func literal(_ word: StaticString) throws {
@@ -655,29 +666,20 @@ struct JSONRecordParser {
 
     /// A string at `index` (which holds `"`), unescaped to UTF-8. Raw bytes must be valid UTF-8.
     mutating func parseStringValue() throws -> [UInt8] {
-        var out: [UInt8] = []
-        try parseString(into: &out)
-        return out
-    }
-
-    /// Into `scratch`, which is moved out while parsing so the two accesses do not overlap.
-    private mutating func parseStringIntoScratch() throws {
-        var buffer = scratch
-        scratch = []
-        defer { scratch = buffer }
-        try parseString(into: &buffer)
+        try parseString(into: scratch)
+        return scratch.array
     }
 
     /// The same, into a reused buffer (the hot path).
-    mutating func parseString(into out: inout [UInt8]) throws {
-        out.removeAll(keepingCapacity: true)
+    mutating func parseString(into out: ByteBuffer) throws {
+        out.removeAll()
         index += 1
         let runStart = index
         // Fast path: no escapes.
         while index < bytes.count, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\"), bytes[index] >= 0x20 {
             index += 1
         }
-        out.append(contentsOf: bytes[runStart..<index])
+        out.append(UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
         while true {
             guard index < bytes.count else { throw error("a string is never closed") }
             let byte = bytes[index]
@@ -718,13 +720,12 @@ struct JSONRecordParser {
                     throw error("a lone surrogate in a \\u escape")
                 }
                 guard let unicode = Unicode.Scalar(scalar) else { throw error("an invalid \\u escape") }
-                out.append(contentsOf: Array(String(Character(unicode)).utf8))
+                for unit in UTF8.encode(unicode)! { out.append(unit) }
             default:
                 throw error("an invalid escape '\\\(Character(UnicodeScalar(escape)))'")
             }
         }
-        let valid = out.withUnsafeBufferPointer { UTF8Validation.firstInvalidOffset($0) == nil }
-        if !valid { throw error("a string holds bytes that are not UTF-8") }
+        if firstInvalidUTF8 >= runStart && firstInvalidUTF8 < index { throw error("a string holds bytes that are not UTF-8") }
     }
 
     private mutating func hex4() throws -> UInt32 {
