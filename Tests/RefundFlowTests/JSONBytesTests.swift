@@ -33,4 +33,27 @@ struct JSONBytesTests {
         json.string("纯棉T恤 白色/XL \"ok\" 😀", style: .phpASCII)
         #expect(String(decoding: json.bytes, as: UTF8.self) == #""\u7eaf\u68c9T\u6064 \u767d\u8272\/XL \"ok\" \ud83d\ude00""#)
     }
+
+    /// The word-at-a-time flags are exact: every byte value, at every position, next to random
+    /// neighbours (including the ones that made the older borrow-based test give false alarms).
+    @Test func escapeFlagsAreExactPerByte() {
+        var random = SplitMix64(seed: 11)
+        for escapesHigh in [false, true] {
+            for value in 0...255 {
+                for position in 0..<8 {
+                    for _ in 0..<16 {
+                        var bytes = (0..<8).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+                        bytes[position] = UInt8(value)
+                        let word = bytes.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << UInt64(8 * $1.offset) }
+                        let flags = JSONBytes.escapeFlags(word, escapesHigh: escapesHigh)
+                        for (index, byte) in bytes.enumerated() {
+                            let needs = byte < 0x20 || byte == 0x22 || byte == 0x5C || (escapesHigh && (byte == 0x2F || byte >= 0x80))
+                            #expect((flags >> UInt64(8 * index + 7)) & 1 == (needs ? 1 : 0))
+                            #expect((flags >> UInt64(8 * index)) & 0x7F == 0)
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

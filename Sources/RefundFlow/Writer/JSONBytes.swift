@@ -125,9 +125,9 @@ struct JSONBytes {
             let input = UnsafeRawPointer(utf8.baseAddress)
             while index < count {
                 if index + 8 <= count {
-                    // Eight bytes at a time (SWAR). The lowest flagged byte is exact (see
-                    // `escapeFlags`): the plain bytes before it are copied with the word, and
-                    // the escape below starts right at it.
+                    // Eight bytes at a time (SWAR). The flags are exact (see `escapeFlags`):
+                    // the plain bytes before the first flagged one are copied with the word,
+                    // and the escape below starts right at it.
                     let loaded = input!.loadUnaligned(fromByteOffset: index, as: UInt64.self)
                     // Byte i of the input is byte i of `word` counted from the low end.
                     let flags = Self.escapeFlags(UInt64(littleEndian: loaded), escapesHigh: escapesHigh)
@@ -196,17 +196,19 @@ struct JSONBytes {
         }
     }
 
-    /// The high bit of each byte of `word` (loaded little-endian) that may need escaping: a
-    /// control byte, `"` or `\`, and in PHP style also `/` or a non-ASCII byte. A byte above a
-    /// flagged one may be flagged falsely (a borrow), but the lowest flag is always a byte that
-    /// needs escaping: below it nothing borrows. Zero when the whole word is plain.
-    @inline(__always) private static func escapeFlags(_ word: UInt64, escapesHigh: Bool) -> UInt64 {
+    /// The high bit of each byte of `word` (byte 0 = its low byte) that needs escaping: a
+    /// control byte, `"` or `\`, and in PHP style also `/` or a non-ASCII byte. Exact per byte:
+    /// no carry or borrow crosses from one byte to the next. Zero when the whole word is plain.
+    @inline(__always) static func escapeFlags(_ word: UInt64, escapesHigh: Bool) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
-        @inline(__always) func hasZero(_ value: UInt64) -> UInt64 { (value &- ones) & ~value & highs }
-        var flags = ((word &- ones &* 0x20) & ~word & highs)  // a byte below 0x20
-        flags |= hasZero(word ^ (ones &* 0x22)) | hasZero(word ^ (ones &* 0x5C))
-        if escapesHigh { flags |= hasZero(word ^ (ones &* 0x2F)) | (word & highs) }
+        let lows: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+        // A byte is zero exactly when neither its high bit nor (its low 7 bits + 0x7F) sets bit 7.
+        @inline(__always) func isZero(_ value: UInt64) -> UInt64 { ~(((value & lows) &+ lows) | value) & highs }
+        // Below 0x20: the high bit is clear and the low 7 bits + 0x60 stay below 0x80.
+        var flags = ~((word & lows) &+ (ones &* 0x60)) & ~word & highs
+        flags |= isZero(word ^ (ones &* 0x22)) | isZero(word ^ (ones &* 0x5C))
+        if escapesHigh { flags |= isZero(word ^ (ones &* 0x2F)) | (word & highs) }
         return flags
     }
 
