@@ -139,3 +139,26 @@ struct CSVReaderTests {
         #expect(throws: Diagnostic.self) { try readCSV([], fields: []) }
     }
 }
+
+struct UTF8ValidationTests {
+    /// Random mixes of ASCII runs (longer than a word), valid sequences of every length and
+    /// broken ones: the validator agrees with the standard library, and points at the first
+    /// bad byte (everything before it is valid).
+    @Test func agreesWithTheStandardLibrary() {
+        let pieces: [[UInt8]] = [
+            Array("plain ascii text".utf8), Array("a".utf8), Array("é".utf8), Array("纯".utf8), Array("😀".utf8),
+            [0xFF], [0xC0, 0x80], [0xE4, 0xBD], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0x80], [0xE0, 0x80, 0x80],
+        ]
+        var random = SplitMix64(seed: 3)
+        for _ in 0..<5_000 {
+            var bytes: [UInt8] = []
+            for _ in 0..<Int(random.next() % 12) { bytes += pieces[Int(random.next() % UInt64(pieces.count))] }
+            let offset = bytes.withUnsafeBufferPointer { UTF8Validation.firstInvalidOffset($0) }
+            let valid = String(validating: bytes, as: UTF8.self) != nil
+            #expect((offset == nil) == valid, "\(bytes)")
+            if let offset {
+                #expect(String(validating: bytes[..<offset], as: UTF8.self) != nil, "\(bytes) at \(offset)")
+            }
+        }
+    }
+}
