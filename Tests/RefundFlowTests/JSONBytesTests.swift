@@ -45,11 +45,13 @@ struct JSONBytesTests {
                         var bytes = (0..<8).map { _ in UInt8(truncatingIfNeeded: random.next()) }
                         bytes[position] = UInt8(value)
                         let word = bytes.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << UInt64(8 * $1.offset) }
-                        let flags = JSONBytes.escapeFlags(word, escapesHigh: escapesHigh)
+                        let (flags, complex) = JSONBytes.escapeFlags(word, escapesHigh: escapesHigh)
                         for (index, byte) in bytes.enumerated() {
-                            let needs = byte < 0x20 || byte == 0x22 || byte == 0x5C || (escapesHigh && (byte == 0x2F || byte >= 0x80))
+                            let isComplex = byte < 0x20 || (escapesHigh && byte >= 0x80)
+                            let needs = isComplex || byte == 0x22 || byte == 0x5C || (escapesHigh && byte == 0x2F)
                             #expect((flags >> UInt64(8 * index + 7)) & 1 == (needs ? 1 : 0))
-                            #expect((flags >> UInt64(8 * index)) & 0x7F == 0)
+                            #expect((complex >> UInt64(8 * index + 7)) & 1 == (isComplex ? 1 : 0))
+                            #expect((flags | complex) & ~0x8080_8080_8080_8080 == 0)
                         }
                     }
                 }

@@ -130,13 +130,28 @@ struct JSONBytes {
                     // and the escape below starts right at it.
                     let loaded = input!.loadUnaligned(fromByteOffset: index, as: UInt64.self)
                     // Byte i of the input is byte i of `word` counted from the low end.
-                    let flags = Self.escapeFlags(UInt64(littleEndian: loaded), escapesHigh: escapesHigh)
-                    UnsafeMutableRawPointer(out + o).storeBytes(of: loaded, as: UInt64.self)
+                    let word = UInt64(littleEndian: loaded)
+                    let (flags, complex) = Self.escapeFlags(word, escapesHigh: escapesHigh)
                     if flags == 0 {
+                        UnsafeMutableRawPointer(out + o).storeBytes(of: loaded, as: UInt64.self)
                         o += 8
                         index += 8
                         continue
                     }
+                    if complex == 0 {
+                        // Only `"`, `\` (and `/` in PHP style): a backslash before each, branch
+                        // free (they are dense in escaped JSON bodies, where branches mispredict).
+                        for byteIndex in 0..<8 {
+                            let shift = UInt64(8 &* byteIndex)
+                            let escaped = Int(truncatingIfNeeded: (flags &>> (shift &+ 7)) & 1)
+                            out[o] = UInt8(ascii: "\\")
+                            out[o &+ escaped] = UInt8(truncatingIfNeeded: word &>> shift)
+                            o &+= 1 &+ escaped
+                        }
+                        index += 8
+                        continue
+                    }
+                    UnsafeMutableRawPointer(out + o).storeBytes(of: loaded, as: UInt64.self)
                     let plain = flags.trailingZeroBitCount >> 3
                     o += plain
                     index += plain
@@ -197,19 +212,24 @@ struct JSONBytes {
     }
 
     /// The high bit of each byte of `word` (byte 0 = its low byte) that needs escaping: a
-    /// control byte, `"` or `\`, and in PHP style also `/` or a non-ASCII byte. Exact per byte:
-    /// no carry or borrow crosses from one byte to the next. Zero when the whole word is plain.
-    @inline(__always) static func escapeFlags(_ word: UInt64, escapesHigh: Bool) -> UInt64 {
+    /// control byte, `"` or `\`, and in PHP style also `/` or a non-ASCII byte; and, in
+    /// `complex`, those among them that need more than a backslash before them (control bytes,
+    /// and non-ASCII bytes in PHP style). Exact per byte: no carry or borrow crosses from one
+    /// byte to the next. `flags` is zero when the whole word is plain.
+    @inline(__always) static func escapeFlags(_ word: UInt64, escapesHigh: Bool) -> (flags: UInt64, complex: UInt64) {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         let lows: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
         // A byte is zero exactly when neither its high bit nor (its low 7 bits + 0x7F) sets bit 7.
         @inline(__always) func isZero(_ value: UInt64) -> UInt64 { ~(((value & lows) &+ lows) | value) & highs }
         // Below 0x20: the high bit is clear and the low 7 bits + 0x60 stay below 0x80.
-        var flags = ~((word & lows) &+ (ones &* 0x60)) & ~word & highs
-        flags |= isZero(word ^ (ones &* 0x22)) | isZero(word ^ (ones &* 0x5C))
-        if escapesHigh { flags |= isZero(word ^ (ones &* 0x2F)) | (word & highs) }
-        return flags
+        var complex = ~((word & lows) &+ (ones &* 0x60)) & ~word & highs
+        var simple = isZero(word ^ (ones &* 0x22)) | isZero(word ^ (ones &* 0x5C))
+        if escapesHigh {
+            simple |= isZero(word ^ (ones &* 0x2F))
+            complex |= word & highs
+        }
+        return (simple | complex, complex)
     }
 
     @inline(__always) private static func unicodeEscape(_ unit: UInt32, into out: UnsafeMutablePointer<UInt8>) -> Int {
