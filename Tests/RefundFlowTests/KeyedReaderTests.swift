@@ -205,6 +205,21 @@ struct XMLReaderTests {
         #expect(result.summary.bytes == text.utf8.count)
     }
 
+    /// Pretty-printed records (each one five lines, a value over two): every field keeps its
+    /// line, and a later break names the line where the last good record ended.
+    @Test func multiLineRecordsKeepTheirLinesUpToABreak() throws {
+        let good = (1...40).map { "<refund>\n  <tid>\($0)</tid>\n  <desc>padding a\nb</desc>\n</refund>\n" }.joined()
+        let text = "<r><refunds>\n" + good + "<refund>\n  <tid>41</tid>\n</refnd>\n</refunds></r>"
+        let result = try readKeyed(text, reader: xmlReader("r/refunds/refund"), fields: ["tid", "desc"])
+        let delivered = result.rows.filter(\.problems.isEmpty)
+        #expect(delivered.count >= 30)
+        #expect(delivered.map(\.values) == (1...delivered.count).map { [String($0), "padding a\nb"] })
+        #expect(delivered.map(\.line) == (1...delivered.count).map { 2 + 5 * ($0 - 1) })
+        let problem = try #require(result.rows.last?.problems.first)
+        #expect(problem.code == .malformed)
+        #expect(problem.message.contains("records up to the one ending at line \(6 + 5 * (delivered.count - 1)) were processed"))
+    }
+
     @Test func aTOPErrorResponseIsFatalAndShowsItsCodes() throws {
         let text = #"<?xml version="1.0" encoding="utf-8" ?><error_response><code>29</code><msg>Invalid app Key</msg><sub_code>isv.appkey-not-exists</sub_code><request_id>14sqam8deckzh</request_id></error_response><!--top010179080184.s.et2-->"#
         let error = #expect(throws: Diagnostic.self) { try readKeyed(text, reader: xmlReader(Self.path), fields: []) }

@@ -16,8 +16,8 @@ public struct XMLReaderOptions: Sendable, Hashable {
     public init() {}
 }
 
-/// XML through libxml2's streaming reader (`xmlTextReader`): no tree of the document is built,
-/// so memory stays flat with file size.
+/// XML through libxml2's streaming reader (`xmlTextReader`): no tree of the document is built
+/// (one record's subtree at a time), so memory stays flat with file size.
 ///
 /// - Child elements of a record become fields; nested children are reachable by path
 ///   (`refund_remind_timeout/timeout`). Attributes are ignored unless a pipeline maps one
@@ -132,6 +132,11 @@ final class XMLErrors {
 }
 
 /// Walks the reader's node stream and builds records at `recordPath`.
+///
+/// Outside records it follows `xmlTextReaderRead` node by node. At each record element it asks
+/// the reader to expand just that element (`xmlTextReaderExpand`: a tree of one record, freed
+/// when the reader moves on, so memory stays flat) and walks its nodes through their pointers,
+/// then skips past it (`xmlTextReaderNext`): a few calls per record instead of several per field.
 struct XMLWalker {
     let reader: xmlTextReaderPtr
     let file: InputFile
@@ -146,11 +151,7 @@ struct XMLWalker {
 
     private var elementPath: [[UInt8]] = []  // open elements from the root
     private let fieldPath = ByteBuffer(capacity: 256)  // below the record, joined by "/"
-    private var fieldPathLengths: [Int] = []
     private let text = ByteBuffer(capacity: 1024)
-    private var textLine = 0
-    private var hadChild: [Bool] = []
-    private var inRecord = false
     /// Where the last delivered record ended.
     private(set) var lastRecordLine: Int?
 
@@ -166,30 +167,15 @@ struct XMLWalker {
         self.readsAttributes = readsAttributes
     }
 
-    /// Adds the current element's attributes as `fieldPath/@name` fields.
-    private mutating func addAttributes() {
-        guard readsAttributes, xmlTextReaderHasAttributes(reader) == 1 else { return }
-        let line = line()
-        while xmlTextReaderMoveToNextAttribute(reader) == 1 {
-            var path = fieldPath.array
-            if !path.isEmpty { path.append(UInt8(ascii: "/")) }
-            path.append(UInt8(ascii: "@"))
-            path.append(contentsOf: name())
-            let value = xmlTextReaderConstValue(reader).map {
-                Array(UnsafeBufferPointer(start: $0, count: strlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))))
-            } ?? []
-            path.withUnsafeBufferPointer { path in
-                value.withUnsafeBufferPointer { builder.add(path: path, value: $0, line: line, column: 0) }
-            }
-        }
-        xmlTextReaderMoveToElement(reader)
-    }
-
     private func name() -> [UInt8] { Array(nameBytes()) }
 
     /// The current node's local name, owned by libxml2's dictionary (no copy).
     private func nameBytes() -> UnsafeBufferPointer<UInt8> {
-        guard let pointer = xmlTextReaderConstLocalName(reader) else { return UnsafeBufferPointer(start: nil, count: 0) }
+        Self.bytes(xmlTextReaderConstLocalName(reader))
+    }
+
+    private static func bytes(_ pointer: UnsafePointer<xmlChar>?) -> UnsafeBufferPointer<UInt8> {
+        guard let pointer else { return UnsafeBufferPointer(start: nil, count: 0) }
         return UnsafeBufferPointer(start: pointer, count: strlen(UnsafeRawPointer(pointer).assumingMemoryBound(to: CChar.self)))
     }
 
@@ -201,93 +187,53 @@ struct XMLWalker {
         return Int(xmlTextReaderGetParserLineNumber(reader))
     }
 
+    private func line(of node: xmlNodePtr) -> Int {
+        let line = Int(xmlGetLineNo(node))
+        return line > 0 ? line : Int(xmlTextReaderGetParserLineNumber(reader))
+    }
+
     private func column() -> Int { Int(xmlTextReaderGetParserColumnNumber(reader)) }
 
     /// Walks to the end. Returns a description when the document is broken part-way.
     mutating func walk(into sink: inout some RecordSink, errors: XMLErrors) throws -> String? {
+        var positioned = false  // `xmlTextReaderNext` already moved onto the next node
         while true {
-            let status = xmlTextReaderRead(reader)
+            let status = positioned ? 1 : xmlTextReaderRead(reader)
+            positioned = false
             if status == 0 { return nil }
-            if status < 0 {
-                let error = errors.first ?? ("malformed XML", line(), column())
-                if errors.entityAttack {
-                    throw Diagnostic(
-                        code: "input.xml_entities",
-                        message: "the XML was refused: \(error.message) (an entity bomb or entity tricks); nothing was expanded",
-                        location: SourceLocation(file: file.path, line: error.line, column: error.column),
-                        notes: ["TOP exports declare no entities; export the data again"])
-                }
-                let location = "line \(error.line), column \(error.column)"
-                // libxml2's reader parses ahead in 512-byte chunks and stops at an error, so the
-                // records it had parsed in that chunk cannot be walked: say exactly what was processed.
-                let processed = lastRecordLine.map { "records up to the one ending at line \($0) were processed; " } ?? "no complete record came before it; "
-                let message = "malformed XML at \(location): \(error.message); \(processed)nothing after that was processed"
-                // The broken record (or the break itself) becomes a reject; what came before stays.
-                if !inRecord { builder.begin(line: error.line, column: error.column) }
-                builder.addProblem(.malformed, message, line: error.line, column: error.column)
-                try builder.deliver(to: &sink)
-                return "malformed XML at \(location): \(error.message); \(processed)nothing after that was processed"
-            }
+            if status < 0 { return try broken(errors, recordLine: nil, &sink) }
             let type = xmlTextReaderNodeType(reader)
             switch type {
             case Int32(XML_READER_TYPE_ELEMENT.rawValue):
                 let elementName = nameBytes()
                 let isEmpty = xmlTextReaderIsEmptyElement(reader) == 1
-                if inRecord {
-                    if !hadChild.isEmpty { hadChild[hadChild.count - 1] = true }
-                    fieldPathLengths.append(fieldPath.count)
-                    if fieldPath.count > 0 { fieldPath.append(UInt8(ascii: "/")) }
-                    fieldPath.append(elementName)
-                    text.removeAll()
-                    textLine = line()
-                    addAttributes()
-                    if isEmpty {
-                        closeField(hasText: false)  // self-closing: missing
-                    } else {
-                        hadChild.append(false)
-                    }
-                } else {
-                    if elementPath.isEmpty && elementName.elementsEqual("error_response".utf8) {
-                        throw topErrorResponse()
-                    }
-                    elementPath.append(Array(elementName))
-                    if elementPath.count == 1 && elementPath[0] == recordPath.first { rootMatched = true }
-                    if elementPath == recordPath {
-                        foundRecordPath = true
-                        inRecord = true
-                        builder.begin(line: line(), column: 0)
-                        addAttributes()
-                        if isEmpty {
-                            try endRecord(&sink)
-                        }
-                    } else if isEmpty {
-                        elementPath.removeLast()
-                    }
+                if elementPath.isEmpty && elementName.elementsEqual("error_response".utf8) {
+                    throw topErrorResponse()
                 }
-            case Int32(XML_READER_TYPE_TEXT.rawValue), Int32(XML_READER_TYPE_CDATA.rawValue),
-                Int32(XML_READER_TYPE_SIGNIFICANT_WHITESPACE.rawValue), Int32(XML_READER_TYPE_WHITESPACE.rawValue):
-                guard inRecord, !fieldPathLengths.isEmpty, let value = xmlTextReaderConstValue(reader) else { continue }
-                let count = strlen(UnsafeRawPointer(value).assumingMemoryBound(to: CChar.self))
-                if text.count + count > maxTextBytes {
-                    throw Diagnostic(
-                        code: "input.text_too_large",
-                        message: "the text of '\(String(decoding: fieldPath.buffer, as: UTF8.self))' is larger than \(maxTextBytes >> 10) KiB",
-                        location: SourceLocation(file: file.path, line: line(), column: column()),
-                        notes: ["a refund field is at most a few hundred characters; the file is broken or hostile"])
-                }
-                if text.count == 0 { textLine = line() }
-                text.append(UnsafeBufferPointer(start: value, count: count))
-            case Int32(XML_READER_TYPE_END_ELEMENT.rawValue):
-                if inRecord {
-                    if fieldPathLengths.isEmpty {
-                        try endRecord(&sink)
-                    } else {
-                        let leaf = !(hadChild.popLast() ?? false)
-                        closeField(hasText: leaf)
+                elementPath.append(Array(elementName))
+                if elementPath.count == 1 && elementPath[0] == recordPath.first { rootMatched = true }
+                if elementPath == recordPath {
+                    foundRecordPath = true
+                    let recordLine = line()
+                    guard let record = xmlTextReaderExpand(reader) else {
+                        return try broken(errors, recordLine: recordLine, &sink)
                     }
-                } else if !elementPath.isEmpty {
+                    builder.begin(line: recordLine, column: 0)
+                    fieldPath.removeAll()
+                    addAttributes(of: record)
+                    try addChildren(of: record)
+                    try builder.deliver(to: &sink)
+                    lastRecordLine = endLine(of: record)
+                    elementPath.removeLast()
+                    let next = xmlTextReaderNext(reader)
+                    if next == 0 { return nil }
+                    if next < 0 { return try broken(errors, recordLine: nil, &sink) }
+                    positioned = true
+                } else if isEmpty {
                     elementPath.removeLast()
                 }
+            case Int32(XML_READER_TYPE_END_ELEMENT.rawValue):
+                if !elementPath.isEmpty { elementPath.removeLast() }
             case Int32(XML_READER_TYPE_DOCUMENT_TYPE.rawValue):
                 throw Diagnostic(
                     code: "input.xml_doctype",
@@ -295,24 +241,133 @@ struct XMLWalker {
                     location: SourceLocation(file: file.path, line: line(), column: column()),
                     notes: ["TOP exports never have a DOCTYPE; remove it, or export the data again"])
             case Int32(XML_READER_TYPE_ENTITY_REFERENCE.rawValue):
-                throw Diagnostic(
-                    code: "input.xml_entity",
-                    message: "the XML uses a custom entity '&\(String(decoding: name(), as: UTF8.self));'; RefundFlow does not expand entities",
-                    location: SourceLocation(file: file.path, line: line(), column: column()))
+                throw customEntity(name(), line: line())
             default:
-                break  // comments, processing instructions, the XML declaration
+                break  // text between records, comments, processing instructions, the XML declaration
             }
         }
     }
 
-    /// Ends the current field; a leaf with text becomes a value (empty text: missing).
-    private mutating func closeField(hasText: Bool) {
+    private func customEntity(_ name: [UInt8], line: Int) -> Diagnostic {
+        Diagnostic(
+            code: "input.xml_entity",
+            message: "the XML uses a custom entity '&\(String(decoding: name, as: UTF8.self));'; RefundFlow does not expand entities",
+            location: SourceLocation(file: file.path, line: line, column: column()))
+    }
+
+    /// The document broke (libxml2 reported an error): the record in progress, if any, or the
+    /// break itself becomes a reject; what came before stays. Returns the file's note.
+    private mutating func broken(_ errors: XMLErrors, recordLine: Int?, _ sink: inout some RecordSink) throws -> String {
+        let error = errors.first ?? ("malformed XML", line(), column())
+        if errors.entityAttack {
+            throw Diagnostic(
+                code: "input.xml_entities",
+                message: "the XML was refused: \(error.message) (an entity bomb or entity tricks); nothing was expanded",
+                location: SourceLocation(file: file.path, line: error.line, column: error.column),
+                notes: ["TOP exports declare no entities; export the data again"])
+        }
+        let location = "line \(error.line), column \(error.column)"
+        // libxml2's reader parses ahead in 512-byte chunks and stops at an error, so the
+        // records it had parsed in that chunk cannot be walked: say exactly what was processed.
+        let processed = lastRecordLine.map { "records up to the one ending at line \($0) were processed; " } ?? "no complete record came before it; "
+        let message = "malformed XML at \(location): \(error.message); \(processed)nothing after that was processed"
+        builder.begin(line: recordLine ?? error.line, column: recordLine == nil ? error.column : 0)
+        builder.addProblem(.malformed, message, line: error.line, column: error.column)
+        try builder.deliver(to: &sink)
+        return message
+    }
+
+    /// Adds an element's attributes as `fieldPath/@name` fields, when the pipeline reads any.
+    private func addAttributes(of node: xmlNodePtr) {
+        guard readsAttributes else { return }
+        var attribute = node.pointee.properties
+        let elementLine = line(of: node)
+        while let current = attribute {
+            var path = fieldPath.array
+            if !path.isEmpty { path.append(UInt8(ascii: "/")) }
+            path.append(UInt8(ascii: "@"))
+            path.append(contentsOf: Self.bytes(current.pointee.name))
+            var value: [UInt8] = []
+            var child = current.pointee.children
+            while let piece = child {
+                value.append(contentsOf: Self.bytes(piece.pointee.content))
+                child = piece.pointee.next
+            }
+            path.withUnsafeBufferPointer { path in
+                value.withUnsafeBufferPointer { builder.add(path: path, value: $0, line: elementLine, column: 0) }
+            }
+            attribute = current.pointee.next
+        }
+    }
+
+    /// The line where an expanded element ends: that of its last node in document order
+    /// (libxml2 gives a text node the line where its text ends).
+    private func endLine(of element: xmlNodePtr) -> Int {
+        var node = element
+        while let last = node.pointee.last { node = last }
+        return line(of: node)
+    }
+
+    /// The fields below `parent`: each child element extends the path; a leaf's text is its
+    /// value (no text: missing); text beside child elements is ignored.
+    private mutating func addChildren(of parent: xmlNodePtr) throws {
+        var child = parent.pointee.children
+        while let node = child {
+            child = node.pointee.next
+            switch node.pointee.type {
+            case XML_ELEMENT_NODE:
+                let saved = fieldPath.count
+                if saved > 0 { fieldPath.append(UInt8(ascii: "/")) }
+                fieldPath.append(Self.bytes(node.pointee.name))
+                addAttributes(of: node)
+                if !hasChildElements(node) { try addLeaf(node) } else { try addChildren(of: node) }
+                fieldPath.truncate(to: saved)
+            case XML_ENTITY_REF_NODE:
+                throw customEntity(Array(Self.bytes(node.pointee.name)), line: line(of: node))
+            default:
+                break  // text beside child elements (not a field), comments, processing instructions
+            }
+        }
+    }
+
+    private func hasChildElements(_ node: xmlNodePtr) -> Bool {
+        var child = node.pointee.children
+        while let current = child {
+            if current.pointee.type == XML_ELEMENT_NODE { return true }
+            child = current.pointee.next
+        }
+        return false
+    }
+
+    /// A leaf element: its text (and CDATA) joined is the value; empty text is missing.
+    private mutating func addLeaf(_ element: xmlNodePtr) throws {
+        text.removeAll()
+        var textLine = line(of: element)
+        var child = element.pointee.children
+        while let node = child {
+            child = node.pointee.next
+            switch node.pointee.type {
+            case XML_TEXT_NODE, XML_CDATA_SECTION_NODE:
+                let value = Self.bytes(node.pointee.content)
+                if text.count + value.count > maxTextBytes {
+                    throw Diagnostic(
+                        code: "input.text_too_large",
+                        message: "the text of '\(String(decoding: fieldPath.buffer, as: UTF8.self))' is larger than \(maxTextBytes >> 10) KiB",
+                        location: SourceLocation(file: file.path, line: line(of: node), column: 0),
+                        notes: ["a refund field is at most a few hundred characters; the file is broken or hostile"])
+                }
+                if text.count == 0 { textLine = line(of: node) }
+                text.append(value)
+            case XML_ENTITY_REF_NODE:
+                throw customEntity(Array(Self.bytes(node.pointee.name)), line: line(of: node))
+            default:
+                break  // comments, processing instructions
+            }
+        }
         if text.count > 0, memchr(text.base, 0x0D, text.count) != nil { normalizeLineEnds(text) }
-        if hasText && text.count > 0 {
+        if text.count > 0 {
             builder.add(path: fieldPath.buffer, value: text.buffer, line: textLine, column: 0)
         }
-        text.removeAll()
-        fieldPath.truncate(to: fieldPathLengths.popLast() ?? 0)
     }
 
     /// XML end-of-line handling (XML 1.0 §2.11): CRLF and a lone CR become LF. libxml2's reader
@@ -333,16 +388,6 @@ struct XMLWalker {
         }
         text.removeAll()
         text.append(out)
-    }
-
-    private mutating func endRecord(_ sink: inout some RecordSink) throws {
-        try builder.deliver(to: &sink)
-        lastRecordLine = line()
-        inRecord = false
-        elementPath.removeLast()
-        fieldPath.removeAll()
-        fieldPathLengths.removeAll(keepingCapacity: true)
-        hadChild.removeAll(keepingCapacity: true)
     }
 
     /// Reads an `error_response` element's children into a fatal diagnostic.
