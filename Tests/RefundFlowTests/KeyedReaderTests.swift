@@ -188,6 +188,14 @@ struct XMLReaderTests {
         #expect(plain.rows.first?.raw == ["red"])
     }
 
+    /// A self-closing record element is a record with nothing in it (its attributes still read).
+    @Test func selfClosingRecordsAreRecords() throws {
+        let text = #"<r><refunds><refund/><refund id="2"/><refund><tid>3</tid></refund></refunds></r>"#
+        let result = try readKeyed(text, reader: xmlReader("r/refunds/refund"), fields: ["tid", "@id"])
+        #expect(result.rows.map(\.values) == [[nil, nil], [nil, "2"], ["3", nil]])
+        #expect(result.summary.records == 3)
+    }
+
     @Test func malformedXMLKeepsTheRecordsBeforeAndSaysWhere() throws {
         let good = (1...40).map { "<refund><tid>\($0)</tid><title>padding padding padding</title></refund>\n" }.joined()
         let text = "<r><refunds>\n" + good + "<refund><tid>41</tid></refnd>\n</refunds></r>"

@@ -26,13 +26,12 @@ struct ShopNames {
     private var name = ""
 
     mutating func name(of record: RefundRecord) -> String {
-        let known = record.withText(.shopNo) { shop -> Bool in
-            if shop.elementsEqual(bytes) { return true }
+        let present: Void? = record.withText(.shopNo) { shop in
+            guard !shop.elementsEqual(bytes) else { return }
             bytes = Array(shop)
             name = String(decoding: shop, as: UTF8.self)
-            return true
         }
-        return known == nil ? "" : name
+        return present == nil ? "" : name
     }
 }
 

@@ -98,7 +98,7 @@ final class DuplicateIndex {
 
     @inline(__always) private func block(_ hash: UInt64) -> Int {
         // 2^26 bits = 2^17 blocks of 512 bits (8 words); the top 17 bits pick the block.
-        Int(hash >> 47) << 3
+        Int(hash >> UInt64(64 - (bloomBits >> 9).trailingZeroBitCount)) << 3
     }
 
     /// 63 bits for the 7 positions inside the block, remixed so they do not repeat the top bits
