@@ -178,30 +178,41 @@ struct JSONBytes {
                 case 0..<0x20:
                     o += Self.unicodeEscape(UInt32(byte), into: out + o)
                 default:
-                    // Non-ASCII in phpASCII style: decode one scalar (input is valid UTF-8).
-                    var scalar: UInt32
-                    var length: Int
-                    if byte >= 0xF0 {
-                        scalar = UInt32(byte & 0x07)
-                        length = 4
-                    } else if byte >= 0xE0 {
-                        scalar = UInt32(byte & 0x0F)
-                        length = 3
-                    } else {
-                        scalar = UInt32(byte & 0x1F)
-                        length = 2
-                    }
-                    for offset in 1..<length where index + offset < count {
-                        scalar = (scalar << 6) | UInt32(utf8[index + offset] & 0x3F)
-                    }
-                    if scalar >= 0x10000 {
-                        let value = scalar - 0x10000
-                        o += Self.unicodeEscape(0xD800 + (value >> 10), into: out + o)
-                        o += Self.unicodeEscape(0xDC00 + (value & 0x3FF), into: out + o)
-                    } else {
-                        o += Self.unicodeEscape(scalar, into: out + o)
-                    }
-                    index += length
+                    // Non-ASCII in phpASCII style: one \uXXXX per scalar (a surrogate pair past
+                    // the BMP) for the whole run of non-ASCII characters here (input is valid
+                    // UTF-8); three-byte sequences (CJK) decoded directly.
+                    repeat {
+                        let lead = utf8[index]
+                        if lead & 0xF0 == 0xE0 && index + 2 < count {
+                            let scalar = UInt32(lead & 0x0F) << 12 | UInt32(utf8[index + 1] & 0x3F) << 6 | UInt32(utf8[index + 2] & 0x3F)
+                            o += Self.unicodeEscape(scalar, into: out + o)
+                            index += 3
+                            continue
+                        }
+                        var scalar: UInt32
+                        var length: Int
+                        if lead >= 0xF0 {
+                            scalar = UInt32(lead & 0x07)
+                            length = 4
+                        } else if lead >= 0xE0 {
+                            scalar = UInt32(lead & 0x0F)
+                            length = 3
+                        } else {
+                            scalar = UInt32(lead & 0x1F)
+                            length = 2
+                        }
+                        for offset in 1..<length where index + offset < count {
+                            scalar = (scalar << 6) | UInt32(utf8[index + offset] & 0x3F)
+                        }
+                        if scalar >= 0x10000 {
+                            let value = scalar - 0x10000
+                            o += Self.unicodeEscape(0xD800 + (value >> 10), into: out + o)
+                            o += Self.unicodeEscape(0xDC00 + (value & 0x3FF), into: out + o)
+                        } else {
+                            o += Self.unicodeEscape(scalar, into: out + o)
+                        }
+                        index += length
+                    } while index < count && utf8[index] >= 0x80
                     continue
                 }
                 index += 1
@@ -245,7 +256,8 @@ struct JSONBytes {
     /// The lowercase hex digit of the low 4 bits.
     @inline(__always) private static func hexDigit(_ value: UInt32) -> UInt8 {
         let nibble = UInt8(truncatingIfNeeded: value & 0xF)
-        return nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") - 10 + nibble
+        // Past 9, skip the 39 characters between "9" and "a" (branch free).
+        return nibble &+ UInt8(ascii: "0") &+ ((UInt8(9) &- nibble) >> 7) &* 39
     }
 
     func integer(_ value: Int) {
