@@ -179,12 +179,10 @@ struct XMLWalker {
         return UnsafeBufferPointer(start: pointer, count: strlen(UnsafeRawPointer(pointer).assumingMemoryBound(to: CChar.self)))
     }
 
+    /// The current node's line (the parser's line when libxml2 kept none).
     private func line() -> Int {
-        if let node = xmlTextReaderCurrentNode(reader) {
-            let line = Int(xmlGetLineNo(node))
-            if line > 0 { return line }
-        }
-        return Int(xmlTextReaderGetParserLineNumber(reader))
+        guard let node = xmlTextReaderCurrentNode(reader) else { return Int(xmlTextReaderGetParserLineNumber(reader)) }
+        return line(of: node)
     }
 
     private func line(of node: xmlNodePtr) -> Int {
