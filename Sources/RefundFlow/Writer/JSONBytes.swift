@@ -228,17 +228,11 @@ struct JSONBytes {
     /// and non-ASCII bytes in PHP style). Exact per byte: no carry or borrow crosses from one
     /// byte to the next. `flags` is zero when the whole word is plain.
     @inline(__always) static func escapeFlags(_ word: UInt64, escapesHigh: Bool) -> (flags: UInt64, complex: UInt64) {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        let lows: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
-        // A byte is zero exactly when neither its high bit nor (its low 7 bits + 0x7F) sets bit 7.
-        @inline(__always) func isZero(_ value: UInt64) -> UInt64 { ~(((value & lows) &+ lows) | value) & highs }
-        // Below 0x20: the high bit is clear and the low 7 bits + 0x60 stay below 0x80.
-        var complex = ~((word & lows) &+ (ones &* 0x60)) & ~word & highs
-        var simple = isZero(word ^ (ones &* 0x22)) | isZero(word ^ (ones &* 0x5C))
+        var complex = SWAR.bytes(word, below: 0x20)
+        var simple = SWAR.bytes(word, equalTo: 0x22) | SWAR.bytes(word, equalTo: 0x5C)
         if escapesHigh {
-            simple |= isZero(word ^ (ones &* 0x2F))
-            complex |= word & highs
+            simple |= SWAR.bytes(word, equalTo: 0x2F)
+            complex |= word & SWAR.highs
         }
         return (simple | complex, complex)
     }
