@@ -217,11 +217,7 @@ public struct RunReport: Sendable {
                 json.keyValue("changed_since_acknowledged", writer.changedSinceAcknowledged)
                 for (name, totals) in [("accepted", push.accepted), ("rejected", push.rejected), ("failed", push.failed)] {
                     json.key(name)
-                    json.raw("{")
-                    json.keyValue("records", totals.records, first: true)
-                    json.keyValue("refund_amount", totals.refundAmount.formatted(minFractionDigits: 2))
-                    json.keyValue("actual_refund_amount", totals.actualRefundAmount.formatted(minFractionDigits: 2))
-                    json.raw("}")
+                    Self.amountJSON(totals.all, into: json)
                 }
                 json.keyValue("outcomes", push.outcomes)
                 json.keyValue("every_record_has_an_outcome", push.outcomes == writer.records)
@@ -337,12 +333,17 @@ public struct RunReport: Sendable {
         json.raw("{")
         for (index, (key, amounts)) in pairs.enumerated() {
             json.key(key, first: index == 0)
-            json.raw("{")
-            json.keyValue("records", amounts.records, first: true)
-            json.keyValue("refund_amount", amounts.refundAmount.formatted(minFractionDigits: 2))
-            json.keyValue("actual_refund_amount", amounts.actualRefundAmount.formatted(minFractionDigits: 2))
-            json.raw("}")
+            amountJSON(amounts, into: json)
         }
+        json.raw("}")
+    }
+
+    /// `{"records":…,"refund_amount":"…","actual_refund_amount":"…"}`.
+    static func amountJSON(_ amounts: Amounts, into json: JSONBytes) {
+        json.raw("{")
+        json.keyValue("records", amounts.records, first: true)
+        json.keyValue("refund_amount", amounts.refundAmount.formatted(minFractionDigits: 2))
+        json.keyValue("actual_refund_amount", amounts.actualRefundAmount.formatted(minFractionDigits: 2))
         json.raw("}")
     }
 

@@ -47,11 +47,7 @@ struct EnterpriseRefundTarget: PushTarget {
         }
     }
 
-    func callGroup(_ record: RefundRecord) -> String { "" }
-
-    func unitKey(_ record: RefundRecord) -> String? {
-        (record.text(.shopNo) ?? "") + "\u{1F}" + (record.text(.refundNo) ?? "")
-    }
+    func unitKey(_ record: RefundRecord) -> String? { Self.refundUnitKey(record) }
 
     func payload(group: String, units: [[RefundRecord]]) -> CallPayload {
         let json = JSONBytes(capacity: 1024 * units.count)

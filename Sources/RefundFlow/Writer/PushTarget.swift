@@ -30,6 +30,13 @@ public protocol PushTarget: Sendable {
 extension PushTarget {
     public func acceptedDetails(_ answer: ERPAnswer) -> [JSONValue.Member] { [] }
     public var showsInRefundSearch: Bool { false }
+    /// One call group for every record, unless the target's calls are per shop.
+    public func callGroup(_ record: RefundRecord) -> String { "" }
+
+    /// The unit of targets that send a refund with all its lines: shop and refund number.
+    static func refundUnitKey(_ record: RefundRecord) -> String {
+        (record.text(.shopNo) ?? "") + "\u{1F}" + (record.text(.refundNo) ?? "")
+    }
 }
 
 /// Delivery settings every target takes in its pipeline options.

@@ -32,8 +32,6 @@ struct StockinTarget: PushTarget {
     let warehouseNo: String
     let createPreStockin: Bool
 
-    func callGroup(_ record: RefundRecord) -> String { "" }
-
     func unitKey(_ record: RefundRecord) -> String? { record.text(.tid) ?? "" }
 
     func payload(group: String, units: [[RefundRecord]]) -> CallPayload {

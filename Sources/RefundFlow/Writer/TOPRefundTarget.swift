@@ -43,11 +43,7 @@ struct TOPRefundTarget: PushTarget {
     let initFrom: Int?
     let operatorName: String?
 
-    func callGroup(_ record: RefundRecord) -> String { "" }
-
-    func unitKey(_ record: RefundRecord) -> String? {
-        (record.text(.shopNo) ?? "") + "\u{1F}" + (record.text(.refundNo) ?? "")
-    }
+    func unitKey(_ record: RefundRecord) -> String? { Self.refundUnitKey(record) }
 
     /// Yuan → fen, exact (a Decimal4 times 100 keeps every digit).
     static func fen(_ amount: Decimal4) -> Decimal4 { Decimal4(units: amount.units * 100) }
