@@ -28,7 +28,8 @@ struct Collector: RecordSink {
 }
 
 func readCSV(
-    _ bytes: [UInt8], fields: [String], encoding: SourceEncoding = .auto, chunkSize: Int = 1 << 20, skipLines: Int = 0
+    _ bytes: [UInt8], fields: [String], encoding: SourceEncoding = .auto, chunkSize: Int = 1 << 20, skipLines: Int = 0,
+    commentPrefix: String = "#"
 ) throws -> (rows: [CollectedRow], summary: ReadSummary, header: [String]?) {
     let directory = try Fixtures.temporaryDirectory()
     let path = directory + "/input.csv"
@@ -37,6 +38,7 @@ func readCSV(
     options.encoding = encoding
     options.chunkSize = chunkSize
     options.skipLines = skipLines
+    options.commentPrefix = Array(commentPrefix.utf8)
     var collector = Collector(slots: fields.count)
     let summary = try CSVReader(options: options).read(InputFile(path: path), fieldNames: fields, into: &collector)
     return (collector.rows, summary, collector.header)
@@ -123,6 +125,28 @@ struct CSVReaderTests {
         let result = try readCSV(Array("#支付宝账务明细查询\na,b\n1,2\n".utf8), fields: ["b"], skipLines: 1)
         #expect(result.rows.first?.values == ["2"])
         #expect(result.rows.first?.line == 3)
+    }
+
+    @Test(arguments: [1, 2, 3, 1 << 20])
+    func hashTitleLinesBeforeTheHeaderAreSkippedAndNoted(chunkSize: Int) throws {
+        // A GBK export with two title lines; after the header a '#' line is data like any other.
+        let title: [UInt8] = [0xCC, 0xD4, 0xB1, 0xA6, 0xCD, 0xCB, 0xBF, 0xEE, 0xB5, 0xBC, 0xB3, 0xF6]  // 淘宝退款导出 in GBK
+        let bytes = Array("#".utf8) + title + Array("\r\n#导出时间 2024-03-05\na,b\n#1,2\n".utf8)
+        let result = try readCSV(bytes, fields: ["a", "b"], chunkSize: chunkSize)
+        #expect(result.header == ["a", "b"])
+        #expect(result.rows.map(\.values) == [["#1", "2"]])
+        #expect(result.rows.first?.line == 4)
+        #expect(result.summary.notes.count == 1)
+        let note = try #require(result.summary.notes.first)
+        #expect(note.contains("skipped 2 title lines before the header: '#淘宝退款导出', "))
+        #expect(note.contains("'#导出时间 2024-03-05'"))
+    }
+
+    @Test func anEmptyCommentPrefixReadsTheFirstLineAsTheHeader() throws {
+        let result = try readCSV(Array("#a,b\n1,2\n".utf8), fields: ["#a"], commentPrefix: "")
+        #expect(result.header == ["#a", "b"])
+        #expect(result.rows.map(\.values) == [["1"]])
+        #expect(result.summary.notes.isEmpty)
     }
 
     @Test func missingColumnsAreAbsentNotEmpty() throws {

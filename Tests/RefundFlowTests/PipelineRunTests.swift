@@ -185,6 +185,16 @@ struct PipelineRunTests {
         #expect(fatal.location?.line == 1)
     }
 
+    @Test func aHeaderWithNoKnownColumnIsOneErrorThatPointsAtSkipLines() throws {
+        let out = try run("Alipay statement 2024-03,\n" + Self.columns + "1,9,100,1,ok,,,5,a,,\n")
+        #expect(out.report.status == .failed)
+        let fatal = try #require(out.report.fatal)
+        #expect(fatal.code == "input.no_header")
+        #expect(fatal.location?.line == 1)
+        #expect(fatal.message.contains("none of the columns the pipeline reads; the header found is 'Alipay statement 2024-03', ''"))
+        #expect(fatal.notes.contains { $0.contains("'skipLines'") })
+    }
+
     @Test func inputsAfterAFatalErrorAreStillListed() throws {
         let directory = try Fixtures.temporaryDirectory()
         try Fixtures.write("rn,tid\n1,2\n", to: directory + "/first.csv")

@@ -11,6 +11,10 @@ public struct CSVReaderOptions: Sendable, Hashable {
     public var quote: UInt8 = UInt8(ascii: "\"")
     /// Physical lines before the header (e.g. an export's `#title` line).
     public var skipLines: Int = 0
+    /// Lines before the header that start with these bytes are title lines and are skipped
+    /// (Alipay and some seller-center exports put `#…` lines first). Empty: none. After the
+    /// header every line is data.
+    public var commentPrefix: [UInt8] = Array("#".utf8)
     /// A record larger than this is a fatal error (almost always an unterminated quote).
     public var maxRecordBytes: Int = 16 << 20
     /// Bytes read per system call (also the first buffer size). Tests shrink it to cross
@@ -131,6 +135,7 @@ private struct CSVReadState: ~Copyable {
                 notes: ["in Excel, save it as 'CSV UTF-8 (comma delimited)'; or convert it: iconv -f UTF-16 -t UTF-8"])
         }
         try skipLeadingLines()
+        try skipTitleLines()
         guard let header = try readHeader() else {
             throw Diagnostic(
                 code: "input.no_header", message: "'\(file.path)' has no header row",
@@ -168,24 +173,68 @@ private struct CSVReadState: ~Copyable {
         return summary
     }
 
-    mutating func skipLeadingLines() throws {
-        var remaining = options.skipLines
-        while remaining > 0 {
-            var index = dataStart
-            while true {
-                if index == dataEnd {
-                    let offset = index - dataStart
-                    guard try fill() else { return }
-                    index = dataStart + offset
-                    continue
-                }
-                if buffer[index] == 0x0A { break }
-                index += 1
+    /// Where the line at `dataStart` ends: the index of its LF, or `dataEnd` when the input ends
+    /// first. Buffers more input as needed.
+    mutating func endOfLine() throws -> Int {
+        var index = dataStart
+        while true {
+            if index == dataEnd {
+                let offset = index - dataStart
+                guard try fill() else { return dataEnd }
+                index = dataStart + offset
+                continue
             }
-            dataStart = index + 1
-            line += 1
-            remaining -= 1
+            if buffer[index] == 0x0A { return index }
+            index += 1
         }
+    }
+
+    /// Drops the line at `dataStart` that ends at `end` (as `endOfLine` gives it).
+    mutating func dropLine(endingAt end: Int) {
+        line += 1
+        dataStart = min(end + 1, dataEnd)
+    }
+
+    mutating func skipLeadingLines() throws {
+        for _ in 0..<options.skipLines {
+            if dataStart == dataEnd, try !fill() { return }
+            dropLine(endingAt: try endOfLine())
+        }
+    }
+
+    /// Skips lines that start with `commentPrefix` and says so in the summary's notes.
+    mutating func skipTitleLines() throws {
+        let prefix = options.commentPrefix
+        guard !prefix.isEmpty else { return }
+        var skipped: [String] = []
+        while true {
+            while dataEnd - dataStart < prefix.count, try fill() {}
+            guard dataEnd - dataStart >= prefix.count,
+                prefix.indices.allSatisfy({ buffer[dataStart + $0] == prefix[$0] })
+            else { break }
+            let end = try endOfLine()
+            var text = [UInt8](buffer[dataStart..<end])
+            if text.last == 0x0D { text.removeLast() }
+            skipped.append(Self.titleText(text))
+            dropLine(endingAt: end)
+        }
+        guard !skipped.isEmpty else { return }
+        summary.notes.append(
+            "'\(file.path)': skipped \(skipped.count) title line\(skipped.count == 1 ? "" : "s") before the header: "
+                + skipped.prefix(3).map { "'\($0)'" }.joined(separator: ", ") + (skipped.count > 3 ? ", …" : ""))
+    }
+
+    /// A title line for a note: UTF-8 when it is, else shown through GB18030, cut to 80 characters.
+    private static func titleText(_ bytes: [UInt8]) -> String {
+        var text = String(validating: bytes, as: UTF8.self)
+        if text == nil, let decoder = try? FieldDecoder(.gb18030) {
+            var out: [UInt8] = []
+            if bytes.withUnsafeBufferPointer({ decoder.decode($0, into: &out) }) == nil {
+                text = String(decoding: out, as: UTF8.self)
+            }
+        }
+        let shown = text ?? String(decoding: bytes, as: UTF8.self)
+        return shown.count > 80 ? String(shown.prefix(80)) + "…" : shown
     }
 
     struct Header {
@@ -614,9 +663,9 @@ extension String {
 }
 
 extension CSVReader {
-    /// `reader: { csv: { encoding, delimiter, quote, skipLines } }`.
+    /// `reader: { csv: { encoding, delimiter, quote, skipLines, commentPrefix } }`.
     static let registration = ReaderRegistration(
-        name: "csv", keys: ["encoding", "delimiter", "quote", "skipLines"],
+        name: "csv", keys: ["encoding", "delimiter", "quote", "skipLines", "commentPrefix"],
         decode: { pairs, context in
             var options = CSVReaderOptions()
             for pair in pairs {
@@ -639,6 +688,9 @@ extension CSVReader {
                     if pair.key == "delimiter" { options.delimiter = byte } else { options.quote = byte }
                 case "skipLines":
                     options.skipLines = context.int(pair.value, "'skipLines'", range: 0...1_000) ?? 0
+                case "commentPrefix":
+                    guard let text = context.string(pair.value, "'commentPrefix'") else { continue }
+                    options.commentPrefix = Array(text.utf8)
                 default: break
                 }
             }

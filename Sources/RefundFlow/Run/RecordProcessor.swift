@@ -68,6 +68,22 @@ struct RecordProcessor: RecordSink {
         mapper.prepare(availableFields: shape.availableFields)
         locateFields(available: shape.availableFields)
         guard let available = shape.availableFields else { return }
+        let sourceNames = definition.fields.flatMap { field -> [String] in
+            guard case .source(let names) = field.value else { return [] }
+            return names
+        }
+        if !sourceNames.isEmpty, !sourceNames.contains(where: available.contains) {
+            // Not one column matches: the header is not where the reader looked, or it is another file.
+            let shown = available.prefix(5).map { "'\($0)'" }.joined(separator: ", ") + (available.count > 5 ? ", …" : "")
+            throw Diagnostic(
+                code: "input.no_header",
+                message: "'\(file.path)' has none of the columns the pipeline reads; the header found is \(shown)",
+                location: shape.location,
+                notes: [
+                    "if the export starts with title lines, set 'skipLines' (or 'commentPrefix') in the pipeline's reader",
+                    "otherwise this file is not what \(definition.name) expects (it reads e.g. '\(sourceNames[0])')",
+                ])
+        }
         var missing: [Diagnostic] = []
         for field in definition.fields {
             guard case .source(let names) = field.value, !names.contains(where: available.contains) else { continue }
