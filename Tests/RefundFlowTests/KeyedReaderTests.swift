@@ -54,6 +54,21 @@ struct JSONReaderTests {
         #expect(throws: Diagnostic.self) { try readKeyed(#"{"other":{}}"#, reader: jsonReader(path: path), fields: ["a"]) }
     }
 
+    @Test func theRootKeyPicksOneOfSeveralRecordPaths() throws {
+        var options = JSONReaderOptions()
+        options.recordPaths = [["refunds_receive_get_response", "refunds", "refund"], ["refund_get_response", "refund"]]
+        let reader = JSONReader(options: options)
+        let detail = #"{"refund_get_response":{"refund":{"refund_id":146535512261065,"num":2},"request_id":"r"}}"#
+        #expect(try readKeyed(detail, reader: reader, fields: ["refund_id", "num"]).rows.map(\.values) == [["146535512261065", "2"]])
+        let list = #"{"refunds_receive_get_response":{"refunds":{"refund":[{"refund_id":1},{"refund_id":2}]}}}"#
+        #expect(try readKeyed(list, reader: reader, fields: ["refund_id"]).rows.map(\.values) == [["1"], ["2"]])
+        let error = #expect(throws: Diagnostic.self) {
+            try readKeyed(#"{"refunds_apply_get_response":{"refunds":{}}}"#, reader: reader, fields: [])
+        }
+        #expect(error?.code == "input.no_records_path")
+        #expect(error?.message.hasSuffix("is a 'refunds_apply_get_response' response; the pipeline reads records at 'refunds_receive_get_response/refunds/refund' or 'refund_get_response/refund'; no records were read") == true)
+    }
+
     @Test func theExpectedResponseWithoutRecordsIsZeroRecordsNotAnError() throws {
         let empty = #"{"refunds_receive_get_response":{"total_results":0,"request_id":"x"}}"#
         let result = try readKeyed(empty, reader: jsonReader(path: "refunds_receive_get_response/refunds/refund"), fields: ["a"])
@@ -235,9 +250,27 @@ struct XMLReaderTests {
         #expect(error?.notes.first?.contains("app key") == true)
     }
 
+    @Test func theRootElementPicksOneOfSeveralRecordPaths() throws {
+        var options = XMLReaderOptions()
+        options.recordPaths = [Self.path.split(separator: "/").map(String.init), ["refund_get_response", "refund"]]
+        let reader = XMLReader(options: options)
+        let detail = #"<?xml version="1.0" encoding="utf-8" ?><refund_get_response><refund><refund_id>9</refund_id><num>2</num></refund></refund_get_response><!--top01-->"#
+        #expect(try readKeyed(detail, reader: reader, fields: ["refund_id", "num"]).rows.map(\.values) == [["9", "2"]])
+        let list = "<refunds_receive_get_response><refunds><refund><refund_id>1</refund_id></refund><refund><refund_id>2</refund_id></refund></refunds></refunds_receive_get_response>"
+        #expect(try readKeyed(list, reader: reader, fields: ["refund_id"]).rows.map(\.values) == [["1"], ["2"]])
+        // A record path of the other response does not match below this root.
+        let mixed = "<refund_get_response><refunds><refund><refund_id>1</refund_id></refund></refunds></refund_get_response>"
+        let empty = try readKeyed(mixed, reader: reader, fields: ["refund_id"])
+        #expect(empty.rows.isEmpty)
+        #expect(empty.summary.notes == [RecordPaths.emptyNote(path: empty.summary.file.path, ["refund_get_response", "refund"])])
+        let error = #expect(throws: Diagnostic.self) { try readKeyed("<refunds_apply_get_response/>", reader: reader, fields: []) }
+        #expect(error?.message.hasSuffix("is a 'refunds_apply_get_response' document; the pipeline reads records at 'refunds_receive_get_response/refunds/refund' or 'refund_get_response/refund'; no records were read") == true)
+    }
+
     @Test func aMissingRecordPathIsNotZeroRecordsButAnError() throws {
         let error = #expect(throws: Diagnostic.self) { try readKeyed("<a><b/></a>", reader: xmlReader(Self.path), fields: []) }
         #expect(error?.code == "input.no_records_path")
+        #expect(error?.message.contains("is a 'a' document") == true)
         let empty = try readKeyed("<refunds_receive_get_response><total_results>0</total_results></refunds_receive_get_response>", reader: xmlReader(Self.path), fields: [])
         #expect(empty.rows.isEmpty)
         #expect(empty.summary.notes.first?.contains("no records in it") == true)

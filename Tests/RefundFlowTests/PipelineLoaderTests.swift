@@ -30,6 +30,15 @@ struct PipelineLoaderTests {
         #expect(definition.fields.map(\.field) == [.refundNo])
     }
 
+    @Test func aRecordPathIsOnePathOrAList() throws {
+        let one = Self.minimal.replacingOccurrences(of: "csv: { encoding: gbk }", with: "xml: { recordPath: a/b/c }")
+        #expect((try PipelineLoader.load(yaml: one, path: "p.yaml", variables: ["shop_no": "S"]).reader.options as? XMLReaderOptions)?.recordPaths == [["a", "b", "c"]])
+        let two = Self.minimal.replacingOccurrences(of: "csv: { encoding: gbk }", with: "json: { recordPath: [a/b/c, d/e] }")
+        #expect((try PipelineLoader.load(yaml: two, path: "p.yaml", variables: ["shop_no": "S"]).reader.options as? JSONReaderOptions)?.recordPaths == [["a", "b", "c"], ["d", "e"]])
+        let bad = Self.minimal.replacingOccurrences(of: "csv: { encoding: gbk }", with: "xml: { recordPath: { a: b } }")
+        #expect(errors(bad, variables: ["shop_no": "S"]).first?.hasPrefix("p.yaml:4:30: error: 'recordPath' must be a value or a list of values") == true)
+    }
+
     @Test func reportsEveryErrorAtOnceWithLineAndColumn() {
         let yaml = """
             version: 1

@@ -222,6 +222,24 @@ struct PipelineRunTests {
         }
     }
 
+    /// One `taobao.refund.get` detail response, as XML and as JSON, through the bundled pipelines.
+    @Test func theBundledTOPPipelinesReadADetailResponse() throws {
+        let xml = #"<?xml version="1.0" encoding="utf-8" ?><refund_get_response><refund><buyer_nick>t**9</buyer_nick><created>2024-09-01 10:00:00</created><desc>a &amp; b</desc><end_time>2024-09-02 10:00:00</end_time><has_good_return>true</has_good_return><num>2</num><oid>3050123456789012399</oid><outer_id>SKU-9</outer_id><price>5.00</price><reason>x</reason><refund_fee>10.00</refund_fee><refund_id>146535512261099</refund_id><refund_phase>aftersale</refund_phase><status>SUCCESS</status><tid>3050123456789012398</tid><title>T</title></refund></refund_get_response><!--top011184081134.na62-->"#
+        let json = #"{"refund_get_response":{"refund":{"buyer_nick":"t**9","created":"2024-09-01 10:00:00","desc":"a & b","end_time":"2024-09-02 10:00:00","has_good_return":true,"num":2,"oid":3050123456789012399,"outer_id":"SKU-9","price":"5.00","reason":"x","refund_fee":"10.00","refund_id":146535512261099,"refund_phase":"aftersale","status":"SUCCESS","tid":3050123456789012398,"title":"T"},"request_id":"r1"}}"#
+        var records: [String] = []
+        for (pipeline, text, name) in [("taobao-top-refunds-xml", xml, "detail.xml"), ("taobao-top-refunds-json", json, "detail.json")] {
+            let directory = try Fixtures.temporaryDirectory()
+            try Fixtures.write(text, to: directory + "/" + name)
+            let definition = try PipelineLoader.load(
+                path: Fixtures.packageRoot + "/pipelines/\(pipeline).yaml", variables: ["shop_no": "S1"])
+            let report = try Pipeline(definition).run(RunOptions(inputs: [directory + "/" + name], outputDirectory: directory + "/out")) { _ in }
+            #expect(report.status == .completed)
+            records.append(try Fixtures.read(directory + "/out/records.jsonl"))
+        }
+        #expect(records[0] == records[1])
+        #expect(records[0].hasPrefix(#"{"shop_no":"S1","refund_no":"146535512261099","num":"2","tid":"3050123456789012398","oid":"3050123456789012399","type":2,"status":5,"#))
+    }
+
     @Test func withoutCredentialsThePlaceholderIsLabelled() throws {
         let out = try run(Self.columns + "1,9,100,1,ok,,,5,a,,\n")
         #expect(out.requests[0]["signed_with"] as? String == "placeholder credentials (dry run only)")

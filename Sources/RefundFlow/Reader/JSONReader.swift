@@ -19,8 +19,14 @@ public struct JSONReaderOptions: Sendable, Hashable {
 
     public var shape: Shape = .auto
     /// Keys from the root to the records, e.g. `refunds_receive_get_response/refunds/refund`.
-    /// There an array holds the records, or a single object is one record.
-    public var recordPath: [String] = []
+    /// There an array holds the records, or a single object is one record. One path per kind of
+    /// response; the document's root key picks it.
+    public var recordPaths: [[String]] = []
+    /// One record path.
+    public var recordPath: [String] {
+        get { recordPaths.first ?? [] }
+        set { recordPaths = newValue.isEmpty ? [] : [newValue] }
+    }
     /// A record larger than this is refused (fatal): almost always a broken file.
     public var maxRecordBytes = 16 << 20
     var chunkSize = 1 << 20
@@ -52,7 +58,7 @@ public struct JSONReader: RecordReader {
             try stream.skipByteOrderMark()
             var shape = options.shape
             if shape == .auto {
-                if !options.recordPath.isEmpty {
+                if !options.recordPaths.isEmpty {
                     shape = .document
                 } else {
                     shape = try stream.peekNonSpace() == UInt8(ascii: "[") ? .array : .lines
@@ -138,30 +144,31 @@ public struct JSONReader: RecordReader {
     private func readDocument(
         _ stream: JSONStream, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink, _ summary: inout ReadSummary
     ) throws {
-        guard !options.recordPath.isEmpty else {
+        guard !options.recordPaths.isEmpty else {
             throw Diagnostic(code: "input.json_shape", message: "a JSON document needs 'recordPath' to say where the records are")
         }
-        var reached = 0  // how many components of the record path the document has
+        var walk = DocumentWalk()
         try stream.expect(UInt8(ascii: "{"))
-        try walkObject(stream, depth: 0, builder, &sink, reached: &reached, root: true)
+        try walkObject(stream, depth: 0, builder, &sink, &walk)
         try stream.expectEnd()
-        if reached == options.recordPath.count { return }
-        if reached > 0 {
-            // The expected response with no records in it: TOP leaves the list out when there are none.
-            summary.notes.append("'\(stream.path)' is a '\(options.recordPath[0])' with no '\(options.recordPath.dropFirst().joined(separator: "/"))': no records in it")
-        } else {
-            throw Diagnostic(
-                code: "input.no_records_path",
-                message: "'\(stream.path)' has no '\(options.recordPath.joined(separator: "/"))'; no records were read",
-                location: SourceLocation(file: stream.path, line: 1),
-                notes: ["check the pipeline's recordPath against the file, or whether the file is another API's response"])
+        guard let path = walk.path else {
+            throw RecordPaths.notFound(path: stream.path, root: walk.firstKey, options.recordPaths, what: "response")
         }
+        if walk.reached < path.count { summary.notes.append(RecordPaths.emptyNote(path: stream.path, path)) }
+    }
+
+    /// What a walk through a document found: its first root key, the record path that key picked,
+    /// and how many names of that path the document has.
+    private struct DocumentWalk {
+        var firstKey: String?
+        var path: [String]?
+        var reached = 0
     }
 
     /// Inside an object at `depth` of the record path (after `{`), until its `}`.
     private func walkObject(
-        _ stream: JSONStream, depth: Int, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink, reached: inout Int,
-        root: Bool
+        _ stream: JSONStream, depth: Int, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink,
+        _ walk: inout DocumentWalk
     ) throws {
         if try stream.peekNonSpace() == UInt8(ascii: "}") {
             stream.advance()
@@ -170,13 +177,17 @@ public struct JSONReader: RecordReader {
         while true {
             let key = try stream.readKey()
             try stream.expect(UInt8(ascii: ":"))
-            if root && key == "error_response" {
-                let value = try stream.captureValue()
-                throw topError(value, path: stream.path)
+            if depth == 0 {
+                if key == "error_response" {
+                    let value = try stream.captureValue()
+                    throw topError(value, path: stream.path)
+                }
+                if walk.firstKey == nil { walk.firstKey = key }
+                if walk.path == nil { walk.path = RecordPaths.path(forRoot: key.utf8, in: options.recordPaths) }
             }
-            if depth < options.recordPath.count, key == options.recordPath[depth] {
-                reached = max(reached, depth + 1)
-                let isLast = depth == options.recordPath.count - 1
+            if let path = walk.path, depth < path.count, key == path[depth] {
+                walk.reached = max(walk.reached, depth + 1)
+                let isLast = depth == path.count - 1
                 let next = try stream.peekNonSpace()
                 if isLast {
                     if next == UInt8(ascii: "[") {
@@ -189,7 +200,7 @@ public struct JSONReader: RecordReader {
                     }
                 } else if next == UInt8(ascii: "{") {
                     stream.advance()
-                    try walkObject(stream, depth: depth + 1, builder, &sink, reached: &reached, root: false)
+                    try walkObject(stream, depth: depth + 1, builder, &sink, &walk)
                 } else {
                     _ = try stream.captureValue()
                 }
@@ -766,7 +777,7 @@ struct JSONRecordParser {
 }
 
 extension JSONReader {
-    /// `reader: { json: { shape, recordPath } }`.
+    /// `reader: { json: { shape, recordPath } }`; `recordPath` is one path or a list of them.
     static let registration = ReaderRegistration(
         name: "json", keys: ["shape", "recordPath"],
         decode: { pairs, context in
@@ -776,9 +787,7 @@ extension JSONReader {
                 case "shape":
                     options.shape = context.choice(pair.value, "JSON shape", JSONReaderOptions.Shape.allCases.map { ($0.rawValue, $0) }) ?? .auto
                 case "recordPath":
-                    if let text = context.string(pair.value, "'recordPath'") {
-                        options.recordPath = text.split(separator: "/").map(String.init)
-                    }
+                    options.recordPaths = RecordPaths.decode(pair, &context)
                 default: break
                 }
             }

@@ -1,3 +1,53 @@
+/// Where a keyed document (JSON, XML) keeps its records: one path of names from the root, or
+/// several, one per kind of response. The document's root picks the path, e.g.
+/// `refunds_receive_get_response/refunds/refund` for TOP's list call and
+/// `refund_get_response/refund` for its detail call.
+enum RecordPaths {
+    /// The path whose first name is the document's root, if any.
+    static func path(forRoot root: some Collection<UInt8>, in paths: [[String]]) -> [String]? {
+        paths.first { $0.first.map { $0.utf8.elementsEqual(root) } ?? false }
+    }
+
+    /// `'a/b/c'`, or `'a/b/c' or 'd/e'`, for messages.
+    static func describe(_ paths: [[String]]) -> String {
+        paths.map { "'\($0.joined(separator: "/"))'" }.joined(separator: " or ")
+    }
+
+    /// The note for a document that is the expected response with no records in it (TOP leaves
+    /// the list out when there are none).
+    static func emptyNote(path: String, _ recordPath: [String]) -> String {
+        "'\(path)' is a '\(recordPath[0])' with no '\(recordPath.dropFirst().joined(separator: "/"))': no records in it"
+    }
+
+    /// The fatal error for a document with none of the paths: names the root it does have.
+    static func notFound(path: String, root: String?, _ paths: [[String]], what: String) -> Diagnostic {
+        let rootText = root.map { "'\(path)' is a '\($0)' \(what); " } ?? "'\(path)': "
+        return Diagnostic(
+            code: "input.no_records_path",
+            message: "\(rootText)the pipeline reads records at \(describe(paths)); no records were read",
+            location: SourceLocation(file: path, line: 1),
+            notes: [
+                "check the pipeline's recordPath against the file, or whether the file is another API's response",
+                "recordPath may list several paths, one per kind of response; the document's root picks one",
+            ])
+    }
+
+    /// `recordPath: a/b/c`, or a list of such paths.
+    static func decode(_ pair: YAMLPair, _ context: inout YAMLContext) -> [[String]] {
+        guard let texts = context.stringList(pair.value, "'recordPath'") else { return [] }
+        var paths: [[String]] = []
+        for text in texts {
+            let path = text.split(separator: "/").map(String.init)
+            if path.isEmpty {
+                context.error(pair.value, "wrong_type", "a record path must name at least the root, e.g. refunds_receive_get_response/refunds/refund")
+            } else {
+                paths.append(path)
+            }
+        }
+        return paths
+    }
+}
+
 /// Collects one record of a keyed format (JSON object, XML element) as `path → value` pairs,
 /// and hands it to a sink as a `SourceRow`. Paths join nested names with `/`
 /// (`refund_remind_timeout/timeout`). One builder is reused for every record of a read.

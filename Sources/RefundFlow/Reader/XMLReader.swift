@@ -8,8 +8,14 @@ import CLibXML2
 
 /// Options of the XML reader, as a pipeline's `reader: xml:` gives them.
 public struct XMLReaderOptions: Sendable, Hashable {
-    /// Element names from the root to a record, e.g. `refunds_receive_get_response/refunds/refund`.
-    public var recordPath: [String] = []
+    /// Element names from the root to a record, e.g. `refunds_receive_get_response/refunds/refund`;
+    /// one path per kind of response, and the document's root element picks it.
+    public var recordPaths: [[String]] = []
+    /// One record path.
+    public var recordPath: [String] {
+        get { recordPaths.first ?? [] }
+        set { recordPaths = [newValue] }
+    }
     /// A text value larger than this is refused (fatal).
     public var maxTextBytes = 1 << 20
 
@@ -63,7 +69,7 @@ public struct XMLReader: RecordReader {
 
         try sink.begin(file: file, shape: SourceShape(availableFields: nil, location: nil))
         var walker = XMLWalker(
-            reader: reader, file: file, recordPath: options.recordPath.map { Array($0.utf8) },
+            reader: reader, file: file, recordPaths: options.recordPaths,
             maxTextBytes: options.maxTextBytes, builder: KeyedRecordBuilder(file: file, fieldNames: fieldNames),
             readsAttributes: fieldNames.contains { $0.contains("@") })
         var summary = ReadSummary(file: file)
@@ -73,15 +79,11 @@ public struct XMLReader: RecordReader {
             summary.truncated = broken
             input.drain()
         }
-        if !walker.foundRecordPath && broken == nil && walker.rootMatched {
-            // The expected response with no records in it: TOP leaves the list out when there are none.
-            summary.notes.append("'\(file.path)' is a '\(options.recordPath[0])' with no '\(options.recordPath.dropFirst().joined(separator: "/"))': no records in it")
-        } else if !walker.foundRecordPath && broken == nil {
-            throw Diagnostic(
-                code: "input.no_records_path",
-                message: "'\(file.path)' has no '\(options.recordPath.joined(separator: "/"))' element; no records were read",
-                location: SourceLocation(file: file.path, line: 1),
-                notes: ["check the pipeline's recordPath against the file, or whether the file is another API's response"])
+        if !walker.foundRecordPath && broken == nil {
+            guard let matched = walker.matchedPath else {
+                throw RecordPaths.notFound(path: file.path, root: walker.root, options.recordPaths, what: "document")
+            }
+            summary.notes.append(RecordPaths.emptyNote(path: file.path, matched))
         }
         summary.records = walker.builder.ordinal
         summary.bytes = input.bytesRead
@@ -140,14 +142,17 @@ final class XMLErrors {
 struct XMLWalker {
     let reader: xmlTextReaderPtr
     let file: InputFile
-    let recordPath: [[UInt8]]
+    let recordPaths: [[String]]
+    /// The path the root element picked (until then the first one: nothing matches before the root).
+    private var recordPath: [[UInt8]]
     let maxTextBytes: Int
     let builder: KeyedRecordBuilder
     /// Attributes are ignored unless a pipeline asks for one (`path/@name`, or `@name` on the record).
     let readsAttributes: Bool
     private(set) var foundRecordPath = false
-    /// The root element is the record path's first one (the expected response).
-    private(set) var rootMatched = false
+    /// The document's root element, and the record path it picked (the expected response).
+    private(set) var root: String?
+    private(set) var matchedPath: [String]?
 
     private var elementPath: [[UInt8]] = []  // open elements from the root
     private let fieldPath = ByteBuffer(capacity: 256)  // below the record, joined by "/"
@@ -156,12 +161,13 @@ struct XMLWalker {
     private(set) var lastRecordLine: Int?
 
     init(
-        reader: xmlTextReaderPtr, file: InputFile, recordPath: [[UInt8]], maxTextBytes: Int, builder: KeyedRecordBuilder,
+        reader: xmlTextReaderPtr, file: InputFile, recordPaths: [[String]], maxTextBytes: Int, builder: KeyedRecordBuilder,
         readsAttributes: Bool
     ) {
         self.reader = reader
         self.file = file
-        self.recordPath = recordPath
+        self.recordPaths = recordPaths
+        recordPath = (recordPaths.first ?? []).map { Array($0.utf8) }
         self.maxTextBytes = maxTextBytes
         self.builder = builder
         self.readsAttributes = readsAttributes
@@ -209,7 +215,11 @@ struct XMLWalker {
                     throw topErrorResponse()
                 }
                 elementPath.append(Array(elementName))
-                if elementPath.count == 1 && elementPath[0] == recordPath.first { rootMatched = true }
+                if elementPath.count == 1 {
+                    root = String(decoding: elementName, as: UTF8.self)
+                    matchedPath = RecordPaths.path(forRoot: elementName, in: recordPaths)
+                    if let matchedPath { recordPath = matchedPath.map { Array($0.utf8) } }
+                }
                 if elementPath == recordPath {
                     foundRecordPath = true
                     let recordLine = line()
@@ -412,17 +422,15 @@ struct XMLWalker {
 }
 
 extension XMLReader {
-    /// `reader: { xml: { recordPath } }`.
+    /// `reader: { xml: { recordPath } }`; `recordPath` is one path or a list of them.
     static let registration = ReaderRegistration(
         name: "xml", keys: ["recordPath"],
         decode: { pairs, context in
             var options = XMLReaderOptions()
             for pair in pairs where pair.key == "recordPath" {
-                if let text = context.string(pair.value, "'recordPath'") {
-                    options.recordPath = text.split(separator: "/").map(String.init)
-                }
+                options.recordPaths = RecordPaths.decode(pair, &context)
             }
-            if options.recordPath.isEmpty {
+            if options.recordPaths.isEmpty {
                 context.diagnostics.append(
                     Diagnostic(code: "pipeline.missing_key", message: "the xml reader needs 'recordPath', e.g. refunds_receive_get_response/refunds/refund"))
             }
