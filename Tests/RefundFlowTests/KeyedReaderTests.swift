@@ -69,6 +69,22 @@ struct JSONReaderTests {
         #expect(error?.message.hasSuffix("is a 'refunds_apply_get_response' response; the pipeline reads records at 'refunds_receive_get_response/refunds/refund' or 'refund_get_response/refund'; no records were read") == true)
     }
 
+    @Test func anArrayIsReadAsRecordsEvenWhereAResponseWasExpected() throws {
+        let reader = jsonReader(path: "refunds_receive_get_response/refunds/refund")
+        let result = try readKeyed("\u{FEFF} [{\"a\":\"1\"},\n{\"a\":\"2\"}]", reader: reader, fields: ["a"])
+        #expect(result.rows.map(\.values) == [["1"], ["2"]])
+        #expect(result.rows.map(\.line) == [1, 2])
+    }
+
+    @Test func recordsWhereAResponseWasExpectedPointAtJSONLines() throws {
+        let reader = jsonReader(path: "refunds_receive_get_response/refunds/refund")
+        let error = #expect(throws: Diagnostic.self) { try readKeyed(#"{"refund_id":1}"# + "\n" + #"{"refund_id":2}"#, reader: reader, fields: []) }
+        #expect(error?.message.hasSuffix("is not a response document (its first key is 'refund_id'); the pipeline reads records at 'refunds_receive_get_response/refunds/refund'; no records were read") == true)
+        #expect(error?.notes.first?.contains("shape: lines") == true)
+        let lines = try readKeyed(#"[{"a":1}]"#, reader: jsonReader(.lines), fields: ["a"])
+        #expect(lines.rows.first?.problems.first?.message.contains("not an array (a file that is one JSON array needs the reader's shape: array or auto)") == true)
+    }
+
     @Test func theExpectedResponseWithoutRecordsIsZeroRecordsNotAnError() throws {
         let empty = #"{"refunds_receive_get_response":{"total_results":0,"request_id":"x"}}"#
         let result = try readKeyed(empty, reader: jsonReader(path: "refunds_receive_get_response/refunds/refund"), fields: ["a"])

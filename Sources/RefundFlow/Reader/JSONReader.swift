@@ -7,7 +7,8 @@
 /// Options of the JSON reader, as a pipeline's `reader: json:` gives them.
 public struct JSONReaderOptions: Sendable, Hashable {
     public enum Shape: String, Sendable, Hashable, CaseIterable {
-        /// `[` at the start: an array of records; `{`: JSON Lines. With a `recordPath`: a document.
+        /// `[` at the start: an array of records; `{`: a document when there is a `recordPath`,
+        /// else JSON Lines.
         case auto
         /// A top-level array of record objects.
         case array
@@ -58,10 +59,11 @@ public struct JSONReader: RecordReader {
             try stream.skipByteOrderMark()
             var shape = options.shape
             if shape == .auto {
-                if !options.recordPaths.isEmpty {
-                    shape = .document
+                // `[`: an array of records, even where a response document was expected.
+                if try stream.peekNonSpace() == UInt8(ascii: "[") {
+                    shape = .array
                 } else {
-                    shape = try stream.peekNonSpace() == UInt8(ascii: "[") ? .array : .lines
+                    shape = options.recordPaths.isEmpty ? .lines : .document
                 }
             }
             switch shape {
@@ -150,10 +152,15 @@ public struct JSONReader: RecordReader {
         var walk = DocumentWalk()
         try stream.expect(UInt8(ascii: "{"))
         try walkObject(stream, depth: 0, builder, &sink, &walk)
-        try stream.expectEnd()
         guard let path = walk.path else {
-            throw RecordPaths.notFound(path: stream.path, root: walk.firstKey, options.recordPaths, what: "response")
+            var error = RecordPaths.notFound(path: stream.path, root: walk.firstKey, options.recordPaths, what: "response")
+            if let key = walk.firstKey, !key.hasSuffix("_response") {
+                error.message = "'\(stream.path)' is not a response document (its first key is '\(key)'); the pipeline reads records at \(RecordPaths.describe(options.recordPaths)); no records were read"
+                error.notes.insert("one refund object per line is JSON Lines: read it with shape: lines (pipelines/taobao-top-refunds-jsonl.yaml)", at: 0)
+            }
+            throw error
         }
+        try stream.expectEnd()
         if walk.reached < path.count { summary.notes.append(RecordPaths.emptyNote(path: stream.path, path)) }
     }
 
@@ -567,7 +574,8 @@ struct JSONRecordParser {
     mutating func parseRecord(requireEnd: Bool) throws {
         skipSpace()
         guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else {
-            throw error("a record must be a JSON object")
+            let found = index < bytes.count && bytes[index] == UInt8(ascii: "[") ? ", not an array (a file that is one JSON array needs the reader's shape: array or auto)" : ""
+            throw error("a record must be a JSON object\(found)")
         }
         try parseValue()
         skipSpace()
