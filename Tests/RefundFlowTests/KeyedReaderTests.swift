@@ -266,6 +266,19 @@ struct XMLReaderTests {
         #expect(error?.notes.first?.contains("app key") == true)
     }
 
+    @Test func aDeclaredGBKDocumentIsConvertedAndNamedInTheSummary() throws {
+        let nick: [UInt8] = [0xC2, 0xF2, 0xBC, 0xD2, 0xD2, 0xBB]  // 买家一 in GBK
+        let bytes = Array(#"<?xml version="1.0" encoding="GBK"?>"#.utf8) + Array("\r\n<r><refund><nick>".utf8) + nick
+            + Array("</nick></refund></r>".utf8)
+        let directory = try Fixtures.temporaryDirectory()
+        try Fixtures.write(bytes, to: directory + "/gbk.xml")
+        var collector = Collector(slots: 1)
+        let summary = try xmlReader("r/refund").read(InputFile(path: directory + "/gbk.xml"), fieldNames: ["nick"], into: &collector)
+        #expect(collector.rows.map(\.values) == [["买家一"]])
+        #expect(collector.rows.first?.line == 2)
+        #expect(summary.encoding == "gbk (XML declaration)")
+    }
+
     @Test func theRootElementPicksOneOfSeveralRecordPaths() throws {
         var options = XMLReaderOptions()
         options.recordPaths = [Self.path.split(separator: "/").map(String.init), ["refund_get_response", "refund"]]

@@ -75,6 +75,10 @@ public struct XMLReader: RecordReader {
         var summary = ReadSummary(file: file)
         summary.encoding = "utf-8 (XML)"
         let broken = try walker.walk(into: &sink, errors: errors)
+        if let declared = xmlTextReaderConstEncoding(reader) {
+            // libxml2 converts a declared encoding (e.g. GBK) to UTF-8 itself; the report names it.
+            summary.encoding = String(cString: UnsafeRawPointer(declared).assumingMemoryBound(to: CChar.self)).lowercased() + " (XML declaration)"
+        }
         if let broken {
             summary.truncated = broken
             input.drain()
