@@ -149,6 +149,17 @@ struct CSVReaderTests {
         #expect(result.summary.notes.isEmpty)
     }
 
+    @Test(arguments: [1, 3, 1 << 20])
+    func rowsOfOnlyDelimitersAndSpacesAreBlankLines(chunkSize: Int) throws {
+        // Excel writes ",,,," for formatted empty rows; a quoted space is still nothing.
+        let text = "a,b,c\r\n1,2,3\r\n,,\r\n , \t,\r\n\" \",\"\",\r\n   \r\n4,,\r\n,,\"\"\"\"\r\n"
+        let result = try readCSV(Array(text.utf8), fields: ["a", "c"], chunkSize: chunkSize)
+        #expect(result.rows.map(\.values) == [["1", "3"], ["4", ""], ["", "\""]])
+        #expect(result.rows.map(\.line) == [2, 7, 8])
+        #expect(result.summary.blankLines == 4)
+        #expect(result.summary.records == 3)
+    }
+
     @Test func missingColumnsAreAbsentNotEmpty() throws {
         let result = try readCSV(Array("a,b\n1,\n".utf8), fields: ["b", "nope"])
         #expect(result.rows.first?.values == ["", nil])

@@ -195,6 +195,16 @@ struct PipelineRunTests {
         #expect(fatal.notes.contains { $0.contains("'skipLines'") })
     }
 
+    @Test func excelEmptyRowsAreBlankLinesInTheReportNotRejects() throws {
+        let out = try run(Self.columns + "1,9,100,1,ok,,,5,a,,\n,,,,,,,,,,\n,,,,,,,,,,\n")
+        #expect(out.report.status == .completed)
+        #expect(out.report.counts.read == 1)
+        #expect(out.rejects.isEmpty)
+        #expect(out.report.inputs.first?.blankLines == 2)
+        #expect(try Fixtures.read(out.directory + "/report.json").contains("\"blank_lines\":2"))
+        #expect(try Fixtures.read(out.directory + "/report.md").contains("2 blank lines (empty, or only delimiters and spaces as Excel writes empty rows) carried no record"))
+    }
+
     @Test func inputsAfterAFatalErrorAreStillListed() throws {
         let directory = try Fixtures.temporaryDirectory()
         try Fixtures.write("rn,tid\n1,2\n", to: directory + "/first.csv")

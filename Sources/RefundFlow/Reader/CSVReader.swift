@@ -32,7 +32,8 @@ public struct CSVReaderOptions: Sendable, Hashable {
 ///   byte makes an `encoding` problem that names line and byte offset.
 /// - Ragged rows and unterminated quotes are `malformed` problems; the row is still delivered,
 ///   so it lands in the rejects with its raw content.
-/// - A BOM is removed. Lines with no content at all carry no record and are counted.
+/// - A BOM is removed. Lines with no content (empty, or only delimiters and spaces, as Excel
+///   writes formatted empty rows) carry no record and are counted as blank lines.
 public struct CSVReader: RecordReader {
     public var options: CSVReaderOptions
 
@@ -153,6 +154,11 @@ private struct CSVReadState: ~Copyable {
             case .blank(let end):
                 summary.blankLines += 1
                 line += 1
+                dataStart = end
+            case .record(let end, let lineBreaks) where isEmptyRow(end: end):
+                // Only delimiters and spaces (Excel writes ",,,," for formatted empty rows): no record.
+                summary.blankLines += 1
+                line += lineBreaks
                 dataStart = end
             case .record(let end, let lineBreaks):
                 ordinal += 1
@@ -443,6 +449,18 @@ private struct CSVReadState: ~Copyable {
                 index += 1
             }
         }
+    }
+
+    /// True when every field of the scanned record is empty or spaces and tabs, and the record is
+    /// well formed (no unterminated quote, nothing after a closing quote).
+    func isEmptyRow(end: Int) -> Bool {
+        if unterminatedQuote || junkAfterQuote != nil { return false }
+        let base = UnsafeRawPointer(buffer.baseAddress! + dataStart).assumingMemoryBound(to: UInt8.self)
+        for span in fields {
+            if span.hasEscapedQuote { return false }
+            for offset in span.start..<span.end where base[offset] != 0x20 && base[offset] != 0x09 { return false }
+        }
+        return true
     }
 
     mutating func deliver(

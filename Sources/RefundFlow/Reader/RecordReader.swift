@@ -90,7 +90,7 @@ public struct ReadSummary: Sendable, Hashable {
     public var sha256: String = ""
     /// Records delivered to the sink (good and bad).
     public var records: Int = 0
-    /// Lines with no content at all, which carry no record.
+    /// Lines with no content (empty; in CSV also only delimiters and spaces), which carry no record.
     public var blankLines: Int = 0
     /// The encoding actually used (with `auto`, what was detected and why).
     public var encoding: String = ""

@@ -362,6 +362,10 @@ public struct RunReport: Sendable {
         for input in inputs {
             text += "| `\(input.path)` | \(input.bytes) | `\(input.sha256.prefix(16))…` | \(input.encoding) | \(input.counts.read) | \(input.counts.valid) | \(input.counts.rejected) | \(input.incomplete ? "**no**" : (input.truncated.map { "**truncated**: \($0)" } ?? "yes")) |\n"
         }
+        let blank = inputs.reduce(0) { $0 + $1.blankLines }
+        if blank > 0 {
+            text += "\n\(blank) blank line\(blank == 1 ? "" : "s") (empty, or only delimiters and spaces as Excel writes empty rows) carried no record and \(blank == 1 ? "is" : "are") not counted as read.\n"
+        }
         text += "\n## Accounting\n\n"
         text += "| read | valid | rejected | check `read = valid + rejected` |\n|---:|---:|---:|---|\n"
         text += "| \(counts.read) | \(counts.valid) | \(counts.rejected) | \(counts.isBalanced ? "holds" : "**DOES NOT HOLD**") |\n"
