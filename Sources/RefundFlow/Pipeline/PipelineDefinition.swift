@@ -138,4 +138,6 @@ public struct FieldDefinition: Sendable, Hashable {
     public var required: Bool?
     /// A missing source column is tolerated (the value is absent) instead of stopping the run.
     public var optionalSource: Bool = false
+    /// What to tell a person whose file lacks the source column (e.g. where to get it).
+    public var missingHint: String?
 }

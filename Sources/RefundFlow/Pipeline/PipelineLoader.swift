@@ -11,7 +11,7 @@ public enum PipelineLoader {
     ]
     static let fieldKeys = [
         "from", "value", "default", "clean", "map", "mapDefault", "pattern", "formats", "timeZone", "required",
-        "optional", "when",
+        "optional", "missingHint", "when",
     ]
 
     /// Loads a pipeline file.
@@ -388,6 +388,7 @@ public enum PipelineLoader {
             case "timeZone": definition.timeZone = zoneName(option.value, "'timeZone'", &context)
             case "required": definition.required = context.bool(option.value, "'required'")
             case "optional": definition.optionalSource = context.bool(option.value, "'optional'") ?? false
+            case "missingHint": definition.missingHint = context.string(option.value, "'missingHint'")
             case "when":
                 guard case .sequence(let clauses) = option.value else {
                     context.error(option.value, "wrong_type", "'when' must be a list of clauses, each with 'if' and 'value' or 'from'")

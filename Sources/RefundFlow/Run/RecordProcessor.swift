@@ -97,19 +97,18 @@ struct RecordProcessor: RecordSink {
                     code: "input.missing_column",
                     message: "'\(file.path)' has no column \(list), which the pipeline maps to \(field.field.rawValue)",
                     location: shape.location, field: field.field.rawValue,
-                    notes: missingColumnNotes(names, available: available)))
+                    notes: missingColumnNotes(field, names, available: available)))
         }
         if !missing.isEmpty { throw DiagnosticList(missing) }
     }
 
-    private func missingColumnNotes(_ names: [String], available: [String]) -> [String] {
+    /// A close column name the file does have, and the pipeline's own hint for this field.
+    private func missingColumnNotes(_ field: FieldDefinition, _ names: [String], available: [String]) -> [String] {
         var notes: [String] = []
         if let suggestion = names.compactMap({ closest($0, in: available) }).first {
             notes.append("the file has '\(suggestion)'; is that it?")
         }
-        if names.contains(where: { ["子订单编号", "退款数量", "商品单价"].contains($0) }) {
-            notes.append("Taobao's refund export has no sub-order id, quantity or unit price: add the columns 子订单编号, 退款数量 and 商品单价 from your order data (README: 'Preparing a Taobao export')")
-        }
+        if let hint = field.missingHint { notes.append(hint) }
         return notes
     }
 
