@@ -160,6 +160,14 @@ struct CSVReaderTests {
         #expect(result.summary.records == 3)
     }
 
+    @Test(arguments: [([UInt8]([0x50, 0x4B, 0x03, 0x04, 0x14, 0x00]), ".xlsx"), ([0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1], ".xls")])
+    func anExcelWorkbookIsRefusedWithWhatToDo(_ magic: [UInt8], _ kind: String) throws {
+        let error = #expect(throws: Diagnostic.self) { try readCSV(magic + Array("a,b\n".utf8), fields: ["a"]) }
+        #expect(error?.code == "input.workbook")
+        #expect(error?.message.hasSuffix("is an Excel workbook (\(kind)), not a CSV file") == true)
+        #expect(error?.notes.first?.contains("CSV UTF-8") == true)
+    }
+
     @Test func missingColumnsAreAbsentNotEmpty() throws {
         let result = try readCSV(Array("a,b\n1,\n".utf8), fields: ["b", "nope"])
         #expect(result.rows.first?.values == ["", nil])

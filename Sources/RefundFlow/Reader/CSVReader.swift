@@ -135,6 +135,12 @@ private struct CSVReadState: ~Copyable {
                 location: SourceLocation(file: file.path, line: 1),
                 notes: ["in Excel, save it as 'CSV UTF-8 (comma delimited)'; or convert it: iconv -f UTF-16 -t UTF-8"])
         }
+        if dataEnd - dataStart >= 4, let kind = Self.workbookKind(buffer[0], buffer[1], buffer[2], buffer[3]) {
+            throw Diagnostic(
+                code: "input.workbook", message: "'\(file.path)' is an Excel workbook (\(kind)), not a CSV file",
+                location: SourceLocation(file: file.path, line: 1),
+                notes: ["in Excel, save the sheet as 'CSV UTF-8 (comma delimited)' and run on that file"])
+        }
         try skipLeadingLines()
         try skipTitleLines()
         guard let header = try readHeader() else {
@@ -205,6 +211,15 @@ private struct CSVReadState: ~Copyable {
         for _ in 0..<options.skipLines {
             if dataStart == dataEnd, try !fill() { return }
             dropLine(endingAt: try endOfLine())
+        }
+    }
+
+    /// `.xlsx` (a ZIP archive) or `.xls` (an OLE compound file), from the first four bytes.
+    static func workbookKind(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8, _ b3: UInt8) -> String? {
+        switch (b0, b1, b2, b3) {
+        case (0x50, 0x4B, 0x03, 0x04): return ".xlsx"
+        case (0xD0, 0xCF, 0x11, 0xE0): return ".xls"
+        default: return nil
         }
     }
 
