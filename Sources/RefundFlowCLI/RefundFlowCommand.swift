@@ -54,7 +54,9 @@ struct PipelineInputs: ParsableArguments {
     @Argument(help: "The pipeline YAML, e.g. pipelines/taobao-seller-refunds-csv.yaml.")
     var pipeline: String
 
-    @Option(name: .customLong("input"), help: "An input file; repeat for several.")
+    @Option(
+        name: .customLong("input"), parsing: .upToNextOption,
+        help: "Input files or directories (a directory: its files for the pipeline's reader, by name); several after one --input, or repeat it.")
     var inputs: [String] = []
 
     @Option(help: "Directory for the outputs (records.jsonl, rejects.jsonl, outcomes.jsonl, reports).")
@@ -75,7 +77,7 @@ struct PipelineInputs: ParsableArguments {
     @OptionGroup var credentials: CredentialOptions
 
     func validate() throws {
-        if inputs.isEmpty { throw ValidationError("give at least one --input FILE") }
+        if inputs.isEmpty { throw ValidationError("give at least one --input FILE (or a directory of them)") }
         if let endpoint { try validateEndpoint(endpoint) }
     }
 
@@ -97,8 +99,15 @@ struct PipelineInputs: ParsableArguments {
         }
     }
 
-    func options() throws -> RunOptions {
-        var options = RunOptions(inputs: inputs, outputDirectory: out)
+    func options(for pipeline: Pipeline) throws -> RunOptions {
+        let files: [String]
+        do {
+            files = try pipeline.inputFiles(inputs)
+        } catch {
+            printError(error.description)
+            throw ExitCode(1)
+        }
+        var options = RunOptions(inputs: files, outputDirectory: out)
         options.environment = ProcessInfo.processInfo.environment
         options.endpoint = endpoint
         options.credentials = try credentials.resolve()
@@ -153,7 +162,7 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let compiled = try source.compile()
-        var options = try source.options()
+        var options = try source.options(for: compiled)
         options.dryRun = dryRun
         options.errorLimits = ErrorLimits(maxErrors: maxErrors, maxErrorRate: maxErrorRate.flatMap(PipelineLoader.parseRate))
         options.maxPrintedDiagnostics = showErrors
@@ -161,7 +170,7 @@ struct RunCommand: ParsableCommand {
         options.ledgerReset = ledgerReset
         options.retryRejected = retryRejected
         options.resendAmbiguous = resendAmbiguous
-        let total = source.inputs.reduce(0) { $0 + (((try? FileManager.default.attributesOfItem(atPath: $1))?[.size] as? Int) ?? 0) }
+        let total = options.inputs.reduce(0) { $0 + (((try? FileManager.default.attributesOfItem(atPath: $1))?[.size] as? Int) ?? 0) }
         let progress = RunProgress(totalBytes: total)
         options.progress = progress
         let display = ProgressDisplay.make(for: progress, environment: options.environment)
@@ -204,7 +213,7 @@ struct ReconcileCommand: ParsableCommand {
 
     func run() throws {
         let compiled = try source.compile()
-        let options = try source.options()
+        let options = try source.options(for: compiled)
         guard let credentials = options.credentials, credentials.wdt != nil else {
             printError("error: reconcile reads the ERP with Refund.search and needs WDT_SID, WDT_APPKEY and WDT_APPSECRET (or a --profile) [credentials.missing]")
             throw ExitCode(1)

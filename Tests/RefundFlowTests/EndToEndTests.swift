@@ -152,6 +152,32 @@ import Testing
         #expect(records[2]["num"] as? String == "1")
     }
 
+    @Test func inputsMayBeDirectoriesAndSeveralFollowOneFlag() throws {
+        let directory = try Fixtures.temporaryDirectory("refundflow-dir")
+        try FileManager.default.createDirectory(atPath: directory + "/exports", withIntermediateDirectories: true)
+        let samples = Fixtures.packageRoot + "/pipelines/samples/"
+        try FileManager.default.copyItem(atPath: samples + "taobao-refunds-gbk.csv", toPath: directory + "/exports/2-gbk.csv")
+        try FileManager.default.copyItem(atPath: samples + "taobao-refunds-utf8-bom.csv", toPath: directory + "/exports/1-bom.CSV")
+        try Fixtures.write("not an export", to: directory + "/exports/readme.md")
+        try Fixtures.write("a,b\n", to: directory + "/exports/.partial.csv")
+        let result = try CLI.run([
+            "run", "pipelines/taobao-seller-refunds-csv.yaml", "--set", "shop_no=D", "--input", directory + "/exports",
+            samples + "taobao-refunds-equivalent.csv", "--out", directory + "/out", "--dry-run",
+        ])
+        #expect(result.status == 2)
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/out/report.json"))) as! [String: Any]
+        #expect((report["inputs"] as! [[String: Any]]).map { $0["path"] as? String } == [
+            directory + "/exports/1-bom.CSV", directory + "/exports/2-gbk.csv", samples + "taobao-refunds-equivalent.csv",
+        ])
+        try FileManager.default.createDirectory(atPath: directory + "/none", withIntermediateDirectories: true)
+        let empty = try CLI.run([
+            "run", "pipelines/taobao-seller-refunds-csv.yaml", "--set", "shop_no=D", "--input", directory + "/none",
+            "--out", directory + "/out2", "--dry-run",
+        ])
+        #expect(empty.status == 1)
+        #expect(empty.stderr.contains("error: the input directory '\(directory)/none' has no .csv, .txt files [input.empty_directory]"))
+    }
+
     @Test func aFileWithoutTheMerchantColumnsSaysWhatToAdd() throws {
         let directory = try Fixtures.temporaryDirectory("refundflow-variant")
         try Fixtures.write("退款编号,订单编号,退款状态\n1,2,退款成功\n", to: directory + "/plain.csv")

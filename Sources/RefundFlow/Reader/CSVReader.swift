@@ -698,7 +698,7 @@ extension String {
 extension CSVReader {
     /// `reader: { csv: { encoding, delimiter, quote, skipLines, commentPrefix } }`.
     static let registration = ReaderRegistration(
-        name: "csv", keys: ["encoding", "delimiter", "quote", "skipLines", "commentPrefix"],
+        name: "csv", fileExtensions: ["csv", "txt"], keys: ["encoding", "delimiter", "quote", "skipLines", "commentPrefix"],
         decode: { pairs, context in
             var options = CSVReaderOptions()
             for pair in pairs {

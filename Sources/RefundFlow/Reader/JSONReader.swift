@@ -787,7 +787,7 @@ struct JSONRecordParser {
 extension JSONReader {
     /// `reader: { json: { shape, recordPath } }`; `recordPath` is one path or a list of them.
     static let registration = ReaderRegistration(
-        name: "json", keys: ["shape", "recordPath"],
+        name: "json", fileExtensions: ["json", "jsonl", "ndjson"], keys: ["shape", "recordPath"],
         decode: { pairs, context in
             var options = JSONReaderOptions()
             for pair in pairs {

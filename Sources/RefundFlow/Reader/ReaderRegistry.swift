@@ -1,6 +1,10 @@
+import Foundation
+
 /// How a reader kind is decoded from a pipeline's `reader:` and made for a run.
 struct ReaderRegistration: Sendable {
     let name: String
+    /// File name endings a directory given as input is searched for (lower case, no dot).
+    let fileExtensions: [String]
     /// Option keys the kind accepts; others are `unknown_key` errors.
     let keys: [String]
     let decode: @Sendable ([YAMLPair], inout YAMLContext) -> (any Sendable)?
@@ -17,5 +21,31 @@ enum ReaderRegistry {
 
     static func make(_ definition: ReaderDefinition) -> any RecordReader {
         entries.first { $0.name == definition.name }!.make(definition.options)
+    }
+
+    /// Input paths with each directory replaced by its files of this reader kind (sorted by
+    /// name, not recursive, hidden files left out). A directory with none is an error.
+    static func inputFiles(_ paths: [String], readerName: String) throws(Diagnostic) -> [String] {
+        let extensions = entries.first { $0.name == readerName }?.fileExtensions ?? []
+        var files: [String] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+                files.append(path)  // a file, or a missing path the reader reports
+                continue
+            }
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { name in
+                !name.hasPrefix(".") && extensions.contains { name.lowercased().hasSuffix("." + $0) }
+            }
+            guard !names.isEmpty else {
+                throw Diagnostic(
+                    code: "input.empty_directory",
+                    message: "the input directory '\(path)' has no \(extensions.map { "." + $0 }.joined(separator: ", ")) files",
+                    notes: ["give files with --input FILE, or the directory the exports are in"])
+            }
+            let directory = path.hasSuffix("/") ? String(path.dropLast()) : path
+            files += names.sorted().map { directory + "/" + $0 }
+        }
+        return files
     }
 }

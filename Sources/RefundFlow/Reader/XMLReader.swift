@@ -428,7 +428,7 @@ struct XMLWalker {
 extension XMLReader {
     /// `reader: { xml: { recordPath } }`; `recordPath` is one path or a list of them.
     static let registration = ReaderRegistration(
-        name: "xml", keys: ["recordPath"],
+        name: "xml", fileExtensions: ["xml"], keys: ["recordPath"],
         decode: { pairs, context in
             var options = XMLReaderOptions()
             for pair in pairs where pair.key == "recordPath" {

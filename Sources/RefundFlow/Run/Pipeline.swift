@@ -159,6 +159,12 @@ public struct Pipeline {
         return (sink, ["pushing to \(signer.base(target.family)) with \(credentials.source); concurrency \(settings.concurrency), \(settings.requestsPerMinute == 0 ? "no request limit" : "at most \(settings.requestsPerMinute) requests/minute")"])
     }
 
+    /// The input paths with each directory replaced by its files for this pipeline's reader
+    /// (`.csv`/`.txt`, `.json`/`.jsonl`/`.ndjson`, `.xml`), sorted by name.
+    public func inputFiles(_ paths: [String]) throws(Diagnostic) -> [String] {
+        try ReaderRegistry.inputFiles(paths, readerName: definition.reader.name)
+    }
+
     /// Runs the pipeline over the inputs. Always writes the report, also when it stops early.
     /// - Parameter emit: receives terminal lines (diagnostics, notes); the library never prints.
     public func run(_ options: RunOptions, emit: @escaping (String) -> Void) throws -> RunReport {
