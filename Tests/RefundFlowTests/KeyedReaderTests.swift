@@ -279,6 +279,21 @@ struct XMLReaderTests {
         #expect(summary.encoding == "gbk (XML declaration)")
     }
 
+    @Test func aReadFieldRepeatedWithAnotherValueIsAProblemNotAGuess() throws {
+        let text = "<r><refund><title>A</title><title>B</title><n>1</n><x>1</x><x>2</x></refund><refund><n>2</n><n>2</n></refund></r>"
+        let result = try readKeyed(text, reader: xmlReader("r/refund"), fields: ["title", "n"])
+        #expect(result.rows.count == 2)
+        let problem = try #require(result.rows[0].problems.first)
+        #expect(result.rows[0].problems.count == 1)  // 'x' is not read: its repeats do not matter
+        #expect(problem.code == .malformed)
+        #expect(problem.message == "'title' appears twice in the record with different values ('A', then 'B'); RefundFlow does not guess which one is meant")
+        #expect(result.rows[0].raw.contains("B"))
+        #expect(result.rows[1].problems.isEmpty)  // the same value twice is harmless
+        #expect(result.rows[1].values == [nil, "2"])
+        let json = try readKeyed(#"{"title":"A","n":1,"title":"C"}"#, reader: jsonReader(.lines), fields: ["title"])
+        #expect(json.rows.first?.problems.first?.message.hasPrefix("'title' appears twice in the record with different values ('A', then 'C')") == true)
+    }
+
     @Test func theRootElementPicksOneOfSeveralRecordPaths() throws {
         var options = XMLReaderOptions()
         options.recordPaths = [Self.path.split(separator: "/").map(String.init), ["refund_get_response", "refund"]]

@@ -109,7 +109,27 @@ final class KeyedRecordBuilder {
         fields.append(Field(pathStart: pathStart, pathEnd: valueStart, valueStart: valueStart, valueEnd: store.count, line: line, column: column))
         let position = fields.count - 1
         let slot = pathSlots.slot(path, position: position) { slotsByPath[String(decoding: $0, as: UTF8.self)] ?? -1 }
-        if slot >= 0, slotFields[slot] < 0 { slotFields[slot] = position }
+        guard slot >= 0 else { return }
+        let first = slotFields[slot]
+        if first < 0 {
+            slotFields[slot] = position
+        } else {
+            repeated(first: fields[first], second: fields[position])
+        }
+    }
+
+    /// A field the pipeline reads appears twice in one record (`<title>` twice, a repeated JSON
+    /// key). The same value twice is harmless; different values are a problem, not a guess.
+    private func repeated(first: Field, second: Field) {
+        let bytes = store.buffer
+        let a = bytes[first.valueStart..<first.valueEnd]
+        let b = bytes[second.valueStart..<second.valueEnd]
+        guard !a.elementsEqual(b) else { return }
+        let path = String(decoding: bytes[second.pathStart..<second.pathEnd], as: UTF8.self)
+        addProblem(
+            .malformed,
+            "'\(path)' appears twice in the record with different values ('\(String(decoding: a, as: UTF8.self))', then '\(String(decoding: b, as: UTF8.self))'); RefundFlow does not guess which one is meant",
+            line: second.line, column: second.column, field: path)
     }
 
     func addProblem(_ code: RowErrorCode, _ message: String, line: Int, column: Int, field: String? = nil) {
