@@ -294,6 +294,19 @@ struct XMLReaderTests {
         #expect(json.rows.first?.problems.first?.message.hasPrefix("'title' appears twice in the record with different values ('A', then 'C')") == true)
     }
 
+    @Test func anUndeclaredGBKDocumentIsBrokenWithWhatToDoOnOneLine() throws {
+        let title: [UInt8] = [0xB1, 0xEA, 0xCC, 0xE2]  // 标题 in GBK
+        let bytes = Array("<r><refund><n>1</n></refund>\n<refund><title>".utf8) + title + Array("</title></refund></r>".utf8)
+        let directory = try Fixtures.temporaryDirectory()
+        try Fixtures.write(bytes, to: directory + "/gbk.xml")
+        var collector = Collector(slots: 1)
+        let summary = try xmlReader("r/refund").read(InputFile(path: directory + "/gbk.xml"), fieldNames: ["n"], into: &collector)
+        let message = try #require(collector.rows.last?.problems.first?.message)
+        #expect(!message.contains("\n"))
+        #expect(message.contains("encoding=\"GBK\"?>, or be converted: iconv -f GBK -t UTF-8"))
+        #expect(summary.truncated == message)
+    }
+
     @Test func theRootElementPicksOneOfSeveralRecordPaths() throws {
         var options = XMLReaderOptions()
         options.recordPaths = [Self.path.split(separator: "/").map(String.init), ["refund_get_response", "refund"]]

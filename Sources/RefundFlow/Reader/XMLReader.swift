@@ -127,13 +127,18 @@ final class XMLErrors {
     private(set) var first: (message: String, line: Int, column: Int)?
     /// libxml2 stopped an entity expansion (a loop or an amplification attack).
     private(set) var entityAttack = false
+    /// The bytes are not in the document's encoding (UTF-8 when it declares none).
+    private(set) var badEncoding = false
 
     func record(_ error: xmlError) {
         guard first == nil, error.level.rawValue >= XML_ERR_ERROR.rawValue else { return }
         var message = error.message.map { String(cString: $0) } ?? "malformed XML"
         while message.last == "\n" { message.removeLast() }
+        // One line, as every diagnostic is (libxml2 puts the offending bytes on a second line).
+        message = message.split(separator: "\n").joined(separator: " ")
         first = (message, Int(error.line), Int(error.int2))
         entityAttack = error.code == Int32(XML_ERR_ENTITY_LOOP.rawValue) || message.lowercased().contains("entity")
+        badEncoding = error.code == Int32(XML_ERR_INVALID_CHAR.rawValue) || message.contains("not proper UTF-8")
     }
 }
 
@@ -282,7 +287,10 @@ struct XMLWalker {
         // libxml2's reader parses ahead in 512-byte chunks and stops at an error, so the
         // records it had parsed in that chunk cannot be walked: say exactly what was processed.
         let processed = lastRecordLine.map { "records up to the one ending at line \($0) were processed; " } ?? "no complete record came before it; "
-        let message = "malformed XML at \(location): \(error.message); \(processed)nothing after that was processed"
+        var message = "malformed XML at \(location): \(error.message); \(processed)nothing after that was processed"
+        if errors.badEncoding {
+            message += " (a GBK export must say so in its first line, <?xml version=\"1.0\" encoding=\"GBK\"?>, or be converted: iconv -f GBK -t UTF-8)"
+        }
         builder.begin(line: recordLine ?? error.line, column: recordLine == nil ? error.column : 0)
         builder.addProblem(.malformed, message, line: error.line, column: error.column)
         try builder.deliver(to: &sink)
