@@ -66,7 +66,7 @@ struct JSONReaderTests {
             try readKeyed(#"{"refunds_apply_get_response":{"refunds":{}}}"#, reader: reader, fields: [])
         }
         #expect(error?.code == "input.no_records_path")
-        #expect(error?.message.hasSuffix("is a 'refunds_apply_get_response' response; the pipeline reads records at 'refunds_receive_get_response/refunds/refund' or 'refund_get_response/refund'; no records were read") == true)
+        #expect(error?.message.hasSuffix("has 'refunds_apply_get_response' at its root; the pipeline reads records at 'refunds_receive_get_response/refunds/refund' or 'refund_get_response/refund'; no records were read") == true)
     }
 
     @Test func anArrayIsReadAsRecordsEvenWhereAResponseWasExpected() throws {
@@ -79,7 +79,7 @@ struct JSONReaderTests {
     @Test func recordsWhereAResponseWasExpectedPointAtJSONLines() throws {
         let reader = jsonReader(path: "refunds_receive_get_response/refunds/refund")
         let error = #expect(throws: Diagnostic.self) { try readKeyed(#"{"refund_id":1}"# + "\n" + #"{"refund_id":2}"#, reader: reader, fields: []) }
-        #expect(error?.message.hasSuffix("is not a response document (its first key is 'refund_id'); the pipeline reads records at 'refunds_receive_get_response/refunds/refund'; no records were read") == true)
+        #expect(error?.message.hasSuffix("has 'refund_id' at its root; the pipeline reads records at 'refunds_receive_get_response/refunds/refund'; no records were read") == true)
         #expect(error?.notes.first?.contains("shape: lines") == true)
         let lines = try readKeyed(#"[{"a":1}]"#, reader: jsonReader(.lines), fields: ["a"])
         #expect(lines.rows.first?.problems.first?.message.contains("not an array (a file that is one JSON array needs the reader's shape: array or auto)") == true)
@@ -321,13 +321,13 @@ struct XMLReaderTests {
         #expect(empty.rows.isEmpty)
         #expect(empty.summary.notes == [RecordPaths.emptyNote(path: empty.summary.file.path, ["refund_get_response", "refund"])])
         let error = #expect(throws: Diagnostic.self) { try readKeyed("<refunds_apply_get_response/>", reader: reader, fields: []) }
-        #expect(error?.message.hasSuffix("is a 'refunds_apply_get_response' document; the pipeline reads records at 'refunds_receive_get_response/refunds/refund' or 'refund_get_response/refund'; no records were read") == true)
+        #expect(error?.message.hasSuffix("has 'refunds_apply_get_response' at its root; the pipeline reads records at 'refunds_receive_get_response/refunds/refund' or 'refund_get_response/refund'; no records were read") == true)
     }
 
     @Test func aMissingRecordPathIsNotZeroRecordsButAnError() throws {
         let error = #expect(throws: Diagnostic.self) { try readKeyed("<a><b/></a>", reader: xmlReader(Self.path), fields: []) }
         #expect(error?.code == "input.no_records_path")
-        #expect(error?.message.contains("is a 'a' document") == true)
+        #expect(error?.message.contains("has 'a' at its root") == true)
         let empty = try readKeyed("<refunds_receive_get_response><total_results>0</total_results></refunds_receive_get_response>", reader: xmlReader(Self.path), fields: [])
         #expect(empty.rows.isEmpty)
         #expect(empty.summary.notes.first?.contains("no records in it") == true)

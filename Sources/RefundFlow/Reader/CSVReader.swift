@@ -161,7 +161,7 @@ private struct CSVReadState: ~Copyable {
                 summary.blankLines += 1
                 line += 1
                 dataStart = end
-            case .record(let end, let lineBreaks) where isEmptyRow(end: end):
+            case .record(let end, let lineBreaks) where isEmptyRow():
                 // Only delimiters and spaces (Excel writes ",,,," for formatted empty rows): no record.
                 summary.blankLines += 1
                 line += lineBreaks
@@ -468,7 +468,7 @@ private struct CSVReadState: ~Copyable {
 
     /// True when every field of the scanned record is empty or spaces and tabs, and the record is
     /// well formed (no unterminated quote, nothing after a closing quote).
-    func isEmptyRow(end: Int) -> Bool {
+    func isEmptyRow() -> Bool {
         if unterminatedQuote || junkAfterQuote != nil { return false }
         let base = UnsafeRawPointer(buffer.baseAddress! + dataStart).assumingMemoryBound(to: UInt8.self)
         for span in fields {

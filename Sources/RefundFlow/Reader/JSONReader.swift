@@ -153,9 +153,9 @@ public struct JSONReader: RecordReader {
         try stream.expect(UInt8(ascii: "{"))
         try walkObject(stream, depth: 0, builder, &sink, &walk)
         guard let path = walk.path else {
-            var error = RecordPaths.notFound(path: stream.path, root: walk.firstKey, options.recordPaths, what: "response")
+            var error = RecordPaths.notFound(path: stream.path, root: walk.firstKey, options.recordPaths)
             if let key = walk.firstKey, !key.hasSuffix("_response") {
-                error.message = "'\(stream.path)' is not a response document (its first key is '\(key)'); the pipeline reads records at \(RecordPaths.describe(options.recordPaths)); no records were read"
+                // Not an API response at all: most likely refund objects, one per line.
                 error.notes.insert("one refund object per line is JSON Lines: read it with shape: lines (pipelines/taobao-top-refunds-jsonl.yaml)", at: 0)
             }
             throw error

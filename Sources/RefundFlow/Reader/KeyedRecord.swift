@@ -20,11 +20,11 @@ enum RecordPaths {
     }
 
     /// The fatal error for a document with none of the paths: names the root it does have.
-    static func notFound(path: String, root: String?, _ paths: [[String]], what: String) -> Diagnostic {
-        let rootText = root.map { "'\(path)' is a '\($0)' \(what); " } ?? "'\(path)': "
+    static func notFound(path: String, root: String?, _ paths: [[String]]) -> Diagnostic {
+        let found = root.map { "has '\($0)' at its root" } ?? "is empty"
         return Diagnostic(
             code: "input.no_records_path",
-            message: "\(rootText)the pipeline reads records at \(describe(paths)); no records were read",
+            message: "'\(path)' \(found); the pipeline reads records at \(describe(paths)); no records were read",
             location: SourceLocation(file: path, line: 1),
             notes: [
                 "check the pipeline's recordPath against the file, or whether the file is another API's response",

@@ -14,7 +14,7 @@ public struct XMLReaderOptions: Sendable, Hashable {
     /// One record path.
     public var recordPath: [String] {
         get { recordPaths.first ?? [] }
-        set { recordPaths = [newValue] }
+        set { recordPaths = newValue.isEmpty ? [] : [newValue] }
     }
     /// A text value larger than this is refused (fatal).
     public var maxTextBytes = 1 << 20
@@ -85,7 +85,7 @@ public struct XMLReader: RecordReader {
         }
         if !walker.foundRecordPath && broken == nil {
             guard let matched = walker.matchedPath else {
-                throw RecordPaths.notFound(path: file.path, root: walker.root, options.recordPaths, what: "document")
+                throw RecordPaths.notFound(path: file.path, root: walker.root, options.recordPaths)
             }
             summary.notes.append(RecordPaths.emptyNote(path: file.path, matched))
         }

@@ -81,7 +81,7 @@ struct RecordProcessor: RecordSink {
                 location: shape.location,
                 notes: [
                     "if the export starts with title lines, set 'skipLines' (or 'commentPrefix') in the pipeline's reader",
-                    "otherwise this file is not what \(definition.name) expects (it reads e.g. '\(sourceNames[0])')",
+                    "otherwise this file is not what \(definition.name.isEmpty ? "the pipeline" : definition.name) expects (it reads e.g. '\(sourceNames[0])')",
                 ])
         }
         var missing: [Diagnostic] = []
