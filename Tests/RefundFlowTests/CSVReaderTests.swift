@@ -142,6 +142,13 @@ struct CSVReaderTests {
         #expect(note.contains("'#导出时间 2024-03-05'"))
     }
 
+    @Test func aHashLineThatNamesAReadColumnIsTheHeader() throws {
+        let result = try readCSV(Array("#导出 2024\n#,退款编号\n1,2\n".utf8), fields: ["退款编号"])
+        #expect(result.header == ["#", "退款编号"])
+        #expect(result.rows.map(\.values) == [["2"]])
+        #expect(result.summary.notes.first?.hasSuffix("skipped 1 title line before the header: '#导出 2024'") == true)
+    }
+
     @Test func anEmptyCommentPrefixReadsTheFirstLineAsTheHeader() throws {
         let result = try readCSV(Array("#a,b\n1,2\n".utf8), fields: ["#a"], commentPrefix: "")
         #expect(result.header == ["#a", "b"])

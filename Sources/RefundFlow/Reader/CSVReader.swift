@@ -142,7 +142,7 @@ private struct CSVReadState: ~Copyable {
                 notes: ["in Excel, save the sheet as 'CSV UTF-8 (comma delimited)' and run on that file"])
         }
         try skipLeadingLines()
-        try skipTitleLines()
+        try skipTitleLines(unlessNaming: fieldNames)
         guard let header = try readHeader() else {
             throw Diagnostic(
                 code: "input.no_header", message: "'\(file.path)' has no header row",
@@ -223,8 +223,9 @@ private struct CSVReadState: ~Copyable {
         }
     }
 
-    /// Skips lines that start with `commentPrefix` and says so in the summary's notes.
-    mutating func skipTitleLines() throws {
+    /// Skips lines that start with `commentPrefix` and says so in the summary's notes. A line that
+    /// names a column the pipeline reads is the header (e.g. one whose first column is `#`).
+    mutating func skipTitleLines(unlessNaming fieldNames: [String]) throws {
         let prefix = options.commentPrefix
         guard !prefix.isEmpty else { return }
         var skipped: [String] = []
@@ -234,9 +235,11 @@ private struct CSVReadState: ~Copyable {
                 prefix.indices.allSatisfy({ buffer[dataStart + $0] == prefix[$0] })
             else { break }
             let end = try endOfLine()
-            var text = [UInt8](buffer[dataStart..<end])
-            if text.last == 0x0D { text.removeLast() }
-            skipped.append(Self.titleText(text))
+            var bytes = [UInt8](buffer[dataStart..<end])
+            if bytes.last == 0x0D { bytes.removeLast() }
+            let text = Self.titleText(bytes)
+            if fieldNames.contains(where: { !$0.isEmpty && text.contains($0) }) { break }
+            skipped.append(text.count > 80 ? String(text.prefix(80)) + "…" : text)
             dropLine(endingAt: end)
         }
         guard !skipped.isEmpty else { return }
@@ -245,7 +248,7 @@ private struct CSVReadState: ~Copyable {
                 + skipped.prefix(3).map { "'\($0)'" }.joined(separator: ", ") + (skipped.count > 3 ? ", …" : ""))
     }
 
-    /// A title line for a note: UTF-8 when it is, else shown through GB18030, cut to 80 characters.
+    /// A title line as text: UTF-8 when it is, else read as GB18030.
     private static func titleText(_ bytes: [UInt8]) -> String {
         var text = String(validating: bytes, as: UTF8.self)
         if text == nil, let decoder = try? FieldDecoder(.gb18030) {
@@ -254,8 +257,7 @@ private struct CSVReadState: ~Copyable {
                 text = String(decoding: out, as: UTF8.self)
             }
         }
-        let shown = text ?? String(decoding: bytes, as: UTF8.self)
-        return shown.count > 80 ? String(shown.prefix(80)) + "…" : shown
+        return text ?? String(decoding: bytes, as: UTF8.self)
     }
 
     struct Header {
