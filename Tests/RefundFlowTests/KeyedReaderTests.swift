@@ -85,6 +85,37 @@ struct JSONReaderTests {
         #expect(lines.rows.first?.problems.first?.message.contains("not an array (a file that is one JSON array needs the reader's shape: array or auto)") == true)
     }
 
+    @Test func aBadLineCountsAsOneRecordInTheOrdinals() throws {
+        let lines = try readKeyed("{\"a\":\n{\"a\":\"2\"}\n[1]\n{\"a\":\"4\"}", reader: jsonReader(.lines), fields: ["a"])
+        #expect(lines.rows.map(\.record) == [1, 2, 3, 4])
+        #expect(lines.summary.records == 4)
+        let array = try readKeyed(#"[{"a":"1"},{"a":"\x"},{"a":"3"}]"#, reader: jsonReader(.array), fields: ["a"])
+        #expect(array.rows.map(\.record) == [1, 2, 3])
+        #expect(array.rows[1].problems.first?.code == .malformed)
+    }
+
+    @Test func jsonLinesMayHoldWholeResponsesWhoseRecordsAreTakenFromThePaths() throws {
+        var options = JSONReaderOptions()
+        options.shape = .lines
+        options.recordPaths = [["refunds_receive_get_response", "refunds", "refund"], ["refund_get_response", "refund"]]
+        let text = [
+            #"{"refund_id":1,"sku":{"id":"s1"}}"#,
+            #"{"refund_get_response":{"refund":{"refund_id":2,"sku":{"id":"s2"}},"request_id":"r"}}"#,
+            #" {"refunds_receive_get_response":{"total_results":2,"refunds":{"refund":[{"refund_id":3},{"refund_id":4,"sku":{"id":"s4"}}]}}}"#,
+            #"{"refunds_receive_get_response":{"total_results":0}}"#,
+            #"{"refund_get_response":{"refund":{"refund_id":5,"refund_id":6}}}"#,
+            #"{"refund_get_response":{"refund":{"refund_id":7}"#,
+        ].joined(separator: "\n")
+        let result = try readKeyed(text, reader: JSONReader(options: options), fields: ["refund_id", "sku/id"])
+        #expect(result.rows.map(\.values) == [["1", "s1"], ["2", "s2"], ["3", nil], ["4", "s4"], ["5", nil], [nil, nil]])
+        #expect(result.rows.map(\.line) == [1, 2, 3, 3, 5, 6])
+        #expect(result.rows[4].problems.first?.message.hasPrefix("'refund_id' appears twice") == true)
+        #expect(result.rows[5].problems.first?.message.hasPrefix("invalid JSON") == true)
+        #expect(result.rows.map(\.record) == [1, 2, 3, 4, 5, 6])
+        #expect(result.summary.records == 6)
+        #expect(result.summary.notes == ["'\(result.summary.file.path)': 1 line is a response with no records in it"])
+    }
+
     @Test func theExpectedResponseWithoutRecordsIsZeroRecordsNotAnError() throws {
         let empty = #"{"refunds_receive_get_response":{"total_results":0,"request_id":"x"}}"#
         let result = try readKeyed(empty, reader: jsonReader(path: "refunds_receive_get_response/refunds/refund"), fields: ["a"])

@@ -87,14 +87,27 @@ public struct JSONReader: RecordReader {
     }
 
     private func readLines(_ stream: JSONStream, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink, _ summary: inout ReadSummary) throws {
+        // With record paths, a line may be a whole response (one API call's answer per line):
+        // its records are taken from the path; other lines are records themselves.
+        let response = options.recordPaths.isEmpty ? nil : KeyedRecordBuilder(file: builder.file, fieldNames: [])
+        var emptyResponses = 0
         while let line = try stream.nextLine() {
+            if let response, let path = RecordPaths.path(forRoot: Self.firstKey(line.bytes), in: options.recordPaths) {
+                var parser = JSONRecordParser(line.bytes, line: line.number, column: 1, builder: response, buffers: stream.parseBuffers)
+                response.begin(line: line.number, column: 1)
+                if (try? parser.parseRecord(requireEnd: true)) != nil, response.problems.isEmpty {
+                    if try Self.deliverRecords(of: response, at: path, line: line.number, to: builder, &sink) == 0 { emptyResponses += 1 }
+                    continue
+                }
+                // Invalid JSON or text: rejected below like any bad line.
+            }
             var parser = JSONRecordParser(line.bytes, line: line.number, column: 1, builder: builder, buffers: stream.parseBuffers)
             builder.begin(line: line.number, column: 1)
             do {
                 try parser.parseRecord(requireEnd: true)
                 try Self.refuseErrorResponse(builder)
             } catch let error as JSONSyntaxError {
-                builder.begin(line: line.number, column: 1)
+                builder.restart(line: line.number, column: 1)
                 builder.addProblem(.malformed, "invalid JSON: \(error.message)", line: error.line, column: error.column)
                 Self.lineKey.withUnsafeBufferPointer { key in
                     // Invalid UTF-8 is shown lossily here; the problem names the position.
@@ -104,9 +117,67 @@ public struct JSONReader: RecordReader {
             }
             try builder.deliver(to: &sink)
         }
+        if emptyResponses > 0 {
+            summary.notes.append("'\(stream.path)': \(emptyResponses) line\(emptyResponses == 1 ? " is a response" : "s are responses") with no records in it")
+        }
     }
 
     private static let lineKey: [UInt8] = Array("line_text".utf8)
+
+    /// The first key of a line's object, when it is a plain one (`{"name":`), else empty.
+    private static func firstKey(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        var index = 0
+        func skipSpace() { while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x09 { index += 1 } }
+        skipSpace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return UnsafeBufferPointer(rebasing: bytes[0..<0]) }
+        index += 1
+        skipSpace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return UnsafeBufferPointer(rebasing: bytes[0..<0]) }
+        let start = index + 1
+        var end = start
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\") { end += 1 }
+        return UnsafeBufferPointer(rebasing: bytes[start..<end])
+    }
+
+    /// Delivers the records a parsed response holds at `path`: one object there, or each element
+    /// of an array (its fields `path/<index>/…`). Field paths lose the prefix. Returns the count.
+    private static func deliverRecords(
+        of response: KeyedRecordBuilder, at path: [String], line: Int, to builder: KeyedRecordBuilder,
+        _ sink: inout some RecordSink
+    ) throws -> Int {
+        let prefix = Array((path.joined(separator: "/") + "/").utf8)
+        let bytes = response.bytes
+        var delivered = 0
+        var isArray: Bool?
+        var current: Range<Int>?  // where the array index of the record being built sits, or an empty range
+        for field in response.fields {
+            guard field.pathEnd - field.pathStart > prefix.count,
+                bytes[field.pathStart..<field.pathStart + prefix.count].elementsEqual(prefix)
+            else { continue }
+            var pathStart = field.pathStart + prefix.count
+            var headEnd = pathStart
+            while headEnd < field.pathEnd, bytes[headEnd] != UInt8(ascii: "/") { headEnd += 1 }
+            if isArray == nil {
+                isArray = headEnd > pathStart && headEnd < field.pathEnd && bytes[pathStart..<headEnd].allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+            }
+            var index = pathStart..<pathStart
+            if isArray == true {
+                index = pathStart..<headEnd
+                pathStart = min(headEnd + 1, field.pathEnd)
+            }
+            if current == nil || !bytes[current!].elementsEqual(bytes[index]) {
+                if current != nil { try builder.deliver(to: &sink) }
+                builder.begin(line: line, column: field.column)
+                delivered += 1
+            }
+            current = index
+            builder.add(
+                path: UnsafeBufferPointer(rebasing: bytes[pathStart..<field.pathEnd]),
+                value: UnsafeBufferPointer(rebasing: bytes[field.valueStart..<field.valueEnd]), line: field.line, column: field.column)
+        }
+        if current != nil { try builder.deliver(to: &sink) }
+        return delivered
+    }
 
     private func readArray(_ stream: JSONStream, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink) throws {
         try stream.expect(UInt8(ascii: "["))
@@ -137,7 +208,7 @@ public struct JSONReader: RecordReader {
             try parser.parseRecord(requireEnd: true)
             try Self.refuseErrorResponse(builder)
         } catch let error as JSONSyntaxError {
-            builder.begin(line: value.line, column: value.column)
+            builder.restart(line: value.line, column: value.column)
             builder.addProblem(.malformed, "invalid JSON: \(error.message)", line: error.line, column: error.column)
         }
         try builder.deliver(to: &sink)

@@ -91,13 +91,19 @@ final class KeyedRecordBuilder {
     }
 
     func begin(line: Int, column: Int) {
+        restart(line: line, column: column)
+        ordinal += 1
+    }
+
+    /// Starts the current record over (e.g. to reject it whole after a parse error), without
+    /// counting another record.
+    func restart(line: Int, column: Int) {
         store.removeAll()
         fields.removeAll(keepingCapacity: true)
         problems.removeAll(keepingCapacity: true)
         for index in slotFields.indices { slotFields[index] = -1 }
         self.line = line
         self.column = column
-        ordinal += 1
     }
 
     /// Adds a field; a repeated path keeps its first value for mapping (all stay in `raw`).
