@@ -285,6 +285,26 @@ struct FastPathEquivalenceTests {
         #expect(!outputs[0][0].isEmpty)
     }
 
+    @Test func trimCutsNoBreakAndIdeographicSpacesAtTheEndsOnBothPaths() throws {
+        let csv = PipelineRunTests.columns + "\u{3000}14\u{00A0},22,36,1,ok,\u{00A0}exchange\u{3000},N,5,\u{3000}dan\u{3000},,a\u{3000}b\n"
+        let definition = try PipelineLoader.load(yaml: PipelineRunTests.header + PipelineRunTests.fields, path: "p.yaml")
+        var outputs: [String] = []
+        for fast in [true, false] {
+            var compiled = try Pipeline(definition)
+            compiled.mapper.usesFastPath = fast
+            let directory = try Fixtures.temporaryDirectory("refundflow-fast")
+            try Fixtures.write(csv, to: directory + "/in.csv")
+            _ = try compiled.run(RunOptions(inputs: [directory + "/in.csv"], outputDirectory: directory + "/out")) { _ in }
+            let records = try Fixtures.jsonLines(directory + "/out/records.jsonl")
+            #expect(records.first?["refund_no"] as? String == "14")
+            #expect(records.first?["buyer_nick"] as? String == "dan")
+            #expect(records.first?["type"] as? Int == 3, "the condition sees the trimmed value")
+            #expect(records.first?["remark"] as? String == "a\u{3000}b", "inside a value nothing changes")
+            outputs.append(try Fixtures.read(directory + "/out/records.jsonl"))
+        }
+        #expect(outputs[0] == outputs[1])
+    }
+
     @Test func conditionsWithEmptyCRAndAbsentValuesAgree() throws {
         let csv = PipelineRunTests.columns + """
             1,9,100,1,ok,exchange,Y,5,a,,

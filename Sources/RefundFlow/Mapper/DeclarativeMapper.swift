@@ -538,8 +538,7 @@ func appendCleaned(_ value: UnsafeBufferPointer<UInt8>, steps: [CleanStep], into
     for step in steps {
         switch step {
         case .trim:
-            while start < end, isASCIISpace(value[start]) { start += 1 }
-            while end > start, isASCIISpace(value[end - 1]) { end -= 1 }
+            (start, end) = trimmed(value, start, end)
         case .excel:
             (start, end) = excelUnwrapped(value, start, end)
         case .crlf:
@@ -562,12 +561,39 @@ func appendCleaned(_ value: UnsafeBufferPointer<UInt8>, steps: [CleanStep], into
     }
 }
 
+/// Cuts spaces, tabs, CR and LF from both ends, and the no-break space (U+00A0) and the
+/// ideographic space (U+3000) that copy-paste and Chinese input leave there.
 private func trimmed(_ value: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> (Int, Int) {
     var start = start
     var end = end
-    while start < end, isASCIISpace(value[start]) { start += 1 }
-    while end > start, isASCIISpace(value[end - 1]) { end -= 1 }
+    while start < end {
+        if isASCIISpace(value[start]) {
+            start += 1
+        } else if value[start] >= 0xC2, let width = wideSpaceWidth(value, at: start, end: end) {
+            start += width
+        } else {
+            break
+        }
+    }
+    while end > start {
+        if isASCIISpace(value[end - 1]) {
+            end -= 1
+        } else if value[end - 1] >= 0x80, end - start >= 2, wideSpaceWidth(value, at: end - 2, end: end) == 2 {
+            end -= 2
+        } else if value[end - 1] >= 0x80, end - start >= 3, wideSpaceWidth(value, at: end - 3, end: end) == 3 {
+            end -= 3
+        } else {
+            break
+        }
+    }
     return (start, end)
+}
+
+/// 2 for U+00A0 (C2 A0), 3 for U+3000 (E3 80 80) at `index`, else nil.
+@inline(__always) private func wideSpaceWidth(_ value: UnsafeBufferPointer<UInt8>, at index: Int, end: Int) -> Int? {
+    if value[index] == 0xC2, index + 1 < end, value[index + 1] == 0xA0 { return 2 }
+    if value[index] == 0xE3, index + 2 < end, value[index + 1] == 0x80, value[index + 2] == 0x80 { return 3 }
+    return nil
 }
 
 /// Where a fast field's value comes from.
