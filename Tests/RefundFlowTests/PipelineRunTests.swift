@@ -285,24 +285,33 @@ struct FastPathEquivalenceTests {
         #expect(!outputs[0][0].isEmpty)
     }
 
-    @Test func trimCutsNoBreakAndIdeographicSpacesAtTheEndsOnBothPaths() throws {
-        let csv = PipelineRunTests.columns + "\u{3000}14\u{00A0},22,36,1,ok,\u{00A0}exchange\u{3000},N,5,\u{3000}dan\u{3000},,a\u{3000}b\n"
+    /// Runs `csv` through the test pipeline with the fast path on, then off: the output
+    /// directories, in that order.
+    func runBothPaths(_ csv: String) throws -> [String] {
         let definition = try PipelineLoader.load(yaml: PipelineRunTests.header + PipelineRunTests.fields, path: "p.yaml")
-        var outputs: [String] = []
+        var directories: [String] = []
         for fast in [true, false] {
             var compiled = try Pipeline(definition)
             compiled.mapper.usesFastPath = fast
             let directory = try Fixtures.temporaryDirectory("refundflow-fast")
             try Fixtures.write(csv, to: directory + "/in.csv")
             _ = try compiled.run(RunOptions(inputs: [directory + "/in.csv"], outputDirectory: directory + "/out")) { _ in }
-            let records = try Fixtures.jsonLines(directory + "/out/records.jsonl")
+            directories.append(directory + "/out")
+        }
+        return directories
+    }
+
+    @Test func trimCutsNoBreakAndIdeographicSpacesAtTheEndsOnBothPaths() throws {
+        let csv = PipelineRunTests.columns + "\u{3000}14\u{00A0},22,36,1,ok,\u{00A0}exchange\u{3000},N,5,\u{3000}dan\u{3000},,a\u{3000}b\n"
+        let directories = try runBothPaths(csv)
+        for directory in directories {
+            let records = try Fixtures.jsonLines(directory + "/records.jsonl")
             #expect(records.first?["refund_no"] as? String == "14")
             #expect(records.first?["buyer_nick"] as? String == "dan")
             #expect(records.first?["type"] as? Int == 3, "the condition sees the trimmed value")
             #expect(records.first?["remark"] as? String == "a\u{3000}b", "inside a value nothing changes")
-            outputs.append(try Fixtures.read(directory + "/out/records.jsonl"))
         }
-        #expect(outputs[0] == outputs[1])
+        #expect(try Fixtures.read(directories[0] + "/records.jsonl") == Fixtures.read(directories[1] + "/records.jsonl"))
     }
 
     @Test func conditionsWithEmptyCRAndAbsentValuesAgree() throws {
@@ -313,16 +322,7 @@ struct FastPathEquivalenceTests {
             4,9,103,1,ok,"ex\r\nchange",Y,5,d,,
             5,9,104,1,ok, exchange ,N,5,e,,
             """
-        let definition = try PipelineLoader.load(yaml: PipelineRunTests.header + PipelineRunTests.fields, path: "p.yaml")
-        var outputs: [String] = []
-        for fast in [true, false] {
-            var compiled = try Pipeline(definition)
-            compiled.mapper.usesFastPath = fast
-            let directory = try Fixtures.temporaryDirectory("refundflow-fast")
-            try Fixtures.write(csv, to: directory + "/in.csv")
-            _ = try compiled.run(RunOptions(inputs: [directory + "/in.csv"], outputDirectory: directory + "/out")) { _ in }
-            outputs.append(try Fixtures.read(directory + "/out/records.jsonl") + Fixtures.read(directory + "/out/rejects.jsonl"))
-        }
+        let outputs = try runBothPaths(csv).map { try Fixtures.read($0 + "/records.jsonl") + Fixtures.read($0 + "/rejects.jsonl") }
         #expect(outputs[0] == outputs[1])
     }
 }
