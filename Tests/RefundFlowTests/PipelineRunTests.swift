@@ -195,6 +195,16 @@ struct PipelineRunTests {
         #expect(fatal.notes.contains { $0.contains("'skipLines'") })
     }
 
+    @Test func aSkippedTitleLineIsNamedInEveryReport() throws {
+        let out = try run("#退款导出 2024-09\n" + Self.columns + "1,9,100,1,ok,,,5,a,,\n")
+        #expect(out.report.counts.read == 1)
+        #expect(out.records.first?["refund_no"] as? String == "1")
+        for name in ["report.json", "report.md", "report.html"] {
+            let text = try Fixtures.read(out.directory + "/" + name)
+            #expect(text.contains("skipped 1 title line before the header: ") && text.contains("#退款导出 2024-09"), "\(name)")
+        }
+    }
+
     @Test func excelEmptyRowsAreBlankLinesInTheReportNotRejects() throws {
         let out = try run(Self.columns + "1,9,100,1,ok,,,5,a,,\n,,,,,,,,,,\n,,,,,,,,,,\n")
         #expect(out.report.status == .completed)
@@ -203,6 +213,7 @@ struct PipelineRunTests {
         #expect(out.report.inputs.first?.blankLines == 2)
         #expect(try Fixtures.read(out.directory + "/report.json").contains("\"blank_lines\":2"))
         #expect(try Fixtures.read(out.directory + "/report.md").contains("2 blank lines (empty, or only delimiters and spaces as Excel writes empty rows) carried no record"))
+        #expect(try Fixtures.read(out.directory + "/report.html").contains("2 blank lines (empty, or only delimiters and spaces as Excel writes empty rows) carried no record"))
     }
 
     @Test func inputsAfterAFatalErrorAreStillListed() throws {

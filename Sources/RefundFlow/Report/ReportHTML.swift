@@ -137,6 +137,8 @@ enum ReportHTML {
             html += "<tr><td><code>\(escape(input.path))</code></td><td class=\"n\">\(input.bytes)</td><td><code>\(escape(String(input.sha256.prefix(16))))…</code></td><td class=\"n\">\(input.counts.read)</td><td class=\"n\">\(input.counts.valid)</td><td class=\"n\">\(input.counts.rejected)</td></tr>"
         }
         html += "</table>"
+        for note in report.inputs.flatMap(\.notes) { html += "<p class=\"muted\">\(escape(note))</p>" }
+        if let blankLines = report.blankLinesSentence { html += "<p class=\"muted\">\(escape(blankLines))</p>" }
         html += "<p class=\"muted\">Pipeline sha256 <code>\(escape(report.pipelineSHA256))</code>. Machine-readable: <code>report.json</code>.</p></body></html>\n"
         return html
     }

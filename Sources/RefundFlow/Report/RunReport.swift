@@ -362,10 +362,7 @@ public struct RunReport: Sendable {
         for input in inputs {
             text += "| `\(input.path)` | \(input.bytes) | `\(input.sha256.prefix(16))…` | \(input.encoding) | \(input.counts.read) | \(input.counts.valid) | \(input.counts.rejected) | \(input.incomplete ? "**no**" : (input.truncated.map { "**truncated**: \($0)" } ?? "yes")) |\n"
         }
-        let blank = inputs.reduce(0) { $0 + $1.blankLines }
-        if blank > 0 {
-            text += "\n\(blank) blank line\(blank == 1 ? "" : "s") (empty, or only delimiters and spaces as Excel writes empty rows) carried no record and \(blank == 1 ? "is" : "are") not counted as read.\n"
-        }
+        if let blankLines = blankLinesSentence { text += "\n\(blankLines)\n" }
         text += "\n## Accounting\n\n"
         text += "| read | valid | rejected | check `read = valid + rejected` |\n|---:|---:|---:|---|\n"
         text += "| \(counts.read) | \(counts.valid) | \(counts.rejected) | \(counts.isBalanced ? "holds" : "**DOES NOT HOLD**") |\n"
@@ -435,4 +432,13 @@ func iso8601(_ date: Date) -> String {
     let formatter = ISO8601DateFormatter()
     formatter.formatOptions = [.withInternetDateTime]
     return formatter.string(from: date)
+}
+
+extension RunReport {
+    /// Says how many lines of the inputs carried no record, when any did (report.md and .html).
+    var blankLinesSentence: String? {
+        let blank = inputs.reduce(0) { $0 + $1.blankLines }
+        guard blank > 0 else { return nil }
+        return "\(blank) blank line\(blank == 1 ? "" : "s") (empty, or only delimiters and spaces as Excel writes empty rows) carried no record and \(blank == 1 ? "is" : "are") not counted as read."
+    }
 }
