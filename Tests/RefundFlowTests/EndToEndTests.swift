@@ -178,6 +178,18 @@ import Testing
         #expect(empty.stderr.contains("error: the input directory '\(directory)/none' has no .csv, .txt files [input.empty_directory]"))
     }
 
+    @Test func aDashReadsStandardInput() throws {
+        let directory = try Fixtures.temporaryDirectory("refundflow-stdin")
+        let result = try CLI.run(
+            [
+                "run", "pipelines/taobao-top-refunds-xml.yaml", "--set", "shop_no=I", "--input", "-", "--out", directory + "/out",
+                "--dry-run",
+            ], standardInput: Fixtures.packageRoot + "/pipelines/samples/top-refunds.xml")
+        #expect(result.status == 0)
+        #expect(try Fixtures.jsonLines(directory + "/out/records.jsonl").count == 6)
+        #expect(try Fixtures.read(directory + "/out/report.json").contains("\"path\":\"/dev/stdin\""))
+    }
+
     @Test func aFileWithoutTheMerchantColumnsSaysWhatToAdd() throws {
         let directory = try Fixtures.temporaryDirectory("refundflow-variant")
         try Fixtures.write("退款编号,订单编号,退款状态\n1,2,退款成功\n", to: directory + "/plain.csv")

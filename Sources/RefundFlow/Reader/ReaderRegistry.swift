@@ -24,11 +24,16 @@ enum ReaderRegistry {
     }
 
     /// Input paths with each directory replaced by its files of this reader kind (sorted by
-    /// name, not recursive, hidden files left out). A directory with none is an error.
+    /// name, not recursive, hidden files left out), and `-` by standard input. A directory with
+    /// none is an error.
     static func inputFiles(_ paths: [String], readerName: String) throws(Diagnostic) -> [String] {
         let extensions = entries.first { $0.name == readerName }?.fileExtensions ?? []
         var files: [String] = []
         for path in paths {
+            if path == "-" {
+                files.append("/dev/stdin")  // streamed like any file
+                continue
+            }
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
                 files.append(path)  // a file, or a missing path the reader reports

@@ -20,8 +20,9 @@ enum CLI {
         return directory.appendingPathComponent("refundflow").path
     }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+    static func run(_ arguments: [String], environment: [String: String] = [:], standardInput: String? = nil) throws -> Result {
         let process = Process()
+        if let standardInput { process.standardInput = FileHandle(forReadingAtPath: standardInput) }
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: Fixtures.packageRoot)
