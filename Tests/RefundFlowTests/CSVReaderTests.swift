@@ -149,6 +149,13 @@ struct CSVReaderTests {
         #expect(result.summary.notes.first?.hasSuffix("skipped 1 title line before the header: '#导出 2024'") == true)
     }
 
+    @Test func manyTitleLinesAreCountedAndThreeShown() throws {
+        let titles = (1...5_000).map { "#title \($0)\n" }.joined()
+        let result = try readCSV(Array((titles + "a\n1\n").utf8), fields: ["a"], chunkSize: 4096)
+        #expect(result.rows.map(\.line) == [5_002])
+        #expect(result.summary.notes.first?.hasSuffix("skipped 5000 title lines before the header: '#title 1', '#title 2', '#title 3', …") == true)
+    }
+
     @Test func anEmptyCommentPrefixReadsTheFirstLineAsTheHeader() throws {
         let result = try readCSV(Array("#a,b\n1,2\n".utf8), fields: ["#a"], commentPrefix: "")
         #expect(result.header == ["#a", "b"])

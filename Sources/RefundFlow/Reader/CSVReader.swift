@@ -228,7 +228,9 @@ private struct CSVReadState: ~Copyable {
     mutating func skipTitleLines(unlessNaming fieldNames: [String]) throws {
         let prefix = options.commentPrefix
         guard !prefix.isEmpty else { return }
-        var skipped: [String] = []
+        var skipped = 0
+        var shown: [String] = []  // the first three, for the note: memory stays flat however many
+        var gb18030: FieldDecoder?  // made once, for title lines that are not UTF-8
         while true {
             while dataEnd - dataStart < prefix.count, try fill() {}
             guard dataEnd - dataStart >= prefix.count,
@@ -237,21 +239,23 @@ private struct CSVReadState: ~Copyable {
             let end = try endOfLine()
             var bytes = [UInt8](buffer[dataStart..<end])
             if bytes.last == 0x0D { bytes.removeLast() }
-            let text = Self.titleText(bytes)
+            let text = Self.titleText(bytes, gb18030: &gb18030)
             if fieldNames.contains(where: { !$0.isEmpty && text.contains($0) }) { break }
-            skipped.append(text.count > 80 ? String(text.prefix(80)) + "…" : text)
+            skipped += 1
+            if shown.count < 3 { shown.append(text.count > 80 ? String(text.prefix(80)) + "…" : text) }
             dropLine(endingAt: end)
         }
-        guard !skipped.isEmpty else { return }
+        guard skipped > 0 else { return }
         summary.notes.append(
-            "'\(file.path)': skipped \(skipped.count) title line\(skipped.count == 1 ? "" : "s") before the header: "
-                + skipped.prefix(3).map { "'\($0)'" }.joined(separator: ", ") + (skipped.count > 3 ? ", …" : ""))
+            "'\(file.path)': skipped \(skipped) title line\(skipped == 1 ? "" : "s") before the header: "
+                + shown.map { "'\($0)'" }.joined(separator: ", ") + (skipped > 3 ? ", …" : ""))
     }
 
     /// A title line as text: UTF-8 when it is, else read as GB18030.
-    private static func titleText(_ bytes: [UInt8]) -> String {
+    private static func titleText(_ bytes: [UInt8], gb18030: inout FieldDecoder?) -> String {
         var text = String(validating: bytes, as: UTF8.self)
-        if text == nil, let decoder = try? FieldDecoder(.gb18030) {
+        if text == nil, gb18030 == nil { gb18030 = try? FieldDecoder(.gb18030) }
+        if text == nil, let decoder = gb18030 {
             var out: [UInt8] = []
             if bytes.withUnsafeBufferPointer({ decoder.decode($0, into: &out) }) == nil {
                 text = String(decoding: out, as: UTF8.self)
