@@ -132,9 +132,13 @@ final class KeyedRecordBuilder {
         let b = bytes[second.valueStart..<second.valueEnd]
         guard !a.elementsEqual(b) else { return }
         let path = String(decoding: bytes[second.pathStart..<second.pathEnd], as: UTF8.self)
+        func shown(_ value: Slice<UnsafeBufferPointer<UInt8>>) -> String {
+            let text = String(decoding: value, as: UTF8.self)
+            return text.count > 60 ? String(text.prefix(60)) + "…" : text  // both stay whole in `raw`
+        }
         addProblem(
             .malformed,
-            "'\(path)' appears twice in the record with different values ('\(String(decoding: a, as: UTF8.self))', then '\(String(decoding: b, as: UTF8.self))'); RefundFlow does not guess which one is meant",
+            "'\(path)' appears twice in the record with different values ('\(shown(a))', then '\(shown(b))'); RefundFlow does not guess which one is meant",
             line: second.line, column: second.column, field: path)
     }
 
