@@ -51,8 +51,11 @@ func loadPipeline(_ path: String, variables: [String: String], requireVariables:
 /// What `run` and `reconcile` share: the pipeline, its variables and target, the inputs and
 /// where the outputs go.
 struct PipelineInputs: ParsableArguments {
-    @Argument(help: "The pipeline YAML, e.g. pipelines/taobao-seller-refunds-csv.yaml.")
-    var pipeline: String
+    @Argument(help: ArgumentHelp("The pipeline YAML, e.g. pipelines/taobao-seller-refunds-csv.yaml.", valueName: "pipeline"))
+    var pipelineArgument: String?
+
+    /// The pipeline YAML; set once `validate` has run.
+    var pipeline: String { pipelineArgument ?? "" }
 
     @Option(
         name: .customLong("input"), parsing: .upToNextOption,
@@ -76,7 +79,13 @@ struct PipelineInputs: ParsableArguments {
 
     @OptionGroup var credentials: CredentialOptions
 
-    func validate() throws {
+    mutating func validate() throws {
+        // `--input` takes every value up to the next option, so a pipeline written after it
+        // lands among the inputs: take it back from there.
+        if pipelineArgument == nil, let index = inputs.lastIndex(where: { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }) {
+            pipelineArgument = inputs.remove(at: index)
+        }
+        if pipelineArgument == nil { throw ValidationError("give the pipeline YAML, e.g. pipelines/taobao-seller-refunds-csv.yaml") }
         if inputs.isEmpty { throw ValidationError("give at least one --input FILE (or a directory of them)") }
         if let endpoint { try validateEndpoint(endpoint) }
     }

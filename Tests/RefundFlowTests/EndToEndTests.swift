@@ -95,6 +95,16 @@ import Testing
         #expect(missingVariable.stderr.contains("variable 'shop_no' has no value"))
         let noInput = try CLI.run(["run", Self.pipeline, "--out", "/tmp/x", "--dry-run"])
         #expect(noInput.status == 64)
+        let noPipeline = try CLI.run(["run", "--input", "x.csv", "--out", "/tmp/x", "--dry-run"])
+        #expect(noPipeline.status == 64)
+        #expect(noPipeline.stderr.contains("give the pipeline YAML"))
+        // The pipeline after `--input` (which takes several values) is still the pipeline.
+        let directory = try Fixtures.temporaryDirectory()
+        let after = try CLI.run([
+            "run", "--input", "pipelines/samples/top-refunds.xml", "pipelines/taobao-top-refunds-xml.yaml", "--set", "shop_no=A",
+            "--out", directory + "/out", "--dry-run",
+        ])
+        #expect(after.status == 0)
         let (limited, _) = try runSample("taobao-refunds-gbk.csv", extra: ["--max-errors", "3"])
         #expect(limited.status == 3)
         let unreadable = try runSample("does-not-exist.csv").0
