@@ -106,7 +106,8 @@ final class KeyedRecordBuilder {
         self.column = column
     }
 
-    /// Adds a field; a repeated path keeps its first value for mapping (all stay in `raw`).
+    /// Adds a field. A path the pipeline reads that comes again keeps its first value for mapping;
+    /// with a different value it is also a problem (`repeated`). Every field stays in `raw`.
     func add(path: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>, line: Int, column: Int) {
         let pathStart = store.count
         store.append(path)
