@@ -29,7 +29,7 @@ struct Collector: RecordSink {
 
 func readCSV(
     _ bytes: [UInt8], fields: [String], encoding: SourceEncoding = .auto, chunkSize: Int = 1 << 20, skipLines: Int = 0,
-    commentPrefix: String = "#"
+    commentPrefix: String = "#", delimiter: String = ","
 ) throws -> (rows: [CollectedRow], summary: ReadSummary, header: [String]?) {
     let directory = try Fixtures.temporaryDirectory()
     let path = directory + "/input.csv"
@@ -39,6 +39,7 @@ func readCSV(
     options.chunkSize = chunkSize
     options.skipLines = skipLines
     options.commentPrefix = Array(commentPrefix.utf8)
+    if delimiter == "auto" { options.detectDelimiter = true } else { options.delimiter = Array(delimiter.utf8)[0] }
     var collector = Collector(slots: fields.count)
     let summary = try CSVReader(options: options).read(InputFile(path: path), fieldNames: fields, into: &collector)
     return (collector.rows, summary, collector.header)
@@ -154,6 +155,42 @@ struct CSVReaderTests {
         let result = try readCSV(Array((titles + "a\n1\n").utf8), fields: ["a"], chunkSize: 4096)
         #expect(result.rows.map(\.line) == [5_002])
         #expect(result.summary.notes.first?.hasSuffix("skipped 5000 title lines before the header: '#title 1', '#title 2', '#title 3', …") == true)
+    }
+
+    @Test(arguments: [1, 5, 1 << 20])
+    func delimiterAutoPicksTheOneThatSplitsOutThePipelinesColumns(chunkSize: Int) throws {
+        // A GBK tab-separated export after a blank line and a title line; a comma inside a field is data.
+        let bytes =
+            Array("#导出\r\n\r\n".utf8) + [0xCD, 0xCB, 0xBF, 0xEE, 0xB1, 0xE0, 0xBA, 0xC5]  // 退款编号 in GBK
+            + Array("\t\"b\"\tc\r\n1\t2,5\t3\r\n".utf8)
+        let result = try readCSV(bytes, fields: ["退款编号", "b"], chunkSize: chunkSize, delimiter: "auto")
+        #expect(result.header == ["退款编号", "b", "c"])
+        #expect(result.rows.map(\.values) == [["1", "2,5"]])
+        #expect(result.rows.first?.line == 4)
+        #expect(result.summary.notes.last?.hasSuffix("the columns are separated by tabs (delimiter: auto)") == true)
+    }
+
+    @Test func delimiterAutoKeepsCommasWhenCommasFindTheColumns() throws {
+        // Semicolons inside a column name do not win: commas split out more of the columns.
+        let result = try readCSV(Array("a;x,b\n1;2,3\n".utf8), fields: ["a;x", "b"], delimiter: "auto")
+        #expect(result.rows.map(\.values) == [["1;2", "3"]])
+        #expect(result.summary.notes.isEmpty)
+        let semicolons = try readCSV(Array("a;b;c\n1;2;3\n".utf8), fields: ["a", "c"], delimiter: "auto")
+        #expect(semicolons.rows.map(\.values) == [["1", "3"]])
+    }
+
+    @Test func aFixedDelimiterThatFindsNoColumnNamesTheOneThatWould() throws {
+        #expect {
+            _ = try readCSV(Array("a\tb\n1\t2\n".utf8), fields: ["a", "b"])
+        } throws: { error in
+            let diagnostic = error as? Diagnostic
+            return diagnostic?.code == "input.delimiter" && diagnostic?.location?.line == 1
+                && diagnostic?.message.hasSuffix("separates its columns with tabs, not ','") == true
+                && diagnostic?.notes == ["set delimiter: \"\\t\" (or delimiter: auto) in the pipeline's reader"]
+        }
+        // Where the fixed delimiter finds a column, it is kept.
+        let result = try readCSV(Array("a;b,c\n1;2,3\n".utf8), fields: ["c", "a"])
+        #expect(result.rows.map(\.values) == [["3", nil]])
     }
 
     @Test func anEmptyCommentPrefixReadsTheFirstLineAsTheHeader() throws {

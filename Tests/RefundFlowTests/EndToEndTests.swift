@@ -128,9 +128,7 @@ import Testing
 /// An export shaped differently from the samples: the newer column set in another order,
 /// 买家昵称 instead of 买家会员名称, 退款总额, 售后类型, TOP status codes, no BOM, LF rows.
 @Suite(.serialized) struct ExportVariantTests {
-    @Test func theNewerExportShapeMapsTheSame() throws {
-        let directory = try Fixtures.temporaryDirectory("refundflow-variant")
-        let csv = """
+    static let variant = """
             退款编号,订单编号,子订单编号,售后类型,退款状态,货物状态,退款总额,退款数量,商品单价,宝贝标题,买家昵称,退款的申请时间,退款完结时间,售中或售后,买家退款原因,买家退款说明,退货物流单号,退货物流公司,商品编码,商品id,支付单号
             301,5001,5002,换货,WAIT_SELLER_AGREE,已收到货,88.00,1,88,换个颜色,t**9,2024/10/1 8:00,,售后,颜色不喜欢,,,,SKU-1,66001,P1
             302,5003,5004,退货退款,SUCCESS,已收到货,"1,088.80",2,544.4,羽绒服,t**8,2024-10-01 09:00:00,2024-10-03 10:00:00,售后,质量问题,"破了
@@ -138,7 +136,10 @@ import Testing
             303,5005,5005,仅退款,SELLER_REFUSE_BUYER,未发货,10,1,10,袜子,t**7,2024-10-02 10:00,,售中,拍错了,,,,SKU-3,66003,P3
 
             """
-        try Fixtures.write(csv, to: directory + "/variant.csv")
+
+    @Test func theNewerExportShapeMapsTheSame() throws {
+        let directory = try Fixtures.temporaryDirectory("refundflow-variant")
+        try Fixtures.write(Self.variant, to: directory + "/variant.csv")
         let out = directory + "/out"
         let result = try CLI.run([
             "run", "pipelines/taobao-seller-refunds-csv.yaml", "--set", "shop_no=V", "--input", directory + "/variant.csv",
@@ -160,6 +161,32 @@ import Testing
         #expect(records[1]["goods_no"] as? String == "66002")
         #expect(records[2]["pay_no"] as? String == "P3")
         #expect(records[2]["num"] as? String == "1")
+    }
+
+    @Test func aTabSeparatedExportReadsTheSameAsTheCommaOne() throws {
+        // The same export with tabs between the columns (a seller-center "xls" that is tab-separated text).
+        let directory = try Fixtures.temporaryDirectory("refundflow-tsv")
+        var quoted = false
+        let tabs = String(Self.variant.map { character -> Character in
+            if character == "\"" { quoted.toggle() }
+            return character == "," && !quoted ? "\t" : character
+        })
+        #expect(tabs.contains("\t\"1,088.80\"\t"))
+        try Fixtures.write(Self.variant, to: directory + "/comma.csv")
+        try Fixtures.write(tabs, to: directory + "/tabs.tsv")
+        for name in ["comma.csv", "tabs.tsv"] {
+            let result = try CLI.run([
+                "run", "pipelines/taobao-seller-refunds-csv.yaml", "--set", "shop_no=V", "--input", directory + "/" + name,
+                "--out", directory + "/out-" + name, "--dry-run",
+            ])
+            #expect(result.status == 0, "\(result.stderr)")
+        }
+        let comma = try Fixtures.read(directory + "/out-comma.csv/records.jsonl")
+        #expect(comma.split(separator: "\n").count == 3)
+        #expect(try Fixtures.read(directory + "/out-tabs.tsv/records.jsonl") == comma)
+        let report = try Fixtures.read(directory + "/out-tabs.tsv/report.md")
+        #expect(report.contains("tabs.tsv': the columns are separated by tabs (delimiter: auto)"))
+        #expect(try !Fixtures.read(directory + "/out-comma.csv/report.md").contains("separated by"))
     }
 
     @Test func inputsMayBeDirectoriesAndSeveralFollowOneFlag() throws {
@@ -185,7 +212,7 @@ import Testing
             "--out", directory + "/out2", "--dry-run",
         ])
         #expect(empty.status == 1)
-        #expect(empty.stderr.contains("error: the input directory '\(directory)/none' has no .csv, .txt files [input.empty_directory]"))
+        #expect(empty.stderr.contains("error: the input directory '\(directory)/none' has no .csv, .tsv, .txt files [input.empty_directory]"))
     }
 
     @Test func aDashReadsStandardInput() throws {

@@ -8,6 +8,11 @@
 public struct CSVReaderOptions: Sendable, Hashable {
     public var encoding: SourceEncoding = .auto
     public var delimiter: UInt8 = UInt8(ascii: ",")
+    /// `delimiter: auto`: the header line decides among comma, tab, semicolon and bar (the one
+    /// that splits it into the most of the pipeline's columns; comma on a tie). With a fixed
+    /// delimiter a header that only another one splits into the pipeline's columns is an error
+    /// that names it.
+    public var detectDelimiter = false
     public var quote: UInt8 = UInt8(ascii: "\"")
     /// Physical lines before the header (e.g. an export's `#title` line).
     public var skipLines: Int = 0
@@ -74,7 +79,7 @@ private enum RecordScan {
 /// The mutable state of one CSV read. Owns its buffer; nothing escapes the call.
 private struct CSVReadState: ~Copyable {
     let file: InputFile
-    let options: CSVReaderOptions
+    var options: CSVReaderOptions
     var window: InputWindow
     let decoder: FieldDecoder
 
@@ -143,6 +148,7 @@ private struct CSVReadState: ~Copyable {
         }
         try skipLeadingLines()
         try skipTitleLines(unlessNaming: fieldNames)
+        try chooseDelimiter(fieldNames: fieldNames)
         guard let header = try readHeader() else {
             throw Diagnostic(
                 code: "input.no_header", message: "'\(file.path)' has no header row",
@@ -249,6 +255,68 @@ private struct CSVReadState: ~Copyable {
         summary.notes.append(
             "'\(file.path)': skipped \(skipped) title line\(skipped == 1 ? "" : "s") before the header: "
                 + shown.map { "'\($0)'" }.joined(separator: ", ") + (skipped > 3 ? ", …" : ""))
+    }
+
+    static let delimiterCandidates: [(byte: UInt8, name: String)] = [
+        (UInt8(ascii: ","), "commas"), (0x09, "tabs"), (UInt8(ascii: ";"), "semicolons"), (UInt8(ascii: "|"), "bars"),
+    ]
+
+    /// Looks at the first line with content (the header) and counts, for each candidate
+    /// delimiter, how many of the pipeline's columns it splits out. With `delimiter: auto` the
+    /// best one is used; with a fixed delimiter that finds none while another finds some, the
+    /// file is refused with the delimiter to set. Nothing is consumed.
+    mutating func chooseDelimiter(fieldNames: [String]) throws {
+        let wanted = Set(fieldNames.filter { !$0.isEmpty })
+        guard !wanted.isEmpty, let bytes = try peekFirstContentLine() else { return }
+        var gb18030: FieldDecoder?
+        let text = Self.titleText(bytes, gb18030: &gb18030)
+        func matches(_ delimiter: UInt8) -> Int {
+            let quote = Character(Unicode.Scalar(options.quote))
+            return text.split(separator: Character(Unicode.Scalar(delimiter)), omittingEmptySubsequences: false)
+                .reduce(0) { count, field in
+                    var name = String(field).trimmingASCIIWhitespace()
+                    if name.count >= 2, name.first == quote, name.last == quote { name = String(name.dropFirst().dropLast()) }
+                    return wanted.contains(name) ? count + 1 : count
+                }
+        }
+        let counts = Self.delimiterCandidates.map { (candidate: $0, count: matches($0.byte)) }
+        let current = counts.first { $0.candidate.byte == options.delimiter }?.count ?? matches(options.delimiter)
+        guard let best = counts.max(by: { $0.count < $1.count }), best.count > current else { return }
+        if options.detectDelimiter {
+            options.delimiter = best.candidate.byte
+            summary.notes.append("'\(file.path)': the columns are separated by \(best.candidate.name) (delimiter: auto)")
+        } else if current == 0 {
+            let shown = best.candidate.byte == 0x09 ? "\\t" : String(UnicodeScalar(best.candidate.byte))
+            throw Diagnostic(
+                code: "input.delimiter",
+                message: "'\(file.path)' separates its columns with \(best.candidate.name), not '\(String(UnicodeScalar(options.delimiter)))'",
+                location: SourceLocation(file: file.path, line: line),
+                notes: ["set delimiter: \"\(shown)\" (or delimiter: auto) in the pipeline's reader"])
+        }
+    }
+
+    /// The bytes of the first line at or after `dataStart` that is not blank, without its line
+    /// break; nil at the end of the input. Buffers as needed and consumes nothing.
+    mutating func peekFirstContentLine() throws -> [UInt8]? {
+        var offset = 0
+        while true {
+            var index = dataStart + offset
+            while true {
+                if index == dataEnd {
+                    let relative = index - dataStart
+                    guard try fill() else { break }
+                    index = dataStart + relative
+                    continue
+                }
+                if buffer[index] == 0x0A { break }
+                index += 1
+            }
+            var line = [UInt8](buffer[(dataStart + offset)..<index])
+            if line.last == 0x0D { line.removeLast() }
+            if line.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) { return line }
+            guard index < dataEnd else { return nil }
+            offset = index + 1 - dataStart
+        }
     }
 
     /// A title line as text: UTF-8 when it is, else read as GB18030.
@@ -704,7 +772,7 @@ extension String {
 extension CSVReader {
     /// `reader: { csv: { encoding, delimiter, quote, skipLines, commentPrefix } }`.
     static let registration = ReaderRegistration(
-        name: "csv", fileExtensions: ["csv", "txt"], keys: ["encoding", "delimiter", "quote", "skipLines", "commentPrefix"],
+        name: "csv", fileExtensions: ["csv", "tsv", "txt"], keys: ["encoding", "delimiter", "quote", "skipLines", "commentPrefix"],
         decode: { pairs, context in
             var options = CSVReaderOptions()
             for pair in pairs {
@@ -715,13 +783,17 @@ extension CSVReader {
                         ?? options.encoding
                 case "delimiter", "quote":
                     guard let text = context.string(pair.value, "'\(pair.key)'") else { continue }
+                    if pair.key == "delimiter", text == "auto" {
+                        options.detectDelimiter = true
+                        continue
+                    }
                     let byte: UInt8?
                     switch text {
                     case "\\t", "\t", "tab": byte = 0x09
                     default: byte = text.utf8.count == 1 ? text.utf8.first : nil
                     }
                     guard let byte, byte < 0x80, byte != 0x0A, byte != 0x0D else {
-                        context.error(pair.value, "wrong_type", "'\(pair.key)' must be one ASCII character, not '\(text)'")
+                        context.error(pair.value, "wrong_type", "'\(pair.key)' must be one ASCII character\(pair.key == "delimiter" ? " or auto" : ""), not '\(text)'")
                         continue
                     }
                     if pair.key == "delimiter" { options.delimiter = byte } else { options.quote = byte }
