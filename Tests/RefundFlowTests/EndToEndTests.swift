@@ -112,6 +112,17 @@ import Testing
         #expect(unreadable.stderr.contains("cannot open input"))
     }
 
+    @Test func errorsPastShowErrorsAreCountedAtTheEnd() throws {
+        // The GBK sample's 10 rejected rows carry 16 errors; 3 are printed, the end counts the rest.
+        let (limited, _) = try runSample("taobao-refunds-gbk.csv", extra: ["--show-errors", "3"])
+        #expect(limited.status == 2)
+        #expect(limited.stderr.components(separatedBy: ": error: ").count - 1 == 3)
+        #expect(limited.stderr.contains("note: 13 more errors not shown (--show-errors); 10 records rejected in all, every one in rejects.jsonl with its line and reasons"))
+        let (all, _) = try runSample("taobao-refunds-gbk.csv")
+        #expect(all.stderr.components(separatedBy: ": error: ").count - 1 == 16)
+        #expect(!all.stderr.contains("not shown"))
+    }
+
     @Test func lintReportsEveryErrorWithItsPosition() throws {
         let directory = try Fixtures.temporaryDirectory()
         try Fixtures.write("version: 1\nreader: { csv: { encodng: x } }\nfields:\n  refund_nr: a\n  tid: { form: b }\n", to: directory + "/bad.yaml")
@@ -225,6 +236,31 @@ import Testing
         #expect(result.status == 0)
         #expect(try Fixtures.jsonLines(directory + "/out/records.jsonl").count == 6)
         #expect(try Fixtures.read(directory + "/out/report.json").contains("\"path\":\"/dev/stdin\""))
+    }
+
+    @Test func anExportWithoutTheColumnsWDTMayReceiveEmptyLoadsWithWarnings() throws {
+        let directory = try Fixtures.temporaryDirectory("refundflow-variant")
+        try Fixtures.write(
+            """
+            退款编号,订单编号,子订单编号,退款状态,货物状态,买家退款金额,退款数量,商品单价,宝贝标题,买家会员名称,退款的申请时间,退款完结时间,售中或售后,买家退款原因,是否需要退货
+            7,8,9,退款成功,已收到货,5.00,1,5,T,n,2024-10-01 08:00:00,2024-10-02 08:00:00,售后,r,是
+
+            """, to: directory + "/few.csv")
+        let result = try CLI.run([
+            "run", "pipelines/taobao-seller-refunds-csv.yaml", "--set", "shop_no=V", "--input", directory + "/few.csv",
+            "--out", directory + "/out", "--dry-run",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        for (column, field) in [("退货物流公司", "logistics_name"), ("退货物流单号", "logistics_no"), ("买家退款说明", "remark"), ("商品编码", "spec_no")] {
+            #expect(result.stderr.contains("few.csv:1: warning: no column '\(column)' for \(field); it stays empty [input.missing_column]"))
+        }
+        // The report, which a dry run is signed off on, names them too.
+        let report = try Fixtures.read(directory + "/out/report.md")
+        #expect(report.contains("few.csv': no column '买家退款说明' for remark; it stays empty"))
+        let record = try #require(try Fixtures.jsonLines(directory + "/out/records.jsonl").first)
+        #expect(record["logistics_no"] as? String == "")
+        #expect(record["type"] as? Int == 2)
+        #expect(record["refund_amount"] as? String == "5.00")
     }
 
     @Test func aFileWithoutTheMerchantColumnsSaysWhatToAdd() throws {

@@ -25,6 +25,8 @@ struct RecordProcessor: RecordSink {
     private var currentFile: InputFile?
     private var inputs: [InputReport] = []
     private var printed = 0
+    private var missingColumnWarnings: [String] = []  // this file's, for the report's input notes
+    private var unprinted = 0  // diagnostics past maxPrinted: counted, and the end says so
 
     private var errors: [RowError] = []
     private var record = RefundRecord()
@@ -65,6 +67,7 @@ struct RecordProcessor: RecordSink {
     mutating func begin(file: InputFile, shape: SourceShape) throws {
         currentFile = file
         fileCounts = RunCounts()
+        missingColumnWarnings = []
         mapper.prepare(availableFields: shape.availableFields)
         locateFields(available: shape.availableFields)
         guard let available = shape.availableFields else { return }
@@ -89,7 +92,9 @@ struct RecordProcessor: RecordSink {
             guard case .source(let names) = field.value, !names.contains(where: available.contains) else { continue }
             let list = names.map { "'\($0)'" }.joined(separator: " or ")
             if field.optionalSource {
-                emit("\(shape.location.map { "\($0): " } ?? "")warning: no column \(list) for \(field.field.rawValue); it stays empty [input.missing_column]")
+                let warning = "no column \(list) for \(field.field.rawValue); it stays empty"
+                emit("\(shape.location.map { "\($0): " } ?? "")warning: \(warning) [input.missing_column]")
+                missingColumnWarnings.append("'\(file.path)': \(warning)")
                 continue
             }
             missing.append(
@@ -226,7 +231,11 @@ struct RecordProcessor: RecordSink {
         line.raw("}")
         try rejects.writeLine(line.buffer)
 
-        for error in errors where printed < maxPrinted {
+        for error in errors {
+            guard printed < maxPrinted else {
+                unprinted += 1
+                continue
+            }
             emit(error.diagnostic.description)
             printed += 1
         }
@@ -255,6 +264,7 @@ struct RecordProcessor: RecordSink {
             input.incomplete = true
             input.sha256 = (try? fileSHA256(file.path)) ?? ""
         }
+        input.notes += missingColumnWarnings
         input.counts = fileCounts
         inputs.append(input)
         currentFile = nil
@@ -276,8 +286,10 @@ struct RecordProcessor: RecordSink {
         try records.flush()
         try rejects.flush()
         report.writer = try writer.finish()
-        if printed < counts.rejected && counts.rejected > 0 {
-            emit("note: \(counts.rejected) records rejected in all; every one is in rejects.jsonl with its line and reasons")
+        if unprinted > 0 {
+            emit(
+                "note: \(unprinted) more error\(unprinted == 1 ? "" : "s") not shown (--show-errors); \(counts.rejected) "
+                    + "record\(counts.rejected == 1 ? "" : "s") rejected in all, every one in rejects.jsonl with its line and reasons")
         }
         for note in report.writer?.notes ?? [] { emit("note: \(note)") }
     }
