@@ -126,6 +126,29 @@ struct PipelineRunTests {
         #expect(out.report.counts.errorsByCode[.invalidId] == 2)
     }
 
+    @Test func quotedLiteralsInDateFormatsAndHintsForWhatIsNoDateTime() throws {
+        let pipeline = Self.header + Self.fields.replacingOccurrences(
+            of: "refund_time: { from: t, timeZone: UTC }",
+            with: #"refund_time: { from: t, formats: ["yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ssXXX", "d''M''yyyy"] }"#)
+        let csv = Self.columns + """
+            1,2,3,1,ok,,,1,a,2024-09-03T02:00:00,
+            2,2,3,1,ok,,,1,a,2024-09-03T02:00:00Z,
+            3,2,3,1,ok,,,1,a,3'9'2024,
+            4,2,3,1,ok,,,1,a,45538.0833,
+            5,2,3,1,ok,,,1,a,2024-09-03,
+            6,2,3,1,ok,,,1,a,2024-09-03 02:00:00,
+            """
+        let out = try run(csv, pipeline: pipeline)
+        // Asia/Shanghai source times stay; an explicit offset is honoured.
+        #expect(out.records.map { $0["refund_time"] as? String } == ["2024-09-03 02:00:00", "2024-09-03 10:00:00", "2024-09-03 00:00:00"])
+        let messages = out.rejects.map { (($0["errors"] as! [[String: Any]])[0]["message"] as! String) }
+        #expect(messages.count == 3)
+        #expect(messages[0].hasSuffix("; this looks like an Excel date serial number: format the column as a date (yyyy-mm-dd hh:mm:ss) before saving as CSV"))
+        #expect(messages[1].hasSuffix("; it has a date but no time of day: if midnight is right, add a date-only format such as 'yyyy-MM-dd' to the pipeline's dateFormats"))
+        #expect(messages[2] == "refund_time: '2024-09-03 02:00:00' is not a valid date-time in any of: yyyy-MM-dd'T'HH:mm:ss, yyyy-MM-dd'T'HH:mm:ssXXX, d''M''yyyy")
+        #expect(throws: DateFormat.InvalidPattern.self) { try DateFormat("yyyy-MM-dd'T") }
+    }
+
     @Test func keepsTheFirstOfDuplicatesAndNotTheLinesOfOneRefund() throws {
         let csv = Self.columns + """
             1,9,100,1,ok,,,5,a,,

@@ -48,6 +48,19 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
         }
         while index < chars.count {
             let char = chars[index]
+            if char == UInt8(ascii: "'") {
+                // 'text' is literal text, as in Unicode/Java patterns ('T' in ISO 8601); '' is one quote.
+                guard let close = chars[(index + 1)...].firstIndex(of: char) else {
+                    throw InvalidPattern(message: "unclosed quote in date format '\(pattern)'")
+                }
+                if close == index + 1 {
+                    tokens.append(.literal(char))
+                } else {
+                    for literal in chars[(index + 1)..<close] { tokens.append(.literal(literal)) }
+                }
+                index = close + 1
+                continue
+            }
             let length = run(char)
             switch (char, length) {
             case (UInt8(ascii: "y"), 4): tokens.append(.year); hasYear = true

@@ -244,6 +244,21 @@ public struct DeclarativeMapper: RecordMapper {
         return RowError(code: pattern.code, field: field.rawValue, value: value, message: message, location: location)
     }
 
+    /// What a value that is no date-time most likely is, and what to do about it.
+    static func dateHint(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
+        let dot = bytes.firstIndex(of: UInt8(ascii: "."))
+        let whole = bytes[..<(dot ?? bytes.endIndex)]
+        if (4...6).contains(whole.count), whole.allSatisfy(isDigit), dot.map({ bytes[($0 + 1)...].allSatisfy(isDigit) }) ?? true {
+            return "; this looks like an Excel date serial number: format the column as a date (yyyy-mm-dd hh:mm:ss) before saving as CSV"
+        }
+        let parts = bytes.split(whereSeparator: { $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "/") })
+        if parts.count == 3, parts[0].count == 4, parts.allSatisfy({ !$0.isEmpty && $0.count <= 4 && $0.allSatisfy(isDigit) }) {
+            return "; it has a date but no time of day: if midnight is right, add a date-only format such as 'yyyy-MM-dd' to the pipeline's dateFormats"
+        }
+        return ""
+    }
+
     private func looksLikeScientific(_ value: String) -> Bool {
         value.contains("E+") || value.contains("e+") || value.contains("E-")
     }
@@ -316,7 +331,8 @@ public struct DeclarativeMapper: RecordMapper {
             let text = String(decoding: bytes, as: UTF8.self)
             return RowError(
                 code: .invalidDate, field: field.rawValue, value: text,
-                message: "\(field.rawValue): '\(text)' is not a valid date-time in any of: \(plan.formats.map(\.pattern).joined(separator: ", "))",
+                message: "\(field.rawValue): '\(text)' is not a valid date-time in any of: \(plan.formats.map(\.pattern).joined(separator: ", "))"
+                    + Self.dateHint(bytes),
                 location: location())
         }
     }
