@@ -7,6 +7,7 @@ struct DecimalTests {
         ("0", "0"), ("19.9", "19.9"), ("19.90", "19.9"), ("-3.5", "-3.5"), ("+7", "7"), ("1,234.50", "1234.5"),
         ("¥12.30", "12.3"), ("￥ 1,000", "1000"), ("  20.00 ", "20"), ("12.3456", "12.3456"), ("12.34560000", "12.3456"),
         ("999999999999999.9999", "999999999999999.9999"), ("-¥5", "-5"), ("0.0001", "0.0001"), ("1,234,567.8", "1234567.8"),
+        ("12.50元", "12.5"), ("￥1,000.00 元", "1000"),
     ])
     func parsesExactly(_ text: String, _ expected: String) throws {
         let value = try Decimal4.parse(Array(text.utf8)).get()
@@ -18,7 +19,8 @@ struct DecimalTests {
         ("", .notANumber), ("-", .notANumber), (".5", .notANumber), ("5.", .notANumber), ("1 234", .notANumber),
         ("3.50000E+18", .notANumber), ("1e5", .notANumber), ("NaN", .notANumber), ("12.34567", .tooManyDecimals),
         ("19.99999", .tooManyDecimals), ("1000000000000000", .outOfRange), ("--1", .notANumber), (",123", .notANumber),
-        ("1.2345x", .notANumber), ("1.23456x", .notANumber),
+        ("1.2345x", .notANumber), ("1.23456x", .notANumber), ("元", .notANumber), ("元12", .notANumber),
+        ("12元元", .notANumber), ("12.345678元", .tooManyDecimals),
     ])
     func rejects(_ text: String, _ expected: Decimal4.ParseError) {
         #expect(throws: expected) { try Decimal4.parse(Array(text.utf8)).get() }

@@ -86,7 +86,7 @@ public struct Decimal4: Sendable, Hashable, Comparable, CustomStringConvertible 
     }
 
     /// Parses strict decimal text: `-?\d+(\.\d+)?`, allowing `¥`/`￥` and spaces before the
-    /// digits, spaces after them, and commas that sit in proper thousands groups (`1,234.50`;
+    /// digits, spaces and one `元` after them, and commas that sit in proper thousands groups (`1,234.50`;
     /// `12,50` is not a number). Fraction digits past the 4th must be zeros; otherwise
     /// `.tooManyDecimals`. Nothing is ever rounded.
     public static func parse(_ text: some Collection<UInt8>) -> Result<Decimal4, ParseError> {
@@ -117,6 +117,11 @@ public struct Decimal4: Sendable, Hashable, Comparable, CustomStringConvertible 
             }
         }
         while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+        // Trailing decoration: one 元 (E5 85 83), as Chinese reports write "12.50元", then spaces.
+        if end - start > 3, bytes[end - 3] == 0xE5, bytes[end - 2] == 0x85, bytes[end - 1] == 0x83 {
+            end -= 3
+            while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+        }
         return parsePlain(UnsafeBufferPointer(rebasing: bytes[start..<end]), negative: negative)
     }
 
