@@ -137,16 +137,33 @@ struct PipelineRunTests {
             4,2,3,1,ok,,,1,a,45538.0833,
             5,2,3,1,ok,,,1,a,2024-09-03,
             6,2,3,1,ok,,,1,a,2024-09-03 02:00:00,
+            7,2,3,1,ok,,,1,a,2023-02-29T10:00:00,
+            8,2,3,1,ok,,,1,a,2024-13-01T10:00:00,
+            9,2,3,1,ok,,,1,a,2024-09-03T24:00:00Z,
             """
         let out = try run(csv, pipeline: pipeline)
         // Asia/Shanghai source times stay; an explicit offset is honoured.
         #expect(out.records.map { $0["refund_time"] as? String } == ["2024-09-03 02:00:00", "2024-09-03 10:00:00", "2024-09-03 00:00:00"])
         let messages = out.rejects.map { (($0["errors"] as! [[String: Any]])[0]["message"] as! String) }
-        #expect(messages.count == 3)
+        #expect(messages.count == 6)
+        // A value of a format's shape that names no real date-time says what is wrong with it.
+        #expect(messages[3] == "refund_time: '2023-02-29T10:00:00' is not a real date-time: 2023-02 has no day 29 (it has 28 days)")
+        #expect(messages[4] == "refund_time: '2024-13-01T10:00:00' is not a real date-time: there is no month 13")
+        #expect(messages[5] == "refund_time: '2024-09-03T24:00:00Z' is not a real date-time: 24:00:00 is not a time of day")
         #expect(messages[0].hasSuffix("; this looks like an Excel date serial number: format the column as a date (yyyy-mm-dd hh:mm:ss) before saving as CSV"))
         #expect(messages[1].hasSuffix("; it has a date but no time of day: if midnight is right, add a date-only format such as 'yyyy-MM-dd' to the pipeline's dateFormats"))
         #expect(messages[2] == "refund_time: '2024-09-03 02:00:00' is not a valid date-time in any of: yyyy-MM-dd'T'HH:mm:ss, yyyy-MM-dd'T'HH:mm:ssXXX, d''M''yyyy")
         #expect(throws: DateFormat.InvalidPattern.self) { try DateFormat("yyyy-MM-dd'T") }
+    }
+
+    @Test func aColumnWrittenAnotherWayIsSuggestedAndADifferentOneIsNot() {
+        #expect(closestColumn("商品id", in: ["商品单价", "商品ID"]) == "商品ID")
+        #expect(closestColumn("商品id", in: ["商品 ｉｄ"]) == "商品 ｉｄ")
+        #expect(closestColumn("金额(元)", in: ["金额（元）"]) == "金额（元）")
+        #expect(closestColumn("退货物流单号", in: ["发货物流单号", "商品单价"]) == nil)
+        #expect(closestColumn("商品编码", in: ["商品单价"]) == nil)
+        #expect(closestColumn("refund_id", in: ["refund_ld", "tid"]) == "refund_ld")
+        #expect(closestColumn("tid", in: ["oid"]) == nil)
     }
 
     @Test func keepsTheFirstOfDuplicatesAndNotTheLinesOfOneRefund() throws {

@@ -93,6 +93,26 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
     }
 
     func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Parsed? {
+        guard let parsed = parseShape(bytes), Self.impossibility(parsed) == nil else { return nil }
+        return parsed
+    }
+
+    /// Why a value of this format's shape names no real date-time (`2024-02-30`, `25:00`), or nil.
+    static func impossibility(_ parsed: Parsed) -> String? {
+        if parsed.year < 1 { return "year \(parsed.year) does not exist" }
+        guard parsed.month >= 1, parsed.month <= 12 else { return "there is no month \(parsed.month)" }
+        let days = CivilTime.daysInMonth(year: parsed.year, month: parsed.month)
+        guard parsed.day >= 1, parsed.day <= days else {
+            return "\(parsed.year)-\(parsed.month < 10 ? "0" : "")\(parsed.month) has no day \(parsed.day) (it has \(days) days)"
+        }
+        guard parsed.hour <= 23, parsed.minute <= 59, parsed.second <= 59 else {
+            return "\(parsed.hour):\(parsed.minute < 10 ? "0" : "")\(parsed.minute):\(parsed.second < 10 ? "0" : "")\(parsed.second) is not a time of day"
+        }
+        return nil
+    }
+
+    /// The fields of a value that has this format's shape, whether or not the date exists.
+    func parseShape(_ bytes: UnsafeBufferPointer<UInt8>) -> Parsed? {
         var parsed = Parsed()
         var index = 0
         let count = bytes.count
@@ -135,10 +155,6 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
             }
         }
         guard index == count else { return nil }
-        guard parsed.month >= 1, parsed.month <= 12, parsed.day >= 1,
-            parsed.day <= CivilTime.daysInMonth(year: parsed.year, month: parsed.month),
-            parsed.hour <= 23, parsed.minute <= 59, parsed.second <= 59, parsed.year >= 1
-        else { return nil }
         return parsed
     }
 }

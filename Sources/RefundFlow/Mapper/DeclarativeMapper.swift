@@ -329,6 +329,11 @@ public struct DeclarativeMapper: RecordMapper {
                 }
             }
             let text = String(decoding: bytes, as: UTF8.self)
+            if let reason = plan.formats.lazy.compactMap({ $0.parseShape(bytes).flatMap(DateFormat.impossibility) }).first {
+                return RowError(
+                    code: .invalidDate, field: field.rawValue, value: text,
+                    message: "\(field.rawValue): '\(text)' is not a real date-time: \(reason)", location: location())
+            }
             return RowError(
                 code: .invalidDate, field: field.rawValue, value: text,
                 message: "\(field.rawValue): '\(text)' is not a valid date-time in any of: \(plan.formats.map(\.pattern).joined(separator: ", "))"

@@ -92,7 +92,10 @@ struct RecordProcessor: RecordSink {
             guard case .source(let names) = field.value, !names.contains(where: available.contains) else { continue }
             let list = names.map { "'\($0)'" }.joined(separator: " or ")
             if field.optionalSource {
-                let warning = "no column \(list) for \(field.field.rawValue); it stays empty"
+                let similar = names.lazy.compactMap { closestColumn($0, in: available) }.first
+                let warning =
+                    "no column \(list) for \(field.field.rawValue); it stays empty"
+                    + (similar.map { " (the file has '\($0)': if that is it, add it to the field's 'from')" } ?? "")
                 emit("\(shape.location.map { "\($0): " } ?? "")warning: \(warning) [input.missing_column]")
                 missingColumnWarnings.append("'\(file.path)': \(warning)")
                 continue
@@ -110,8 +113,8 @@ struct RecordProcessor: RecordSink {
     /// A close column name the file does have, and the pipeline's own hint for this field.
     private func missingColumnNotes(_ field: FieldDefinition, _ names: [String], available: [String]) -> [String] {
         var notes: [String] = []
-        if let suggestion = names.compactMap({ closest($0, in: available) }).first {
-            notes.append("the file has '\(suggestion)'; is that it?")
+        if let suggestion = names.lazy.compactMap({ closestColumn($0, in: available) }).first {
+            notes.append("the file has '\(suggestion)'; if that is it, add it to the field's 'from'")
         }
         if let hint = field.missingHint { notes.append(hint) }
         return notes
@@ -293,6 +296,28 @@ struct RecordProcessor: RecordSink {
         }
         for note in report.writer?.notes ?? [] { emit("note: \(note)") }
     }
+}
+
+/// A column of the file that is `name` written another way: other letter case, spaces,
+/// full-width letters or brackets (`商品ID`, `商品 id`, `金额（元）`), or, for an ASCII name, one
+/// typo. Chinese names that differ by a character are different columns (退货物流单号 is not
+/// 发货物流单号), so nothing else is suggested.
+func closestColumn(_ name: String, in available: [String]) -> String? {
+    func folded(_ text: String) -> String {
+        String(
+            String.UnicodeScalarView(
+                text.unicodeScalars.compactMap { scalar -> Unicode.Scalar? in
+                    if scalar.properties.isWhitespace || scalar == "_" { return nil }
+                    // Full-width ASCII (U+FF01–U+FF5E) to ASCII.
+                    if (0xFF01...0xFF5E).contains(scalar.value) { return Unicode.Scalar(scalar.value - 0xFEE0) }
+                    return scalar
+                })
+        ).lowercased()
+    }
+    let key = folded(name)
+    if let match = available.first(where: { folded($0) == key }) { return match }
+    guard name.unicodeScalars.allSatisfy(\.isASCII), name.count >= 4 else { return nil }
+    return available.first { $0.unicodeScalars.allSatisfy(\.isASCII) && editDistance(key, folded($0)) == 1 }
 }
 
 /// SHA-256 of a whole file, streamed (for inputs a run could not finish reading).
