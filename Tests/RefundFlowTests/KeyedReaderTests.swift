@@ -116,6 +116,24 @@ struct JSONReaderTests {
         #expect(result.summary.notes == ["'\(result.summary.file.path)': 1 line is a response with no records in it"])
     }
 
+    @Test func emptyElementsOfAResponsesRecordListAreRecordsNotNothing() throws {
+        // {} and null in the list are records with no fields (rejected downstream as missing them).
+        var options = JSONReaderOptions()
+        options.shape = .lines
+        options.recordPaths = [["refunds_receive_get_response", "refunds", "refund"]]
+        let text = [
+            #"{"refunds_receive_get_response":{"refunds":{"refund":[{},{"refund_id":2,"tags":[null,"t"]},null,{ }]}}}"#,
+            #"{"refunds_receive_get_response":{"refunds":{"refund":[{"refund_id":5},{}]}}}"#,
+            #"{"refunds_receive_get_response":{"refunds":{"refund":[]}}}"#,
+        ].joined(separator: "\n")
+        let result = try readKeyed(text, reader: JSONReader(options: options), fields: ["refund_id", "tags/1"])
+        #expect(result.rows.map(\.values) == [[nil, nil], ["2", "t"], [nil, nil], [nil, nil], ["5", nil], [nil, nil]])
+        #expect(result.rows.map(\.line) == [1, 1, 1, 1, 2, 2])
+        #expect(result.rows.map(\.record) == [1, 2, 3, 4, 5, 6])
+        #expect(result.rows.allSatisfy { $0.problems.isEmpty })
+        #expect(result.summary.notes == ["'\(result.summary.file.path)': 1 line is a response with no records in it"])
+    }
+
     @Test func theExpectedResponseWithoutRecordsIsZeroRecordsNotAnError() throws {
         let empty = #"{"refunds_receive_get_response":{"total_results":0,"request_id":"x"}}"#
         let result = try readKeyed(empty, reader: jsonReader(path: "refunds_receive_get_response/refunds/refund"), fields: ["a"])

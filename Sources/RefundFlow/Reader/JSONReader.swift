@@ -94,6 +94,7 @@ public struct JSONReader: RecordReader {
         while let line = try stream.nextLine() {
             if let response, let path = RecordPaths.path(forRoot: Self.firstKey(line.bytes), in: options.recordPaths) {
                 var parser = JSONRecordParser(line.bytes, line: line.number, column: 1, builder: response, buffers: stream.parseBuffers)
+                parser.marksEmptyElements = true
                 response.begin(line: line.number, column: 1)
                 if (try? parser.parseRecord(requireEnd: true)) != nil, response.problems.isEmpty {
                     if try Self.deliverRecords(of: response, at: path, line: line.number, to: builder, &sink) == 0 { emptyResponses += 1 }
@@ -157,9 +158,10 @@ public struct JSONReader: RecordReader {
             var pathStart = field.pathStart + prefix.count
             var headEnd = pathStart
             while headEnd < field.pathEnd, bytes[headEnd] != UInt8(ascii: "/") { headEnd += 1 }
-            if isArray == nil {
-                isArray = headEnd > pathStart && headEnd < field.pathEnd && bytes[pathStart..<headEnd].allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
-            }
+            let numberedHead = headEnd > pathStart && bytes[pathStart..<headEnd].allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+            // An element without fields ({} or null) is marked by the parser: its path ends at the index.
+            let emptyElement = numberedHead && headEnd == field.pathEnd && field.valueStart == field.valueEnd
+            if isArray == nil { isArray = numberedHead && (headEnd < field.pathEnd || emptyElement) }
             var index = pathStart..<pathStart
             if isArray == true {
                 index = pathStart..<headEnd
@@ -171,6 +173,7 @@ public struct JSONReader: RecordReader {
                 delivered += 1
             }
             current = index
+            if isArray == true && emptyElement { continue }
             builder.add(
                 path: UnsafeBufferPointer(rebasing: bytes[pathStart..<field.pathEnd]),
                 value: UnsafeBufferPointer(rebasing: bytes[field.valueStart..<field.valueEnd]), line: field.line, column: field.column)
@@ -610,6 +613,10 @@ struct JSONRecordParser {
     /// record; a string whose raw bytes contain it is refused. (Escapes always decode to valid
     /// UTF-8 and never complete a raw sequence, so this equals checking every decoded string.)
     private let firstInvalidUTF8: Int
+    /// An array element that is `{}`, `[]` or `null` adds a field with the element's path and an
+    /// empty value, so that a response's record list keeps elements without fields (they become
+    /// records that are rejected, not nothing).
+    var marksEmptyElements = false
 
     init(_ bytes: UnsafeBufferPointer<UInt8>, line: Int, column: Int, builder: KeyedRecordBuilder?, buffers: JSONParseBuffers = JSONParseBuffers()) {
         self.bytes = bytes
@@ -653,14 +660,18 @@ struct JSONRecordParser {
         if requireEnd && index < bytes.count { throw error("unexpected text after the record") }
     }
 
-    private mutating func parseValue() throws {
+    private mutating func parseValue(isElement: Bool = false) throws {
         skipSpace()
         guard index < bytes.count else { throw error("unexpected end of the value") }
         let valueLine = line
         let valueColumn = column
+        let marksEmpty = isElement && marksEmptyElements
         switch bytes[index] {
         case UInt8(ascii: "{"):
-            if isEmptyContainer(closing: UInt8(ascii: "}")) { return }
+            if isEmptyContainer(closing: UInt8(ascii: "}")) {
+                if marksEmpty { emit(UnsafeBufferPointer(start: nil, count: 0), line: valueLine, column: valueColumn) }
+                return
+            }
             repeat {
                 skipSpace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key in quotes") }
@@ -673,11 +684,14 @@ struct JSONRecordParser {
                 path.truncate(to: saved)
             } while try another(closing: UInt8(ascii: "}"), in: "an object")
         case UInt8(ascii: "["):
-            if isEmptyContainer(closing: UInt8(ascii: "]")) { return }
+            if isEmptyContainer(closing: UInt8(ascii: "]")) {
+                if marksEmpty { emit(UnsafeBufferPointer(start: nil, count: 0), line: valueLine, column: valueColumn) }
+                return
+            }
             var element = 0
             repeat {
                 let saved = Array(String(element).utf8).withUnsafeBufferPointer { pushPath($0) }
-                try parseValue()
+                try parseValue(isElement: true)
                 path.truncate(to: saved)
                 element += 1
             } while try another(closing: UInt8(ascii: "]"), in: "an array")
@@ -692,6 +706,7 @@ struct JSONRecordParser {
             emit(literal: "false", line: valueLine, column: valueColumn)
         case UInt8(ascii: "n"):
             try literal("null")  // absent
+            if marksEmpty { emit(UnsafeBufferPointer(start: nil, count: 0), line: valueLine, column: valueColumn) }
         default:
             let start = index
             try number()
