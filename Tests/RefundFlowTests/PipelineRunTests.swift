@@ -116,6 +116,8 @@ struct PipelineRunTests {
             "refund_no:invalid_id", "oid:invalid_id", "num:too_many_decimals", "status:unknown_value",
             "refund_amount:invalid_number", "refund_time:invalid_date", "tid:missing", "buyer_nick:missing",
         ])
+        let status = try #require(errors.first { $0["field"] as? String == "status" })
+        #expect(status["message"] as? String == "status: 'nope' is not a known value; expected one of: ok, wait; if it is a real value, add it to the 'map' of status in the pipeline (or give a 'mapDefault')")
         let oid = try #require(errors.first { $0["field"] as? String == "oid" })
         #expect((oid["message"] as! String).contains("Excel turned this id into a number"))
         #expect(oid["column"] as? Int == 5)

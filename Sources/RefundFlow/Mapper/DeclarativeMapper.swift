@@ -204,7 +204,8 @@ public struct DeclarativeMapper: RecordMapper {
                     errors.append(
                         RowError(
                             code: .unknownValue, field: plan.field.rawValue, value: key,
-                            message: "\(plan.field.rawValue): '\(key)' is not a known value; expected one of: \(expected.joined(separator: ", "))",
+                            message: "\(plan.field.rawValue): '\(key)' is not a known value; expected one of: \(expected.joined(separator: ", "))"
+                                + "; if it is a real value, add it to the 'map' of \(plan.field.rawValue) in the pipeline (or give a 'mapDefault')",
                             location: location(sourceSlot, row)))
                     failed.insert(plan.field)
                     record[plan.field] = nil
