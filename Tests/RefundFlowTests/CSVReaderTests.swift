@@ -193,6 +193,17 @@ struct CSVReaderTests {
         #expect(result.rows.map(\.values) == [["3", nil]])
     }
 
+    @Test func anEmptyFileIsNotAFileWithNoRows() throws {
+        #expect {
+            _ = try readCSV([], fields: ["a"])
+        } throws: { error in
+            (error as? Diagnostic)?.code == "input.empty" && (error as? Diagnostic)?.message.hasSuffix("is empty (0 bytes)") == true
+        }
+        #expect { _ = try readCSV(Array("\r\n\n".utf8), fields: ["a"]) } throws: { ($0 as? Diagnostic)?.code == "input.no_header" }
+        let headerOnly = try readCSV(Array("a,b\r\n".utf8), fields: ["a"])
+        #expect(headerOnly.rows.isEmpty && headerOnly.header == ["a", "b"])
+    }
+
     @Test func anEmptyCommentPrefixReadsTheFirstLineAsTheHeader() throws {
         let result = try readCSV(Array("#a,b\n1,2\n".utf8), fields: ["#a"], commentPrefix: "")
         #expect(result.header == ["#a", "b"])

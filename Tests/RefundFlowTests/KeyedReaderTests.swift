@@ -134,6 +134,29 @@ struct JSONReaderTests {
         #expect(result.summary.notes == ["'\(result.summary.file.path)': 1 line is a response with no records in it"])
     }
 
+    @Test func anEmptyDocumentIsAnErrorAndEmptyJSONLinesAreNoRecords() throws {
+        let path = "refunds_receive_get_response/refunds/refund"
+        for reader in [xmlReader(path), jsonReader(path: path), jsonReader(.array)] as [any RecordReader] {
+            #expect {
+                _ = try readKeyed("", reader: reader, fields: ["a"])
+            } throws: { error in
+                let diagnostic = error as? Diagnostic
+                return diagnostic?.code == "input.empty" && diagnostic?.message.hasSuffix("is empty (0 bytes)") == true
+                    && diagnostic?.notes.first?.contains("not written completely") == true
+            }
+        }
+        for reader in [jsonReader(.lines), jsonReader()] {
+            let result = try readKeyed("", reader: reader, fields: ["a"])
+            #expect(result.rows.isEmpty)
+            #expect(result.summary.notes == ["'\(result.summary.file.path)' is empty (0 bytes): no records"])
+        }
+        // A small XML file is read whole through the first bytes taken ahead of libxml2.
+        let text = "<r><refunds><refund><a>1</a></refund></refunds></r>"
+        let small = try readKeyed(text, reader: xmlReader("r/refunds/refund"), fields: ["a"])
+        #expect(small.rows.map(\.values) == [["1"]])
+        #expect(small.summary.bytes == text.utf8.count)
+    }
+
     @Test func theExpectedResponseWithoutRecordsIsZeroRecordsNotAnError() throws {
         let empty = #"{"refunds_receive_get_response":{"total_results":0,"request_id":"x"}}"#
         let result = try readKeyed(empty, reader: jsonReader(path: "refunds_receive_get_response/refunds/refund"), fields: ["a"])

@@ -150,6 +150,7 @@ private struct CSVReadState: ~Copyable {
         try skipTitleLines(unlessNaming: fieldNames)
         try chooseDelimiter(fieldNames: fieldNames)
         guard let header = try readHeader() else {
+            if window.bytesRead == 0 { throw Diagnostic.emptyInput(file.path, format: "its header line") }
             throw Diagnostic(
                 code: "input.no_header", message: "'\(file.path)' has no header row",
                 location: SourceLocation(file: file.path, line: line),

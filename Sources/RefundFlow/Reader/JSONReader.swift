@@ -57,7 +57,14 @@ public struct JSONReader: RecordReader {
         try sink.begin(file: file, shape: SourceShape(availableFields: nil, location: nil))
         do {
             try stream.skipByteOrderMark()
-            var shape = options.shape
+            if stream.bytesRead == 0 {
+                // JSON Lines with no records is an empty file; an array or a document never is.
+                guard options.shape == .lines || (options.shape == .auto && options.recordPaths.isEmpty) else {
+                    throw Diagnostic.emptyInput(file.path, format: options.shape == .array ? "its brackets, []" : "its response object")
+                }
+                summary.notes.append("'\(file.path)' is empty (0 bytes): no records")
+            }
+            var shape = stream.bytesRead == 0 ? .lines : options.shape
             if shape == .auto {
                 // `[`: an array of records, even where a response document was expected.
                 if try stream.peekNonSpace() == UInt8(ascii: "[") {

@@ -229,3 +229,14 @@ struct InputWindow: ~Copyable {
         while try refill(tooLarge: { Diagnostic(code: "input.unreadable", message: "unreachable") }).more { start = end }
     }
 }
+
+extension Diagnostic {
+    /// A file of 0 bytes where a format always writes something (a CSV header, an XML or JSON
+    /// document): a failed or unfinished export, not a day without refunds.
+    static func emptyInput(_ path: String, format: String) -> Diagnostic {
+        Diagnostic(
+            code: "input.empty", message: "'\(path)' is empty (0 bytes)",
+            location: SourceLocation(file: path, line: 1),
+            notes: ["an export with no refunds still has \(format); this file was most likely not written completely: export it again"])
+    }
+}

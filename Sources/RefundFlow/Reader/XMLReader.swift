@@ -44,6 +44,7 @@ public struct XMLReader: RecordReader {
 
     public func read(_ file: InputFile, fieldNames: [String], into sink: inout some RecordSink) throws -> ReadSummary {
         let input = XMLInput(file: try ChunkedFile(file))
+        guard try input.readFirstBytes() else { throw Diagnostic.emptyInput(file.path, format: "its response element") }
         let context = Unmanaged.passRetained(input)
         let readCallback: xmlInputReadCallback = { context, buffer, length in
             let input = Unmanaged<XMLInput>.fromOpaque(context!).takeUnretainedValue()
@@ -100,13 +101,31 @@ public struct XMLReader: RecordReader {
 /// Only libxml2's callbacks on the reading thread touch it.
 final class XMLInput {
     private var file: ChunkedFile
+    private var first: [UInt8] = []  // read before libxml2 starts, to tell an empty file; served first
+    private var firstServed = 0
     init(file: consuming ChunkedFile) { self.file = file }
+
+    /// Reads the first bytes ahead of libxml2; false when the file is empty.
+    func readFirstBytes() throws -> Bool {
+        first = [UInt8](repeating: 0, count: 4096)
+        let count = try first.withUnsafeMutableBytes { try file.read(into: $0) }
+        first.removeSubrange(count...)
+        return count > 0
+    }
 
     var bytesRead: Int { file.bytesRead }
     var hexDigest: String { file.hexDigest }
 
     func read(into buffer: UnsafeMutablePointer<CChar>?, length: Int32) -> Int32 {
         guard let buffer, length > 0 else { return 0 }
+        if firstServed < first.count {
+            let count = min(Int(length), first.count - firstServed)
+            first.withUnsafeBytes { bytes in
+                UnsafeMutableRawPointer(buffer).copyMemory(from: bytes.baseAddress! + firstServed, byteCount: count)
+            }
+            firstServed += count
+            return Int32(count)
+        }
         do {
             return Int32(try file.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: Int(length))))
         } catch {
