@@ -158,6 +158,16 @@ struct PipelineRunTests {
         #expect(throws: DateFormat.InvalidPattern.self) { try DateFormat("yyyy-MM-dd'T") }
     }
 
+    @Test func numbersThatAreNotExactSayWhatTheyLookLike() {
+        #expect(DeclarativeMapper.numberHint("1.2E+3") == "; Excel wrote it in scientific notation: format the column as a number with its decimals before saving as CSV")
+        #expect(DeclarativeMapper.numberHint("12,50") == "; a comma only separates thousands (1,234.50): if it is a decimal comma, write a point (12.50)")
+        #expect(DeclarativeMapper.numberHint(".5") == "; write a digit on both sides of the point (0.50, 12.00)")
+        #expect(DeclarativeMapper.numberHint("12.") == DeclarativeMapper.numberHint(".5"))
+        #expect(DeclarativeMapper.numberHint("abc") == "")
+        #expect(DeclarativeMapper.numberHint("12元元") == "")
+        #expect(DeclarativeMapper.numberHint("1,2345") == DeclarativeMapper.numberHint("12,50"))
+    }
+
     @Test func aColumnWrittenAnotherWayIsSuggestedAndADifferentOneIsNot() {
         #expect(closestColumn("商品id", in: ["商品单价", "商品ID"]) == "商品ID")
         #expect(closestColumn("商品id", in: ["商品 ｉｄ"]) == "商品 ｉｄ")

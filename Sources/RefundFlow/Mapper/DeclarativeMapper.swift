@@ -245,6 +245,24 @@ public struct DeclarativeMapper: RecordMapper {
         return RowError(code: pattern.code, field: field.rawValue, value: value, message: message, location: location)
     }
 
+    /// What a value that is no exact decimal most likely is, and what to do about it.
+    static func numberHint(_ value: String) -> String {
+        let text = value.trimmingASCIIWhitespace()
+        let digits = Set("0123456789")
+        if text.contains(where: { $0 == "E" || $0 == "e" }), text.allSatisfy({ digits.contains($0) || "Ee+-.".contains($0) }) {
+            return "; Excel wrote it in scientific notation: format the column as a number with its decimals before saving as CSV"
+        }
+        if let comma = text.lastIndex(of: ","), !text.contains("."), text[text.index(after: comma)...].count != 3,
+            text.allSatisfy({ digits.contains($0) || $0 == "," || $0 == "-" })
+        {
+            return "; a comma only separates thousands (1,234.50): if it is a decimal comma, write a point (12.50)"
+        }
+        if text.first == "." || text.last == "." {
+            return "; write a digit on both sides of the point (0.50, 12.00)"
+        }
+        return ""
+    }
+
     /// What a value that is no date-time most likely is, and what to do about it.
     static func dateHint(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
         func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
@@ -289,7 +307,8 @@ public struct DeclarativeMapper: RecordMapper {
                 case .notANumber:
                     return RowError(
                         code: .invalidNumber, field: field.rawValue, value: value,
-                        message: "\(field.rawValue): '\(value)' is not an exact decimal number", location: location())
+                        message: "\(field.rawValue): '\(value)' is not an exact decimal number" + Self.numberHint(value),
+                        location: location())
                 case .tooManyDecimals:
                     return RowError(
                         code: .tooManyDecimals, field: field.rawValue, value: value,
