@@ -17,6 +17,19 @@ struct DuplicateIndexTests {
         #expect(index.count == 3_001)
     }
 
+    /// A duplicate gets back where the first record was, from memory and from every spilled run.
+    @Test func aDuplicateGetsTheFirstOriginBackInMemoryAndOnDisk() throws {
+        let index = DuplicateIndex(directory: try Fixtures.temporaryDirectory(), spillThreshold: 50)
+        func insert(_ number: Int, origin: UInt64) throws -> UInt64? {
+            try Array("r-\(number)\u{1F}".utf8).withUnsafeBufferPointer { try index.insert($0, origin: origin) }
+        }
+        for number in 0..<1_000 { #expect(try insert(number, origin: UInt64(number) << 40 | 7) == nil) }
+        for number in stride(from: 0, to: 1_000, by: 7) {
+            #expect(try insert(number, origin: 99) == UInt64(number) << 40 | 7)
+        }
+        #expect(index.count == 1_000)
+    }
+
     @Test func keysThatDifferOnlyBySeparatorPlacementAreDifferent() throws {
         let index = DuplicateIndex(directory: try Fixtures.temporaryDirectory())
         #expect(try insert(index, "12\u{1F}3\u{1F}"))

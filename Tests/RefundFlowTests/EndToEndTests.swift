@@ -213,6 +213,9 @@ import Testing
             samples + "taobao-refunds-equivalent.csv", "--out", directory + "/out", "--dry-run",
         ])
         #expect(result.status == 2)
+        // A refund repeated in a later file names the file and line of the one kept.
+        #expect(result.stderr.contains(
+            "exports/2-gbk.csv:2: error: an earlier record has the same key (refund_no=201234567890123, oid=4012345678901234568), at \(directory)/exports/1-bom.CSV:2; the first one is kept [duplicate]"))
         let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/out/report.json"))) as! [String: Any]
         #expect((report["inputs"] as! [[String: Any]]).map { $0["path"] as? String } == [
             directory + "/exports/1-bom.CSV", directory + "/exports/2-gbk.csv", samples + "taobao-refunds-equivalent.csv",

@@ -189,6 +189,12 @@ struct PipelineRunTests {
         #expect(out.records.map { $0["oid"] as! String } == ["100", "101"])
         #expect(out.rejects.map { $0["line"] as! Int } == [4, 5])
         #expect(out.rejects.allSatisfy { (($0["errors"] as! [[String: Any]])[0]["code"] as! String) == "duplicate" })
+        // Each duplicate says where the record it repeats is.
+        let input = String(out.directory.dropLast("/out".count)) + "/in.csv"
+        #expect(out.rejects.map { (($0["errors"] as! [[String: Any]])[0]["message"] as! String) } == [
+            "an earlier record has the same key (refund_no=1, oid=100), at \(input):2; the first one is kept",
+            "an earlier record has the same key (refund_no=1, oid=100), at \(input):2; the first one is kept",
+        ])
         #expect(out.report.counts.byStatus[5].refundAmount.formatted() == "10")
     }
 

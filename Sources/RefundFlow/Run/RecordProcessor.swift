@@ -140,12 +140,12 @@ struct RecordProcessor: RecordSink {
             if let slot = slots[field] { return row.location(slot: slot) }
             return SourceLocation(file: row.origin.file, line: row.origin.line)
         }, errors: &errors)
-        if errors.isEmpty, try !isNew() {
+        if errors.isEmpty, let first = try firstWithSameKey(line: row.origin.line) {
             let key = definition.duplicateKey.map { "\($0.rawValue)=\(keyText($0))" }.joined(separator: ", ")
             errors.append(
                 RowError(
                     code: .duplicate, field: definition.duplicateKey.map(\.rawValue).joined(separator: "+"), value: key,
-                    message: "an earlier record has the same key (\(key)); the first one is kept",
+                    message: "an earlier record has the same key (\(key)), at \(first); the first one is kept",
                     location: SourceLocation(file: row.origin.file, line: row.origin.line)))
         }
         if errors.isEmpty {
@@ -173,8 +173,9 @@ struct RecordProcessor: RecordSink {
         }
     }
 
-    /// Records the duplicate key; false when an earlier accepted record had it.
-    private mutating func isNew() throws -> Bool {
+    /// Records the duplicate key of the record at `line` of the current file; when an earlier
+    /// accepted record had the key, returns where that one is (`file:line`).
+    private mutating func firstWithSameKey(line: Int) throws -> String? {
         var key = keyBytes  // moved out, so the closure below needs no access to self
         keyBytes = []
         defer { keyBytes = key }
@@ -184,7 +185,12 @@ struct RecordProcessor: RecordSink {
             key.append(0x1F)
         }
         let index = duplicates
-        return try key.withUnsafeBufferPointer { try index.insert($0) }
+        // Origin: the file's number in this run (inputs done so far) and the line.
+        let origin = UInt64(inputs.count) << 40 | UInt64(line)
+        guard let first = try key.withUnsafeBufferPointer({ try index.insert($0, origin: origin) }) else { return nil }
+        let fileNumber = Int(first >> 40)
+        let path = fileNumber < inputs.count ? inputs[fileNumber].path : currentFile?.path ?? ""
+        return "\(path):\(first & (1 << 40 - 1))"
     }
 
     private mutating func accept() throws {

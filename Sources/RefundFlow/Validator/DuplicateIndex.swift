@@ -12,13 +12,15 @@ import Foundation
 /// fence). A Bloom filter over the spilled keys answers "new" without touching disk for nearly
 /// every key (blocked: the 7 bits of a key share one cache line, picked by the hash's top bits,
 /// so a spill fills it in memory order); when it says "maybe", the runs are searched and the
-/// key bytes compared, so the answer is always exact. Memory: 8 MiB of filter, the in-memory
-/// batch, and 16 bytes per 64 keys.
+/// key bytes compared, so the answer is always exact. Each key carries an 8-byte origin (where
+/// its record was), which a duplicate gets back. Memory: 8 MiB of filter, the in-memory batch,
+/// and 16 bytes per 64 keys.
 ///
 /// Not `Sendable`: one index belongs to one run.
 final class DuplicateIndex {
     private struct Entry {
         var hash: UInt64
+        var origin: UInt64
         var start: Int32
         var length: Int32
     }
@@ -63,35 +65,38 @@ final class DuplicateIndex {
     }
 
     /// Adds `key`; returns false when it was already present.
-    func insert(_ key: UnsafeBufferPointer<UInt8>) throws -> Bool {
+    func insert(_ key: UnsafeBufferPointer<UInt8>) throws -> Bool { try insert(key, origin: 0) == nil }
+
+    /// Adds `key` with `origin`; when it was already present, returns the first one's origin.
+    func insert(_ key: UnsafeBufferPointer<UInt8>, origin: UInt64) throws -> UInt64? {
         let hash = ByteHash.hash(key)
-        if containsInMemory(hash, key) { return false }
-        if !runs.isEmpty, bloomMayContain(hash), try containsOnDisk(hash, key) { return false }
+        if let first = originInMemory(hash, key) { return first }
+        if !runs.isEmpty, bloomMayContain(hash), let first = try originOnDisk(hash, key) { return first }
         let start = Int32(keyBytes.count)
         keyBytes.append(contentsOf: key)
-        entries.append(Entry(hash: hash, start: start, length: Int32(key.count)))
+        entries.append(Entry(hash: hash, origin: origin, start: start, length: Int32(key.count)))
         var slot = Int(truncatingIfNeeded: hash) & tableMask
         while table[slot] != 0 { slot = (slot + 1) & tableMask }
         table[slot] = Int32(entries.count)
         count += 1
         if entries.count >= spillThreshold { try spill() }
-        return true
+        return nil
     }
 
     // MARK: - Memory
 
-    private func containsInMemory(_ hash: UInt64, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
+    private func originInMemory(_ hash: UInt64, _ key: UnsafeBufferPointer<UInt8>) -> UInt64? {
         var slot = Int(truncatingIfNeeded: hash) & tableMask
         while table[slot] != 0 {
             let entry = entries[Int(table[slot]) - 1]
             if entry.hash == hash && Int(entry.length) == key.count
                 && keyBytes[Int(entry.start)..<Int(entry.start + entry.length)].elementsEqual(key)
             {
-                return true
+                return entry.origin
             }
             slot = (slot + 1) & tableMask
         }
-        return false
+        return nil
     }
 
     // MARK: - Bloom filter (blocked: k = 7 bits inside one 512-bit block, one cache line)
@@ -130,7 +135,7 @@ final class DuplicateIndex {
 
     // MARK: - Disk runs
 
-    /// Run layout: entries sorted by hash, each `hash (8) | length (4) | key bytes`.
+    /// Run layout: entries sorted by hash, each `hash (8) | length (4) | origin (8) | key bytes`.
     private func spill() throws {
         if file < 0 { try openSpillFile() }
         entries.sort { $0.hash < $1.hash }  // the table is cleared below, so order is free
@@ -150,6 +155,7 @@ final class DuplicateIndex {
             bloomAdd(entry.hash)  // in hash order: the filter is filled front to back
             withUnsafeBytes(of: entry.hash.littleEndian) { block.append(contentsOf: $0) }
             withUnsafeBytes(of: UInt32(entry.length).littleEndian) { block.append(contentsOf: $0) }
+            withUnsafeBytes(of: entry.origin.littleEndian) { block.append(contentsOf: $0) }
             block.append(contentsOf: keyBytes[Int(entry.start)..<Int(entry.start + entry.length)])
         }
         if !block.isEmpty {
@@ -164,7 +170,7 @@ final class DuplicateIndex {
         keyBytes.removeAll(keepingCapacity: true)
     }
 
-    private func containsOnDisk(_ hash: UInt64, _ key: UnsafeBufferPointer<UInt8>) throws -> Bool {
+    private func originOnDisk(_ hash: UInt64, _ key: UnsafeBufferPointer<UInt8>) throws -> UInt64? {
         for run in runs {
             // The last block whose first hash is below `hash` may hold it, and so may the
             // following blocks that start with exactly `hash`.
@@ -176,14 +182,15 @@ final class DuplicateIndex {
             }
             var blockIndex = max(0, low - 1)
             while blockIndex < run.fenceHashes.count && run.fenceHashes[blockIndex] <= hash {
-                if try block(blockIndex, of: run, contains: hash, key) { return true }
+                if let origin = try block(blockIndex, of: run, find: hash, key) { return origin }
                 blockIndex += 1
             }
         }
-        return false
+        return nil
     }
 
-    private func block(_ index: Int, of run: Run, contains hash: UInt64, _ key: UnsafeBufferPointer<UInt8>) throws -> Bool {
+    /// The origin stored with `key` in block `index` of `run`, or nil.
+    private func block(_ index: Int, of run: Run, find hash: UInt64, _ key: UnsafeBufferPointer<UInt8>) throws -> UInt64? {
         let start = run.fenceOffsets[index]
         let length = Int(run.fenceOffsets[index + 1] - start)
         readBuffer.removeAll(keepingCapacity: true)
@@ -191,23 +198,25 @@ final class DuplicateIndex {
         let got = readBuffer.withUnsafeMutableBytes { pread(file, $0.baseAddress, length, off_t(start)) }
         guard got == length else { throw Diagnostic(code: "run.spill_io", message: "cannot read the duplicate-key spill file: \(String(cString: strerror(errno)))") }
         var cursor = 0
-        while cursor + 12 <= length {
+        while cursor + 20 <= length {
             var entryHash: UInt64 = 0
             var keyLength: UInt32 = 0
+            var origin: UInt64 = 0
             readBuffer.withUnsafeBytes { raw in
                 entryHash = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: cursor, as: UInt64.self))
                 keyLength = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: cursor + 8, as: UInt32.self))
+                origin = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: cursor + 12, as: UInt64.self))
             }
-            let keyStart = cursor + 12
+            let keyStart = cursor + 20
             if entryHash == hash && Int(keyLength) == key.count
                 && readBuffer[keyStart..<(keyStart + Int(keyLength))].elementsEqual(key)
             {
-                return true
+                return origin
             }
-            if entryHash > hash { return false }
+            if entryHash > hash { return nil }
             cursor = keyStart + Int(keyLength)
         }
-        return false
+        return nil
     }
 
     private func openSpillFile() throws {
