@@ -198,6 +198,25 @@ struct PipelineRunTests {
         #expect(out.report.counts.byStatus[5].refundAmount.formatted() == "10")
     }
 
+    @Test func theReportSaysHowMuchMoneyIsInTheRejects() throws {
+        let csv = Self.columns + """
+            1,9,100,1,ok,,,5.50,a,,
+            2,9,101,1,ok,,,12abc,a,,
+            3,9,102,1,odd,,,7.25,a,,
+            1,9,100,1,ok,,,6,a,,
+            4,9,103
+            """
+        let pipeline = Self.header + Self.fields.replacingOccurrences(of: ", mapDefault: 2", with: "")
+        let out = try run(csv, pipeline: pipeline)
+        #expect(out.report.counts.rejectedMoney == Amounts(records: 1, refundAmount: Decimal4(units: 72_500), actualRefundAmount: .zero))
+        #expect(out.report.counts.duplicateMoney.refundAmount == Decimal4(units: 60_000))
+        #expect(out.report.rejectedMoneySentence == "Money not loaded: the 3 rejected records carry refund_amount 7.25 where it could be read (2 have no readable amount); the 1 duplicate 6.00 (already counted once in valid).")
+        let json = try Fixtures.read(out.directory + "/report.json")
+        #expect(json.contains(#""rejected_money":{"records_with_amount":1,"records_without_amount":2,"refund_amount":"7.25","actual_refund_amount":"0.00","duplicate_records":1,"duplicate_refund_amount":"6.00"}"#))
+        #expect(try Fixtures.read(out.directory + "/report.md").contains(out.report.rejectedMoneySentence!))
+        #expect(try Fixtures.read(out.directory + "/report.html").contains("Money not loaded: the 3 rejected records"))
+    }
+
     @Test func tooLongTextIsCountedInCharacters() throws {
         let nick100 = String(repeating: "买", count: 100)  // 300 bytes, 100 characters: fine
         let nick101 = String(repeating: "买", count: 101)

@@ -79,6 +79,7 @@ enum ReportHTML {
                     text: "\(stage.totals.records)" + (stage.hasMoney ? "  ·  ¥\(money(stage.totals.refundAmount))" : ""),
                     color: stageColors[stage.name] ?? "#2563eb")
             })
+        if let sentence = report.rejectedMoneySentence { html += "<p class=\"muted\">\(escape(sentence))</p>" }
         html += "<table><tr><th>invariant</th><th>holds</th><th>detail</th></tr>"
         for invariant in stages.invariants {
             html += "<tr><td>\(escape(invariant.rule))</td><td>\(invariant.holds ? "✓ yes" : "<b style=\"color:#dc2626\">✗ NO</b>")</td><td><code>\(escape(invariant.detail))</code></td></tr>"

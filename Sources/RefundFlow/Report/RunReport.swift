@@ -22,6 +22,11 @@ public struct RunCounts: Sendable, Hashable {
     public var structural = 0
     /// Valid records in all, per shop and per status.
     public var validTotals = StageTotals()
+    /// Money of rejected records other than duplicates, where it could be read: `records`
+    /// counts those whose refund_amount was an exact number (the others may hold anything).
+    public var rejectedMoney = Amounts()
+    /// Money of duplicates (otherwise valid records; their refund_amount is always read).
+    public var duplicateMoney = Amounts()
 
     /// Valid records by `status` (index 0 holds records without one).
     public var byStatus: [StatusTotals] {
@@ -45,8 +50,12 @@ public struct RunCounts: Sendable, Hashable {
         validTotals.add(record, shop: shop)
     }
 
-    mutating func addRejected(_ errors: [RowError], structural isStructural: Bool = false) {
+    /// `record`: what mapping made of the row (nil when it was rejected before mapping).
+    mutating func addRejected(_ errors: [RowError], structural isStructural: Bool = false, record: RefundRecord? = nil) {
         rejected += 1
+        if let record, record.decimal(.refundAmount) != nil {
+            if errors.contains(where: { $0.code == .duplicate }) { duplicateMoney.add(record) } else { rejectedMoney.add(record) }
+        }
         if isStructural { structural += 1 }
         var codes = Set<RowErrorCode>()
         var fields = Set<String>()
@@ -96,6 +105,26 @@ public struct RunReport: Sendable {
     public var ledger: String?
 
     /// Every stage and the conservation checks, from the counts and the push.
+    /// The money in the rejects, for the people who fix and re-feed them; nil without rejects.
+    var rejectedMoneySentence: String? {
+        guard counts.rejected > 0 else { return nil }
+        let others = counts.rejected - counts.duplicates
+        var parts: [String] = []
+        if others > 0 {
+            let unread = others - counts.rejectedMoney.records
+            parts.append(
+                "the \(others) rejected record\(others == 1 ? "" : "s") carr\(others == 1 ? "ies" : "y") refund_amount "
+                    + "\(counts.rejectedMoney.refundAmount.formatted(minFractionDigits: 2))"
+                    + (unread > 0 ? " where it could be read (\(unread) ha\(unread == 1 ? "s" : "ve") no readable amount)" : ""))
+        }
+        if counts.duplicates > 0 {
+            parts.append(
+                "the \(counts.duplicates) duplicate\(counts.duplicates == 1 ? "" : "s") \(counts.duplicateMoney.refundAmount.formatted(minFractionDigits: 2)) "
+                    + "(already counted once in valid)")
+        }
+        return "Money not loaded: " + parts.joined(separator: "; ") + "."
+    }
+
     public var stages: StageReport { StageReport(counts: counts, push: writer?.push, dryRun: dryRun) }
 
     public var read: Int { counts.read }
@@ -249,6 +278,16 @@ public struct RunReport: Sendable {
         }
         json.raw("\n  ]")
         json.raw(",\n  ")
+        json.key("rejected_money", first: true)
+        json.raw("{")
+        json.keyValue("records_with_amount", counts.rejectedMoney.records, first: true)
+        json.keyValue("records_without_amount", counts.rejected - counts.duplicates - counts.rejectedMoney.records)
+        json.keyValue("refund_amount", counts.rejectedMoney.refundAmount.formatted(minFractionDigits: 2))
+        json.keyValue("actual_refund_amount", counts.rejectedMoney.actualRefundAmount.formatted(minFractionDigits: 2))
+        json.keyValue("duplicate_records", counts.duplicateMoney.records)
+        json.keyValue("duplicate_refund_amount", counts.duplicateMoney.refundAmount.formatted(minFractionDigits: 2))
+        json.raw("}")
+        json.raw(",\n  ")
         json.key("invariants", first: true)
         json.raw("{")
         json.keyValue("hold", stages.holds, first: true)
@@ -373,6 +412,7 @@ public struct RunReport: Sendable {
                 ? "\(stage.totals.refundAmount.formatted(minFractionDigits: 2)) | \(stage.totals.actualRefundAmount.formatted(minFractionDigits: 2))" : "— | —"
             text += "| \(stage.name) | \(stage.totals.records) | \(money) |\n"
         }
+        if let sentence = rejectedMoneySentence { text += "\n\(sentence)\n" }
         text += "\n| invariant | holds | |\n|---|---|---|\n"
         for invariant in stages.invariants {
             text += "| \(invariant.rule) | \(invariant.holds ? "yes" : "**NO**") | \(invariant.detail) |\n"

@@ -205,8 +205,9 @@ struct RecordProcessor: RecordSink {
     }
 
     private mutating func reject(_ row: some SourceRow, structural: Bool = false) throws {
-        counts.addRejected(errors, structural: structural)
-        fileCounts.addRejected(errors, structural: structural)
+        let mapped = structural ? nil : record  // a structural reject was never mapped
+        counts.addRejected(errors, structural: structural, record: mapped)
+        fileCounts.addRejected(errors, structural: structural, record: mapped)
         progress?.rejected.add(1, ordering: .relaxed)
         line.removeAll()
         line.raw("{")
