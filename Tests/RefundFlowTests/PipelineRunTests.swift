@@ -164,6 +164,8 @@ struct PipelineRunTests {
         #expect(DeclarativeMapper.numberHint(".5") == "; write a digit on both sides of the point (0.50, 12.00)")
         #expect(DeclarativeMapper.numberHint("12.") == DeclarativeMapper.numberHint(".5"))
         #expect(DeclarativeMapper.numberHint("abc") == "")
+        #expect(Array("2024".utf8).withUnsafeBufferPointer { DeclarativeMapper.dateHint($0) } == "")
+        #expect(Array("45538".utf8).withUnsafeBufferPointer { DeclarativeMapper.dateHint($0) }.contains("Excel date serial number"))
         #expect(DeclarativeMapper.numberHint("12元元") == "")
         #expect(DeclarativeMapper.numberHint("1,2345") == DeclarativeMapper.numberHint("12,50"))
     }

@@ -268,7 +268,8 @@ public struct DeclarativeMapper: RecordMapper {
         func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
         let dot = bytes.firstIndex(of: UInt8(ascii: "."))
         let whole = bytes[..<(dot ?? bytes.endIndex)]
-        if (4...6).contains(whole.count), whole.allSatisfy(isDigit), dot.map({ bytes[($0 + 1)...].allSatisfy(isDigit) }) ?? true {
+        // Excel serial numbers of the years 1927–2173 have five digits (45538 is 2024-09-03).
+        if whole.count == 5, whole.allSatisfy(isDigit), dot.map({ bytes[($0 + 1)...].allSatisfy(isDigit) }) ?? true {
             return "; this looks like an Excel date serial number: format the column as a date (yyyy-mm-dd hh:mm:ss) before saving as CSV"
         }
         let parts = bytes.split(whereSeparator: { $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "/") })

@@ -104,7 +104,6 @@ public struct RunReport: Sendable {
     /// The run ledger's file, when pushing.
     public var ledger: String?
 
-    /// Every stage and the conservation checks, from the counts and the push.
     /// The money in the rejects, for the people who fix and re-feed them; nil without rejects.
     var rejectedMoneySentence: String? {
         guard counts.rejected > 0 else { return nil }
@@ -125,6 +124,7 @@ public struct RunReport: Sendable {
         return "Money not loaded: " + parts.joined(separator: "; ") + "."
     }
 
+    /// Every stage and the conservation checks, from the counts and the push.
     public var stages: StageReport { StageReport(counts: counts, push: writer?.push, dryRun: dryRun) }
 
     public var read: Int { counts.read }
