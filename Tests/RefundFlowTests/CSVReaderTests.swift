@@ -193,6 +193,12 @@ struct CSVReaderTests {
         #expect(result.rows.map(\.values) == [["3", nil]])
     }
 
+    @Test func columnNamesLoseUnicodeSpacesAtTheirEnds() throws {
+        let result = try readCSV(Array("\u{3000}退款编号\u{00A0},\" b \"\t\n1,2\n".utf8), fields: ["退款编号", "b"])
+        #expect(result.header == ["退款编号", "b"])
+        #expect(result.rows.map(\.values) == [["1", "2"]])
+    }
+
     @Test func anEmptyFileIsNotAFileWithNoRows() throws {
         #expect {
             _ = try readCSV([], fields: ["a"])

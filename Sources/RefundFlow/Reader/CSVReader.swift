@@ -275,7 +275,7 @@ private struct CSVReadState: ~Copyable {
             let quote = Character(Unicode.Scalar(options.quote))
             return text.split(separator: Character(Unicode.Scalar(delimiter)), omittingEmptySubsequences: false)
                 .reduce(0) { count, field in
-                    var name = String(field).trimmingASCIIWhitespace()
+                    var name = String(field).trimmingWhitespace()
                     if name.count >= 2, name.first == quote, name.last == quote { name = String(name.dropFirst().dropLast()) }
                     return wanted.contains(name) ? count + 1 : count
                 }
@@ -374,7 +374,7 @@ private struct CSVReadState: ~Copyable {
                     } else {
                         text = String(decoding: scratch, as: UTF8.self)
                     }
-                    text = text.trimmingASCIIWhitespace()
+                    text = text.trimmingWhitespace()
                     names.append(text)
                 }
                 var seen: [String: Int] = [:]
@@ -767,6 +767,13 @@ extension String {
             end -= 1
         }
         return String(decoding: utf8[start..<end], as: UTF8.self)
+    }
+
+    /// Trims every Unicode space at both ends, also U+00A0 and U+3000 (ideographic space), as a
+    /// column name typed in a Chinese spreadsheet may carry.
+    func trimmingWhitespace() -> String {
+        guard let first = firstIndex(where: { !$0.isWhitespace }), let last = lastIndex(where: { !$0.isWhitespace }) else { return "" }
+        return String(self[first...last])
     }
 }
 
