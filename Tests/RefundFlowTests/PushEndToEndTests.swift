@@ -52,6 +52,12 @@ import Testing
         #expect(pushed["new_count"] as? Int == 7)
         try expectNoSecrets(out, result)
 
+        // A dry run into the same directory says that outcomes.jsonl is not its own.
+        let dry = try CLI.run(["run", Self.pipeline, "--set", "shop_no=LCJ", "--input", Self.sample, "--out", out, "--dry-run"])
+        let stale = "\(out)/outcomes.jsonl is left from an earlier push, not written by this run; use another --out to keep runs apart"
+        #expect(dry.stderr.contains("warning: " + stale))
+        #expect(try Fixtures.read(out + "/report.md").contains(stale))
+
         // The same input again: the ERP counts nothing new or changed.
         let (_, again) = try push(sandbox)
         #expect(try Fixtures.jsonLines(again + "/outcomes.jsonl").allSatisfy { $0["change"] as? String == "unchanged" })

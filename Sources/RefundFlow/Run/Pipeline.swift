@@ -176,6 +176,13 @@ public struct Pipeline {
 
         var report = RunReport(runID: options.runID, definition: definition, startedAt: startedAt, dryRun: options.dryRun)
         report.errorLimits = limits
+        // The other mode's output, left by an earlier run in this directory, is not this run's.
+        let stale = options.dryRun ? "outcomes.jsonl" : "requests.jsonl"
+        if options.collector == nil, FileManager.default.fileExists(atPath: options.outputDirectory + "/" + stale) {
+            let message = "\(options.outputDirectory)/\(stale) is left from an earlier \(options.dryRun ? "push" : "dry run"), not written by this run; use another --out to keep runs apart"
+            emit("warning: \(message)")
+            report.notes.append(message)
+        }
         var processor: RecordProcessor
         var ledger: RunLedger?
         // Held until the run returns: no other run may use the ledger meanwhile.
