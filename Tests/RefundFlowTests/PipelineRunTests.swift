@@ -118,6 +118,8 @@ struct PipelineRunTests {
         ])
         let status = try #require(errors.first { $0["field"] as? String == "status" })
         #expect(status["message"] as? String == "status: 'nope' is not a known value; expected one of: ok, wait; if it is a real value, add it to the 'map' of status in the pipeline (or give a 'mapDefault')")
+        let refundNo = try #require(errors.first { $0["field"] as? String == "refund_no" })
+        #expect(refundNo["message"] as? String == "refund_no: 'x1' does not match ^[0-9]+$")
         let oid = try #require(errors.first { $0["field"] as? String == "oid" })
         #expect((oid["message"] as! String).contains("Excel turned this id into a number"))
         #expect(oid["column"] as? Int == 5)
@@ -156,6 +158,15 @@ struct PipelineRunTests {
         #expect(messages[1].hasSuffix("; it has a date but no time of day: if midnight is right, add a date-only format such as 'yyyy-MM-dd' to the pipeline's dateFormats"))
         #expect(messages[2] == "refund_time: '2024-09-03 02:00:00' is not a valid date-time in any of: yyyy-MM-dd'T'HH:mm:ss, yyyy-MM-dd'T'HH:mm:ssXXX, d''M''yyyy")
         #expect(throws: DateFormat.InvalidPattern.self) { try DateFormat("yyyy-MM-dd'T") }
+    }
+
+    @Test func anIdWrittenBackAsAFloatSaysSo() throws {
+        let out = try run(Self.columns + "2012345.0,9,1.0,1,ok,,,5,a,,\n")
+        let messages = (out.rejects[0]["errors"] as! [[String: Any]]).map { $0["message"] as! String }
+        #expect(messages == [
+            "refund_no: '2012345.0' does not match ^[0-9]+$; a tool read this id as a number and wrote it back with '.0' (an id over 16 digits may have lost digits that way): export the column as text",
+            "oid: '1.0' does not match ^[0-9]+$; a tool read this id as a number and wrote it back with '.0' (an id over 16 digits may have lost digits that way): export the column as text",
+        ])
     }
 
     @Test func numbersThatAreNotExactSayWhatTheyLookLike() {

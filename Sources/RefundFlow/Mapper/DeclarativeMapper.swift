@@ -241,6 +241,10 @@ public struct DeclarativeMapper: RecordMapper {
         var message = "\(field.rawValue): '\(value)' " + (pattern.message ?? "does not match \(pattern.source)")
         if pattern.code == .invalidId && looksLikeScientific(value) {
             message += "; Excel turned this id into a number and its digits are lost: export the column as text"
+        } else if pattern.code == .invalidId, value.hasSuffix(".0"), value.dropLast(2).allSatisfy(\.isASCII), value.dropLast(2).allSatisfy(\.isNumber),
+            !value.dropLast(2).isEmpty
+        {
+            message += "; a tool read this id as a number and wrote it back with '.0' (an id over 16 digits may have lost digits that way): export the column as text"
         }
         return RowError(code: pattern.code, field: field.rawValue, value: value, message: message, location: location)
     }
