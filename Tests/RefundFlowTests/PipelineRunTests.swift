@@ -175,9 +175,11 @@ struct PipelineRunTests {
         #expect(DeclarativeMapper.numberHint(".5") == "; write a digit on both sides of the point (0.50, 12.00)")
         #expect(DeclarativeMapper.numberHint("12.") == DeclarativeMapper.numberHint(".5"))
         #expect(DeclarativeMapper.numberHint("abc") == "")
+        #expect(DeclarativeMapper.numberHint("2件") == "; write the number alone, without the unit '件'")
+        #expect(DeclarativeMapper.numberHint("件") == "")
         #expect(Array("2024".utf8).withUnsafeBufferPointer { DeclarativeMapper.dateHint($0) } == "")
         #expect(Array("45538".utf8).withUnsafeBufferPointer { DeclarativeMapper.dateHint($0) }.contains("Excel date serial number"))
-        #expect(DeclarativeMapper.numberHint("12元元") == "")
+        #expect(DeclarativeMapper.numberHint("12元元") == "; write the number alone, without the unit '元元'")
         #expect(DeclarativeMapper.numberHint("1,2345") == DeclarativeMapper.numberHint("12,50"))
     }
 

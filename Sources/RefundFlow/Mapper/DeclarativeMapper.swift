@@ -264,6 +264,10 @@ public struct DeclarativeMapper: RecordMapper {
         if text.first == "." || text.last == "." {
             return "; write a digit on both sides of the point (0.50, 12.00)"
         }
+        let unit = text.drop { digits.contains($0) || $0 == "." || $0 == "," }
+        if unit.count < text.count, !unit.isEmpty, unit.allSatisfy({ !$0.isASCII && $0.isLetter }) {
+            return "; write the number alone, without the unit '\(unit)'"
+        }
         return ""
     }
 
