@@ -667,18 +667,14 @@ struct JSONRecordParser {
         if requireEnd && index < bytes.count { throw error("unexpected text after the record") }
     }
 
-    private mutating func parseValue(isElement: Bool = false) throws {
+    private mutating func parseValue() throws {
         skipSpace()
         guard index < bytes.count else { throw error("unexpected end of the value") }
         let valueLine = line
         let valueColumn = column
-        let marksEmpty = isElement && marksEmptyElements
         switch bytes[index] {
         case UInt8(ascii: "{"):
-            if isEmptyContainer(closing: UInt8(ascii: "}")) {
-                if marksEmpty { emit(UnsafeBufferPointer(start: nil, count: 0), line: valueLine, column: valueColumn) }
-                return
-            }
+            if isEmptyContainer(closing: UInt8(ascii: "}")) { return }
             repeat {
                 skipSpace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key in quotes") }
@@ -691,14 +687,11 @@ struct JSONRecordParser {
                 path.truncate(to: saved)
             } while try another(closing: UInt8(ascii: "}"), in: "an object")
         case UInt8(ascii: "["):
-            if isEmptyContainer(closing: UInt8(ascii: "]")) {
-                if marksEmpty { emit(UnsafeBufferPointer(start: nil, count: 0), line: valueLine, column: valueColumn) }
-                return
-            }
+            if isEmptyContainer(closing: UInt8(ascii: "]")) { return }
             var element = 0
             repeat {
                 let saved = Array(String(element).utf8).withUnsafeBufferPointer { pushPath($0) }
-                try parseValue(isElement: true)
+                if try !marksEmptyElements || !markEmptyElement() { try parseValue() }
                 path.truncate(to: saved)
                 element += 1
             } while try another(closing: UInt8(ascii: "]"), in: "an array")
@@ -713,12 +706,33 @@ struct JSONRecordParser {
             emit(literal: "false", line: valueLine, column: valueColumn)
         case UInt8(ascii: "n"):
             try literal("null")  // absent
-            if marksEmpty { emit(UnsafeBufferPointer(start: nil, count: 0), line: valueLine, column: valueColumn) }
         default:
             let start = index
             try number()
             emit(UnsafeBufferPointer(rebasing: bytes[start..<index]), line: valueLine, column: valueColumn)
         }
+    }
+
+    /// An array element that is `{}`, `[]` or `null`: consumed, and marked with an empty value
+    /// at its path (`marksEmptyElements`). Anything else is left for `parseValue`.
+    private mutating func markEmptyElement() throws -> Bool {
+        skipSpace()
+        guard index < bytes.count else { return false }
+        let (elementLine, elementColumn, saved) = (line, column, (line, lineStart, index))
+        switch bytes[index] {
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            let closing = bytes[index] == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
+            guard isEmptyContainer(closing: closing) else {
+                (line, lineStart, index) = saved  // not empty: parse it whole
+                return false
+            }
+        case UInt8(ascii: "n"):
+            try literal("null")
+        default:
+            return false
+        }
+        emit(UnsafeBufferPointer(start: nil, count: 0), line: elementLine, column: elementColumn)
+        return true
     }
 
     /// After `{` or `[`: consumes it, and the closing bracket too when the container is empty.
