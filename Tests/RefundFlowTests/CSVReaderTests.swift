@@ -179,6 +179,23 @@ struct CSVReaderTests {
         #expect(semicolons.rows.map(\.values) == [["1", "3"]])
     }
 
+    @Test func aDelimiterThatGBKUsesInsideCharactersIsRefusedForGBKText() throws {
+        // 乗 is 81 7C in GBK: its second byte is '|'.
+        let gbk: [UInt8] = Array("a|b\n1|".utf8) + [0x81, 0x7C] + Array("\n".utf8)
+        for (encoding, line) in [(SourceEncoding.auto, 2), (.gb18030, 1)] {
+            #expect {
+                _ = try readCSV(gbk, fields: ["a", "b"], encoding: encoding, delimiter: "auto")
+            } throws: { error in
+                let diagnostic = error as? Diagnostic
+                return diagnostic?.code == "input.ambiguous_delimiter" && diagnostic?.location?.line == line
+                    && diagnostic?.message.hasSuffix("is GB18030, where the byte of the delimiter '|' also occurs inside Chinese characters") == true
+            }
+        }
+        // UTF-8 never has it inside a character: the same delimiter is fine there.
+        let utf8 = try readCSV(Array("a|b\n1|乗\n".utf8), fields: ["a", "b"], delimiter: "auto")
+        #expect(utf8.rows.map(\.values) == [["1", "乗"]])
+    }
+
     @Test func aFixedDelimiterThatFindsNoColumnNamesTheOneThatWould() throws {
         #expect {
             _ = try readCSV(Array("a\tb\n1\t2\n".utf8), fields: ["a", "b"])

@@ -149,6 +149,7 @@ private struct CSVReadState: ~Copyable {
         try skipLeadingLines()
         try skipTitleLines(unlessNaming: fieldNames)
         try chooseDelimiter(fieldNames: fieldNames)
+        try refuseBytesThatGBKUsesInCharacters()
         guard let header = try readHeader() else {
             if window.bytesRead == 0 { throw Diagnostic.emptyInput(file.path, format: "its header line") }
             throw Diagnostic(
@@ -296,6 +297,19 @@ private struct CSVReadState: ~Copyable {
         }
     }
 
+    /// In GBK/GB18030 the second byte of a Chinese character may be any byte from 0x40 up, so a
+    /// delimiter or quote there (`|`, `~`, a letter) would split characters: such a file is
+    /// refused once its encoding is known. Comma, tab, semicolon and `"` never occur inside one.
+    func refuseBytesThatGBKUsesInCharacters() throws {
+        guard case .iconv = decoder.mode else { return }
+        for (key, byte) in [("delimiter", options.delimiter), ("quote", options.quote)] where byte >= 0x40 {
+            throw Diagnostic(
+                code: "input.ambiguous_\(key)", message: "'\(file.path)' is \(decoder.name), where the byte of the \(key) '\(String(UnicodeScalar(byte)))' also occurs inside Chinese characters",
+                location: SourceLocation(file: file.path, line: line),
+                notes: ["convert the file to UTF-8 (iconv -f GB18030 -t UTF-8), or export it with commas or tabs"])
+        }
+    }
+
     /// The bytes of the first line at or after `dataStart` that is not blank, without its line
     /// break; nil at the end of the input. Buffers as needed and consumes nothing.
     mutating func peekFirstContentLine() throws -> [UInt8]? {
@@ -354,6 +368,7 @@ private struct CSVReadState: ~Copyable {
                     try decoder.decide(
                         sample: UnsafeBufferPointer(rebasing: record[0...]), atLine: headerLine,
                         isEndOfInput: endOfInput)
+                    try refuseBytesThatGBKUsesInCharacters()
                 }
                 var scratch: [UInt8] = []
                 for span in fields {
@@ -576,6 +591,7 @@ private struct CSVReadState: ~Copyable {
                 try decoder.decide(
                     sample: UnsafeBufferPointer(rebasing: UnsafeBufferPointer(start: base, count: dataEnd - dataStart)[span.start..<sampleEnd]),
                     atLine: recordLine, isEndOfInput: endOfInput && sampleEnd == dataEnd - dataStart)
+                try refuseBytesThatGBKUsesInCharacters()
             }
             // Zero-copy: ASCII, or valid UTF-8, with no doubled quotes to undo.
             if !span.hasEscapedQuote
