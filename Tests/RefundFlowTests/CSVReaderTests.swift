@@ -216,6 +216,19 @@ struct CSVReaderTests {
         #expect(result.rows.map(\.values) == [["1", "2"]])
     }
 
+    @Test func aColumnWrittenAnotherWayIsReadAndNoted() throws {
+        // Full-width letters and brackets, case and spaces fold; an exact name always wins, and a
+        // folding that two columns share picks neither.
+        let text = "商品ＩＤ,金额（元）,a b,ab,x_y,XY\n1,2,3,4,5,6\n"
+        let result = try readCSV(Array(text.utf8), fields: ["商品id", "金额(元)", "ab", "xy"])
+        #expect(result.header == ["商品id", "金额(元)", "a b", "ab", "x_y", "XY"])
+        #expect(result.rows.map(\.values) == [["1", "2", "4", nil]])
+        #expect(result.rows.first?.raw == ["1", "2", "3", "4", "5", "6"])
+        #expect(result.summary.notes.map { $0.components(separatedBy: "': ").last! } == [
+            "column '商品ＩＤ' is read as '商品id'", "column '金额（元）' is read as '金额(元)'",
+        ])
+    }
+
     @Test func anEmptyFileIsNotAFileWithNoRows() throws {
         #expect {
             _ = try readCSV([], fields: ["a"])

@@ -157,11 +157,12 @@ private struct CSVReadState: ~Copyable {
                 location: SourceLocation(file: file.path, line: line),
                 notes: ["the CSV reader expects the first line (after skipLines) to name the columns"])
         }
-        let slotColumns = fieldNames.map { name in header.names.firstIndex(of: name) ?? -1 }
+        let available = matchColumnsWrittenAnotherWay(header.names, fieldNames: fieldNames)
+        let slotColumns = fieldNames.map { name in available.firstIndex(of: name) ?? -1 }
         try sink.begin(
             file: file,
             shape: SourceShape(
-                availableFields: header.names, location: SourceLocation(file: file.path, line: header.line)))
+                availableFields: available, location: SourceLocation(file: file.path, line: header.line)))
         var ordinal = 0
         while let scan = try nextRecord() {
             switch scan {
@@ -257,6 +258,21 @@ private struct CSVReadState: ~Copyable {
         summary.notes.append(
             "'\(file.path)': skipped \(skipped) title line\(skipped == 1 ? "" : "s") before the header: "
                 + shown.map { "'\($0)'" }.joined(separator: ", ") + (skipped > 3 ? ", …" : ""))
+    }
+
+    /// The header's names, where a column the pipeline reads but the file does not name exactly
+    /// is taken from the one column written the same way but for letter case, spaces and
+    /// full-width forms (`商品ID` for `商品id`, `金额（元）` for `金额(元)`), named in a note.
+    mutating func matchColumnsWrittenAnotherWay(_ names: [String], fieldNames: [String]) -> [String] {
+        var available = names
+        for wanted in fieldNames where !wanted.isEmpty && !available.contains(wanted) {
+            let key = wanted.foldedColumnName
+            let candidates = available.indices.filter { available[$0].foldedColumnName == key && !fieldNames.contains(available[$0]) }
+            guard candidates.count == 1, let column = candidates.first else { continue }
+            summary.notes.append("'\(file.path)': column '\(available[column])' is read as '\(wanted)'")
+            available[column] = wanted
+        }
+        return available
     }
 
     static let delimiterCandidates: [(byte: UInt8, name: String)] = [
@@ -783,6 +799,20 @@ extension String {
             end -= 1
         }
         return String(decoding: utf8[start..<end], as: UTF8.self)
+    }
+
+    /// A column name with letter case, spaces, underscores and full-width forms (ＩＤ, （元）) folded
+    /// away: two names with the same folding are the same column written another way.
+    var foldedColumnName: String {
+        String(
+            String.UnicodeScalarView(
+                unicodeScalars.compactMap { scalar -> Unicode.Scalar? in
+                    if scalar.properties.isWhitespace || scalar == "_" { return nil }
+                    // Full-width ASCII (U+FF01–U+FF5E) to ASCII.
+                    if (0xFF01...0xFF5E).contains(scalar.value) { return Unicode.Scalar(scalar.value - 0xFEE0) }
+                    return scalar
+                })
+        ).lowercased()
     }
 
     /// Trims every Unicode space at both ends, also U+00A0 and U+3000 (ideographic space), as a

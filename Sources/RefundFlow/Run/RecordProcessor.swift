@@ -310,21 +310,10 @@ struct RecordProcessor: RecordSink {
 /// typo. Chinese names that differ by a character are different columns (退货物流单号 is not
 /// 发货物流单号), so nothing else is suggested.
 func closestColumn(_ name: String, in available: [String]) -> String? {
-    func folded(_ text: String) -> String {
-        String(
-            String.UnicodeScalarView(
-                text.unicodeScalars.compactMap { scalar -> Unicode.Scalar? in
-                    if scalar.properties.isWhitespace || scalar == "_" { return nil }
-                    // Full-width ASCII (U+FF01–U+FF5E) to ASCII.
-                    if (0xFF01...0xFF5E).contains(scalar.value) { return Unicode.Scalar(scalar.value - 0xFEE0) }
-                    return scalar
-                })
-        ).lowercased()
-    }
-    let key = folded(name)
-    if let match = available.first(where: { folded($0) == key }) { return match }
+    let key = name.foldedColumnName
+    if let match = available.first(where: { $0.foldedColumnName == key }) { return match }
     guard name.unicodeScalars.allSatisfy(\.isASCII), name.count >= 4 else { return nil }
-    return available.first { $0.unicodeScalars.allSatisfy(\.isASCII) && editDistance(key, folded($0)) == 1 }
+    return available.first { $0.unicodeScalars.allSatisfy(\.isASCII) && editDistance(key, $0.foldedColumnName) == 1 }
 }
 
 /// SHA-256 of a whole file, streamed (for inputs a run could not finish reading).
