@@ -277,13 +277,27 @@ struct PipelineRunTests {
         #expect(fatal.location?.line == 1)
     }
 
+    @Test func titleLinesThatNameNoColumnAreSkippedUpToTen() throws {
+        // An export's title and a blank line before the header: skipped, noted, lines kept right.
+        let out = try run("退款管理导出 2024-03,\n\n" + Self.columns + "1,9,100,1,ok,,,5,a,,\n")
+        #expect(out.report.status == .completed)
+        #expect(out.records.first?["refund_no"] as? String == "1")
+        #expect(out.report.inputs.first?.notes.first?.hasSuffix("skipped 1 line before the header that names none of the pipeline's columns: '退款管理导出 2024-03,'") == true)
+        let titles = (1...10).map { "title \($0)\n" }.joined()
+        let ten = try run(titles + Self.columns + "x,9,100,1,ok,,,5,a,,\n")
+        #expect(ten.rejects.first?["line"] as? Int == 12)
+        #expect(ten.report.inputs.first?.notes.first?.hasSuffix("skipped 10 lines before the header that name none of the pipeline's columns: 'title 1', 'title 2', 'title 3', …") == true)
+    }
+
     @Test func aHeaderWithNoKnownColumnIsOneErrorThatPointsAtSkipLines() throws {
-        let out = try run("Alipay statement 2024-03,\n" + Self.columns + "1,9,100,1,ok,,,5,a,,\n")
+        // Eleven lines before the header are more than titles: the first line is the header.
+        let titles = (1...11).map { "title \($0)\n" }.joined()
+        let out = try run(titles + Self.columns + "1,9,100,1,ok,,,5,a,,\n")
         #expect(out.report.status == .failed)
         let fatal = try #require(out.report.fatal)
         #expect(fatal.code == "input.no_header")
         #expect(fatal.location?.line == 1)
-        #expect(fatal.message.contains("none of the columns the pipeline reads; the header found is 'Alipay statement 2024-03', ''"))
+        #expect(fatal.message.contains("none of the columns the pipeline reads; the header found is 'title 1'"))
         #expect(fatal.notes.contains { $0.contains("'skipLines'") })
     }
 

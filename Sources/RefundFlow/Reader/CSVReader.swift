@@ -148,7 +148,7 @@ private struct CSVReadState: ~Copyable {
         }
         try skipLeadingLines()
         try skipTitleLines(unlessNaming: fieldNames)
-        try chooseDelimiter(fieldNames: fieldNames)
+        try findHeader(fieldNames: fieldNames)
         try refuseBytesThatGBKUsesInCharacters()
         guard let header = try readHeader() else {
             if window.bytesRead == 0 { throw Diagnostic.emptyInput(file.path, format: "its header line") }
@@ -279,37 +279,61 @@ private struct CSVReadState: ~Copyable {
         (UInt8(ascii: ","), "commas"), (0x09, "tabs"), (UInt8(ascii: ";"), "semicolons"), (UInt8(ascii: "|"), "bars"),
     ]
 
-    /// Looks at the first line with content (the header) and counts, for each candidate
-    /// delimiter, how many of the pipeline's columns it splits out. With `delimiter: auto` the
-    /// best one is used; with a fixed delimiter that finds none while another finds some, the
-    /// file is refused with the delimiter to set. Nothing is consumed.
-    mutating func chooseDelimiter(fieldNames: [String]) throws {
+    /// Lines before the header that name none of the pipeline's columns are title lines (an
+    /// export's "退款管理导出 2024-09-01"); at most this many are skipped.
+    static let maxTitleLines = 10
+
+    /// Finds the header: the first line with content that, split by the delimiter (or, with
+    /// `delimiter: auto`, by the candidate that does best), names a column the pipeline reads.
+    /// The lines before it (at most `maxTitleLines`) are skipped and named in a note; when none
+    /// of the first lines names a column, nothing is skipped and the first one is the header.
+    /// With a fixed delimiter, a header that only another one splits into the pipeline's
+    /// columns is refused with the delimiter to set.
+    mutating func findHeader(fieldNames: [String]) throws {
         let wanted = Set(fieldNames.filter { !$0.isEmpty })
-        guard !wanted.isEmpty, let bytes = try peekFirstContentLine() else { return }
+        guard !wanted.isEmpty else { return }
         var gb18030: FieldDecoder?
-        let text = Self.titleText(bytes, gb18030: &gb18030)
-        func matches(_ delimiter: UInt8) -> Int {
-            let quote = Character(Unicode.Scalar(options.quote))
-            return text.split(separator: Character(Unicode.Scalar(delimiter)), omittingEmptySubsequences: false)
-                .reduce(0) { count, field in
-                    var name = String(field).trimmingWhitespace()
-                    if name.count >= 2, name.first == quote, name.last == quote { name = String(name.dropFirst().dropLast()) }
-                    return wanted.contains(name) ? count + 1 : count
-                }
-        }
-        let counts = Self.delimiterCandidates.map { (candidate: $0, count: matches($0.byte)) }
-        let current = counts.first { $0.candidate.byte == options.delimiter }?.count ?? matches(options.delimiter)
-        guard let best = counts.max(by: { $0.count < $1.count }), best.count > current else { return }
-        if options.detectDelimiter {
-            options.delimiter = best.candidate.byte
-            summary.notes.append("'\(file.path)': the columns are separated by \(best.candidate.name) (delimiter: auto)")
-        } else if current == 0 {
-            let shown = best.candidate.byte == 0x09 ? "\\t" : String(UnicodeScalar(best.candidate.byte))
-            throw Diagnostic(
-                code: "input.delimiter",
-                message: "'\(file.path)' separates its columns with \(best.candidate.name), not '\(String(UnicodeScalar(options.delimiter)))'",
-                location: SourceLocation(file: file.path, line: line),
-                notes: ["set delimiter: \"\(shown)\" (or delimiter: auto) in the pipeline's reader"])
+        var offset = 0
+        var titles: [String] = []
+        while titles.count <= Self.maxTitleLines, let peeked = try peekContentLine(from: offset) {
+            let text = Self.titleText(peeked.bytes, gb18030: &gb18030)
+            func matches(_ delimiter: UInt8) -> Int {
+                let quote = Character(Unicode.Scalar(options.quote))
+                return text.split(separator: Character(Unicode.Scalar(delimiter)), omittingEmptySubsequences: false)
+                    .reduce(0) { count, field in
+                        var name = String(field).trimmingWhitespace()
+                        if name.count >= 2, name.first == quote, name.last == quote { name = String(name.dropFirst().dropLast()) }
+                        return wanted.contains(name) || wanted.contains(where: { $0.foldedColumnName == name.foldedColumnName }) ? count + 1 : count
+                    }
+            }
+            let counts = Self.delimiterCandidates.map { (candidate: $0, count: matches($0.byte)) }
+            let current = counts.first { $0.candidate.byte == options.delimiter }?.count ?? matches(options.delimiter)
+            guard let best = counts.max(by: { $0.count < $1.count }), best.count > 0 || current > 0 else {
+                titles.append(text.count > 80 ? String(text.prefix(80)) + "…" : text)
+                offset = peeked.next
+                continue
+            }
+            if !titles.isEmpty {
+                // The header is here: the lines before it are titles.
+                for index in dataStart..<(dataStart + peeked.start) where buffer[index] == 0x0A { line += 1 }
+                dataStart += peeked.start
+                summary.notes.append(
+                    "'\(file.path)': skipped \(titles.count) line\(titles.count == 1 ? "" : "s") before the header that name\(titles.count == 1 ? "s" : "") "
+                        + "none of the pipeline's columns: " + titles.prefix(3).map { "'\($0)'" }.joined(separator: ", ") + (titles.count > 3 ? ", …" : ""))
+            }
+            guard best.count > current else { return }
+            if options.detectDelimiter {
+                options.delimiter = best.candidate.byte
+                summary.notes.append("'\(file.path)': the columns are separated by \(best.candidate.name) (delimiter: auto)")
+            } else if current == 0 {
+                let shown = best.candidate.byte == 0x09 ? "\\t" : String(UnicodeScalar(best.candidate.byte))
+                throw Diagnostic(
+                    code: "input.delimiter",
+                    message: "'\(file.path)' separates its columns with \(best.candidate.name), not '\(String(UnicodeScalar(options.delimiter)))'",
+                    location: SourceLocation(file: file.path, line: line),
+                    notes: ["set delimiter: \"\(shown)\" (or delimiter: auto) in the pipeline's reader"])
+            }
+            return
         }
     }
 
@@ -326,10 +350,11 @@ private struct CSVReadState: ~Copyable {
         }
     }
 
-    /// The bytes of the first line at or after `dataStart` that is not blank, without its line
-    /// break; nil at the end of the input. Buffers as needed and consumes nothing.
-    mutating func peekFirstContentLine() throws -> [UInt8]? {
-        var offset = 0
+    /// The first line with content at or after `offset` (relative to `dataStart`): its bytes
+    /// without the line break, where it starts and where the next line starts (relative too);
+    /// nil at the end of the input. Buffers as needed and consumes nothing.
+    mutating func peekContentLine(from offset: Int) throws -> (bytes: [UInt8], start: Int, next: Int)? {
+        var offset = offset
         while true {
             var index = dataStart + offset
             while true {
@@ -344,9 +369,10 @@ private struct CSVReadState: ~Copyable {
             }
             var line = [UInt8](buffer[(dataStart + offset)..<index])
             if line.last == 0x0D { line.removeLast() }
-            if line.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) { return line }
+            let next = min(index + 1, dataEnd) - dataStart
+            if line.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) { return (line, offset, next) }
             guard index < dataEnd else { return nil }
-            offset = index + 1 - dataStart
+            offset = next
         }
     }
 
