@@ -290,7 +290,8 @@ private struct CSVReadState: ~Copyable {
     /// With a fixed delimiter, a header that only another one splits into the pipeline's
     /// columns is refused with the delimiter to set.
     mutating func findHeader(fieldNames: [String]) throws {
-        let wanted = Set(fieldNames.filter { !$0.isEmpty })
+        // Compared folded, so that a header that writes the names another way is found too.
+        let wanted = Set(fieldNames.filter { !$0.isEmpty }.map(\.foldedColumnName))
         guard !wanted.isEmpty else { return }
         var gb18030: FieldDecoder?
         var offset = 0
@@ -303,7 +304,7 @@ private struct CSVReadState: ~Copyable {
                     .reduce(0) { count, field in
                         var name = String(field).trimmingWhitespace()
                         if name.count >= 2, name.first == quote, name.last == quote { name = String(name.dropFirst().dropLast()) }
-                        return wanted.contains(name) || wanted.contains(where: { $0.foldedColumnName == name.foldedColumnName }) ? count + 1 : count
+                        return wanted.contains(name.foldedColumnName) ? count + 1 : count
                     }
             }
             let counts = Self.delimiterCandidates.map { (candidate: $0, count: matches($0.byte)) }
