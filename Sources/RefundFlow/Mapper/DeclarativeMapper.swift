@@ -271,6 +271,15 @@ public struct DeclarativeMapper: RecordMapper {
         return ""
     }
 
+    /// A long fraction with a run of six 0s or 9s (`19.900000000000002`, `0.30000000000000004`) is
+    /// what binary floating point makes of a short decimal: say so, since the fix is at the source.
+    static func floatingPointHint(_ value: String) -> String {
+        guard let point = value.firstIndex(of: "."), value.distance(from: point, to: value.endIndex) > 12 else { return "" }
+        let fraction = value[value.index(after: point)...]
+        guard fraction.contains("000000") || fraction.contains("999999") else { return "" }
+        return "; this is what binary floating point makes of a short decimal: have the exporter write money as text (or as the decimal it shows)"
+    }
+
     /// What a value that is no date-time most likely is, and what to do about it.
     static func dateHint(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
         func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
@@ -321,7 +330,8 @@ public struct DeclarativeMapper: RecordMapper {
                 case .tooManyDecimals:
                     return RowError(
                         code: .tooManyDecimals, field: field.rawValue, value: value,
-                        message: "\(field.rawValue): '\(value)' has more than 4 decimal places; Decimal(19,4) cannot hold it and RefundFlow never rounds",
+                        message: "\(field.rawValue): '\(value)' has more than 4 decimal places; Decimal(19,4) cannot hold it and RefundFlow never rounds"
+                            + Self.floatingPointHint(value),
                         location: location())
                 case .outOfRange:
                     return RowError(
