@@ -229,6 +229,18 @@ struct CSVReaderTests {
         ])
     }
 
+    @Test func anXMLOrJSONFileGivenAsCSVIsNamedAsOne() throws {
+        for (text, found) in [("<?xml version=\"1.0\"?>\n<r/>\n", "XML"), ("{\n \"a\": 1\n}\n", "JSON"), ("[{\"a\":1}]", "JSON")] {
+            #expect {
+                _ = try readCSV(Array(text.utf8), fields: ["a"])
+            } throws: { error in
+                let diagnostic = error as? Diagnostic
+                return diagnostic?.code == "input.wrong_format" && diagnostic?.message.contains("looks like \(found), not CSV") == true
+                    && diagnostic?.notes == ["give it to a pipeline whose reader is \(found.lowercased()) (this pipeline's reader is csv)"]
+            }
+        }
+    }
+
     @Test func anEmptyFileIsNotAFileWithNoRows() throws {
         #expect {
             _ = try readCSV([], fields: ["a"])

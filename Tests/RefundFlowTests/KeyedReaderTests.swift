@@ -157,6 +157,26 @@ struct JSONReaderTests {
         #expect(small.summary.bytes == text.utf8.count)
     }
 
+    @Test func aFileOfAnotherFormatIsNamedAsOne() throws {
+        let path = "refunds_receive_get_response/refunds/refund"
+        let cases: [(String, any RecordReader, String)] = [
+            ("订单编号,退款编号\n1,2\n", xmlReader(path), "looks like CSV, not XML: it starts with '订单编号,退款编号'"),
+            ("\u{FEFF}订单编号\t退款编号\n1\t2\n", jsonReader(.lines), "looks like CSV, not JSON: it starts with '订单编号\t退款编号'"),
+            ("<?xml version=\"1.0\"?><r/>", jsonReader(path: path), "looks like XML, not JSON: it starts with '<?xml version=\"1.0\"?><r/>'"),
+        ]
+        for (text, reader, message) in cases {
+            #expect {
+                _ = try readKeyed(text, reader: reader, fields: ["a"])
+            } throws: { error in
+                let diagnostic = error as? Diagnostic
+                return diagnostic?.code == "input.wrong_format" && diagnostic?.message.hasSuffix(message) == true
+            }
+        }
+        // A JSON Lines file whose first line is broken JSON is still read line by line.
+        let broken = try readKeyed("{\"a\":\n{\"a\":\"2\"}\n", reader: jsonReader(.lines), fields: ["a"])
+        #expect(broken.rows.map(\.values) == [[nil], ["2"]])
+    }
+
     @Test func theExpectedResponseWithoutRecordsIsZeroRecordsNotAnError() throws {
         let empty = #"{"refunds_receive_get_response":{"total_results":0,"request_id":"x"}}"#
         let result = try readKeyed(empty, reader: jsonReader(path: "refunds_receive_get_response/refunds/refund"), fields: ["a"])

@@ -336,6 +336,12 @@ private struct CSVReadState: ~Copyable {
             }
             return
         }
+        // No line named a column: an XML or JSON file given to the CSV reader is named as one.
+        if let first = try peekContentLine(from: 0),
+            let refusal = StartOfInput.refusal(path: file.path, firstLine: first.bytes, expected: "CSV", reader: "csv")
+        {
+            throw refusal
+        }
     }
 
     /// In GBK/GB18030 the second byte of a Chinese character may be any byte from 0x40 up, so a
@@ -379,15 +385,7 @@ private struct CSVReadState: ~Copyable {
 
     /// A title line as text: UTF-8 when it is, else read as GB18030.
     private static func titleText(_ bytes: [UInt8], gb18030: inout FieldDecoder?) -> String {
-        var text = String(validating: bytes, as: UTF8.self)
-        if text == nil, gb18030 == nil { gb18030 = try? FieldDecoder(.gb18030) }
-        if text == nil, let decoder = gb18030 {
-            var out: [UInt8] = []
-            if bytes.withUnsafeBufferPointer({ decoder.decode($0, into: &out) }) == nil {
-                text = String(decoding: out, as: UTF8.self)
-            }
-        }
-        return text ?? String(decoding: bytes, as: UTF8.self)
+        StartOfInput.text(bytes, gb18030: &gb18030)
     }
 
     struct Header {

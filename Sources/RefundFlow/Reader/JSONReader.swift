@@ -57,6 +57,9 @@ public struct JSONReader: RecordReader {
         try sink.begin(file: file, shape: SourceShape(availableFields: nil, location: nil))
         do {
             try stream.skipByteOrderMark()
+            if let refusal = StartOfInput.refusal(path: file.path, firstLine: try stream.peekFirstLine(), expected: "JSON", reader: "json") {
+                throw refusal
+            }
             if stream.bytesRead == 0 {
                 // JSON Lines with no records is an empty file; an array or a document never is.
                 guard options.shape == .lines || (options.shape == .auto && options.recordPaths.isEmpty) else {
@@ -418,6 +421,18 @@ final class JSONStream {
             start += 3
             lineStart = start
         }
+    }
+
+    /// The bytes from here to the end of the line (at most 4 KiB of them), not consumed.
+    func peekFirstLine() throws -> [UInt8] {
+        while end - start < 4096, try fill() {}
+        var bytes: [UInt8] = []
+        var index = start
+        while index < end, bytes.count < 4096, buffer[index] != 0x0A {
+            bytes.append(buffer[index])
+            index += 1
+        }
+        return bytes
     }
 
     /// The next byte that is not white space (not consumed), or `nil` at the end of input.

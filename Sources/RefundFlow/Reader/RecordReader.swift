@@ -240,3 +240,46 @@ extension Diagnostic {
             notes: ["an export with no refunds still has \(format); this file was most likely not written completely: export it again"])
     }
 }
+
+/// What the first line of a file looks like, to refuse a file given to the wrong kind of reader
+/// with a message that names what it is, not a parse error from its first byte.
+enum StartOfInput {
+    /// "XML", "JSON" or "CSV" by the first line (after a UTF-8 BOM and spaces); nil when unsure.
+    static func format(_ firstLine: [UInt8]) -> String? {
+        var bytes = firstLine[...]
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
+        bytes = bytes.drop { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
+        switch bytes.first {
+        case UInt8(ascii: "<"): return "XML"
+        case UInt8(ascii: "{"), UInt8(ascii: "["): return "JSON"
+        default:
+            return bytes.contains { $0 == UInt8(ascii: ",") || $0 == 0x09 || $0 == UInt8(ascii: ";") } ? "CSV" : nil
+        }
+    }
+
+    /// A line as text for a message: UTF-8 when it is, else read as GB18030.
+    static func text(_ bytes: [UInt8], gb18030: inout FieldDecoder?) -> String {
+        var text = String(validating: bytes, as: UTF8.self)
+        if text == nil, gb18030 == nil { gb18030 = try? FieldDecoder(.gb18030) }
+        if text == nil, let decoder = gb18030 {
+            var out: [UInt8] = []
+            if bytes.withUnsafeBufferPointer({ decoder.decode($0, into: &out) }) == nil {
+                text = String(decoding: out, as: UTF8.self)
+            }
+        }
+        return text ?? String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// `input.wrong_format` when `firstLine` looks like another format than `expected`.
+    static func refusal(path: String, firstLine: [UInt8], expected: String, reader: String) -> Diagnostic? {
+        guard let found = format(firstLine), found != expected else { return nil }
+        var gb18030: FieldDecoder?
+        var shown = text(Array(firstLine.prefix(4096)), gb18030: &gb18030).trimmingWhitespace()
+        if shown.hasPrefix("\u{FEFF}") { shown.removeFirst() }
+        if shown.count > 60 { shown = String(shown.prefix(60)) + "…" }
+        return Diagnostic(
+            code: "input.wrong_format", message: "'\(path)' looks like \(found), not \(expected): it starts with '\(shown)'",
+            location: SourceLocation(file: path, line: 1),
+            notes: ["give it to a pipeline whose reader is \(found.lowercased()) (this pipeline's reader is \(reader))"])
+    }
+}

@@ -45,6 +45,7 @@ public struct XMLReader: RecordReader {
     public func read(_ file: InputFile, fieldNames: [String], into sink: inout some RecordSink) throws -> ReadSummary {
         let input = XMLInput(file: try ChunkedFile(file))
         guard try input.readFirstBytes() else { throw Diagnostic.emptyInput(file.path, format: "its response element") }
+        if let refusal = StartOfInput.refusal(path: file.path, firstLine: input.firstLine, expected: "XML", reader: "xml") { throw refusal }
         let context = Unmanaged.passRetained(input)
         let readCallback: xmlInputReadCallback = { context, buffer, length in
             let input = Unmanaged<XMLInput>.fromOpaque(context!).takeUnretainedValue()
@@ -112,6 +113,9 @@ final class XMLInput {
         first.removeSubrange(count...)
         return count > 0
     }
+
+    /// The first line of what `readFirstBytes` read (at most its 4 KiB).
+    var firstLine: [UInt8] { Array(first.prefix { $0 != 0x0A }) }
 
     var bytesRead: Int { file.bytesRead }
     var hexDigest: String { file.hexDigest }
