@@ -241,6 +241,25 @@ struct CSVReaderTests {
         }
     }
 
+    @Test func whatTheFirstLineLooksLike() {
+        func format(_ text: String) -> String? { StartOfInput.format(Array(text.utf8)) }
+        #expect(format("<?xml version=\"1.0\"?>") == "XML")
+        #expect(format("\u{FEFF}  <refunds_receive_get_response>") == "XML")
+        #expect(format("{\"a\":1}") == "JSON")
+        #expect(format("{") == "JSON")
+        #expect(format("[ {\"a\":1}, ") == "JSON")
+        #expect(format("[淘宝] 退款导出,2024") == "CSV")
+        #expect(format("<淘宝> 退款导出") == nil)
+        #expect(format("退款编号\t订单编号") == "CSV")
+        #expect(format("退款导出") == nil)
+    }
+
+    @Test func aTitleInBracketsBeforeTheHeaderIsATitleNotJSON() throws {
+        let result = try readCSV(Array("[淘宝] 退款导出\na,b\n1,2\n".utf8), fields: ["a", "b"])
+        #expect(result.rows.map(\.values) == [["1", "2"]])
+        #expect(result.rows.first?.line == 3)
+    }
+
     @Test func anEmptyFileIsNotAFileWithNoRows() throws {
         #expect {
             _ = try readCSV([], fields: ["a"])

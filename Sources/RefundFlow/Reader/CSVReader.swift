@@ -293,6 +293,11 @@ private struct CSVReadState: ~Copyable {
         // Compared folded, so that a header that writes the names another way is found too.
         let wanted = Set(fieldNames.filter { !$0.isEmpty }.map(\.foldedColumnName))
         guard !wanted.isEmpty else { return }
+        // An XML or JSON file given to the CSV reader is named as one, from its first 4 KiB (its
+        // first "line" may be the whole file).
+        while dataEnd - dataStart < 4096, try fill() {}
+        let start = [UInt8](buffer[dataStart..<min(dataEnd, dataStart + 4096)].prefix { $0 != 0x0A })
+        if let refusal = StartOfInput.refusal(path: file.path, firstLine: start, expected: "CSV", reader: "csv") { throw refusal }
         var gb18030: FieldDecoder?
         var offset = 0
         var titles: [String] = []
@@ -335,12 +340,6 @@ private struct CSVReadState: ~Copyable {
                     notes: ["set delimiter: \"\(shown)\" (or delimiter: auto) in the pipeline's reader"])
             }
             return
-        }
-        // No line named a column: an XML or JSON file given to the CSV reader is named as one.
-        if let first = try peekContentLine(from: 0),
-            let refusal = StartOfInput.refusal(path: file.path, firstLine: first.bytes, expected: "CSV", reader: "csv")
-        {
-            throw refusal
         }
     }
 

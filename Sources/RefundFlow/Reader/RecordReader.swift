@@ -245,13 +245,23 @@ extension Diagnostic {
 /// with a message that names what it is, not a parse error from its first byte.
 enum StartOfInput {
     /// "XML", "JSON" or "CSV" by the first line (after a UTF-8 BOM and spaces); nil when unsure.
+    /// XML starts with `<?`, `<!` or `<` and a letter; JSON with `{` and then `"` or `}`, or `[` and
+    /// then a value or `]` (so that a title line such as `[淘宝] 退款导出` is not JSON).
     static func format(_ firstLine: [UInt8]) -> String? {
         var bytes = firstLine[...]
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
-        bytes = bytes.drop { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
-        switch bytes.first {
-        case UInt8(ascii: "<"): return "XML"
-        case UInt8(ascii: "{"), UInt8(ascii: "["): return "JSON"
+        let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x09 || byte == 0x0D }
+        bytes = bytes.drop(while: isSpace)
+        guard let first = bytes.first else { return nil }
+        let next = bytes.dropFirst().drop(while: isSpace).first
+        func isLetter(_ byte: UInt8?) -> Bool { byte.map { (0x61...0x7A).contains($0 | 0x20) } ?? false }
+        switch first {
+        case UInt8(ascii: "<") where next == UInt8(ascii: "?") || next == UInt8(ascii: "!") || isLetter(next):
+            return "XML"
+        case UInt8(ascii: "{") where next == nil || next == UInt8(ascii: "\"") || next == UInt8(ascii: "}"):
+            return "JSON"
+        case UInt8(ascii: "[") where next == nil || "{[\"]-0123456789tfn".utf8.contains(next!):
+            return "JSON"
         default:
             return bytes.contains { $0 == UInt8(ascii: ",") || $0 == 0x09 || $0 == UInt8(ascii: ";") } ? "CSV" : nil
         }
