@@ -197,15 +197,20 @@ private struct CSVReadState: ~Copyable {
     /// Where the line at `dataStart` ends: the index of its LF, or `dataEnd` when the input ends
     /// first. Buffers more input as needed.
     mutating func endOfLine() throws -> Int {
-        var index = dataStart
+        let end = try lineEnd(from: 0)  // first: buffering may move dataStart
+        return dataStart + end
+    }
+
+    /// Where the line that starts `offset` bytes after `dataStart` ends, relative to `dataStart`
+    /// (buffering moves `dataStart`): its LF, or the end of the input. Consumes nothing.
+    mutating func lineEnd(from offset: Int) throws -> Int {
+        var index = offset
         while true {
-            if index == dataEnd {
-                let offset = index - dataStart
-                guard try fill() else { return dataEnd }
-                index = dataStart + offset
+            if dataStart + index == dataEnd {
+                guard try fill() else { return index }
                 continue
             }
-            if buffer[index] == 0x0A { return index }
+            if buffer[dataStart + index] == 0x0A { return index }
             index += 1
         }
     }
@@ -248,7 +253,7 @@ private struct CSVReadState: ~Copyable {
             let end = try endOfLine()
             var bytes = [UInt8](buffer[dataStart..<end])
             if bytes.last == 0x0D { bytes.removeLast() }
-            let text = Self.titleText(bytes, gb18030: &gb18030)
+            let text = StartOfInput.text(bytes, gb18030: &gb18030)
             if fieldNames.contains(where: { !$0.isEmpty && text.contains($0) }) { break }
             skipped += 1
             if shown.count < 3 { shown.append(text.count > 80 ? String(text.prefix(80)) + "…" : text) }
@@ -302,7 +307,7 @@ private struct CSVReadState: ~Copyable {
         var offset = 0
         var titles: [String] = []
         while titles.count <= Self.maxTitleLines, let peeked = try peekContentLine(from: offset) {
-            let text = Self.titleText(peeked.bytes, gb18030: &gb18030)
+            let text = StartOfInput.text(peeked.bytes, gb18030: &gb18030)
             func matches(_ delimiter: UInt8) -> Int {
                 let quote = Character(Unicode.Scalar(options.quote))
                 return text.split(separator: Character(Unicode.Scalar(delimiter)), omittingEmptySubsequences: false)
@@ -362,29 +367,14 @@ private struct CSVReadState: ~Copyable {
     mutating func peekContentLine(from offset: Int) throws -> (bytes: [UInt8], start: Int, next: Int)? {
         var offset = offset
         while true {
-            var index = dataStart + offset
-            while true {
-                if index == dataEnd {
-                    let relative = index - dataStart
-                    guard try fill() else { break }
-                    index = dataStart + relative
-                    continue
-                }
-                if buffer[index] == 0x0A { break }
-                index += 1
-            }
-            var line = [UInt8](buffer[(dataStart + offset)..<index])
+            let end = try lineEnd(from: offset)
+            var line = [UInt8](buffer[(dataStart + offset)..<(dataStart + end)])
             if line.last == 0x0D { line.removeLast() }
-            let next = min(index + 1, dataEnd) - dataStart
+            let next = min(dataStart + end + 1, dataEnd) - dataStart
             if line.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) { return (line, offset, next) }
-            guard index < dataEnd else { return nil }
+            guard dataStart + end < dataEnd else { return nil }
             offset = next
         }
-    }
-
-    /// A title line as text: UTF-8 when it is, else read as GB18030.
-    private static func titleText(_ bytes: [UInt8], gb18030: inout FieldDecoder?) -> String {
-        StartOfInput.text(bytes, gb18030: &gb18030)
     }
 
     struct Header {
