@@ -310,6 +310,61 @@ struct CSVReaderTests {
     @Test func anEmptyFileHasNoHeader() throws {
         #expect(throws: Diagnostic.self) { try readCSV([], fields: []) }
     }
+
+    /// Exports joined with `cat` (the second one with its own BOM) or pasted one under another:
+    /// the header again is no record; it is counted in a note with its line.
+    @Test(arguments: [1, 4, 1 << 20])
+    func aRepeatedHeaderIsSkippedAndNoted(chunkSize: Int) throws {
+        let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+        let first = bom + Array("退款编号,金额,备注\r\n1,2.00,a\r\n".utf8)
+        let second = bom + Array("退款编号,金额,备注\r\n3,4.00,b\r\n".utf8)
+        let third = Array("\"退款编号\",金额,备注\n5,6.00,\"退款编号\"\n".utf8)  // quoted: the names, not the bytes, repeat
+        let result = try readCSV(first + second + third, fields: ["退款编号", "金额"], chunkSize: chunkSize)
+        #expect(result.rows.map(\.values) == [["1", "2.00"], ["3", "4.00"], ["5", "6.00"]])
+        #expect(result.rows.map(\.line) == [2, 4, 6])
+        #expect(result.rows.map(\.record) == [1, 2, 3])
+        #expect(result.summary.records == 3)
+        #expect(result.summary.truncated == nil)
+        #expect(result.summary.notes.contains {
+            $0.contains("2 more header lines after line 1 (lines 3, 5)") && $0.contains("were skipped") && !$0.contains("differently")
+        })
+    }
+
+    /// A later header with the columns in another order: the rows under it are read by it, so
+    /// no value lands in the wrong field.
+    @Test(arguments: [1, 1 << 20])
+    func rowsAfterAReorderedHeaderAreReadByIt(chunkSize: Int) throws {
+        let text = "id,refund,paid\n1,2.00,9.00\nid,paid,refund,extra\n3,8.00,4.00,x\n"
+        let result = try readCSV(Array(text.utf8), fields: ["id", "refund", "paid"], chunkSize: chunkSize)
+        #expect(result.rows.map(\.values) == [["1", "2.00", "9.00"], ["3", "4.00", "8.00"]])
+        #expect(result.rows.map(\.line) == [2, 4])
+        #expect(result.rows.allSatisfy { $0.problems.isEmpty })
+        #expect(result.rows.last?.raw == ["3", "8.00", "4.00", "x"])
+        #expect(result.summary.notes.contains { $0.contains("line 3") && $0.contains("orders the columns differently") })
+    }
+
+    /// A later header without a column the first one has: reading on could not fill that field,
+    /// so the file stops there, plainly truncated, and the whole file is still hashed.
+    @Test func aLaterHeaderWithoutAColumnStopsTheFile() throws {
+        let text = "id,refund,paid\n1,2.00,9.00\nid,paid\n3,8.00\n4,5.00\n"
+        let result = try readCSV(Array(text.utf8), fields: ["id", "refund", "paid"])
+        #expect(result.rows.map(\.values) == [["1", "2.00", "9.00"]])
+        #expect(result.summary.records == 1)
+        #expect(result.summary.truncated?.contains("line 3 is another header, without the column 'refund' that line 1 has") == true)
+        #expect(result.summary.truncated?.contains("Split the file at line 3") == true)
+        #expect(result.summary.bytes == text.utf8.count)
+        let path = try Fixtures.temporaryDirectory() + "/whole.csv"
+        try Fixtures.write(Array(text.utf8), to: path)
+        #expect(result.summary.sha256 == (try fileSHA256(path)))
+    }
+
+    /// Data rows that happen to hold a column name stay data rows.
+    @Test func aRowWithOneColumnNameIsData() throws {
+        let text = "状态,备注,金额\n退款成功,状态,1.00\n状态,备注,2.00\n"
+        let result = try readCSV(Array(text.utf8), fields: ["状态", "金额"])
+        #expect(result.rows.map(\.values) == [["退款成功", "1.00"], ["状态", "2.00"]])
+        #expect(result.summary.notes.isEmpty)
+    }
 }
 
 struct UTF8ValidationTests {

@@ -150,7 +150,7 @@ private struct CSVReadState: ~Copyable {
         try skipTitleLines(unlessNaming: fieldNames)
         try findHeader(fieldNames: fieldNames)
         try refuseBytesThatGBKUsesInCharacters()
-        guard let header = try readHeader() else {
+        guard var header = try readHeader() else {
             if window.bytesRead == 0 { throw Diagnostic.emptyInput(file.path, format: "its header line") }
             throw Diagnostic(
                 code: "input.no_header", message: "'\(file.path)' has no header row",
@@ -158,13 +158,14 @@ private struct CSVReadState: ~Copyable {
                 notes: ["the CSV reader expects the first line (after skipLines) to name the columns"])
         }
         let available = matchColumnsWrittenAnotherWay(header.names, fieldNames: fieldNames)
-        let slotColumns = fieldNames.map { name in available.firstIndex(of: name) ?? -1 }
+        var slotColumns = fieldNames.map { name in available.firstIndex(of: name) ?? -1 }
         try sink.begin(
             file: file,
             shape: SourceShape(
                 availableFields: available, location: SourceLocation(file: file.path, line: header.line)))
         var ordinal = 0
-        while let scan = try nextRecord() {
+        var repeats = HeaderRepeats(firstLine: header.line)
+        reading: while let scan = try nextRecord() {
             switch scan {
             case .blank(let end):
                 summary.blankLines += 1
@@ -173,6 +174,29 @@ private struct CSVReadState: ~Copyable {
             case .record(let end, let lineBreaks) where isEmptyRow():
                 // Only delimiters and spaces (Excel writes ",,,," for formatted empty rows): no record.
                 summary.blankLines += 1
+                line += lineBreaks
+                dataStart = end
+            case .record(let end, let lineBreaks) where header.isRepeated(by: fields, record: recordBytes(end: end)):
+                // Another header: exports joined with `cat` or copied one under another.
+                let names = try headerNames(recordEnd: end, line: line)
+                if names == header.names {
+                    repeats.add(line, same: true)
+                } else {
+                    let columns = matchColumnsWrittenAnotherWay(names, fieldNames: fieldNames)
+                    let lost = fieldNames.indices.filter { slotColumns[$0] >= 0 && !columns.contains(fieldNames[$0]) }
+                    guard lost.isEmpty else {
+                        // Reading on would put values under the wrong fields: stop here, say where.
+                        summary.truncated =
+                            "line \(line) is another header, without the column\(lost.count == 1 ? "" : "s") "
+                            + lost.map { "'\(fieldNames[$0])'" }.joined(separator: ", ")
+                            + " that line \(header.line) has; the rest of the file was not read. Split the file at line \(line) and run the second part on its own"
+                        try window.drain()
+                        break reading
+                    }
+                    repeats.add(line, same: false)
+                    header = Header(names: names, line: line, record: recordBytes(end: end), fields: fields)
+                    slotColumns = fieldNames.map { name in columns.firstIndex(of: name) ?? -1 }
+                }
                 line += lineBreaks
                 dataStart = end
             case .record(let end, let lineBreaks):
@@ -187,6 +211,7 @@ private struct CSVReadState: ~Copyable {
                 preconditionFailure("nextRecord resolves needMore itself")
             }
         }
+        repeats.note(into: &summary, path: file.path)
         summary.records = ordinal
         summary.bytes = window.bytesRead
         summary.encoding = decoder.decision
@@ -274,7 +299,8 @@ private struct CSVReadState: ~Copyable {
             let key = wanted.foldedColumnName
             let candidates = available.indices.filter { available[$0].foldedColumnName == key && !fieldNames.contains(available[$0]) }
             guard candidates.count == 1, let column = candidates.first else { continue }
-            summary.notes.append("'\(file.path)': column '\(available[column])' is read as '\(wanted)'")
+            let note = "'\(file.path)': column '\(available[column])' is read as '\(wanted)'"
+            if !summary.notes.contains(note) { summary.notes.append(note) }
             available[column] = wanted
         }
         return available
@@ -377,10 +403,108 @@ private struct CSVReadState: ~Copyable {
         }
     }
 
+    /// The header line: its names, and its bytes as in the file to tell a line that repeats it.
     struct Header {
         var names: [String]
         var rawNames: [String]  // unique names used in the reject file's `raw`
         var line: Int
+        /// The line as in the file, without a BOM and the line end.
+        let bytes: [UInt8]
+        /// Each column name as in the file, by its length in bytes.
+        let namesByLength: [[[UInt8]]]
+
+        init(names: [String], line: Int, record: UnsafeBufferPointer<UInt8>, fields: [RawFieldSpan]) {
+            self.names = names
+            self.line = line
+            var seen: Set<String> = []
+            rawNames = names.enumerated().map { index, name in seen.insert(name).inserted ? name : "\(name)#\(index + 1)" }
+            bytes = Array(Self.content(of: record))
+            var byLength: [[[UInt8]]] = []
+            for span in fields where !span.hasEscapedQuote {
+                let name = Array(record[Self.start(of: span, in: record)..<span.end])
+                guard !name.isEmpty else { continue }
+                if byLength.count <= name.count { byLength += Array(repeating: [], count: name.count + 1 - byLength.count) }
+                byLength[name.count].append(name)
+            }
+            namesByLength = byLength
+        }
+
+        /// Whether the scanned record names the columns again: it is the header line byte for byte,
+        /// or its first field is a column name, and so are at least two thirds of its non-empty
+        /// fields, and three or more of them (all, when it has fewer): a header in another order
+        /// or with other columns. A data row holding a name or two (a status `状态`) is no header.
+        /// Cheap for data rows: a length check on the first field.
+        func isRepeated(by fields: [RawFieldSpan], record: UnsafeBufferPointer<UInt8>) -> Bool {
+            let content = Self.content(of: record)
+            if content.count == bytes.count, bytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, content.baseAddress!, content.count) == 0 }) {
+                return true
+            }
+            guard let first = fields.first, isName(first, in: record) else { return false }
+            var names = 0
+            var nonEmpty = 0
+            for span in fields where span.end > span.start {
+                nonEmpty += 1
+                if isName(span, in: record) { names += 1 }
+            }
+            return names >= min(3, nonEmpty) && names * 3 >= nonEmpty * 2
+        }
+
+        private func isName(_ span: RawFieldSpan, in record: UnsafeBufferPointer<UInt8>) -> Bool {
+            let start = Self.start(of: span, in: record)
+            let length = span.end - start
+            guard length > 0, length < namesByLength.count, !span.hasEscapedQuote else { return false }
+            return namesByLength[length].contains { name in
+                name.withUnsafeBufferPointer { memcmp($0.baseAddress!, record.baseAddress! + start, length) == 0 }
+            }
+        }
+
+        /// A field's start, after a BOM that begins the record (files joined with `cat`).
+        private static func start(of span: RawFieldSpan, in record: UnsafeBufferPointer<UInt8>) -> Int {
+            span.start == 0 && hasByteOrderMark(record) ? 3 : span.start
+        }
+
+        private static func hasByteOrderMark(_ record: UnsafeBufferPointer<UInt8>) -> Bool {
+            record.count >= 3 && record[0] == 0xEF && record[1] == 0xBB && record[2] == 0xBF
+        }
+
+        /// The record without a leading BOM and its line end.
+        private static func content(of record: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+            var end = record.count
+            if end > 0, record[end - 1] == 0x0A { end -= 1 }
+            if end > 0, record[end - 1] == 0x0D { end -= 1 }
+            let start = hasByteOrderMark(record) ? min(3, end) : 0
+            return UnsafeBufferPointer(rebasing: record[start..<end])
+        }
+    }
+
+    /// Lines that name the columns again, for one note at the end of the file.
+    struct HeaderRepeats {
+        let firstLine: Int
+        var same = 0
+        var other = 0
+        var shown: [Int] = []  // the first lines, for the note: memory stays flat however many
+
+        mutating func add(_ line: Int, same isSame: Bool) {
+            if isSame { same += 1 } else { other += 1 }
+            if shown.count < 5 { shown.append(line) }
+        }
+
+        func note(into summary: inout ReadSummary, path: String) {
+            let count = same + other
+            guard count > 0 else { return }
+            let lines = shown.map { "\($0)" }.joined(separator: ", ") + (count > shown.count ? ", …" : "")
+            var text = "'\(path)': \(count) more header line\(count == 1 ? "" : "s") after line \(firstLine) (line\(count == 1 ? "" : "s") \(lines)): exports joined together; "
+            text += count == 1 ? "it carries no record and was skipped" : "they carry no record and were skipped"
+            if other > 0 {
+                text += "; \(other == count ? (count == 1 ? "it orders" : "they order") : "\(other) of them order") the columns differently, and the rows after each were read by its own order"
+            }
+            summary.notes.append(text)
+        }
+    }
+
+    /// The record from `dataStart` to `end`, as scanned last.
+    func recordBytes(end: Int) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(start: UnsafeRawPointer(buffer.baseAddress! + dataStart).assumingMemoryBound(to: UInt8.self), count: end - dataStart)
     }
 
     mutating func readHeader() throws -> Header? {
@@ -391,51 +515,49 @@ private struct CSVReadState: ~Copyable {
                 dataStart = end
             case .record(let end, let lineBreaks):
                 let headerLine = line
-                var names: [String] = []
-                let base = UnsafeRawPointer(buffer.baseAddress! + dataStart).assumingMemoryBound(to: UInt8.self)
-                let record = UnsafeBufferPointer(start: base, count: end - dataStart)
                 if case .undecided = decoder.mode, fields.contains(where: \.hasHighBytes) {
-                    try decoder.decide(
-                        sample: UnsafeBufferPointer(rebasing: record[0...]), atLine: headerLine,
-                        isEndOfInput: endOfInput)
+                    try decoder.decide(sample: recordBytes(end: end), atLine: headerLine, isEndOfInput: endOfInput)
                     try refuseBytesThatGBKUsesInCharacters()
                 }
-                var scratch: [UInt8] = []
-                for span in fields {
-                    scratch.removeAll(keepingCapacity: true)
-                    Self.unescape(span, record: record, quote: options.quote, into: &scratch)
-                    var text: String
-                    if span.hasHighBytes {
-                        var out: [UInt8] = []
-                        let bad = scratch.withUnsafeBufferPointer { decoder.decode($0, into: &out) }
-                        if let bad {
-                            throw Diagnostic(
-                                code: "input.encoding",
-                                message: "the header cannot be decoded as \(decoder.name) (byte offset \(bad) of a column name)",
-                                location: SourceLocation(file: file.path, line: headerLine),
-                                notes: ["set 'encoding' in the pipeline's reader to the file's real encoding"])
-                        }
-                        text = String(decoding: out, as: UTF8.self)
-                    } else {
-                        text = String(decoding: scratch, as: UTF8.self)
-                    }
-                    text = text.trimmingWhitespace()
-                    names.append(text)
-                }
-                var seen: [String: Int] = [:]
-                var rawNames: [String] = []
-                for (index, name) in names.enumerated() {
-                    if seen[name] != nil { rawNames.append("\(name)#\(index + 1)") } else { rawNames.append(name) }
-                    seen[name, default: 0] += 1
-                }
+                let header = Header(
+                    names: try headerNames(recordEnd: end, line: headerLine), line: headerLine, record: recordBytes(end: end),
+                    fields: fields)
                 line += lineBreaks
                 dataStart = end
-                return Header(names: names, rawNames: rawNames, line: headerLine)
+                return header
             case .needMore:
                 preconditionFailure("nextRecord resolves needMore itself")
             }
         }
         return nil
+    }
+
+    /// The column names of the scanned record, decoded and trimmed.
+    func headerNames(recordEnd end: Int, line headerLine: Int) throws -> [String] {
+        let record = recordBytes(end: end)
+        var scratch: [UInt8] = []
+        return try fields.map { span in
+            scratch.removeAll(keepingCapacity: true)
+            Self.unescape(span, record: record, quote: options.quote, into: &scratch)
+            var text: String
+            if span.hasHighBytes {
+                var out: [UInt8] = []
+                let bad = scratch.withUnsafeBufferPointer { decoder.decode($0, into: &out) }
+                if let bad {
+                    throw Diagnostic(
+                        code: "input.encoding",
+                        message: "the header cannot be decoded as \(decoder.name) (byte offset \(bad) of a column name)",
+                        location: SourceLocation(file: file.path, line: headerLine),
+                        notes: ["set 'encoding' in the pipeline's reader to the file's real encoding"])
+                }
+                // A BOM in the middle of a file (exports joined with `cat`) is not part of the name.
+                if out.starts(with: [0xEF, 0xBB, 0xBF]) { out.removeFirst(3) }
+                text = String(decoding: out, as: UTF8.self)
+            } else {
+                text = String(decoding: scratch, as: UTF8.self)
+            }
+            return text.trimmingWhitespace()
+        }
     }
 
     /// Scans the next record, reading more input as needed; `nil` at the end.
