@@ -174,6 +174,28 @@ import Testing
         #expect(records[2]["num"] as? String == "1")
     }
 
+    /// Times as other tools write them: a database's `.0`, Excel's Chinese long date, JavaScript's
+    /// `toISOString()` (UTC, moved to Beijing time).
+    @Test(arguments: [
+        ("2024-10-01 08:00:00.0", "2024-10-01 08:00:00"), ("2024-10-01 08:00:00.123", "2024-10-01 08:00:00"),
+        ("2024年10月1日 8:00", "2024-10-01 08:00:00"), ("2024年10月1日 08:00:05", "2024-10-01 08:00:05"),
+        ("2024-10-01T00:00:00.000Z", "2024-10-01 08:00:00"), ("2024-10-01T08:00:00.5", "2024-10-01 08:00:00"),
+        ("2024/10/01 08:00:00", "2024-10-01 08:00:00"),
+    ])
+    func timesWrittenByOtherToolsAreRead(_ written: String, _ expected: String) throws {
+        let directory = try Fixtures.temporaryDirectory("refundflow-times")
+        let csv = Self.variant.replacingOccurrences(of: "2024/10/1 8:00", with: written)
+        #expect(csv != Self.variant)
+        try Fixtures.write(csv, to: directory + "/times.csv")
+        let result = try CLI.run([
+            "run", "pipelines/taobao-seller-refunds-csv.yaml", "--set", "shop_no=V", "--input", directory + "/times.csv",
+            "--out", directory + "/out", "--dry-run",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let records = try Fixtures.jsonLines(directory + "/out/records.jsonl")
+        #expect(records.first?["refund_time"] as? String == expected)
+    }
+
     @Test func aTabSeparatedExportReadsTheSameAsTheCommaOne() throws {
         // The same export with tabs between the columns (a seller-center "xls" that is tab-separated text).
         let directory = try Fixtures.temporaryDirectory("refundflow-tsv")
