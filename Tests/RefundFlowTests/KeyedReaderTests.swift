@@ -277,6 +277,33 @@ extension JSONReaderTests {
         #expect(error?.code == "input.top_error_response")
         #expect(error?.notes.first?.contains("throttled") == true)
     }
+    /// Pages of a paged response saved one after another (pretty-printed or one per line), and
+    /// arrays one after another: each is read, with a note.
+    @Test func responsesAndArraysOneAfterAnotherAreEachRead() throws {
+        let path = "refunds_receive_get_response/refunds/refund"
+        let pages = """
+            {"refunds_receive_get_response": {"refunds": {"refund": [{"a": "1"},
+              {"a": "2"}]}}}
+            {"refunds_receive_get_response": {"total_results": 0}}{"refunds_receive_get_response": {"refunds": {"refund": {"a": "3"}}}}
+            """
+        let result = try readKeyed(pages, reader: jsonReader(path: path), fields: ["a"])
+        #expect(result.rows.map(\.values) == [["1"], ["2"], ["3"]])
+        #expect(result.rows.map(\.line) == [1, 2, 3])
+        #expect(result.summary.truncated == nil)
+        #expect(result.summary.notes == ["'\(result.summary.file.path)': 3 JSON documents one after another (pages saved into one file); each was read; 1 of them had no records"])
+
+        let other = try readKeyed(#"{"refunds_receive_get_response":{"refunds":{"refund":[{"a":"1"}]}}}{"trades_sold_get_response":{}}{"refunds_receive_get_response":{"refunds":{"refund":[{"a":"2"}]}}}"#, reader: jsonReader(path: path), fields: ["a"])
+        #expect(other.rows.map(\.values) == [["1"], [nil], ["2"]])
+        #expect(other.rows[1].problems.first?.message.contains("has 'trades_sold_get_response' at its root, not a response the pipeline reads") == true)
+
+        let arrays = try readKeyed("[{\"a\": \"1\"}]\n[]\n[{\"a\": \"2\"}]\n", reader: jsonReader(), fields: ["a"])
+        #expect(arrays.rows.map(\.values) == [["1"], ["2"]])
+        #expect(arrays.summary.notes.first?.contains("3 JSON arrays one after another") == true)
+        // Anything else after the document is still invalid JSON.
+        let trailing = try readKeyed(#"{"refunds_receive_get_response":{"refunds":{"refund":[{"a":"1"}]}}} x"#, reader: jsonReader(path: path), fields: ["a"])
+        #expect(trailing.summary.truncated?.contains("unexpected text after the end of the JSON document") == true)
+    }
+
 }
 
 struct XMLReaderTests {
@@ -349,6 +376,49 @@ struct XMLReaderTests {
         let problem = try #require(result.rows.last?.problems.first)
         #expect(problem.code == .malformed)
         #expect(problem.message.contains("records up to the one ending at line \(6 + 5 * (delivered.count - 1)) were processed"))
+    }
+
+    /// Pages of a paged response appended to one file, separated by a line break or by nothing:
+    /// each is read; lines count from the top of the file; a `<?xml` inside text is no page.
+    @Test(arguments: [1, 2, 3, 5, 6, 7, 64, Int(Int32.max)])
+    func pagesSavedOneAfterAnotherAreEachRead(readSize: Int) throws {
+        let declaration = #"<?xml version="1.0" encoding="utf-8" ?>"#
+        func page(_ tids: [Int]) -> String {
+            declaration + "<refunds_receive_get_response><refunds>\n"
+                + tids.map { "<refund><tid>\($0)</tid><desc>a <![CDATA[<?xml x]]> and <![CDATA[ <?xml ]]></desc></refund>\n" }.joined()
+                + "</refunds></refunds_receive_get_response><!--top011184081134.na62-->"
+        }
+        let text = page([1, 2]) + "\n" + page([3]) + page([4]) + "\r\n\n" + page([])
+        var reader = xmlReader(Self.path)
+        reader.options.readSize = readSize
+        let result = try readKeyed(text, reader: reader, fields: ["tid", "desc"])
+        #expect(result.rows.map(\.values) == [1, 2, 3, 4].map { ["\($0)", "a <?xml x and  <?xml "] })
+        #expect(result.rows.map(\.line) == [2, 3, 6, 8])
+        #expect(result.rows.map(\.record) == [1, 2, 3, 4])
+        #expect(result.rows.allSatisfy { $0.problems.isEmpty })
+        #expect(result.summary.truncated == nil)
+        #expect(result.summary.notes == ["'\(result.summary.file.path)': 4 XML documents one after another (pages saved into one file); each was read; 1 of them had no records"])
+        #expect(result.summary.bytes == text.utf8.count)
+    }
+
+    /// A later document of another kind is a reject that names it, and the pages after it are
+    /// read; a later broken one stops the file there, keeping the pages before it.
+    @Test func aLaterDocumentOfAnotherKindIsARejectAndABrokenOneStopsTheFile() throws {
+        let page = #"<?xml version="1.0" ?><refunds_receive_get_response><refunds><refund><tid>1</tid></refund></refunds></refunds_receive_get_response>"#
+        let other = #"<?xml version="1.0" ?><trades_sold_get_response><trades/></trades_sold_get_response>"#
+        let mixed = try readKeyed([page, other, page].joined(separator: "\n"), reader: xmlReader(Self.path), fields: ["tid"])
+        #expect(mixed.rows.map(\.values) == [["1"], [nil], ["1"]])
+        #expect(mixed.rows.map(\.line) == [1, 2, 3])
+        let skipped = try #require(mixed.rows[1].problems.first)
+        #expect(skipped.code == .malformed)
+        #expect(skipped.message.contains("has 'trades_sold_get_response' at its root, not a response the pipeline reads"))
+        #expect(mixed.summary.truncated == nil)
+
+        let broken = try readKeyed(page + "\n" + page + "\n" + page.replacingOccurrences(of: "</refunds>", with: "</refundz>"), reader: xmlReader(Self.path), fields: ["tid"])
+        #expect(broken.rows.filter(\.problems.isEmpty).map(\.line) == [1, 2])
+        #expect(broken.rows.last?.problems.first?.location.line == 3)
+        #expect(broken.summary.truncated?.contains("malformed XML at line 3") == true)
+        #expect(broken.summary.notes.first?.contains("3 XML documents one after another (pages saved into one file); reading stopped in document 3, which is broken") == true)
     }
 
     @Test func aTOPErrorResponseIsFatalAndShowsItsCodes() throws {

@@ -78,7 +78,7 @@ public struct JSONReader: RecordReader {
             }
             switch shape {
             case .lines: try readLines(stream, builder, &sink, &summary)
-            case .array: try readArray(stream, builder, &sink)
+            case .array: try readArray(stream, builder, &sink, &summary)
             case .document, .auto: try readDocument(stream, builder, &sink, &summary)
             }
         } catch let error as JSONSyntaxError {
@@ -192,10 +192,17 @@ public struct JSONReader: RecordReader {
         return delivered
     }
 
-    private func readArray(_ stream: JSONStream, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink) throws {
-        try stream.expect(UInt8(ascii: "["))
-        try readRecords(inArrayOf: stream, builder, &sink)
+    /// Arrays one after another (`[…][…]` or one per line, as a script appends each page) are
+    /// read one after the other.
+    private func readArray(_ stream: JSONStream, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink, _ summary: inout ReadSummary) throws {
+        var arrays = 0
+        repeat {
+            arrays += 1
+            try stream.expect(UInt8(ascii: "["))
+            try readRecords(inArrayOf: stream, builder, &sink)
+        } while try stream.skipSpace() == UInt8(ascii: "[")
         try stream.expectEnd()
+        if arrays > 1 { summary.notes.append("'\(stream.path)': \(arrays) JSON arrays one after another (pages saved into one file); each was read") }
     }
 
     /// After `[`: each element is a record, until `]`.
@@ -227,25 +234,50 @@ public struct JSONReader: RecordReader {
         try builder.deliver(to: &sink)
     }
 
+    /// One response document, or several one after another (a script that appends each page's
+    /// response to one file): each is read. A later one that is no response the pipeline reads is
+    /// a reject naming its root, and the next ones are still read.
     private func readDocument(
         _ stream: JSONStream, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink, _ summary: inout ReadSummary
     ) throws {
         guard !options.recordPaths.isEmpty else {
             throw Diagnostic(code: "input.json_shape", message: "a JSON document needs 'recordPath' to say where the records are")
         }
-        var walk = DocumentWalk()
-        try stream.expect(UInt8(ascii: "{"))
-        try walkObject(stream, depth: 0, builder, &sink, &walk)
-        guard let path = walk.path else {
-            var error = RecordPaths.notFound(path: stream.path, root: walk.firstKey, options.recordPaths)
-            if let key = walk.firstKey, !key.hasSuffix("_response") {
-                // Not an API response at all: most likely refund objects, one per line.
-                error.notes.insert("one refund object per line is JSON Lines: read it with shape: lines (pipelines/taobao-top-refunds-jsonl.yaml)", at: 0)
+        var documents = 0
+        var empty: [[String]] = []
+        repeat {
+            documents += 1
+            _ = try stream.peekNonSpace()
+            let (line, column) = (stream.line, stream.column)
+            var walk = DocumentWalk()
+            try stream.expect(UInt8(ascii: "{"))
+            try walkObject(stream, depth: 0, builder, &sink, &walk)
+            guard let path = walk.path else {
+                var error = RecordPaths.notFound(path: stream.path, root: walk.firstKey, options.recordPaths)
+                guard documents == 1 else {
+                    builder.begin(line: line, column: column)
+                    builder.addProblem(
+                        .malformed,
+                        "the JSON document starting here \(walk.firstKey.map { "has '\($0)' at its root" } ?? "is empty"), not a response the pipeline reads (\(RecordPaths.describe(options.recordPaths))); it was skipped",
+                        line: line, column: column)
+                    try builder.deliver(to: &sink)
+                    continue
+                }
+                if let key = walk.firstKey, !key.hasSuffix("_response") {
+                    // Not an API response at all: most likely refund objects, one per line.
+                    error.notes.insert("one refund object per line is JSON Lines: read it with shape: lines (pipelines/taobao-top-refunds-jsonl.yaml)", at: 0)
+                }
+                throw error
             }
-            throw error
-        }
+            if walk.reached < path.count { empty.append(path) }
+        } while try stream.skipSpace() == UInt8(ascii: "{")
         try stream.expectEnd()
-        if walk.reached < path.count { summary.notes.append(RecordPaths.emptyNote(path: stream.path, path)) }
+        if documents == 1, let path = empty.first { summary.notes.append(RecordPaths.emptyNote(path: stream.path, path)) }
+        if documents > 1 {
+            summary.notes.append(
+                "'\(stream.path)': \(documents) JSON documents one after another (pages saved into one file); each was read"
+                    + (empty.isEmpty ? "" : "; \(empty.count) of them had no records"))
+        }
     }
 
     /// What a walk through a document found: its first root key, the record path that key picked,
@@ -436,7 +468,7 @@ final class JSONStream {
     }
 
     /// The next byte that is not white space (not consumed), or `nil` at the end of input.
-    private func skipSpace() throws -> UInt8? {
+    func skipSpace() throws -> UInt8? {
         while true {
             if start == end {
                 guard try fill() else { return nil }

@@ -18,6 +18,8 @@ public struct XMLReaderOptions: Sendable, Hashable {
     }
     /// A text value larger than this is refused (fatal).
     public var maxTextBytes = 1 << 20
+    /// Bytes handed to libxml2 per read at most. Tests shrink it to cut documents everywhere.
+    var readSize = Int(Int32.max)
 
     public init() {}
 }
@@ -43,23 +45,80 @@ public struct XMLReader: RecordReader {
     static let parserOptions: Int32 = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOCDATA.rawValue | XML_PARSE_BIG_LINES.rawValue)
 
     public func read(_ file: InputFile, fieldNames: [String], into sink: inout some RecordSink) throws -> ReadSummary {
-        let input = XMLInput(file: try ChunkedFile(file))
+        let input = XMLInput(file: try ChunkedFile(file), readSize: options.readSize)
         guard try input.readFirstBytes() else { throw Diagnostic.emptyInput(file.path, format: "its response element") }
         if let refusal = StartOfInput.refusal(path: file.path, firstLine: input.firstLine, expected: "XML", reader: "xml") { throw refusal }
         let context = Unmanaged.passRetained(input)
+        defer { context.release() }
+        try sink.begin(file: file, shape: SourceShape(availableFields: nil, location: nil))
+        let builder = KeyedRecordBuilder(file: file, fieldNames: fieldNames)
+        let readsAttributes = fieldNames.contains { $0.contains("@") }
+        var summary = ReadSummary(file: file)
+        summary.encoding = "utf-8 (XML)"
+        // Responses saved one after another into one file (a script appending each page) are
+        // read one after the other: each `<?xml` declaration after a `>` starts a document.
+        var documents = 0
+        var empty: [[String]] = []
+        var lineOffset = 0
+        repeat {
+            documents += 1
+            let document = try readDocument(
+                input, context: context, file: file, builder: builder, readsAttributes: readsAttributes, lineOffset: lineOffset,
+                into: &sink)
+            if let declared = document.encoding {
+                // libxml2 converts a declared encoding (e.g. GBK) to UTF-8 itself; the report names it.
+                summary.encoding = declared + " (XML declaration)"
+            }
+            if let broken = document.broken {
+                summary.truncated = broken
+                input.drain()
+                break
+            }
+            if !document.walker.foundRecordPath {
+                guard let matched = document.walker.matchedPath else {
+                    guard documents > 1 else { throw RecordPaths.notFound(path: file.path, root: document.walker.root, options.recordPaths) }
+                    let line = lineOffset + 1
+                    builder.begin(line: line, column: 0)
+                    builder.addProblem(
+                        .malformed,
+                        "the XML document starting here \(document.walker.root.map { "has '\($0)' at its root" } ?? "is empty"), not a response the pipeline reads (\(RecordPaths.describe(options.recordPaths))); it was skipped",
+                        line: line, column: 0)
+                    try builder.deliver(to: &sink)
+                    lineOffset += document.lines - 1
+                    continue
+                }
+                empty.append(matched)
+            }
+            lineOffset += document.lines - 1
+        } while input.startNextDocument()
+        if documents == 1, let matched = empty.first { summary.notes.append(RecordPaths.emptyNote(path: file.path, matched)) }
+        if documents > 1 {
+            summary.notes.append(
+                "'\(file.path)': \(documents) XML documents one after another (pages saved into one file); "
+                    + (summary.truncated == nil ? "each was read" : "reading stopped in document \(documents), which is broken")
+                    + (empty.isEmpty ? "" : "; \(empty.count) of them had no records"))
+        }
+        summary.records = builder.ordinal
+        summary.bytes = input.bytesRead
+        summary.sha256 = input.hexDigest
+        return summary
+    }
+
+    /// One document of the file through its own libxml2 reader: the walk, where it broke, its
+    /// declared encoding and how many lines it spans (libxml2 counts lines from 1 in each).
+    private func readDocument(
+        _ input: XMLInput, context: Unmanaged<XMLInput>, file: InputFile, builder: KeyedRecordBuilder, readsAttributes: Bool,
+        lineOffset: Int, into sink: inout some RecordSink
+    ) throws -> (walker: XMLWalker, broken: String?, encoding: String?, lines: Int) {
         let readCallback: xmlInputReadCallback = { context, buffer, length in
             let input = Unmanaged<XMLInput>.fromOpaque(context!).takeUnretainedValue()
             return input.read(into: buffer, length: length)
         }
         let closeCallback: xmlInputCloseCallback = { _ in 0 }
         guard let reader = xmlReaderForIO(readCallback, closeCallback, context.toOpaque(), file.path, nil, Self.parserOptions) else {
-            context.release()
             throw Diagnostic(code: "input.unreadable", message: "libxml2 could not start reading '\(file.path)'")
         }
-        defer {
-            xmlFreeTextReader(reader)
-            context.release()
-        }
+        defer { xmlFreeTextReader(reader) }
         let errors = XMLErrors()
         let errorContext = Unmanaged.passUnretained(errors).toOpaque()
         xmlTextReaderSetStructuredErrorHandler(
@@ -68,73 +127,156 @@ public struct XMLReader: RecordReader {
                 guard let context, let error else { return }
                 Unmanaged<XMLErrors>.fromOpaque(context).takeUnretainedValue().record(error.pointee)
             }, errorContext)
-
-        try sink.begin(file: file, shape: SourceShape(availableFields: nil, location: nil))
         var walker = XMLWalker(
-            reader: reader, file: file, recordPaths: options.recordPaths,
-            maxTextBytes: options.maxTextBytes, builder: KeyedRecordBuilder(file: file, fieldNames: fieldNames),
-            readsAttributes: fieldNames.contains { $0.contains("@") })
-        var summary = ReadSummary(file: file)
-        summary.encoding = "utf-8 (XML)"
-        let broken = try walker.walk(into: &sink, errors: errors)
-        if let declared = xmlTextReaderConstEncoding(reader) {
-            // libxml2 converts a declared encoding (e.g. GBK) to UTF-8 itself; the report names it.
-            summary.encoding = String(cString: UnsafeRawPointer(declared).assumingMemoryBound(to: CChar.self)).lowercased() + " (XML declaration)"
+            reader: reader, file: file, recordPaths: options.recordPaths, maxTextBytes: options.maxTextBytes, builder: builder,
+            readsAttributes: readsAttributes, lineOffset: lineOffset)
+        let broken = try withExtendedLifetime(errors) { try walker.walk(into: &sink, errors: errors) }
+        let encoding = xmlTextReaderConstEncoding(reader).map {
+            String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)).lowercased()
         }
-        if let broken {
-            summary.truncated = broken
-            input.drain()
-        }
-        if !walker.foundRecordPath && broken == nil {
-            guard let matched = walker.matchedPath else {
-                throw RecordPaths.notFound(path: file.path, root: walker.root, options.recordPaths)
-            }
-            summary.notes.append(RecordPaths.emptyNote(path: file.path, matched))
-        }
-        summary.records = walker.builder.ordinal
-        summary.bytes = input.bytesRead
-        summary.sha256 = input.hexDigest
-        return summary
+        return (walker, broken, encoding, Int(xmlTextReaderGetParserLineNumber(reader)))
     }
 }
 
 /// Feeds libxml2 from a `ChunkedFile`, so the file is hashed and counted as it streams.
 /// Only libxml2's callbacks on the reading thread touch it.
+///
+/// A file may hold several documents one after another (each page of a paged API response
+/// appended to one file). An `<?xml` declaration whose previous non-space byte is `>` starts the
+/// next one: the current document ends there (libxml2 sees the end of its input), and
+/// `startNextDocument` serves the rest to the next reader. A declaration is valid only at the
+/// start of a document, and text holds `<` only as `&lt;` (or inside CDATA, where the check
+/// of the byte before it keeps such text whole, see the tests), so this never splits a
+/// document. The search looks for the rare `?` (memchr), not for every `<`.
 final class XMLInput {
     private var file: ChunkedFile
-    private var first: [UInt8] = []  // read before libxml2 starts, to tell an empty file; served first
-    private var firstServed = 0
-    init(file: consuming ChunkedFile) { self.file = file }
+    /// Bytes handed to libxml2 per read at most (tests shrink it).
+    private let readSize: Int
+    private var firstBytes: [UInt8] = []
+    /// Read from the file: `staged[start..<end]` is still to be served; before `start`, served.
+    private let staged: UnsafeMutableRawBufferPointer
+    private var start = 0
+    private var end = 0
+    private var fileEnded = false
+    /// No document starts before this index of `staged` (bytes up to it may be served).
+    private var scanned = 0
+    /// Where the next document starts in `staged`, once found.
+    private var boundary: Int?
+    /// The last non-space byte of what was moved out of `staged` (0: none yet).
+    private var carried: UInt8 = 0
+    /// The current document has ended; reads return 0 until `startNextDocument`.
+    private var atBoundary = false
+
+    init(file: consuming ChunkedFile, readSize: Int = Int(Int32.max), stagingBytes: Int = 256 << 10) {
+        self.file = file
+        self.readSize = readSize
+        staged = .allocate(byteCount: max(stagingBytes, 64), alignment: 16)
+    }
+
+    deinit { staged.deallocate() }
 
     /// Reads the first bytes ahead of libxml2; false when the file is empty.
     func readFirstBytes() throws -> Bool {
-        first = [UInt8](repeating: 0, count: 4096)
-        let count = try first.withUnsafeMutableBytes { try file.read(into: $0) }
-        first.removeSubrange(count...)
-        return count > 0
+        while end < 4096, !fileEnded { try refill() }
+        firstBytes = Array(staged[0..<min(end, 4096)])
+        return end > 0
     }
 
     /// The first line of what `readFirstBytes` read (at most its 4 KiB).
-    var firstLine: [UInt8] { Array(first.prefix { $0 != 0x0A }) }
+    var firstLine: [UInt8] { Array(firstBytes.prefix { $0 != 0x0A }) }
 
     var bytesRead: Int { file.bytesRead }
     var hexDigest: String { file.hexDigest }
 
+    /// After a document ended at a boundary: true when another one follows.
+    func startNextDocument() -> Bool {
+        guard atBoundary, let next = boundary else { return false }
+        atBoundary = false
+        boundary = nil
+        scanned = next + 2  // past this document's own declaration
+        return true
+    }
+
     func read(into buffer: UnsafeMutablePointer<CChar>?, length: Int32) -> Int32 {
-        guard let buffer, length > 0 else { return 0 }
-        if firstServed < first.count {
-            let count = min(Int(length), first.count - firstServed)
-            first.withUnsafeBytes { bytes in
-                UnsafeMutableRawPointer(buffer).copyMemory(from: bytes.baseAddress! + firstServed, byteCount: count)
-            }
-            firstServed += count
-            return Int32(count)
-        }
+        guard let buffer, length > 0, !atBoundary else { return 0 }
         do {
-            return Int32(try file.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: Int(length))))
+            while true {
+                findBoundary()
+                let limit = boundary ?? (fileEnded ? end : scanned)
+                if limit > start {
+                    let count = min(Int(length), readSize, limit - start)
+                    UnsafeMutableRawPointer(buffer).copyMemory(from: staged.baseAddress! + start, byteCount: count)
+                    start += count
+                    return Int32(count)
+                }
+                if boundary == start {
+                    atBoundary = true
+                    return 0
+                }
+                if fileEnded { return 0 }
+                try refill()
+            }
         } catch {
             return -1
         }
+    }
+
+    /// Moves the unserved bytes to the front and reads more behind them.
+    private func refill() throws {
+        carried = Self.lastNonSpace(staged, from: 0, to: start) ?? carried
+        let kept = end - start
+        if start > 0, kept > 0 { staged.baseAddress!.copyMemory(from: staged.baseAddress! + start, byteCount: kept) }
+        scanned = max(scanned - start, 0)
+        boundary = boundary.map { $0 - start }
+        start = 0
+        end = kept
+        let count = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: staged[end...]))
+        if count == 0 { fileEnded = true }
+        end += count
+    }
+
+    /// Moves `scanned` forward to the next document's declaration (setting `boundary`), or to
+    /// where what was read cannot tell yet (a `<` or `<?xm` at the end of the staged bytes).
+    private func findBoundary() {
+        guard boundary == nil else { return }
+        let base = staged.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        let declaration = Self.declaration
+        while scanned < end {
+            guard let found = memchr(base + scanned, Int32(UInt8(ascii: "?")), end - scanned) else {
+                // A `<` last may be followed by `?xml`: undecided until more is read.
+                scanned = !fileEnded && base[end - 1] == UInt8(ascii: "<") ? end - 1 : end
+                return
+            }
+            let question = UnsafeMutableRawPointer(found).assumingMemoryBound(to: UInt8.self) - base
+            let at = question - 1  // where the declaration's `<` would be
+            if at >= start, at + declaration.count >= end, !fileEnded {
+                scanned = at  // its end is not read yet
+                return
+            }
+            if at >= start, at + declaration.count < end, memcmp(base + at, declaration, declaration.count) == 0,
+                Self.isSpace(base[at + declaration.count]),
+                (Self.lastNonSpace(staged, from: 0, to: at) ?? carried) == UInt8(ascii: ">")
+            {
+                scanned = at
+                boundary = at
+                return
+            }
+            scanned = question + 1
+        }
+    }
+
+    private static let declaration: [UInt8] = Array("<?xml".utf8)
+
+    private static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
+
+    /// The last byte before `end` (back to `start`) that is not white space.
+    private static func lastNonSpace(_ bytes: UnsafeMutableRawBufferPointer, from start: Int, to end: Int) -> UInt8? {
+        var index = end - 1
+        while index >= start {
+            if !isSpace(bytes[index]) { return bytes[index] }
+            index -= 1
+        }
+        return nil
     }
 
     /// Reads what libxml2 left, so that size and sha256 cover the whole file.
@@ -191,11 +333,14 @@ struct XMLWalker {
     private let text = ByteBuffer(capacity: 1024)
     /// Where the last delivered record ended.
     private(set) var lastRecordLine: Int?
+    /// Lines of the file before this document (libxml2 counts from 1 in each document).
+    let lineOffset: Int
 
     init(
         reader: xmlTextReaderPtr, file: InputFile, recordPaths: [[String]], maxTextBytes: Int, builder: KeyedRecordBuilder,
-        readsAttributes: Bool
+        readsAttributes: Bool, lineOffset: Int = 0
     ) {
+        self.lineOffset = lineOffset
         self.reader = reader
         self.file = file
         self.recordPaths = recordPaths
@@ -217,15 +362,15 @@ struct XMLWalker {
         return UnsafeBufferPointer(start: pointer, count: strlen(UnsafeRawPointer(pointer).assumingMemoryBound(to: CChar.self)))
     }
 
-    /// The current node's line (the parser's line when libxml2 kept none).
+    /// The current node's line in the file (the parser's line when libxml2 kept none).
     private func line() -> Int {
-        guard let node = xmlTextReaderCurrentNode(reader) else { return Int(xmlTextReaderGetParserLineNumber(reader)) }
+        guard let node = xmlTextReaderCurrentNode(reader) else { return lineOffset + Int(xmlTextReaderGetParserLineNumber(reader)) }
         return line(of: node)
     }
 
     private func line(of node: xmlNodePtr) -> Int {
         let line = Int(xmlGetLineNo(node))
-        return line > 0 ? line : Int(xmlTextReaderGetParserLineNumber(reader))
+        return lineOffset + (line > 0 ? line : Int(xmlTextReaderGetParserLineNumber(reader)))
     }
 
     private func column() -> Int { Int(xmlTextReaderGetParserColumnNumber(reader)) }
@@ -298,7 +443,8 @@ struct XMLWalker {
     /// The document broke (libxml2 reported an error): the record in progress, if any, or the
     /// break itself becomes a reject; what came before stays. Returns the file's note.
     private mutating func broken(_ errors: XMLErrors, recordLine: Int?, _ sink: inout some RecordSink) throws -> String {
-        let error = errors.first ?? ("malformed XML", line(), column())
+        let first = errors.first ?? ("malformed XML", line() - lineOffset, column())
+        let error = (message: first.message, line: lineOffset + first.line, column: first.column)
         if errors.entityAttack {
             throw Diagnostic(
                 code: "input.xml_entities",
