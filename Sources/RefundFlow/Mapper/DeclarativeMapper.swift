@@ -268,6 +268,17 @@ public struct DeclarativeMapper: RecordMapper {
         if unit.count < text.count, !unit.isEmpty, unit.allSatisfy({ !$0.isASCII && $0.isLetter }) {
             return "; write the number alone, without the unit '\(unit)'"
         }
+        // Full-width digits (５９．００), as a Chinese input method types them in a cell.
+        if text.contains(where: { ("０"..."９").contains($0) }),
+            text.allSatisfy({ ("０"..."９").contains($0) || digits.contains($0) || "．.,，-－".contains($0) })
+        {
+            return "; it is written in full-width digits: write them as ASCII digits (59.00)"
+        }
+        // A currency code before or after the amount (RMB 59.00, 59.00 CNY).
+        let letters = text.filter { $0.isASCII && $0.isLetter }.uppercased()
+        if ["RMB", "CNY"].contains(letters), text.contains(where: { digits.contains($0) }) {
+            return "; write the amount alone, without '\(text.filter { $0.isASCII && $0.isLetter })' (amounts are in yuan)"
+        }
         return ""
     }
 
