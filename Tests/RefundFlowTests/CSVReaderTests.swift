@@ -252,6 +252,26 @@ struct CSVReaderTests {
         #expect(format("<淘宝> 退款导出") == nil)
         #expect(format("退款编号\t订单编号") == "CSV")
         #expect(format("退款导出") == nil)
+        #expect(format("<html xmlns:o=\"urn:schemas-microsoft-com:office:office\">") == "HTML")
+        #expect(format("<!DOCTYPE html>") == "HTML")
+        #expect(format("<table border=1><tr><td>订单编号</td>") == "HTML")
+        #expect(format("<tables>") == "XML")
+        #expect(format("<HTML>") == "HTML")
+        #expect(format("<refunds_receive_get_response>") == "XML")
+    }
+
+    /// The ".xls" that is an HTML table (old seller-center and script exports) says how to save it as CSV.
+    @Test func anHTMLTableSavedAsXLSSaysHowToMakeACSV() throws {
+        let error = #expect(throws: Diagnostic.self) {
+            try readCSV(Array("<table border=1><tr><th>订单编号</th></tr></table>\n".utf8), fields: ["订单编号"])
+        }
+        #expect(error?.code == "input.wrong_format")
+        #expect(error?.message.contains("looks like HTML, not CSV: it starts with '<table border=1>") == true)
+        #expect(error?.notes.first?.contains("save it as 'CSV UTF-8 (comma delimited)'") == true)
+        let xml = #expect(throws: Diagnostic.self) {
+            try readKeyed("<html><body>Service Unavailable</body></html>", reader: xmlReader("r/refunds/refund"), fields: ["tid"])
+        }
+        #expect(xml?.message.contains("looks like HTML, not XML") == true)
     }
 
     @Test func aTitleInBracketsBeforeTheHeaderIsATitleNotJSON() throws {

@@ -257,7 +257,12 @@ enum StartOfInput {
         func isLetter(_ byte: UInt8?) -> Bool { byte.map { (0x61...0x7A).contains($0 | 0x20) } ?? false }
         switch first {
         case UInt8(ascii: "<") where next == UInt8(ascii: "?") || next == UInt8(ascii: "!") || isLetter(next):
-            return "XML"
+            // An HTML table that a seller center or a script saved as `.xls`.
+            let tag = Array(bytes.dropFirst().prefix(15)).map { $0 | 0x20 }  // lowercase enough to compare letters
+            let isHTML = ["html", "!doctype html", "table", "head", "meta", "body"].contains { name in
+                tag.starts(with: name.utf8) && (tag.count == name.utf8.count || !isLetter(tag[name.utf8.count]))
+            }
+            return isHTML ? "HTML" : "XML"
         case UInt8(ascii: "{") where next == nil || next == UInt8(ascii: "\"") || next == UInt8(ascii: "}"):
             return "JSON"
         case UInt8(ascii: "[") where next == nil || "{[\"]-0123456789tfn".utf8.contains(next!):
@@ -287,9 +292,12 @@ enum StartOfInput {
         var shown = text(Array(firstLine.prefix(4096)), gb18030: &gb18030).trimmingWhitespace()
         if shown.hasPrefix("\u{FEFF}") { shown.removeFirst() }
         if shown.count > 60 { shown = String(shown.prefix(60)) + "…" }
+        let note =
+            found == "HTML"
+            ? "it is a web page or an HTML table (some seller centers and scripts save one as .xls): open it in Excel and save it as 'CSV UTF-8 (comma delimited)', then give that to a CSV pipeline"
+            : "give it to a pipeline whose reader is \(found.lowercased()) (this pipeline's reader is \(reader))"
         return Diagnostic(
             code: "input.wrong_format", message: "'\(path)' looks like \(found), not \(expected): it starts with '\(shown)'",
-            location: SourceLocation(file: path, line: 1),
-            notes: ["give it to a pipeline whose reader is \(found.lowercased()) (this pipeline's reader is \(reader))"])
+            location: SourceLocation(file: path, line: 1), notes: [note])
     }
 }
