@@ -322,9 +322,37 @@ struct CSVReaderTests {
         #expect(result.rows.first?.values == ["", nil])
     }
 
-    @Test func aUTF16FileSaysHowToConvertIt() throws {
-        let error = #expect(throws: Diagnostic.self) { try readCSV([0xFF, 0xFE, 0x61, 0x00], fields: []) }
-        #expect(error?.code == "input.utf16")
+    /// Excel's "Unicode Text" (UTF-16 with a byte-order mark, tab-separated) reads like the
+    /// UTF-8 file it converts to; size and sha256 are the file's own.
+    @Test(arguments: [(true, 1), (true, 3), (true, 1 << 20), (false, 5), (false, 1 << 20)])
+    func aUTF16FileIsConvertedAsItIsRead(littleEndian: Bool, chunkSize: Int) throws {
+        let text = "退款编号\t备注\r\n2012\t\"第一行\n第二行 😀\"\r\n2013\tok\r\n"
+        let units = Array(text.utf16)
+        let bytes: [UInt8] = (littleEndian ? [0xFF, 0xFE] : [0xFE, 0xFF])
+            + units.flatMap { littleEndian ? [UInt8($0 & 0xFF), UInt8($0 >> 8)] : [UInt8($0 >> 8), UInt8($0 & 0xFF)] }
+        let result = try readCSV(bytes, fields: ["退款编号", "备注"], chunkSize: chunkSize, delimiter: "auto")
+        #expect(result.rows.map(\.values) == [["2012", "第一行\n第二行 😀"], ["2013", "ok"]])
+        #expect(result.rows.map(\.line) == [2, 4])
+        #expect(result.summary.encoding == "utf-16\(littleEndian ? "le" : "be") (byte-order mark), converted to UTF-8")
+        #expect(result.summary.bytes == bytes.count)
+        let path = try Fixtures.temporaryDirectory() + "/utf16.txt"
+        try Fixtures.write(bytes, to: path)
+        #expect(result.summary.sha256 == (try fileSHA256(path)))
+    }
+
+    /// Characters cut by the converter's reads (a surrogate pair across 64 KiB) come out whole;
+    /// a lone surrogate or a cut last character stops the read with the file offset.
+    @Test func utf16IsConvertedAcrossReadsAndStrictly() throws {
+        let emoji = String(repeating: "😀", count: 20_000)
+        let little = { (text: String) -> [UInt8] in [0xFF, 0xFE] + Array(text.utf16).flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] } }
+        let result = try readCSV(little("a\n" + emoji + "\n"), fields: ["a"])
+        #expect(result.rows.map(\.values) == [[emoji]])
+        let lone = little("a\nx") + [0x00, 0xDC] + little("\n").dropFirst(2)
+        let bad = #expect(throws: Diagnostic.self) { try readCSV(lone, fields: ["a"]) }
+        #expect(bad?.code == "input.encoding")
+        #expect(bad?.message.hasSuffix("is not valid UTF-16LE at file byte offset 8") == true)
+        let cut = #expect(throws: Diagnostic.self) { try readCSV(little("a\nxy") + [0x3D], fields: ["a"]) }
+        #expect(cut?.message.contains("ends inside a UTF-16LE character (file byte offset 10)") == true)
     }
 
     @Test func anEmptyFileHasNoHeader() throws {

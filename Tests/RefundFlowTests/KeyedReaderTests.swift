@@ -277,6 +277,19 @@ extension JSONReaderTests {
         #expect(error?.code == "input.top_error_response")
         #expect(error?.notes.first?.contains("throttled") == true)
     }
+    /// JSON saved as UTF-16 with a byte-order mark (a Windows editor's "Unicode") is read converted.
+    @Test func utf16JSONIsConverted() throws {
+        let text = "[{\"a\": \"退款 😀\", \"b\": 19.9}]\n"
+        let bytes: [UInt8] = [0xFF, 0xFE] + Array(text.utf16).flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }
+        let path = try Fixtures.temporaryDirectory() + "/utf16.json"
+        try Fixtures.write(bytes, to: path)
+        var collector = Collector(slots: 2)
+        let summary = try jsonReader().read(InputFile(path: path), fieldNames: ["a", "b"], into: &collector)
+        #expect(collector.rows.map(\.values) == [["退款 😀", "19.9"]])
+        #expect(summary.bytes == bytes.count)
+        #expect(summary.encoding == "utf-16le (byte-order mark), converted to UTF-8")
+    }
+
     /// Pages of a paged response saved one after another (pretty-printed or one per line), and
     /// arrays one after another: each is read, with a note.
     @Test func responsesAndArraysOneAfterAnotherAreEachRead() throws {

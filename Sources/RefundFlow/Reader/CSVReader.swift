@@ -46,7 +46,7 @@ public struct CSVReader: RecordReader {
 
     public func read(_ file: InputFile, fieldNames: [String], into sink: inout some RecordSink) throws -> ReadSummary {
         let decoder = try FieldDecoder(options.encoding)
-        var state = CSVReadState(file: file, options: options, decoder: decoder, input: try ChunkedFile(file))
+        var state = CSVReadState(file: file, options: options, decoder: decoder, input: try ChunkedFile(file, convertsUTF16: true))
         return try state.run(fieldNames: fieldNames, sink: &sink)
     }
 }
@@ -131,14 +131,12 @@ private struct CSVReadState: ~Copyable {
     mutating func run(fieldNames: [String], sink: inout some RecordSink) throws -> ReadSummary {
         // BOM.
         while dataEnd - dataStart < 3, try fill() {}
-        if dataEnd - dataStart >= 3, buffer[0] == 0xEF, buffer[1] == 0xBB, buffer[2] == 0xBF {
+        if let utf16 = window.convertedFrom {
+            // Excel's "Unicode Text": UTF-16 with a byte-order mark, converted as it is read.
+            decoder.sawUTF16(utf16)
+        } else if dataEnd - dataStart >= 3, buffer[0] == 0xEF, buffer[1] == 0xBB, buffer[2] == 0xBF {
             dataStart = 3
             decoder.sawByteOrderMark()
-        } else if dataEnd - dataStart >= 2, (buffer[0] == 0xFF && buffer[1] == 0xFE) || (buffer[0] == 0xFE && buffer[1] == 0xFF) {
-            throw Diagnostic(
-                code: "input.utf16", message: "'\(file.path)' is UTF-16 (Excel's 'Unicode Text'), not a CSV in UTF-8 or GBK",
-                location: SourceLocation(file: file.path, line: 1),
-                notes: ["in Excel, save it as 'CSV UTF-8 (comma delimited)'; or convert it: iconv -f UTF-16 -t UTF-8"])
         }
         if dataEnd - dataStart >= 4, let kind = Self.workbookKind(buffer[0], buffer[1], buffer[2], buffer[3]) {
             throw Diagnostic(

@@ -92,6 +92,7 @@ public struct JSONReader: RecordReader {
         summary.records = builder.ordinal
         summary.bytes = stream.bytesRead
         summary.sha256 = stream.hexDigest
+        if let utf16 = stream.convertedFrom { summary.encoding = "\(utf16.lowercased()) (byte-order mark), converted to UTF-8" }
         summary.blankLines = stream.blankLines
         return summary
     }
@@ -421,12 +422,13 @@ final class JSONStream {
     let path: String
 
     init(file: InputFile, options: JSONReaderOptions) throws {
-        window = InputWindow(file: try ChunkedFile(file), chunkSize: options.chunkSize, maxBytes: options.maxRecordBytes)
+        window = InputWindow(file: try ChunkedFile(file, convertsUTF16: true), chunkSize: options.chunkSize, maxBytes: options.maxRecordBytes)
         path = file.path
     }
 
     var bytesRead: Int { window.bytesRead }
     var hexDigest: String { window.hexDigest }
+    var convertedFrom: String? { window.convertedFrom }
     var column: Int { start - lineStart + 1 }
 
     func error(_ message: String) -> JSONSyntaxError {

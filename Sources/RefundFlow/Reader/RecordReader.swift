@@ -111,18 +111,31 @@ public protocol RecordReader: Sendable {
 }
 
 /// Reads a file in large chunks with POSIX I/O, hashing every byte on the way.
+///
+/// With `convertsUTF16`, a file that starts with a UTF-16 byte-order mark (Excel's "Unicode
+/// Text") is handed out converted to UTF-8, without the mark; size and sha256 stay those of the
+/// file's own bytes.
 struct ChunkedFile: ~Copyable {
     private let descriptor: Int32
     private var hasher = SHA256()
     private(set) var bytesRead = 0
     let path: String
     private let progress: ByteCounter?
+    private let convertsUTF16: Bool
+    private var checkedStart = false
+    private var utf16: UTF16Converter?
 
-    init(_ file: InputFile) throws(Diagnostic) { try self.init(path: file.path, progress: file.progress) }
+    init(_ file: InputFile, convertsUTF16: Bool = false) throws(Diagnostic) {
+        try self.init(path: file.path, progress: file.progress, convertsUTF16: convertsUTF16)
+    }
 
-    init(path: String, progress: ByteCounter? = nil) throws(Diagnostic) {
+    /// `UTF-16LE` or `UTF-16BE` when the file is converted from UTF-16 (known after the first read).
+    var convertedFrom: String? { utf16?.name }
+
+    init(path: String, progress: ByteCounter? = nil, convertsUTF16: Bool = false) throws(Diagnostic) {
         self.path = path
         self.progress = progress
+        self.convertsUTF16 = convertsUTF16
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else {
             let reason = String(cString: strerror(errno))
@@ -137,6 +150,28 @@ struct ChunkedFile: ~Copyable {
 
     /// Reads up to `destination.count` bytes into `destination`; returns how many (0 at end of file).
     mutating func read(into destination: UnsafeMutableRawBufferPointer) throws(Diagnostic) -> Int {
+        guard destination.count > 0 else { return 0 }
+        if convertsUTF16 && !checkedStart {
+            checkedStart = true
+            let converter = UTF16Converter(path: path)
+            let count = try readRaw(into: converter.rawSpace)
+            guard count >= 2, let name = UTF16Converter.byteOrder(converter.rawSpace[0], converter.rawSpace[1]) else {
+                let served = min(count, destination.count)
+                destination.baseAddress!.copyMemory(from: converter.rawSpace.baseAddress!, byteCount: served)
+                if served < count { utf16 = converter.passingThrough(converter.rawSpace[served..<count]) }
+                return served
+            }
+            try converter.start(name, received: count)
+            utf16 = converter
+        }
+        if let utf16 {
+            return try utf16.read(into: destination) { (space) throws(Diagnostic) -> Int in try readRaw(into: space) }
+        }
+        return try readRaw(into: destination)
+    }
+
+    /// The file's own bytes, hashed and counted.
+    private mutating func readRaw(into destination: UnsafeMutableRawBufferPointer) throws(Diagnostic) -> Int {
         guard destination.count > 0 else { return 0 }
         while true {
             let result = systemRead(descriptor, destination.baseAddress!, destination.count)
@@ -156,6 +191,120 @@ struct ChunkedFile: ~Copyable {
 
     /// SHA-256 of every byte read so far, in lowercase hex.
     var hexDigest: String { lowercaseHex(hasher.finalize()) }
+}
+
+/// UTF-16 (after its byte-order mark) to UTF-8 through iconv, for `ChunkedFile`. Strict: a
+/// lone surrogate or an odd last byte stops the read with the file offset; nothing is replaced.
+/// Also serves, unconverted, the first bytes of a file that turned out not to be UTF-16.
+final class UTF16Converter {
+    private(set) var name: String?
+    private let path: String
+    private var converter: iconv_t?
+    /// File bytes waiting to be converted: `raw[rawStart..<rawEnd]`; `rawOffset` is the file
+    /// offset of `raw[rawStart]`.
+    private let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
+    private var rawStart = 0
+    private var rawEnd = 0
+    private var rawOffset = 0
+    /// Converted bytes not yet handed out: `out[outStart..<outEnd]`.
+    private let out = UnsafeMutableRawBufferPointer.allocate(byteCount: 160 << 10, alignment: 16)
+    private var outStart = 0
+    private var outEnd = 0
+    private var rawEnded = false
+
+    init(path: String) { self.path = path }
+
+    deinit {
+        if let converter { iconv_close(converter) }
+        raw.deallocate()
+        out.deallocate()
+    }
+
+    /// Where the first read of the file goes.
+    var rawSpace: UnsafeMutableRawBufferPointer { raw }
+
+    static func byteOrder(_ first: UInt8, _ second: UInt8) -> String? {
+        switch (first, second) {
+        case (0xFF, 0xFE): return "UTF-16LE"
+        case (0xFE, 0xFF): return "UTF-16BE"
+        default: return nil
+        }
+    }
+
+    /// The first read held `received` bytes of UTF-16 in `rawSpace`, the mark first.
+    func start(_ name: String, received: Int) throws(Diagnostic) {
+        let handle = iconv_open("UTF-8", name)
+        guard handle != iconv_t(bitPattern: -1), let handle else {
+            throw Diagnostic(
+                code: "input.encoding_unavailable", message: "this system's iconv cannot decode '\(name)'",
+                notes: ["convert the file to UTF-8: iconv -f UTF-16 -t UTF-8"])
+        }
+        self.name = name
+        converter = handle
+        rawStart = 2
+        rawEnd = received
+        rawOffset = 2
+    }
+
+    /// Serves `bytes` as they are, then nothing: the caller reads the file itself after them.
+    func passingThrough(_ bytes: Slice<UnsafeMutableRawBufferPointer>) -> UTF16Converter {
+        out.baseAddress!.copyMemory(from: raw.baseAddress! + bytes.startIndex, byteCount: bytes.count)
+        outStart = 0
+        outEnd = bytes.count
+        return self
+    }
+
+    /// Hands out converted bytes, reading the file through `readRaw` as needed.
+    func read(
+        into destination: UnsafeMutableRawBufferPointer, readRaw: (UnsafeMutableRawBufferPointer) throws(Diagnostic) -> Int
+    ) throws(Diagnostic) -> Int {
+        while outStart == outEnd {
+            guard let converter else { return try readRaw(destination) }  // passing through: done
+            var needMore = rawStart == rawEnd
+            if !needMore {
+                var input: UnsafeMutablePointer<CChar>? = UnsafeMutablePointer(OpaquePointer(raw.baseAddress! + rawStart))
+                var inputLeft = rawEnd - rawStart
+                var output: UnsafeMutablePointer<CChar>? = UnsafeMutablePointer(OpaquePointer(out.baseAddress!))
+                var outputLeft = out.count
+                let result = iconv(converter, &input, &inputLeft, &output, &outputLeft)
+                let consumed = (rawEnd - rawStart) - inputLeft
+                rawStart += consumed
+                rawOffset += consumed
+                outStart = 0
+                outEnd = out.count - outputLeft
+                if result == -1 && errno == EILSEQ {
+                    throw Diagnostic(
+                        code: "input.encoding", message: "'\(path)' is not valid \(name ?? "UTF-16") at file byte offset \(rawOffset)",
+                        location: SourceLocation(file: path, line: 0),
+                        notes: ["the file was read as UTF-16 by its byte-order mark; save it again from Excel as 'CSV UTF-8 (comma delimited)'"])
+                }
+                needMore = result == -1 && errno == EINVAL  // a character cut by the end of what was read
+            }
+            if outStart < outEnd { break }
+            if needMore || rawStart == rawEnd {
+                if rawEnded {
+                    guard rawStart == rawEnd else {
+                        throw Diagnostic(
+                            code: "input.encoding", message: "'\(path)' ends inside a \(name ?? "UTF-16") character (file byte offset \(rawOffset))",
+                            location: SourceLocation(file: path, line: 0),
+                            notes: ["the file was cut short; export it again"])
+                    }
+                    return 0
+                }
+                let kept = rawEnd - rawStart
+                if rawStart > 0, kept > 0 { raw.baseAddress!.copyMemory(from: raw.baseAddress! + rawStart, byteCount: kept) }
+                rawStart = 0
+                rawEnd = kept
+                let count = try readRaw(UnsafeMutableRawBufferPointer(rebasing: raw[rawEnd...]))
+                if count == 0 { rawEnded = true }
+                rawEnd += count
+            }
+        }
+        let count = min(destination.count, outEnd - outStart)
+        destination.baseAddress!.copyMemory(from: out.baseAddress! + outStart, byteCount: count)
+        outStart += count
+        return count
+    }
 }
 
 
@@ -193,6 +342,8 @@ struct InputWindow: ~Copyable {
 
     var bytesRead: Int { file.bytesRead }
     var hexDigest: String { file.hexDigest }
+    /// `UTF-16LE`/`UTF-16BE` when the file is handed out converted to UTF-8.
+    var convertedFrom: String? { file.convertedFrom }
 
     /// Reads more input. First moves the unconsumed bytes (from `start`) to the front — the
     /// returned `shift` is how far they moved, for callers to rebase their own offsets — then

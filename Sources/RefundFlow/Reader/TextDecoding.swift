@@ -80,6 +80,13 @@ final class FieldDecoder {
         }
     }
 
+    /// The file is UTF-16 by its byte-order mark and reaches the reader converted to UTF-8:
+    /// whatever the pipeline said, the mark settles it.
+    func sawUTF16(_ name: String) {
+        mode = .utf8
+        decision = "\(name.lowercased()) (byte-order mark), converted to UTF-8"
+    }
+
     /// Settles `auto` from a sample that starts at the first non-ASCII bytes.
     func decide(sample: UnsafeBufferPointer<UInt8>, atLine line: Int, isEndOfInput: Bool) throws(Diagnostic) {
         guard mode == .undecided else { return }
