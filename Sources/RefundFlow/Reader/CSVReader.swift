@@ -410,6 +410,8 @@ private struct CSVReadState: ~Copyable {
         let bytes: [UInt8]
         /// Each column name as in the file, by its length in bytes.
         let namesByLength: [[[UInt8]]]
+        /// The first bytes of the names, as a 256-bit set: most data rows fail this test alone.
+        private var leadBytes: [UInt64] = [0, 0, 0, 0]
 
         init(names: [String], line: Int, record: UnsafeBufferPointer<UInt8>, fields: [RawFieldSpan]) {
             self.names = names
@@ -423,6 +425,7 @@ private struct CSVReadState: ~Copyable {
                 guard !name.isEmpty else { continue }
                 if byLength.count <= name.count { byLength += Array(repeating: [], count: name.count + 1 - byLength.count) }
                 byLength[name.count].append(name)
+                leadBytes[Int(name[0] >> 6)] |= 1 << UInt64(name[0] & 63)
             }
             namesByLength = byLength
         }
@@ -431,8 +434,20 @@ private struct CSVReadState: ~Copyable {
         /// or its first field is a column name, and so are at least two thirds of its non-empty
         /// fields, and three or more of them (all, when it has fewer): a header in another order
         /// or with other columns. A data row holding a name or two (a status `状态`) is no header.
-        /// Cheap for data rows: a length check on the first field.
-        func isRepeated(by fields: [RawFieldSpan], record: UnsafeBufferPointer<UInt8>) -> Bool {
+        /// Cheap for data rows: a look at the first byte of the first field.
+        @inline(__always) func isRepeated(by fields: [RawFieldSpan], record: UnsafeBufferPointer<UInt8>) -> Bool {
+            guard let first = fields.first else { return false }
+            let start = Self.start(of: first, in: record)
+            if start < first.end {
+                let lead = record[start]
+                guard leadBytes[Int(lead >> 6)] & (1 << UInt64(lead & 63)) != 0 else { return false }
+            } else if record.count < bytes.count || record.count > bytes.count + 5 {
+                return false  // an empty first field: only the header line itself (its length, give or take a BOM and line end)
+            }
+            return isRepeatedSlowly(by: fields, record: record)
+        }
+
+        private func isRepeatedSlowly(by fields: [RawFieldSpan], record: UnsafeBufferPointer<UInt8>) -> Bool {
             let content = Self.content(of: record)
             if content.count == bytes.count, bytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, content.baseAddress!, content.count) == 0 }) {
                 return true
