@@ -338,11 +338,15 @@ public struct JSONReader: RecordReader {
         }
     }
 
+    private static let errorResponsePrefix = Array("error_response/".utf8)
+
     /// A record that is a TOP `{"error_response":{…}}` means the export failed: fatal, not a refund.
     private static func refuseErrorResponse(_ builder: KeyedRecordBuilder) throws {
-        let prefix = Array("error_response/".utf8)
-        var fields: [String: String] = [:]
+        let prefix = Self.errorResponsePrefix
         let bytes = builder.bytes
+        // Every field of an error response is under it: a record whose first one is not, is none.
+        guard let first = builder.fields.first, bytes[first.pathStart..<first.pathEnd].starts(with: prefix) else { return }
+        var fields: [String: String] = [:]
         for field in builder.fields {
             let path = bytes[field.pathStart..<field.pathEnd]
             guard path.starts(with: prefix) else { continue }
@@ -727,8 +731,8 @@ struct JSONRecordParser {
             repeat {
                 skipSpace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key in quotes") }
-                try parseString(into: scratch)
-                let saved = pushPath(scratch.buffer)
+                let key = try stringBytes()  // first: a mutating call inside pushPath's arguments would copy the parser
+                let saved = pushPath(key)
                 skipSpace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after a key") }
                 index += 1
@@ -745,8 +749,8 @@ struct JSONRecordParser {
                 element += 1
             } while try another(closing: UInt8(ascii: "]"), in: "an array")
         case UInt8(ascii: "\""):
-            try parseString(into: scratch)
-            emit(scratch.buffer, line: valueLine, column: valueColumn)
+            let value = try stringBytes()
+            emit(value, line: valueLine, column: valueColumn)
         case UInt8(ascii: "t"):
             try literal("true")
             emit(literal: "true", line: valueLine, column: valueColumn)
@@ -856,6 +860,35 @@ struct JSONRecordParser {
     }
 
     @inline(__always) private func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
+
+    /// A string at `index` (which holds `"`), unescaped: its own bytes in the record when it has
+    /// no escape (most keys and values: no copy), else unescaped into the scratch buffer. Valid
+    /// until the next string. The scan takes eight bytes at a time.
+    mutating func stringBytes() throws -> UnsafeBufferPointer<UInt8> {
+        let start = index + 1
+        let count = bytes.count
+        var end = start
+        let base = UnsafeRawPointer(bytes.baseAddress!)
+        while end + 8 <= count {
+            let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: end, as: UInt64.self))
+            let flags =
+                SWAR.bytes(word, equalTo: UInt8(ascii: "\"")) | SWAR.bytes(word, equalTo: UInt8(ascii: "\\"))
+                | SWAR.bytes(word, below: 0x20)
+            if flags != 0 {
+                end += flags.trailingZeroBitCount >> 3
+                break
+            }
+            end += 8
+        }
+        while end < count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 { end += 1 }
+        guard end < count, bytes[end] == UInt8(ascii: "\"") else {
+            try parseString(into: scratch)  // escapes, or an error to report: the careful way
+            return scratch.buffer
+        }
+        index = end + 1
+        if firstInvalidUTF8 >= start && firstInvalidUTF8 < end { throw error("a string holds bytes that are not UTF-8") }
+        return UnsafeBufferPointer(rebasing: bytes[start..<end])
+    }
 
     /// A string at `index` (which holds `"`), unescaped to UTF-8. Raw bytes must be valid UTF-8.
     mutating func parseStringValue() throws -> [UInt8] {

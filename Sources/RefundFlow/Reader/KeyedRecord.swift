@@ -115,7 +115,9 @@ final class KeyedRecordBuilder {
         store.append(value)
         fields.append(Field(pathStart: pathStart, pathEnd: valueStart, valueStart: valueStart, valueEnd: store.count, line: line, column: column))
         let position = fields.count - 1
-        let slot = pathSlots.slot(path, position: position) { slotsByPath[String(decoding: $0, as: UTF8.self)] ?? -1 }
+        let slot =
+            pathSlots.slotSeenBefore(path, position: position)
+            ?? pathSlots.slot(path, position: position) { slotsByPath[String(decoding: $0, as: UTF8.self)] ?? -1 }
         guard slot >= 0 else { return }
         let first = slotFields[slot]
         if first < 0 {
@@ -181,13 +183,18 @@ struct PathSlotCache {
     private var byPosition: [Int] = []
     static let limit = 2048
 
+    /// The slot of the path seen last time at this position, when `path` is that one again: the
+    /// common case, with no closure (and no reference counting) involved.
+    @inline(__always) func slotSeenBefore(_ path: UnsafeBufferPointer<UInt8>, position: Int) -> Int? {
+        guard position < byPosition.count, byPosition[position] >= 0 else { return nil }
+        let entry = entries[byPosition[position]]
+        return store.equals(entry.path, path) ? entry.slot : nil
+    }
+
     mutating func slot(
         _ path: UnsafeBufferPointer<UInt8>, position: Int, resolve: (UnsafeBufferPointer<UInt8>) -> Int
     ) -> Int {
-        if position < byPosition.count, byPosition[position] >= 0 {
-            let entry = entries[byPosition[position]]
-            if store.equals(entry.path, path) { return entry.slot }
-        }
+        if let slot = slotSeenBefore(path, position: position) { return slot }
         let hash = ByteHash.hash(path)
         let mask = table.count - 1
         var index = Int(truncatingIfNeeded: hash) & mask
