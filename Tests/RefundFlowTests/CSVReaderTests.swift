@@ -406,6 +406,21 @@ struct CSVReaderTests {
         #expect(result.summary.sha256 == (try fileSHA256(path)))
     }
 
+    /// A short last row with no line end is a download or export cut off mid-row: the row is a
+    /// `malformed` reject as always, and the file is reported cut short. A complete last row
+    /// without a line end, or a short row that ends its line, is no such sign.
+    @Test(arguments: [1, 1 << 20])
+    func aShortLastRowWithoutALineEndMeansTheFileWasCutShort(chunkSize: Int) throws {
+        let cut = try readCSV(Array("a,b,c\n1,2,3\n4,\"x\ny\"".utf8), fields: ["a", "b", "c"], chunkSize: chunkSize)
+        #expect(cut.rows.count == 2)
+        #expect(cut.rows.last?.problems.first?.code == .malformed)
+        #expect(cut.summary.truncated == "the file ends in the middle of line 4: its last row has 2 of 3 fields and no line end, so the file looks cut short; export or download it again")
+        let short = try readCSV(Array("a,b,c\n1,2,3\n4,5".utf8), fields: ["a", "b", "c"], chunkSize: chunkSize)
+        #expect(short.summary.truncated == "the file ends in the middle of line 3: its last row has 2 of 3 fields and no line end, so the file looks cut short; export or download it again")
+        #expect(try readCSV(Array("a,b,c\n1,2,3\n4,5,6".utf8), fields: ["a"], chunkSize: chunkSize).summary.truncated == nil)
+        #expect(try readCSV(Array("a,b,c\n1,2\n".utf8), fields: ["a"], chunkSize: chunkSize).summary.truncated == nil)
+    }
+
     /// Data rows that happen to hold a column name stay data rows.
     @Test func aRowWithOneColumnNameIsData() throws {
         let text = "状态,备注,金额\n退款成功,状态,1.00\n状态,备注,2.00\n"

@@ -200,6 +200,13 @@ private struct CSVReadState: ~Copyable {
             case .record(let end, let lineBreaks):
                 ordinal += 1
                 let recordLine = line
+                if endOfInput, end == dataEnd, fields.count < header.names.count, !unterminatedQuote,
+                    buffer[end - 1] != 0x0A, buffer[end - 1] != 0x0D
+                {
+                    // A short last row without a line end: a download or export cut off mid-row.
+                    summary.truncated =
+                        "the file ends in the middle of line \(recordLine + lineBreaks): its last row has \(fields.count) of \(header.names.count) fields and no line end, so the file looks cut short; export or download it again"
+                }
                 try deliver(
                     end: end, recordLine: recordLine, ordinal: ordinal, header: header, slotColumns: slotColumns,
                     sink: &sink)
