@@ -223,6 +223,16 @@ struct JSONReaderTests {
         #expect(result.summary.truncated == nil)
     }
 
+    /// A broken last line without a line end is a download cut off mid-record: rejected like any
+    /// bad line, and the file is reported cut short. A whole last line without one is fine.
+    @Test func aBrokenLastLineWithoutALineEndMeansTheFileWasCutShort() throws {
+        let cut = try readKeyed("{\"a\":\"1\"}\n{\"a\":\"2\", \"b\": \"unfini", reader: jsonReader(.lines), fields: ["a"])
+        #expect(cut.rows.map(\.line) == [1, 2])
+        #expect(cut.rows[1].problems.first?.code == .malformed)
+        #expect(cut.summary.truncated == "the file ends in the middle of line 2: its last line is not complete JSON and has no line end, so the file looks cut short; export or download it again")
+        #expect(try readKeyed("{\"a\":\"1\"}\n{\"a\":\"2\"}", reader: jsonReader(.lines), fields: ["a"]).summary.truncated == nil)
+    }
+
     @Test func invalidJSONInAnArrayKeepsWhatCameBeforeAndSaysWhere() throws {
         let text = "[\n{\"a\":\"1\"},\n{\"a\":\"2\"}\n{\"a\":\"3\"}]"
         let result = try readKeyed(text, reader: jsonReader(), fields: ["a"])

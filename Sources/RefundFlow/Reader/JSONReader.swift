@@ -121,6 +121,11 @@ public struct JSONReader: RecordReader {
             } catch let error as JSONSyntaxError {
                 builder.restart(line: line.number, column: 1)
                 builder.addProblem(.malformed, "invalid JSON: \(error.message)", line: error.line, column: error.column)
+                if !stream.lineWasTerminated {
+                    // A broken last line without a line end: a download or export cut off mid-record.
+                    summary.truncated =
+                        "the file ends in the middle of line \(line.number): its last line is not complete JSON and has no line end, so the file looks cut short; export or download it again"
+                }
                 Self.lineKey.withUnsafeBufferPointer { key in
                     // Invalid UTF-8 is shown lossily here; the problem names the position.
                     let text = Array(String(decoding: line.bytes, as: UTF8.self).utf8)
@@ -423,6 +428,8 @@ final class JSONStream {
     @exclusivity(unchecked) private(set) var line = 1
     @exclusivity(unchecked) private var lineStart = 0  // where the current line starts (may be negative after compaction)
     @exclusivity(unchecked) private(set) var blankLines = 0
+    /// Whether the line `nextLine` gave last ended with a line break (the last one may not).
+    @exclusivity(unchecked) private(set) var lineWasTerminated = true
     let path: String
 
     init(file: InputFile, options: JSONReaderOptions) throws {
@@ -642,6 +649,7 @@ final class JSONStream {
             let number = line
             let bytes = UnsafeBufferPointer(start: buffer.baseAddress!.assumingMemoryBound(to: UInt8.self) + start, count: lineEnd - start)
             let isBlank = bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 }
+            lineWasTerminated = index < end
             start = index < end ? index + 1 : index
             line += 1
             lineStart = start
