@@ -145,9 +145,11 @@ public struct XMLReader: RecordReader {
 /// appended to one file). An `<?xml` declaration whose previous non-space byte is `>` starts the
 /// next one: the current document ends there (libxml2 sees the end of its input), and
 /// `startNextDocument` serves the rest to the next reader. A declaration is valid only at the
-/// start of a document, and text holds `<` only as `&lt;` (or inside CDATA, where the check
-/// of the byte before it keeps such text whole, see the tests), so this never splits a
-/// document. The search looks for the rare `?` (memchr), not for every `<`.
+/// start of a document and element text holds `<` only as `&lt;`, so a well-formed document is
+/// split only where a CDATA section or a comment holds `>`, spaces and then `<?xml ` (an XML
+/// document quoted inside a field; no TOP field does that). Were that to happen the split part
+/// would be malformed, and the file reported broken (exit 4), never read wrong. The search looks
+/// for the rare `?` (memchr), not for every `<`.
 final class XMLInput {
     private var file: ChunkedFile
     /// Bytes handed to libxml2 per read at most (tests shrink it).
