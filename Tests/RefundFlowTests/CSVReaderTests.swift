@@ -351,8 +351,10 @@ struct CSVReaderTests {
         let bad = #expect(throws: Diagnostic.self) { try readCSV(lone, fields: ["a"]) }
         #expect(bad?.code == "input.encoding")
         #expect(bad?.message.hasSuffix("is not valid UTF-16LE at file byte offset 8") == true)
+        #expect(bad?.location?.line == 2)
         let cut = #expect(throws: Diagnostic.self) { try readCSV(little("a\nxy") + [0x3D], fields: ["a"]) }
         #expect(cut?.message.contains("ends inside a UTF-16LE character (file byte offset 10)") == true)
+        #expect(cut?.location?.line == 2)
     }
 
     @Test func anEmptyFileHasNoHeader() throws {

@@ -211,6 +211,8 @@ final class UTF16Converter {
     private var outStart = 0
     private var outEnd = 0
     private var rawEnded = false
+    /// The line of the next character to convert.
+    private var line = 1
 
     init(path: String) { self.path = path }
 
@@ -270,15 +272,18 @@ final class UTF16Converter {
                 let consumed = (rawEnd - rawStart) - inputLeft
                 rawStart += consumed
                 rawOffset += consumed
+                let failure = result == -1 ? errno : 0
                 outStart = 0
                 outEnd = out.count - outputLeft
-                if result == -1 && errno == EILSEQ {
+                // Lines so far, to say where a bad character is.
+                line += UnsafeRawBufferPointer(rebasing: out[0..<outEnd]).reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+                if failure == EILSEQ {
                     throw Diagnostic(
                         code: "input.encoding", message: "'\(path)' is not valid \(name ?? "UTF-16") at file byte offset \(rawOffset)",
-                        location: SourceLocation(file: path, line: 0),
+                        location: SourceLocation(file: path, line: line),
                         notes: ["the file was read as UTF-16 by its byte-order mark; save it again from Excel as 'CSV UTF-8 (comma delimited)'"])
                 }
-                needMore = result == -1 && errno == EINVAL  // a character cut by the end of what was read
+                needMore = failure == EINVAL  // a character cut by the end of what was read
             }
             if outStart < outEnd { break }
             if needMore || rawStart == rawEnd {
@@ -286,7 +291,7 @@ final class UTF16Converter {
                     guard rawStart == rawEnd else {
                         throw Diagnostic(
                             code: "input.encoding", message: "'\(path)' ends inside a \(name ?? "UTF-16") character (file byte offset \(rawOffset))",
-                            location: SourceLocation(file: path, line: 0),
+                            location: SourceLocation(file: path, line: line),
                             notes: ["the file was cut short; export it again"])
                     }
                     return 0
