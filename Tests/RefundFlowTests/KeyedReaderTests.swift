@@ -287,6 +287,29 @@ extension JSONReaderTests {
         #expect(error?.code == "input.top_error_response")
         #expect(error?.notes.first?.contains("throttled") == true)
     }
+
+    /// An error response after records (a paging script that wrote the error it got for one page
+    /// and went on) is a reject standing for the missing page; the file is reported incomplete
+    /// and the lines, elements or pages after it are still read.
+    @Test func anErrorResponseAfterRecordsIsAMissingPage() throws {
+        let error = #"{"error_response":{"code":7,"msg":"App Call Limited","sub_code":"accesscontrol.limited-by-app-access-count"}}"#
+        let lines = try readKeyed(#"{"a":"1"}"# + "\n" + error + "\n" + #"{"a":"2"}"# + "\n", reader: jsonReader(.lines), fields: ["a"])
+        let array = try readKeyed("[" + #"{"a":"1"}"# + ",\n" + error + ",\n" + #"{"a":"2"}"# + "]", reader: jsonReader(), fields: ["a"])
+        let path = "refunds_receive_get_response/refunds/refund"
+        let page = { (a: String) in #"{"refunds_receive_get_response":{"refunds":{"refund":[{"a":""# + a + #""}]}}}"# }
+        let pages = try readKeyed(page("1") + "\n" + error + "\n" + page("2") + "\n", reader: jsonReader(path: path), fields: ["a"])
+        for result in [lines, array, pages] {
+            #expect(result.rows.map(\.values) == [["1"], [nil], ["2"]])
+            #expect(result.rows.map(\.line) == [1, 2, 3])
+            let problem = try #require(result.rows[1].problems.first)
+            #expect(problem.code == .malformed)
+            #expect(problem.message == "a TOP error response, not refunds: code 7 App Call Limited (sub_code accesscontrol.limited-by-app-access-count); the page of the export it stands for is missing")
+            #expect(result.summary.truncated?.hasPrefix("line 2 is a TOP error response (code 7 App Call Limited") == true)
+            #expect(result.summary.truncated?.hasSuffix("that page is missing from the export, the rest of the file was read; fetch the export again") == true)
+        }
+        #expect(pages.summary.notes.last?.hasSuffix("3 JSON documents one after another (pages saved into one file); each was read; 1 of them is a TOP error response (missing pages)") == true)
+    }
+
     /// JSON saved as UTF-16 with a byte-order mark (a Windows editor's "Unicode") is read converted.
     @Test func utf16JSONIsConverted() throws {
         let text = "[{\"a\": \"退款 😀\", \"b\": 19.9}]\n"
@@ -442,6 +465,19 @@ struct XMLReaderTests {
         #expect(broken.rows.last?.problems.first?.location.line == 3)
         #expect(broken.summary.truncated?.contains("malformed XML at line 3") == true)
         #expect(broken.summary.notes.first?.contains("3 XML documents one after another (pages saved into one file); reading stopped in document 3, which is broken") == true)
+    }
+
+    /// A later page that is a TOP error response is a reject for the missing page; the pages after
+    /// it are read and the file is reported incomplete.
+    @Test func aLaterPageThatIsAnErrorResponseIsAMissingPage() throws {
+        let page = { (tid: Int) in #"<?xml version="1.0" encoding="utf-8" ?><refunds_receive_get_response><refunds><refund><tid>"# + "\(tid)" + "</tid></refund></refunds></refunds_receive_get_response><!--top0-->" }
+        let error = #"<?xml version="1.0" encoding="utf-8" ?><error_response><code>7</code><msg>App Call Limited</msg></error_response><!--top0-->"#
+        let result = try readKeyed([page(1), error, page(2), error].joined(separator: "\n"), reader: xmlReader(Self.path), fields: ["tid"])
+        #expect(result.rows.map(\.values) == [["1"], [nil], ["2"], [nil]])
+        #expect(result.rows.map(\.line) == [1, 2, 3, 4])
+        #expect(result.rows[1].problems.first?.message == "a TOP error response, not refunds: code 7 App Call Limited; the page of the export it stands for is missing")
+        #expect(result.summary.truncated?.hasPrefix("2 TOP error responses where pages of refunds should be, the first: line 2 is a TOP error response (code 7 App Call Limited)") == true)
+        #expect(result.summary.notes.last?.hasSuffix("4 XML documents one after another (pages saved into one file); each was read; 2 of them are TOP error responses (missing pages)") == true)
     }
 
     @Test func aTOPErrorResponseIsFatalAndShowsItsCodes() throws {

@@ -93,6 +93,7 @@ public struct JSONReader: RecordReader {
         summary.bytes = stream.bytesRead
         summary.sha256 = stream.hexDigest
         if let utf16 = stream.convertedFrom { summary.encoding = "\(utf16.lowercased()) (byte-order mark), converted to UTF-8" }
+        if summary.truncated == nil, let missing = stream.missingPages { summary.truncated = missing }
         summary.blankLines = stream.blankLines
         return summary
     }
@@ -117,7 +118,7 @@ public struct JSONReader: RecordReader {
             builder.begin(line: line.number, column: 1)
             do {
                 try parser.parseRecord(requireEnd: true)
-                try Self.refuseErrorResponse(builder)
+                try Self.refuseErrorResponse(builder, stream)
             } catch let error as JSONSyntaxError {
                 builder.restart(line: line.number, column: 1)
                 builder.addProblem(.malformed, "invalid JSON: \(error.message)", line: error.line, column: error.column)
@@ -232,7 +233,7 @@ public struct JSONReader: RecordReader {
         var parser = JSONRecordParser(value.bytes, line: value.line, column: value.column, builder: builder, buffers: stream.parseBuffers)
         do {
             try parser.parseRecord(requireEnd: true)
-            try Self.refuseErrorResponse(builder)
+            try Self.refuseErrorResponse(builder, stream)
         } catch let error as JSONSyntaxError {
             builder.restart(line: value.line, column: value.column)
             builder.addProblem(.malformed, "invalid JSON: \(error.message)", line: error.line, column: error.column)
@@ -251,13 +252,18 @@ public struct JSONReader: RecordReader {
         }
         var documents = 0
         var empty: [[String]] = []
+        var errorPages = 0
         repeat {
             documents += 1
             _ = try stream.peekNonSpace()
             let (line, column) = (stream.line, stream.column)
-            var walk = DocumentWalk()
+            var walk = DocumentWalk(isLaterDocument: documents > 1)
             try stream.expect(UInt8(ascii: "{"))
             try walkObject(stream, depth: 0, builder, &sink, &walk)
+            if walk.wasErrorResponse {
+                errorPages += 1
+                continue
+            }
             guard let path = walk.path else {
                 var error = RecordPaths.notFound(path: stream.path, root: walk.firstKey, options.recordPaths)
                 guard documents == 1 else {
@@ -282,13 +288,17 @@ public struct JSONReader: RecordReader {
         if documents > 1 {
             summary.notes.append(
                 "'\(stream.path)': \(documents) JSON documents one after another (pages saved into one file); each was read"
-                    + (empty.isEmpty ? "" : "; \(empty.count) of them had no records"))
+                    + (empty.isEmpty ? "" : "; \(empty.count) of them had no records")
+                    + (errorPages == 0 ? "" : "; \(errorPages) of them \(errorPages == 1 ? "is a TOP error response" : "are TOP error responses") (missing pages)"))
         }
     }
 
     /// What a walk through a document found: its first root key, the record path that key picked,
     /// and how many names of that path the document has.
     private struct DocumentWalk {
+        /// Not the file's first document: an error response here is a missing page, not fatal.
+        var isLaterDocument = false
+        var wasErrorResponse = false
         var firstKey: String?
         var path: [String]?
         var reached = 0
@@ -309,7 +319,14 @@ public struct JSONReader: RecordReader {
             if depth == 0 {
                 if key == "error_response" {
                     let value = try stream.captureValue()
-                    throw topError(value, path: stream.path)
+                    let error = topError(value, path: stream.path)
+                    guard walk.isLaterDocument else { throw error.diagnostic }
+                    // A later page's error: a reject for the missing page; the next pages are read.
+                    builder.begin(line: value.line, column: value.column)
+                    error.reject(in: builder)
+                    try builder.deliver(to: &sink)
+                    stream.noteMissingPage(error)
+                    walk.wasErrorResponse = true
                 }
                 if walk.firstKey == nil { walk.firstKey = key }
                 if walk.path == nil { walk.path = RecordPaths.path(forRoot: key.utf8, in: options.recordPaths) }
@@ -345,8 +362,10 @@ public struct JSONReader: RecordReader {
 
     private static let errorResponsePrefix = Array("error_response/".utf8)
 
-    /// A record that is a TOP `{"error_response":{…}}` means the export failed: fatal, not a refund.
-    private static func refuseErrorResponse(_ builder: KeyedRecordBuilder) throws {
+    /// A record that is a TOP `{"error_response":{…}}`: the export failed there. The file's first
+    /// record: fatal. After others: the record is rejected as the missing page it stands for, and
+    /// the stream notes that the file is incomplete.
+    private static func refuseErrorResponse(_ builder: KeyedRecordBuilder, _ stream: JSONStream) throws {
         let prefix = Self.errorResponsePrefix
         let bytes = builder.bytes
         // Every field of an error response is under it: a record whose first one is not, is none.
@@ -359,11 +378,13 @@ public struct JSONReader: RecordReader {
                 String(decoding: bytes[field.valueStart..<field.valueEnd], as: UTF8.self)
         }
         guard !fields.isEmpty, fields.count == builder.fields.count else { return }
-        throw TOPErrorResponse(fields: fields).diagnostic(
-            location: SourceLocation(file: builder.file.path, line: builder.line, column: builder.column))
+        let error = TOPErrorResponse(fields: fields, location: SourceLocation(file: builder.file.path, line: builder.line, column: builder.column))
+        guard builder.ordinal > 1 else { throw error.diagnostic }
+        error.reject(in: builder)
+        stream.noteMissingPage(error)
     }
 
-    private func topError(_ value: JSONStream.Captured, path: String) -> Diagnostic {
+    private func topError(_ value: JSONStream.Captured, path: String) -> TOPErrorResponse {
         let collector = KeyedRecordBuilder(file: InputFile(path: "-"), fieldNames: [])
         collector.begin(line: value.line, column: value.column)
         var parser = JSONRecordParser(value.bytes, line: value.line, column: value.column, builder: collector)
@@ -376,27 +397,50 @@ public struct JSONReader: RecordReader {
                     String(decoding: bytes[field.valueStart..<field.valueEnd], as: UTF8.self)
             }
         }
-        return TOPErrorResponse(fields: fields).diagnostic(location: SourceLocation(file: path, line: value.line, column: value.column))
+        return TOPErrorResponse(fields: fields, location: SourceLocation(file: path, line: value.line, column: value.column))
     }
 }
 
-/// A TOP `error_response` (code, msg, sub_code, sub_msg), turned into a fatal diagnostic.
+/// A TOP `error_response` (code, msg, sub_code, sub_msg). Instead of data it is a fatal
+/// diagnostic; after records or pages of the same file (a paging script that wrote the error it
+/// got for one page and went on) it is a reject, and the file is reported incomplete: that page
+/// is missing from the export.
 struct TOPErrorResponse {
     var fields: [String: String]
+    var location: SourceLocation
 
-    func diagnostic(location: SourceLocation) -> Diagnostic {
-        let code = fields["code"] ?? "?"
-        var message = "the file is a TOP error response, not data: code \(code)"
-        if let msg = fields["msg"] { message += " \(msg)" }
-        if let sub = fields["sub_code"] { message += " (sub_code \(sub)" + (fields["sub_msg"].map { ": \($0)" } ?? "") + ")" }
+    /// `code 7 App Call Limited (sub_code …: …)`.
+    var summary: String {
+        var text = "code \(fields["code"] ?? "?")"
+        if let msg = fields["msg"] { text += " \(msg)" }
+        if let sub = fields["sub_code"] { text += " (sub_code \(sub)" + (fields["sub_msg"].map { ": \($0)" } ?? "") + ")" }
+        return text
+    }
+
+    var diagnostic: Diagnostic {
         var notes: [String] = []
-        switch code {
+        switch fields["code"] ?? "?" {
         case "7": notes.append("the app was throttled (App Call Limited); fetch the export again later")
         case "25", "28", "29": notes.append("the exporter's app key or signature is wrong; fix its credentials and export again")
         case "26", "27": notes.append("the seller's session expired; re-authorise and export again")
         default: notes.append("fix the export and fetch it again; no records were read from this file")
         }
-        return Diagnostic(code: "input.top_error_response", message: message, location: location, notes: notes)
+        return Diagnostic(
+            code: "input.top_error_response", message: "the file is a TOP error response, not data: \(summary)", location: location,
+            notes: notes)
+    }
+
+    /// What the file's report says when `count` pages are missing, the first at `first`.
+    static func missingPages(first: TOPErrorResponse, count: Int) -> String {
+        (count == 1 ? "" : "\(count) TOP error responses where pages of refunds should be, the first: ")
+            + "line \(first.location.line) is a TOP error response (\(first.summary)) where a page of refunds should be: that page is missing from the export, the rest of the file was read; fetch the export again"
+    }
+
+    /// The reject that stands for the missing page, as the builder's current record.
+    func reject(in builder: KeyedRecordBuilder) {
+        builder.addProblem(
+            .malformed, "a TOP error response, not refunds: \(summary); the page of the export it stands for is missing",
+            line: location.line, column: location.column)
     }
 }
 
@@ -428,6 +472,17 @@ final class JSONStream {
     @exclusivity(unchecked) private(set) var line = 1
     @exclusivity(unchecked) private var lineStart = 0  // where the current line starts (may be negative after compaction)
     @exclusivity(unchecked) private(set) var blankLines = 0
+    /// Set when a later record or page of the file is a TOP error response: the file is incomplete.
+    @exclusivity(unchecked) private var firstMissingPage: TOPErrorResponse?
+    @exclusivity(unchecked) private var missingPageCount = 0
+
+    func noteMissingPage(_ error: TOPErrorResponse) {
+        missingPageCount += 1
+        if firstMissingPage == nil { firstMissingPage = error }
+    }
+
+    var missingPages: String? { firstMissingPage.map { TOPErrorResponse.missingPages(first: $0, count: missingPageCount) } }
+
     /// Whether the line `nextLine` gave last ended with a line break (the last one may not).
     @exclusivity(unchecked) private(set) var lineWasTerminated = true
     let path: String

@@ -59,20 +59,32 @@ public struct XMLReader: RecordReader {
         // read one after the other: each `<?xml` declaration after a `>` starts a document.
         var documents = 0
         var empty: [[String]] = []
+        var missingPages: [TOPErrorResponse] = []
+        var brokenDocument: Int?
         var lineOffset = 0
         repeat {
             documents += 1
             let document = try readDocument(
                 input, context: context, file: file, builder: builder, readsAttributes: readsAttributes, lineOffset: lineOffset,
-                into: &sink)
+                isLaterDocument: documents > 1, into: &sink)
             if let declared = document.encoding {
                 // libxml2 converts a declared encoding (e.g. GBK) to UTF-8 itself; the report names it.
                 summary.encoding = declared + " (XML declaration)"
             }
             if let broken = document.broken {
                 summary.truncated = broken
+                brokenDocument = documents
                 input.drain()
                 break
+            }
+            if let error = document.walker.errorResponse {
+                // A page the paging script could not fetch: a reject for it, and the file is incomplete.
+                builder.begin(line: error.location.line, column: 0)
+                error.reject(in: builder)
+                try builder.deliver(to: &sink)
+                missingPages.append(error)
+                lineOffset += document.lines - 1
+                continue
             }
             if !document.walker.foundRecordPath {
                 guard let matched = document.walker.matchedPath else {
@@ -91,12 +103,16 @@ public struct XMLReader: RecordReader {
             }
             lineOffset += document.lines - 1
         } while input.startNextDocument()
+        if summary.truncated == nil, let first = missingPages.first {
+            summary.truncated = TOPErrorResponse.missingPages(first: first, count: missingPages.count)
+        }
         if documents == 1, let matched = empty.first { summary.notes.append(RecordPaths.emptyNote(path: file.path, matched)) }
         if documents > 1 {
             summary.notes.append(
                 "'\(file.path)': \(documents) XML documents one after another (pages saved into one file); "
-                    + (summary.truncated == nil ? "each was read" : "reading stopped in document \(documents), which is broken")
-                    + (empty.isEmpty ? "" : "; \(empty.count) of them had no records"))
+                    + (brokenDocument.map { "reading stopped in document \($0), which is broken" } ?? "each was read")
+                    + (empty.isEmpty ? "" : "; \(empty.count) of them had no records")
+                    + (missingPages.isEmpty ? "" : "; \(missingPages.count) of them \(missingPages.count == 1 ? "is a TOP error response" : "are TOP error responses") (missing pages)"))
         }
         summary.records = builder.ordinal
         summary.bytes = input.bytesRead
@@ -108,7 +124,7 @@ public struct XMLReader: RecordReader {
     /// declared encoding and how many lines it spans (libxml2 counts lines from 1 in each).
     private func readDocument(
         _ input: XMLInput, context: Unmanaged<XMLInput>, file: InputFile, builder: KeyedRecordBuilder, readsAttributes: Bool,
-        lineOffset: Int, into sink: inout some RecordSink
+        lineOffset: Int, isLaterDocument: Bool, into sink: inout some RecordSink
     ) throws -> (walker: XMLWalker, broken: String?, encoding: String?, lines: Int) {
         let readCallback: xmlInputReadCallback = { context, buffer, length in
             let input = Unmanaged<XMLInput>.fromOpaque(context!).takeUnretainedValue()
@@ -129,7 +145,7 @@ public struct XMLReader: RecordReader {
             }, errorContext)
         var walker = XMLWalker(
             reader: reader, file: file, recordPaths: options.recordPaths, maxTextBytes: options.maxTextBytes, builder: builder,
-            readsAttributes: readsAttributes, lineOffset: lineOffset)
+            readsAttributes: readsAttributes, lineOffset: lineOffset, isLaterDocument: isLaterDocument)
         let broken = try withExtendedLifetime(errors) { try walker.walk(into: &sink, errors: errors) }
         let encoding = xmlTextReaderConstEncoding(reader).map {
             String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)).lowercased()
@@ -337,12 +353,17 @@ struct XMLWalker {
     private(set) var lastRecordLine: Int?
     /// Lines of the file before this document (libxml2 counts from 1 in each document).
     let lineOffset: Int
+    /// Not the file's first document: an error response here is a missing page, not fatal.
+    let isLaterDocument: Bool
+    /// The TOP error response this (later) document is.
+    private(set) var errorResponse: TOPErrorResponse?
 
     init(
         reader: xmlTextReaderPtr, file: InputFile, recordPaths: [[String]], maxTextBytes: Int, builder: KeyedRecordBuilder,
-        readsAttributes: Bool, lineOffset: Int = 0
+        readsAttributes: Bool, lineOffset: Int = 0, isLaterDocument: Bool = false
     ) {
         self.lineOffset = lineOffset
+        self.isLaterDocument = isLaterDocument
         self.reader = reader
         self.file = file
         self.recordPaths = recordPaths
@@ -391,7 +412,11 @@ struct XMLWalker {
                 let elementName = nameBytes()
                 let isEmpty = xmlTextReaderIsEmptyElement(reader) == 1
                 if elementPath.isEmpty && elementName.elementsEqual("error_response".utf8) {
-                    throw topErrorResponse()
+                    let error = topErrorResponse()
+                    // The file's first document: fatal. A later page's: the reader says that page is missing.
+                    guard isLaterDocument else { throw error.diagnostic }
+                    errorResponse = error
+                    continue
                 }
                 elementPath.append(Array(elementName))
                 if elementPath.count == 1 {
@@ -581,8 +606,8 @@ struct XMLWalker {
         text.append(out)
     }
 
-    /// Reads an `error_response` element's children into a fatal diagnostic.
-    private mutating func topErrorResponse() -> Diagnostic {
+    /// Reads an `error_response` element's children.
+    private mutating func topErrorResponse() -> TOPErrorResponse {
         let startLine = line()
         var fields: [String: String] = [:]
         var current: String?
@@ -600,7 +625,7 @@ struct XMLWalker {
                 if xmlTextReaderDepth(reader) == depth { break }
             }
         }
-        return TOPErrorResponse(fields: fields).diagnostic(location: SourceLocation(file: file.path, line: startLine))
+        return TOPErrorResponse(fields: fields, location: SourceLocation(file: file.path, line: startLine))
     }
 }
 
