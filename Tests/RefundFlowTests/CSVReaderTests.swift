@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+    import Glibc
+#endif
 import Testing
 
 @testable import RefundFlow
@@ -429,6 +432,68 @@ struct CSVReaderTests {
         let result = try readCSV(Array(text.utf8), fields: ["状态", "金额"])
         #expect(result.rows.map(\.values) == [["退款成功", "1.00"], ["状态", "2.00"]])
         #expect(result.summary.notes.isEmpty)
+    }
+}
+
+/// The two-byte table decoder of GBK/GB18030 against iconv itself: the same text, or the same
+/// first bad byte, for every pair of bytes and for random mixes of everything.
+struct DoubleByteTableTests {
+    enum Outcome: Equatable {
+        case text([UInt8])
+        case bad(at: Int)
+    }
+
+    /// What iconv alone makes of `bytes`: the UTF-8, or the offset of the first bad byte.
+    static func iconvOnly(_ bytes: [UInt8], _ encoding: String) -> Outcome {
+        let converter = iconv_open("UTF-8", encoding)!
+        defer { iconv_close(converter) }
+        var input = bytes
+        var output = [UInt8](repeating: 0, count: bytes.count * 2 + 8)
+        let (result, inLeft, outLeft) = input.withUnsafeMutableBufferPointer { inBuffer in
+            output.withUnsafeMutableBufferPointer { outBuffer in
+                var inPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(inBuffer.baseAddress!).assumingMemoryBound(to: CChar.self)
+                var inLeft = inBuffer.count
+                var outPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(outBuffer.baseAddress!).assumingMemoryBound(to: CChar.self)
+                var outLeft = outBuffer.count
+                let result = iconv(converter, &inPointer, &inLeft, &outPointer, &outLeft)
+                return (result, inLeft, outLeft)
+            }
+        }
+        if result == -1 || inLeft > 0 { return .bad(at: bytes.count - inLeft) }
+        return .text(Array(output[0..<(output.count - outLeft)]))
+    }
+
+    static func decoded(_ bytes: [UInt8], _ encoding: SourceEncoding) throws -> Outcome {
+        let decoder = try FieldDecoder(encoding)
+        var output: [UInt8] = []
+        if let bad = bytes.withUnsafeBufferPointer({ decoder.decode($0, into: &output) }) { return .bad(at: bad) }
+        return .text(output)
+    }
+
+    @Test(arguments: [(SourceEncoding.gbk, "GBK"), (.gb18030, "GB18030")])
+    func everyPairDecodesAsIconvDoes(_ encoding: SourceEncoding, _ name: String) throws {
+        var mismatches: [String] = []
+        for lead in 0x80...0xFF {
+            for trail in 0x00...0xFF {
+                let bytes: [UInt8] = [UInt8(lead), UInt8(trail), 0x41]
+                if try Self.decoded(bytes, encoding) != Self.iconvOnly(bytes, name) { mismatches.append("\(lead) \(trail)") }
+            }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(10))")
+    }
+
+    @Test(arguments: [(SourceEncoding.gbk, "GBK"), (.gb18030, "GB18030")])
+    func randomTextDecodesAsIconvDoes(_ encoding: SourceEncoding, _ name: String) throws {
+        let pieces: [[UInt8]] = [
+            Array("ab, ".utf8), try IconvEncoder(to: name).encode(Array("纯棉T恤 白色/XL，退款".utf8)),
+            [0xB0, 0xA1], [0xFE, 0xFE], [0x81, 0x30, 0x81, 0x30], [0x95, 0x32, 0x82, 0x36], [0x81], [0xFF], [0x80], [0xA1, 0x7F],
+        ]
+        var random = SplitMix64(seed: 5)
+        for _ in 0..<3_000 {
+            var bytes: [UInt8] = []
+            for _ in 0..<Int(random.next() % 8) { bytes += pieces[Int(random.next() % UInt64(pieces.count))] }
+            #expect(try Self.decoded(bytes, encoding) == Self.iconvOnly(bytes, name), "\(bytes)")
+        }
     }
 }
 

@@ -29,6 +29,11 @@ final class FieldDecoder {
 
     private(set) var mode: Mode
     private var converter: iconv_t?
+    /// The two-byte characters of the `iconv` encoding, by table (the common case, without iconv).
+    private var table: DoubleByteTable?
+    /// Where fields are converted before they are appended (grown as needed; never zero-filled).
+    private var scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 4096)
+    private var scratchCapacity = 4096
     /// How `auto` was resolved, for the report.
     private(set) var decision: String
 
@@ -60,6 +65,7 @@ final class FieldDecoder {
 
     deinit {
         if let converter { iconv_close(converter) }
+        scratch.deallocate()
     }
 
     private func openConverter(_ name: String) throws(Diagnostic) {
@@ -70,6 +76,7 @@ final class FieldDecoder {
                 notes: ["install the glibc locale data (Debian: libc-bin) or convert the file to UTF-8"])
         }
         converter = handle
+        table = DoubleByteTable.shared(name)
     }
 
     /// A BOM seen at the start of the file settles `auto` as UTF-8.
@@ -113,34 +120,113 @@ final class FieldDecoder {
         }
     }
 
+    /// GBK/GB18030 → UTF-8: by table when every non-ASCII character of the field is a two-byte
+    /// one the table knows, else through iconv, which also finds the first bad byte.
     private func convert(_ bytes: UnsafeBufferPointer<UInt8>, into output: inout [UInt8]) -> Int? {
         guard let converter, let base = bytes.baseAddress else { return nil }
         // GBK/GB18030 → UTF-8 grows at most 2× (2 bytes → 3, 4 bytes → 4).
         let capacity = bytes.count * 2 + 8
-        let oldCount = output.count
-        output.append(contentsOf: repeatElement(0, count: capacity))
-        var failure: Int?
-        var produced = 0
-        output.withUnsafeMutableBufferPointer { out in
-            var inPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(mutating: base)
-                .assumingMemoryBound(to: CChar.self)
-            var inLeft = bytes.count
-            var outPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(out.baseAddress! + oldCount)
-                .assumingMemoryBound(to: CChar.self)
-            var outLeft = capacity
-            _ = iconv(converter, nil, nil, nil, nil)  // reset shift state
-            let result = iconv(converter, &inPointer, &inLeft, &outPointer, &outLeft)
-            if result == -1 || inLeft > 0 {
-                failure = bytes.count - inLeft
-            }
-            produced = capacity - outLeft
+        if capacity > scratchCapacity {
+            scratch.deallocate()
+            scratchCapacity = max(capacity, scratchCapacity * 2)
+            scratch = .allocate(capacity: scratchCapacity)
         }
-        output.removeLast(capacity - produced)
-        if let failure {
-            output.removeLast(produced)
-            return failure
+        if let table, let count = table.decode(bytes, into: scratch) {
+            output.append(contentsOf: UnsafeBufferPointer(start: scratch, count: count))
+            return nil
         }
+        var inPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(mutating: base).assumingMemoryBound(to: CChar.self)
+        var inLeft = bytes.count
+        var outPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: CChar.self)
+        var outLeft = capacity
+        _ = iconv(converter, nil, nil, nil, nil)  // reset shift state
+        let result = iconv(converter, &inPointer, &inLeft, &outPointer, &outLeft)
+        if result == -1 || inLeft > 0 { return bytes.count - inLeft }
+        output.append(contentsOf: UnsafeBufferPointer(start: scratch, count: capacity - outLeft))
         return nil
+    }
+}
+
+/// The two-byte characters of GBK or GB18030 (lead 0x81–0xFE, trail 0x40–0xFE) and their UTF-8,
+/// built once per encoding from the system's iconv, character by character: the table maps
+/// exactly as iconv does. A field with anything else (a four-byte GB18030 character, a byte
+/// iconv refuses) is left to iconv, which converts it or reports where it fails.
+struct DoubleByteTable: Sendable {
+    /// For `(lead - 0x81) * 191 + (trail - 0x40)`: the UTF-8 bytes (low byte first) and their
+    /// count in the top byte; 0 when iconv does not take the pair.
+    private let entries: [UInt32]
+
+    private static let gbk = DoubleByteTable(encoding: "GBK")
+    private static let gb18030 = DoubleByteTable(encoding: "GB18030")
+
+    static func shared(_ encoding: String) -> DoubleByteTable? {
+        switch encoding {
+        case "GBK": return gbk
+        case "GB18030": return gb18030
+        default: return nil
+        }
+    }
+
+    private init?(encoding: String) {
+        let converter = iconv_open("UTF-8", encoding)
+        guard converter != iconv_t(bitPattern: -1), let converter else { return nil }
+        defer { iconv_close(converter) }
+        var entries = [UInt32](repeating: 0, count: 126 * 191)
+        var input: [UInt8] = [0, 0]
+        var output: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0]
+        for lead in 0x81...0xFE {
+            for trail in 0x40...0xFE {
+                input[0] = UInt8(lead)
+                input[1] = UInt8(trail)
+                let produced = input.withUnsafeMutableBufferPointer { inBuffer in
+                    output.withUnsafeMutableBufferPointer { outBuffer -> Int in
+                        var inPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(inBuffer.baseAddress!).assumingMemoryBound(to: CChar.self)
+                        var inLeft = 2
+                        var outPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(outBuffer.baseAddress!).assumingMemoryBound(to: CChar.self)
+                        var outLeft = outBuffer.count
+                        _ = iconv(converter, nil, nil, nil, nil)
+                        let result = iconv(converter, &inPointer, &inLeft, &outPointer, &outLeft)
+                        return result == -1 || inLeft > 0 ? 0 : outBuffer.count - outLeft
+                    }
+                }
+                // A pair is one character of 2 or 3 UTF-8 bytes (no ASCII, nothing past the BMP).
+                guard produced >= 2, produced <= 3, output[0] >= 0xC2 else { continue }
+                var entry = UInt32(produced) << 24
+                for index in 0..<produced { entry |= UInt32(output[index]) << (8 * UInt32(index)) }
+                entries[(lead - 0x81) * 191 + (trail - 0x40)] = entry
+            }
+        }
+        self.entries = entries
+    }
+
+    /// The UTF-8 of `bytes` written at `out` (room for twice as many bytes), and its length; nil
+    /// when a byte needs iconv.
+    func decode(_ bytes: UnsafeBufferPointer<UInt8>, into out: UnsafeMutablePointer<UInt8>) -> Int? {
+        var index = 0
+        var written = 0
+        let count = bytes.count
+        return entries.withUnsafeBufferPointer { entries -> Int? in
+            while index < count {
+                let lead = bytes[index]
+                if lead < 0x80 {
+                    out[written] = lead
+                    written += 1
+                    index += 1
+                    continue
+                }
+                guard lead >= 0x81, lead <= 0xFE, index + 1 < count else { return nil }
+                let trail = bytes[index + 1]
+                guard trail >= 0x40, trail <= 0xFE else { return nil }
+                let entry = entries[Int(lead - 0x81) * 191 + Int(trail - 0x40)]
+                guard entry != 0 else { return nil }
+                out[written] = UInt8(truncatingIfNeeded: entry)
+                out[written + 1] = UInt8(truncatingIfNeeded: entry >> 8)
+                out[written + 2] = UInt8(truncatingIfNeeded: entry >> 16)  // harmless past a 2-byte character
+                written += Int(entry >> 24)
+                index += 2
+            }
+            return written
+        }
     }
 }
 
