@@ -432,7 +432,7 @@ struct XMLWalker {
                     }
                     builder.begin(line: recordLine, column: 0)
                     fieldPath.removeAll()
-                    addAttributes(of: record)
+                    if readsAttributes { addAttributes(of: record) }
                     try addChildren(of: record)
                     try builder.deliver(to: &sink)
                     lastRecordLine = endLine(of: record)
@@ -535,7 +535,7 @@ struct XMLWalker {
                 let saved = fieldPath.count
                 if saved > 0 { fieldPath.append(UInt8(ascii: "/")) }
                 fieldPath.append(Self.bytes(node.pointee.name))
-                addAttributes(of: node)
+                if readsAttributes { addAttributes(of: node) }  // checked here: a call per element costs
                 if !hasChildElements(node) { try addLeaf(node) } else { try addChildren(of: node) }
                 fieldPath.truncate(to: saved)
             case XML_ENTITY_REF_NODE:
