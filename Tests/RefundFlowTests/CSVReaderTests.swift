@@ -426,6 +426,24 @@ struct CSVReaderTests {
         #expect(try readCSV(Array("a,b,c\n1,2\n".utf8), fields: ["a"], chunkSize: chunkSize).summary.truncated == nil)
     }
 
+    /// A totals row that a spreadsheet added under the data is one clear reject, not a missing
+    /// field each; only the word alone in the first column counts.
+    @Test(arguments: [SourceEncoding.utf8, .gbk])
+    func aTotalsRowIsNamedAsOne(_ encoding: SourceEncoding) throws {
+        let text = "订单编号,金额\n1,2.00\n合计,2.00\n 合计： ,\nTotal,\n合计金额,3\n总计\n"
+        let bytes = encoding == .gbk ? try IconvEncoder(to: "GBK").encode(Array(text.utf8)) : Array(text.utf8)
+        let result = try readCSV(bytes, fields: ["订单编号", "金额"], encoding: encoding)
+        let messages = result.rows.map { $0.problems.map(\.message) }
+        #expect(messages[0].isEmpty)
+        #expect(messages[1] == ["this is a totals row ('合计'), as a spreadsheet adds under the data, not a refund; remove it from the export"])
+        #expect(messages[2] == messages[1])
+        #expect(messages[3].first?.contains("('Total')") == true)
+        #expect(messages[4].isEmpty)  // 合计金额 is a value, not the totals word
+        #expect(messages[5].contains { $0.contains("('总计')") })  // also ragged: every reason stays
+        #expect(result.rows[1].problems.first?.code == .malformed)
+        #expect(result.rows[1].problems.first?.location.line == 3)
+    }
+
     /// Data rows that happen to hold a column name stay data rows.
     @Test func aRowWithOneColumnNameIsData() throws {
         let text = "状态,备注,金额\n退款成功,状态,1.00\n状态,备注,2.00\n"

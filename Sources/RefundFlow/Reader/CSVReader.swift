@@ -814,6 +814,18 @@ private struct CSVReadState: ~Copyable {
                     location: fieldLocation(record: record, recordLine: recordLine, offset: quoteOffset)))
             summary.truncated = "the file ends inside a quoted field that starts at line \(recordLine)"
         }
+        let totals = decoded.first.flatMap { span in
+            span.inRecord
+                ? Self.totalsWord(UnsafeBufferPointer(rebasing: record[span.start..<span.end]))
+                : arena.withUnsafeBufferPointer { Self.totalsWord(UnsafeBufferPointer(rebasing: $0[span.start..<span.end])) }
+        }
+        if let word = totals {
+            // A totals row a spreadsheet added: one clear reason instead of a missing field each.
+            problems.append(
+                RowProblem(
+                    code: .malformed, message: "this is a totals row ('\(word)'), as a spreadsheet adds under the data, not a refund; remove it from the export",
+                    sourceField: header.names.first, location: SourceLocation(file: file.path, line: recordLine, column: 1)))
+        }
         if let junk = junkAfterQuote {
             problems.append(
                 RowProblem(
@@ -859,6 +871,22 @@ private struct CSVReadState: ~Copyable {
             record: record, recordLine: recordLine, offset: offset, file: file.path,
             isGB: decoder.mode != .utf8 && decoder.mode != .undecided)
     }
+}
+
+extension CSVReadState {
+    /// The word of a totals row (`合计`, `总计`, `小计`, `汇总`, `Total`; a colon after it is fine)
+    /// when the row's first field is one, else nil. Cheap for data rows: one byte decides.
+    static func totalsWord(_ field: UnsafeBufferPointer<UInt8>) -> String? {
+        var field = field
+        guard let first = field.first, first == 0xE5 || first == 0xE6 || first == 0xE7 || first | 0x20 == 0x74 || first == 0x20 else { return nil }
+        while let last = field.last, last == 0x20 || last == 0x3A { field = UnsafeBufferPointer(rebasing: field.dropLast()) }
+        while let head = field.first, head == 0x20 { field = UnsafeBufferPointer(rebasing: field.dropFirst()) }
+        if field.count > 3, field.suffix(3).elementsEqual([0xEF, 0xBC, 0x9A]) { field = UnsafeBufferPointer(rebasing: field.dropLast(3)) }  // ：
+        guard let word = totalsWords.first(where: { $0.elementsEqual(field) }) else { return nil }
+        return String(decoding: word, as: UTF8.self)
+    }
+
+    private static let totalsWords: [[UInt8]] = ["合计", "总计", "小计", "汇总", "合計", "總計", "Total", "TOTAL", "total"].map { Array($0.utf8) }
 }
 
 /// Replaces undecodable bytes by U+FFFD for display only; ASCII is kept.
