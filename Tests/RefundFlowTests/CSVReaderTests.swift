@@ -444,6 +444,41 @@ struct CSVReaderTests {
         #expect(result.rows[1].problems.first?.location.line == 3)
     }
 
+    /// A gzip export (also two members joined with `cat`) reads like the plain file; size and
+    /// sha256 are the compressed file's own.
+    @Test(arguments: [1, 3, 1 << 20])
+    func aGzipFileIsReadDecompressed(chunkSize: Int) throws {
+        let first = try IconvEncoder(to: "GBK").encode(Array("退款编号,备注\r\n1,\"第一行\n第二行\"\r\n".utf8))
+        let second = try IconvEncoder(to: "GBK").encode(Array("2,ok\r\n".utf8))
+        let plain = try readCSV(first + second, fields: ["退款编号", "备注"], chunkSize: chunkSize)
+        let joined = try Fixtures.gzip(first) + Fixtures.gzip(second)
+        let result = try readCSV(joined, fields: ["退款编号", "备注"], chunkSize: chunkSize)
+        #expect(result.rows.map(\.values) == [["1", "第一行\n第二行"], ["2", "ok"]])
+        #expect(result.rows.map(\.values) == plain.rows.map(\.values))
+        #expect(result.rows.map(\.line) == [2, 4])
+        #expect(result.summary.encoding == "gzip, " + plain.summary.encoding)
+        #expect(result.summary.bytes == joined.count)
+        let path = try Fixtures.temporaryDirectory() + "/joined.gz"
+        try Fixtures.write(joined, to: path)
+        #expect(result.summary.sha256 == (try fileSHA256(path)))
+    }
+
+    /// A cut or corrupt gzip file stops with what is wrong and where, never as fewer rows.
+    @Test func aCutOrCorruptGzipFileSaysSo() throws {
+        let text = Array(("a,b\n" + (1...2_000).map { "\($0),\($0 * 7)\n" }.joined()).utf8)
+        let compressed = try Fixtures.gzip(text)
+        let cut = #expect(throws: Diagnostic.self) { try readCSV(Array(compressed.prefix(compressed.count / 2)), fields: ["a"]) }
+        #expect(cut?.code == "input.gzip")
+        #expect(cut?.message.contains("ends inside its gzip stream") == true)
+        var corrupt = compressed
+        corrupt[corrupt.count - 6] ^= 0xFF  // the CRC-32 in the trailer
+        let bad = #expect(throws: Diagnostic.self) { try readCSV(corrupt, fields: ["a"]) }
+        #expect(bad?.code == "input.gzip")
+        #expect(bad?.message.contains("is not valid gzip at compressed byte") == true)
+        let trailing = #expect(throws: Diagnostic.self) { try readCSV(compressed + [0, 0, 0, 0], fields: ["a"]) }
+        #expect(trailing?.code == "input.gzip")
+    }
+
     /// Data rows that happen to hold a column name stay data rows.
     @Test func aRowWithOneColumnNameIsData() throws {
         let text = "状态,备注,金额\n退款成功,状态,1.00\n状态,备注,2.00\n"

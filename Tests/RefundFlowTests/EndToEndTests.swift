@@ -228,6 +228,8 @@ import Testing
         let samples = Fixtures.packageRoot + "/pipelines/samples/"
         try FileManager.default.copyItem(atPath: samples + "taobao-refunds-gbk.csv", toPath: directory + "/exports/2-gbk.csv")
         try FileManager.default.copyItem(atPath: samples + "taobao-refunds-utf8-bom.csv", toPath: directory + "/exports/1-bom.CSV")
+        let equivalent = Array(try Data(contentsOf: URL(fileURLWithPath: samples + "taobao-refunds-equivalent.csv")))
+        try Fixtures.write(try Fixtures.gzip(equivalent), to: directory + "/exports/3-archived.csv.gz")
         try Fixtures.write("not an export", to: directory + "/exports/readme.md")
         try Fixtures.write("a,b\n", to: directory + "/exports/.partial.csv")
         let result = try CLI.run([
@@ -239,16 +241,22 @@ import Testing
         #expect(result.stderr.contains(
             "exports/2-gbk.csv:2: error: an earlier record has the same key (refund_no=201234567890123, oid=4012345678901234568), at \(directory)/exports/1-bom.CSV:2; the first one is kept [duplicate]"))
         let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/out/report.json"))) as! [String: Any]
-        #expect((report["inputs"] as! [[String: Any]]).map { $0["path"] as? String } == [
-            directory + "/exports/1-bom.CSV", directory + "/exports/2-gbk.csv", samples + "taobao-refunds-equivalent.csv",
+        let inputs = report["inputs"] as! [[String: Any]]
+        #expect(inputs.map { $0["path"] as? String } == [
+            directory + "/exports/1-bom.CSV", directory + "/exports/2-gbk.csv", directory + "/exports/3-archived.csv.gz",
+            samples + "taobao-refunds-equivalent.csv",
         ])
+        // The archived copy reads like the plain file: the same counts, read from its gzip.
+        #expect((inputs[2]["encoding"] as? String)?.hasPrefix("gzip, ") == true)
+        let read = inputs.map { ($0["counts"] as? [String: Any])?["read"] as? Int }
+        #expect(read[2] != nil && read[2] == read[3])
         try FileManager.default.createDirectory(atPath: directory + "/none", withIntermediateDirectories: true)
         let empty = try CLI.run([
             "run", "pipelines/taobao-seller-refunds-csv.yaml", "--set", "shop_no=D", "--input", directory + "/none",
             "--out", directory + "/out2", "--dry-run",
         ])
         #expect(empty.status == 1)
-        #expect(empty.stderr.contains("error: the input directory '\(directory)/none' has no .csv, .tsv, .txt files [input.empty_directory]"))
+        #expect(empty.stderr.contains("error: the input directory '\(directory)/none' has no .csv, .tsv, .txt files (nor .gz ones) [input.empty_directory]"))
     }
 
     @Test func aDashReadsStandardInput() throws {

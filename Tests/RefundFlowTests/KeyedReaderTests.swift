@@ -310,6 +310,23 @@ extension JSONReaderTests {
         #expect(pages.summary.notes.last?.hasSuffix("3 JSON documents one after another (pages saved into one file); each was read; 1 of them is a TOP error response (missing pages)") == true)
     }
 
+    /// gzip JSON Lines and XML read like the plain files.
+    @Test func gzipJSONAndXMLAreReadDecompressed() throws {
+        let lines = "{\"a\":\"1\"}\n{\"a\":\"2\"}\n"
+        let directory = try Fixtures.temporaryDirectory()
+        try Fixtures.write(try Fixtures.gzip(Array(lines.utf8)), to: directory + "/r.jsonl.gz")
+        var collector = Collector(slots: 1)
+        let summary = try jsonReader(.lines).read(InputFile(path: directory + "/r.jsonl.gz"), fieldNames: ["a"], into: &collector)
+        #expect(collector.rows.map(\.values) == [["1"], ["2"]])
+        #expect(summary.encoding == "gzip, utf-8")
+        let xml = #"<?xml version="1.0" ?><r><refunds><refund><tid>1</tid></refund><refund><tid>2</tid></refund></refunds></r>"#
+        try Fixtures.write(try Fixtures.gzip(Array(xml.utf8)), to: directory + "/r.xml.gz")
+        var xmlRows = Collector(slots: 1)
+        let xmlSummary = try xmlReader("r/refunds/refund").read(InputFile(path: directory + "/r.xml.gz"), fieldNames: ["tid"], into: &xmlRows)
+        #expect(xmlRows.rows.map(\.values) == [["1"], ["2"]])
+        #expect(xmlSummary.encoding.hasPrefix("gzip, "))
+    }
+
     /// JSON saved as UTF-16 with a byte-order mark (a Windows editor's "Unicode") is read converted.
     @Test func utf16JSONIsConverted() throws {
         let text = "[{\"a\": \"退款 😀\", \"b\": 19.9}]\n"

@@ -46,7 +46,7 @@ public struct CSVReader: RecordReader {
 
     public func read(_ file: InputFile, fieldNames: [String], into sink: inout some RecordSink) throws -> ReadSummary {
         let decoder = try FieldDecoder(options.encoding)
-        var state = CSVReadState(file: file, options: options, decoder: decoder, input: try ChunkedFile(file, convertsUTF16: true))
+        var state = CSVReadState(file: file, options: options, decoder: decoder, input: try ChunkedFile(file, decompresses: true, convertsUTF16: true))
         return try state.run(fieldNames: fieldNames, sink: &sink)
     }
 }
@@ -219,7 +219,7 @@ private struct CSVReadState: ~Copyable {
         repeats.note(into: &summary, path: file.path)
         summary.records = ordinal
         summary.bytes = window.bytesRead
-        summary.encoding = decoder.decision
+        summary.encoding = (window.isCompressed ? "gzip, " : "") + decoder.decision
         summary.sha256 = window.hexDigest
         return summary
     }

@@ -94,6 +94,7 @@ public struct JSONReader: RecordReader {
         summary.sha256 = stream.hexDigest
         if let utf16 = stream.convertedFrom { summary.encoding = "\(utf16.lowercased()) (byte-order mark), converted to UTF-8" }
         if summary.truncated == nil, let missing = stream.missingPages { summary.truncated = missing }
+        if stream.isCompressed { summary.encoding = "gzip, " + summary.encoding }
         summary.blankLines = stream.blankLines
         return summary
     }
@@ -488,13 +489,14 @@ final class JSONStream {
     let path: String
 
     init(file: InputFile, options: JSONReaderOptions) throws {
-        window = InputWindow(file: try ChunkedFile(file, convertsUTF16: true), chunkSize: options.chunkSize, maxBytes: options.maxRecordBytes)
+        window = InputWindow(file: try ChunkedFile(file, decompresses: true, convertsUTF16: true), chunkSize: options.chunkSize, maxBytes: options.maxRecordBytes)
         path = file.path
     }
 
     var bytesRead: Int { window.bytesRead }
     var hexDigest: String { window.hexDigest }
     var convertedFrom: String? { window.convertedFrom }
+    var isCompressed: Bool { window.isCompressed }
     var column: Int { start - lineStart + 1 }
 
     func error(_ message: String) -> JSONSyntaxError {

@@ -40,12 +40,14 @@ enum ReaderRegistry {
                 continue
             }
             let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { name in
-                !name.hasPrefix(".") && extensions.contains { name.lowercased().hasSuffix("." + $0) }
+                // `.gz` too: a compressed export is read through zlib like any other.
+                let plain = name.lowercased().hasSuffix(".gz") ? String(name.lowercased().dropLast(3)) : name.lowercased()
+                return !name.hasPrefix(".") && extensions.contains { plain.hasSuffix("." + $0) }
             }
             guard !names.isEmpty else {
                 throw Diagnostic(
                     code: "input.empty_directory",
-                    message: "the input directory '\(path)' has no \(extensions.map { "." + $0 }.joined(separator: ", ")) files",
+                    message: "the input directory '\(path)' has no \(extensions.map { "." + $0 }.joined(separator: ", ")) files (nor .gz ones)",
                     notes: ["give files with --input FILE, or the directory the exports are in"])
             }
             let directory = path.hasSuffix("/") ? String(path.dropLast()) : path

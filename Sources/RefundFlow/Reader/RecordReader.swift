@@ -1,3 +1,4 @@
+import CZlib
 import Synchronization
 import Crypto
 
@@ -112,29 +113,38 @@ public protocol RecordReader: Sendable {
 
 /// Reads a file in large chunks with POSIX I/O, hashing every byte on the way.
 ///
-/// With `convertsUTF16`, a file that starts with a UTF-16 byte-order mark (Excel's "Unicode
-/// Text") is handed out converted to UTF-8, without the mark; size and sha256 stay those of the
-/// file's own bytes.
+/// With `decompresses`, a gzip file (an archived `refunds.csv.gz`, several members joined with
+/// `cat` too) is handed out decompressed. With `convertsUTF16`, a file that starts with a UTF-16
+/// byte-order mark (Excel's "Unicode Text") is handed out converted to UTF-8, without the mark.
+/// Size and sha256 stay those of the file's own bytes.
 struct ChunkedFile: ~Copyable {
     private let descriptor: Int32
     private var hasher = SHA256()
     private(set) var bytesRead = 0
     let path: String
     private let progress: ByteCounter?
+    private let decompresses: Bool
     private let convertsUTF16: Bool
     private var checkedStart = false
+    private var gzip: GzipInflater?
     private var utf16: UTF16Converter?
+    /// The file's first bytes, read to look at them, served before the next ones.
+    private var pending: [UInt8] = []
+    private var pendingServed = 0
 
-    init(_ file: InputFile, convertsUTF16: Bool = false) throws(Diagnostic) {
-        try self.init(path: file.path, progress: file.progress, convertsUTF16: convertsUTF16)
+    init(_ file: InputFile, decompresses: Bool = false, convertsUTF16: Bool = false) throws(Diagnostic) {
+        try self.init(path: file.path, progress: file.progress, decompresses: decompresses, convertsUTF16: convertsUTF16)
     }
 
     /// `UTF-16LE` or `UTF-16BE` when the file is converted from UTF-16 (known after the first read).
     var convertedFrom: String? { utf16?.name }
+    /// Whether the file is gzip and handed out decompressed (known after the first read).
+    var isCompressed: Bool { gzip != nil }
 
-    init(path: String, progress: ByteCounter? = nil, convertsUTF16: Bool = false) throws(Diagnostic) {
+    init(path: String, progress: ByteCounter? = nil, decompresses: Bool = false, convertsUTF16: Bool = false) throws(Diagnostic) {
         self.path = path
         self.progress = progress
+        self.decompresses = decompresses
         self.convertsUTF16 = convertsUTF16
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else {
@@ -151,27 +161,68 @@ struct ChunkedFile: ~Copyable {
     /// Reads up to `destination.count` bytes into `destination`; returns how many (0 at end of file).
     mutating func read(into destination: UnsafeMutableRawBufferPointer) throws(Diagnostic) -> Int {
         guard destination.count > 0 else { return 0 }
-        if convertsUTF16 && !checkedStart {
-            checkedStart = true
-            let converter = UTF16Converter(path: path)
-            let count = try readRaw(into: converter.rawSpace)
-            guard count >= 2, let name = UTF16Converter.byteOrder(converter.rawSpace[0], converter.rawSpace[1]) else {
-                let served = min(count, destination.count)
-                destination.baseAddress!.copyMemory(from: converter.rawSpace.baseAddress!, byteCount: served)
-                if served < count { utf16 = converter.passingThrough(converter.rawSpace[served..<count]) }
-                return served
+        if !checkedStart { try lookAtTheStart() }
+        if let utf16 {
+            return try utf16.read(into: destination) { (space) throws(Diagnostic) -> Int in try readPlain(into: space) }
+        }
+        return try readPlain(into: destination)
+    }
+
+    /// gzip by its magic bytes, then UTF-16 by its byte-order mark (in the decompressed bytes).
+    private mutating func lookAtTheStart() throws(Diagnostic) {
+        checkedStart = true
+        if decompresses {
+            let head = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
+            defer { head.deallocate() }
+            var count = 0
+            while count < 2 {  // a pipe may give one byte at a time
+                let got = try readFile(into: UnsafeMutableRawBufferPointer(rebasing: head[count...]))
+                if got == 0 { break }
+                count += got
             }
-            try converter.start(name, received: count)
+            pending = Array(head[0..<count])
+            if count >= 2, pending[0] == 0x1F, pending[1] == 0x8B { gzip = try GzipInflater(path: path) }
+        }
+        if convertsUTF16 {
+            let converter = UTF16Converter(path: path)
+            var count = 0
+            while count < 2 {
+                let got = try readPlain(into: UnsafeMutableRawBufferPointer(rebasing: converter.rawSpace[count...]))
+                if got == 0 { break }
+                count += got
+            }
+            if count >= 2, let name = UTF16Converter.byteOrder(converter.rawSpace[0], converter.rawSpace[1]) {
+                try converter.start(name, received: count)
+            } else {
+                converter.passThrough(count: count)
+            }
             utf16 = converter
         }
-        if let utf16 {
-            return try utf16.read(into: destination) { (space) throws(Diagnostic) -> Int in try readRaw(into: space) }
+    }
+
+    /// The file's bytes, decompressed when it is gzip.
+    private mutating func readPlain(into destination: UnsafeMutableRawBufferPointer) throws(Diagnostic) -> Int {
+        if let gzip {
+            return try gzip.read(into: destination) { (space) throws(Diagnostic) -> Int in try readRaw(into: space) }
         }
         return try readRaw(into: destination)
     }
 
-    /// The file's own bytes, hashed and counted.
+    /// The file's own bytes: first those read to look at the start.
     private mutating func readRaw(into destination: UnsafeMutableRawBufferPointer) throws(Diagnostic) -> Int {
+        guard pendingServed < pending.count else { return try readFile(into: destination) }
+        let count = min(destination.count, pending.count - pendingServed)
+        pending.withUnsafeBytes { destination.baseAddress!.copyMemory(from: $0.baseAddress! + pendingServed, byteCount: count) }
+        pendingServed += count
+        if pendingServed == pending.count {
+            pending = []
+            pendingServed = 0
+        }
+        return count
+    }
+
+    /// The file's own bytes, hashed and counted.
+    private mutating func readFile(into destination: UnsafeMutableRawBufferPointer) throws(Diagnostic) -> Int {
         guard destination.count > 0 else { return 0 }
         while true {
             let result = systemRead(descriptor, destination.baseAddress!, destination.count)
@@ -248,12 +299,11 @@ final class UTF16Converter {
         rawOffset = 2
     }
 
-    /// Serves `bytes` as they are, then nothing: the caller reads the file itself after them.
-    func passingThrough(_ bytes: Slice<UnsafeMutableRawBufferPointer>) -> UTF16Converter {
-        out.baseAddress!.copyMemory(from: raw.baseAddress! + bytes.startIndex, byteCount: bytes.count)
+    /// Not UTF-16: serves the first `count` bytes of `rawSpace` as they are, then the file's.
+    func passThrough(count: Int) {
+        out.baseAddress!.copyMemory(from: raw.baseAddress!, byteCount: count)
         outStart = 0
-        outEnd = bytes.count
-        return self
+        outEnd = count
     }
 
     /// Hands out converted bytes, reading the file through `readRaw` as needed.
@@ -349,6 +399,8 @@ struct InputWindow: ~Copyable {
     var hexDigest: String { file.hexDigest }
     /// `UTF-16LE`/`UTF-16BE` when the file is handed out converted to UTF-8.
     var convertedFrom: String? { file.convertedFrom }
+    /// Whether the file is gzip, handed out decompressed.
+    var isCompressed: Bool { file.isCompressed }
 
     /// Reads more input. First moves the unconsumed bytes (from `start`) to the front — the
     /// returned `shift` is how far they moved, for callers to rebase their own offsets — then
@@ -383,6 +435,81 @@ struct InputWindow: ~Copyable {
     mutating func drain() throws {
         start = end
         while try refill(tooLarge: { Diagnostic(code: "input.unreadable", message: "unreachable") }).more { start = end }
+    }
+}
+
+/// gzip to plain bytes through zlib's streaming inflate, for `ChunkedFile`: memory stays flat.
+/// Members joined with `cat` are read one after another. A corrupt stream, or a file that ends
+/// inside one (a cut download), stops the read with the compressed byte offset.
+final class GzipInflater {
+    private var stream = z_stream()
+    private let input = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
+    private var inputEnded = false
+    private var inMember = true
+    /// Compressed bytes consumed so far (the file offset of the next one).
+    private var consumed = 0
+    private let path: String
+
+    init(path: String) throws(Diagnostic) {
+        self.path = path
+        // 15 + 16: a 32 KiB window, gzip header and trailer (CRC-32 and size are checked).
+        guard inflateInit2_(&stream, 15 + 16, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            input.deallocate()
+            throw Diagnostic(code: "input.gzip", message: "zlib could not start decompressing '\(path)'")
+        }
+    }
+
+    deinit {
+        inflateEnd(&stream)
+        input.deallocate()
+    }
+
+    /// Decompressed bytes into `destination`, reading the file through `readRaw`; 0 at the end.
+    func read(
+        into destination: UnsafeMutableRawBufferPointer, readRaw: (UnsafeMutableRawBufferPointer) throws(Diagnostic) -> Int
+    ) throws(Diagnostic) -> Int {
+        let room = UInt32(min(destination.count, Int(UInt32.max)))
+        stream.next_out = destination.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        stream.avail_out = room
+        while stream.avail_out == room {
+            if stream.avail_in == 0 {
+                if inputEnded {
+                    guard !inMember else {
+                        throw Diagnostic(
+                            code: "input.gzip", message: "'\(path)' ends inside its gzip stream (after \(consumed) compressed bytes)",
+                            location: SourceLocation(file: path, line: 0),
+                            notes: ["the file was cut short (an interrupted download or copy); fetch it again"])
+                    }
+                    return 0
+                }
+                let count = try readRaw(input)
+                if count == 0 {
+                    inputEnded = true
+                    continue
+                }
+                stream.next_in = input.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                stream.avail_in = UInt32(count)
+            }
+            if !inMember {
+                // More bytes after a member: the next member of a joined file (or not gzip: an error below).
+                inflateReset(&stream)
+                inMember = true
+            }
+            let before = stream.avail_in
+            let status = inflate(&stream, Z_NO_FLUSH)
+            consumed += Int(before - stream.avail_in)
+            switch status {
+            case Z_STREAM_END: inMember = false
+            case Z_OK, Z_BUF_ERROR: break
+            default:
+                let reason = stream.msg.map { String(cString: $0) } ?? "zlib error \(status)"
+                throw Diagnostic(
+                    code: "input.gzip", message: "'\(path)' is not valid gzip at compressed byte \(consumed): \(reason)",
+                    location: SourceLocation(file: path, line: 0),
+                    notes: ["check the file with 'gzip -t'; fetch or compress it again"])
+            }
+        }
+        return Int(room - stream.avail_out)
     }
 }
 

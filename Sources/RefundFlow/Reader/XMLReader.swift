@@ -45,7 +45,7 @@ public struct XMLReader: RecordReader {
     static let parserOptions: Int32 = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOCDATA.rawValue | XML_PARSE_BIG_LINES.rawValue)
 
     public func read(_ file: InputFile, fieldNames: [String], into sink: inout some RecordSink) throws -> ReadSummary {
-        let input = XMLInput(file: try ChunkedFile(file), readSize: options.readSize)
+        let input = XMLInput(file: try ChunkedFile(file, decompresses: true), readSize: options.readSize)
         guard try input.readFirstBytes() else { throw Diagnostic.emptyInput(file.path, format: "its response element") }
         if let refusal = StartOfInput.refusal(path: file.path, firstLine: input.firstLine, expected: "XML", reader: "xml") { throw refusal }
         let context = Unmanaged.passRetained(input)
@@ -117,6 +117,7 @@ public struct XMLReader: RecordReader {
         summary.records = builder.ordinal
         summary.bytes = input.bytesRead
         summary.sha256 = input.hexDigest
+        if input.isCompressed { summary.encoding = "gzip, " + summary.encoding }
         return summary
     }
 
@@ -205,6 +206,7 @@ final class XMLInput {
 
     var bytesRead: Int { file.bytesRead }
     var hexDigest: String { file.hexDigest }
+    var isCompressed: Bool { file.isCompressed }
 
     /// After a document ended at a boundary: true when another one follows.
     func startNextDocument() -> Bool {

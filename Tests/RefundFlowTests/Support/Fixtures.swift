@@ -36,6 +36,19 @@ enum Fixtures {
         try String(contentsOfFile: path, encoding: .utf8)
     }
 
+    /// `bytes` compressed by the system's `gzip` (one member).
+    static func gzip(_ bytes: [UInt8]) throws -> [UInt8] {
+        let directory = try temporaryDirectory("refundflow-gzip")
+        try write(bytes, to: directory + "/plain")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "gzip -c '\(directory)/plain' > '\(directory)/plain.gz'"]
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown) }
+        return Array(try Data(contentsOf: URL(fileURLWithPath: directory + "/plain.gz")))
+    }
+
     static func jsonLines(_ path: String) throws -> [[String: Any]] {
         try read(path).split(separator: "\n").map {
             try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
