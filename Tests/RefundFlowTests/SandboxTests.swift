@@ -153,7 +153,7 @@ struct SandboxTests {
         #expect(answer["status"]?.int == 5)
         #expect(try await failing.storedRefunds().isEmpty, "a failed call is not processed")
         faults = SandboxFaults()
-        faults.rateLimitPerMinute = 60  // one token, refilled once a second
+        faults.rateLimitPerMinute = 1  // one token, refilled after a minute: the second call is throttled however slow the machine
         let limited = try core(faults)
         _ = try await qjb(limited, upload(Self.order))
         let throttled = try await qjb(limited, upload(Self.order))

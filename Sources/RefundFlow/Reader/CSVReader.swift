@@ -149,7 +149,7 @@ private struct CSVReadState: ~Copyable {
         try findHeader(fieldNames: fieldNames)
         try refuseBytesThatGBKUsesInCharacters()
         guard var header = try readHeader() else {
-            if window.bytesRead == 0 { throw Diagnostic.emptyInput(file.path, format: "its header line") }
+            if window.bytesHandedOut == 0 { throw Diagnostic.emptyInput(file.path, format: "its header line") }
             throw Diagnostic(
                 code: "input.no_header", message: "'\(file.path)' has no header row",
                 location: SourceLocation(file: file.path, line: line),
@@ -792,11 +792,11 @@ private struct CSVReadState: ~Copyable {
                     appendLossy(UnsafeBufferPointer(rebasing: record[span.start..<span.end]), into: &arena)
                     let name = column < header.names.count ? header.names[column] : "#\(column + 1)"
                     let location = fieldLocation(record: record, recordLine: recordLine, offset: span.start + bad)
-                    let absolute = window.bytesRead - (dataEnd - dataStart) + span.start + bad
+                    let absolute = window.bytesHandedOut - (dataEnd - dataStart) + span.start + bad
                     problems.append(
                         RowProblem(
                             code: .encoding,
-                            message: "column '\(name)' has bytes that are not valid \(decoder.name) (file byte offset \(absolute)); the row is kept byte for byte in raw_bytes_base64",
+                            message: "column '\(name)' has bytes that are not valid \(decoder.name) (\(window.isCompressed ? "decompressed " : "file ")byte offset \(absolute)); the row is kept byte for byte in raw_bytes_base64",
                             sourceField: name, location: location))
                 }
             } else {

@@ -60,14 +60,14 @@ public struct JSONReader: RecordReader {
             if let refusal = StartOfInput.refusal(path: file.path, firstLine: try stream.peekFirstLine(), expected: "JSON", reader: "json") {
                 throw refusal
             }
-            if stream.bytesRead == 0 {
+            if stream.bytesHandedOut == 0 {
                 // JSON Lines with no records is an empty file; an array or a document never is.
                 guard options.shape == .lines || (options.shape == .auto && options.recordPaths.isEmpty) else {
                     throw Diagnostic.emptyInput(file.path, format: options.shape == .array ? "its brackets, []" : "its response object")
                 }
                 summary.notes.append("'\(file.path)' is empty (0 bytes): no records")
             }
-            var shape = stream.bytesRead == 0 ? .lines : options.shape
+            var shape = stream.bytesHandedOut == 0 ? .lines : options.shape
             if shape == .auto {
                 // `[`: an array of records, even where a response document was expected.
                 if try stream.peekNonSpace() == UInt8(ascii: "[") {
@@ -497,6 +497,7 @@ final class JSONStream {
     var hexDigest: String { window.hexDigest }
     var convertedFrom: String? { window.convertedFrom }
     var isCompressed: Bool { window.isCompressed }
+    var bytesHandedOut: Int { window.bytesHandedOut }
     var column: Int { start - lineStart + 1 }
 
     func error(_ message: String) -> JSONSyntaxError {

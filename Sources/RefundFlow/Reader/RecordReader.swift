@@ -121,6 +121,8 @@ struct ChunkedFile: ~Copyable {
     private let descriptor: Int32
     private var hasher = SHA256()
     private(set) var bytesRead = 0
+    /// Bytes given to the reader: `bytesRead` unless the file is decompressed or converted.
+    private(set) var bytesHandedOut = 0
     let path: String
     private let progress: ByteCounter?
     private let decompresses: Bool
@@ -162,10 +164,14 @@ struct ChunkedFile: ~Copyable {
     mutating func read(into destination: UnsafeMutableRawBufferPointer) throws(Diagnostic) -> Int {
         guard destination.count > 0 else { return 0 }
         if !checkedStart { try lookAtTheStart() }
+        let count: Int
         if let utf16 {
-            return try utf16.read(into: destination) { (space) throws(Diagnostic) -> Int in try readPlain(into: space) }
+            count = try utf16.read(into: destination) { (space) throws(Diagnostic) -> Int in try readPlain(into: space) }
+        } else {
+            count = try readPlain(into: destination)
         }
-        return try readPlain(into: destination)
+        bytesHandedOut += count
+        return count
     }
 
     /// gzip by its magic bytes, then UTF-16 by its byte-order mark (in the decompressed bytes).
@@ -401,6 +407,8 @@ struct InputWindow: ~Copyable {
     var convertedFrom: String? { file.convertedFrom }
     /// Whether the file is gzip, handed out decompressed.
     var isCompressed: Bool { file.isCompressed }
+    /// Bytes the reader has been given (decompressed or converted ones when the file is).
+    var bytesHandedOut: Int { file.bytesHandedOut }
 
     /// Reads more input. First moves the unconsumed bytes (from `start`) to the front — the
     /// returned `shift` is how far they moved, for callers to rebase their own offsets — then
@@ -454,7 +462,8 @@ final class GzipInflater {
         self.path = path
         // 15 + 16: a 32 KiB window, gzip header and trailer (CRC-32 and size are checked).
         guard inflateInit2_(&stream, 15 + 16, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            input.deallocate()
+            // Fully initialized: deinit runs and frees `input` (inflateEnd of a stream that never
+            // started does nothing).
             throw Diagnostic(code: "input.gzip", message: "zlib could not start decompressing '\(path)'")
         }
     }
