@@ -355,6 +355,9 @@ struct CSVReaderTests {
         #expect(bad?.code == "input.encoding")
         #expect(bad?.message.hasSuffix("is not valid UTF-16LE at file byte offset 8") == true)
         #expect(bad?.location?.line == 2)
+        let gzipped = #expect(throws: Diagnostic.self) { try readCSV(try Fixtures.gzip(lone), fields: ["a"]) }
+        #expect(gzipped?.message.hasSuffix("is not valid UTF-16LE at decompressed byte offset 8") == true)
+        #expect(try readCSV(try Fixtures.gzip(little("a\n" + emoji + "\n")), fields: ["a"]).rows.map(\.values) == [[emoji]])
         let cut = #expect(throws: Diagnostic.self) { try readCSV(little("a\nxy") + [0x3D], fields: ["a"]) }
         #expect(cut?.message.contains("ends inside a UTF-16LE character (file byte offset 10)") == true)
         #expect(cut?.location?.line == 2)

@@ -198,7 +198,7 @@ struct ChunkedFile: ~Copyable {
                 count += got
             }
             if count >= 2, let name = UTF16Converter.byteOrder(converter.rawSpace[0], converter.rawSpace[1]) {
-                try converter.start(name, received: count)
+                try converter.start(name, received: count, decompressed: gzip != nil)
             } else {
                 converter.passThrough(count: count)
             }
@@ -291,7 +291,11 @@ final class UTF16Converter {
     }
 
     /// The first read held `received` bytes of UTF-16 in `rawSpace`, the mark first.
-    func start(_ name: String, received: Int) throws(Diagnostic) {
+    /// "file byte offset", or "decompressed byte offset" when the UTF-16 came out of gzip.
+    private var offsetName = "file byte offset"
+
+    func start(_ name: String, received: Int, decompressed: Bool = false) throws(Diagnostic) {
+        if decompressed { offsetName = "decompressed byte offset" }
         let handle = iconv_open("UTF-8", name)
         guard handle != iconv_t(bitPattern: -1), let handle else {
             throw Diagnostic(
@@ -335,7 +339,7 @@ final class UTF16Converter {
                 line += UnsafeRawBufferPointer(rebasing: out[0..<outEnd]).reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
                 if failure == EILSEQ {
                     throw Diagnostic(
-                        code: "input.encoding", message: "'\(path)' is not valid \(name ?? "UTF-16") at file byte offset \(rawOffset)",
+                        code: "input.encoding", message: "'\(path)' is not valid \(name ?? "UTF-16") at \(offsetName) \(rawOffset)",
                         location: SourceLocation(file: path, line: line),
                         notes: ["the file was read as UTF-16 by its byte-order mark; save it again from Excel as 'CSV UTF-8 (comma delimited)'"])
                 }
@@ -346,7 +350,7 @@ final class UTF16Converter {
                 if rawEnded {
                     guard rawStart == rawEnd else {
                         throw Diagnostic(
-                            code: "input.encoding", message: "'\(path)' ends inside a \(name ?? "UTF-16") character (file byte offset \(rawOffset))",
+                            code: "input.encoding", message: "'\(path)' ends inside a \(name ?? "UTF-16") character (\(offsetName) \(rawOffset))",
                             location: SourceLocation(file: path, line: line),
                             notes: ["the file was cut short; export it again"])
                     }
