@@ -85,6 +85,42 @@ struct JSONReaderTests {
         #expect(lines.rows.first?.problems.first?.message.contains("not an array (a file that is one JSON array needs the reader's shape: array or auto)") == true)
     }
 
+    /// Objects written over several lines each (`jq` without -c, Python's indent=2), refunds or
+    /// whole responses, read like JSON Lines: each object one record (or a response's records),
+    /// with the line where it starts; a bad one is a reject and the next ones are read.
+    @Test(arguments: [3, 64, 1 << 20])
+    func prettyPrintedObjectsOneAfterAnotherAreReadLikeLines(chunkSize: Int) throws {
+        let text = """
+            {
+              "a": "1",
+              "b": {"c": "x"}
+            }
+            {
+              "a": "2\\q"
+            }
+
+            {"refunds_receive_get_response": {
+              "refunds": {"refund": [{"a": "3"}, {"a": "4"}]}}}
+            {
+              "a": "5"
+            }
+            """
+        var options = JSONReaderOptions()
+        options.shape = .lines
+        options.recordPaths = [["refunds_receive_get_response", "refunds", "refund"]]
+        options.chunkSize = chunkSize
+        let result = try readKeyed(text, reader: JSONReader(options: options), fields: ["a", "b/c"])
+        #expect(result.rows.map(\.values) == [["1", "x"], [nil, nil], ["3", nil], ["4", nil], ["5", nil]])
+        #expect(result.rows.map(\.line) == [1, 5, 9, 9, 11])
+        #expect(result.rows[1].problems.first?.message.contains("invalid JSON") == true)
+        #expect(result.rows[1].problems.first?.location.line == 6)
+        #expect(result.summary.truncated == nil)
+        #expect(result.summary.notes.contains { $0.hasSuffix("4 JSON objects written over several lines each (pretty-printed, as jq writes them), read one after another") })
+        let broken = try readKeyed("{\n  \"a\": \"1\"\n}\n{\n  \"a\": \n", reader: jsonReader(.lines), fields: ["a"])
+        #expect(broken.rows.first?.values == ["1"])
+        #expect(broken.summary.truncated != nil)
+    }
+
     @Test func aBadLineCountsAsOneRecordInTheOrdinals() throws {
         let lines = try readKeyed("{\"a\":\n{\"a\":\"2\"}\n[1]\n{\"a\":\"4\"}", reader: jsonReader(.lines), fields: ["a"])
         #expect(lines.rows.map(\.record) == [1, 2, 3, 4])

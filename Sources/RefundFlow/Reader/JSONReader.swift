@@ -104,41 +104,63 @@ public struct JSONReader: RecordReader {
         // its records are taken from the path; other lines are records themselves.
         let response = options.recordPaths.isEmpty ? nil : KeyedRecordBuilder(file: builder.file, fieldNames: [])
         var emptyResponses = 0
-        while let line = try stream.nextLine() {
-            if let response, let path = RecordPaths.path(forRoot: Self.firstKey(line.bytes), in: options.recordPaths) {
-                var parser = JSONRecordParser(line.bytes, line: line.number, column: 1, builder: response, buffers: stream.parseBuffers)
-                parser.marksEmptyElements = true
-                response.begin(line: line.number, column: 1)
-                if (try? parser.parseRecord(requireEnd: true)) != nil, response.problems.isEmpty {
-                    if try Self.deliverRecords(of: response, at: path, line: line.number, to: builder, &sink) == 0 { emptyResponses += 1 }
-                    continue
-                }
-                // Invalid JSON or text: rejected below like any bad line.
+        if try stream.peekFirstLine().filter({ $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) == [UInt8(ascii: "{")] {
+            // A line that is `{` alone: objects written over several lines each (pretty-printed,
+            // as `jq` writes them without -c), read one after another like lines.
+            var objects = 0
+            while let next = try stream.skipSpace() {
+                guard next == UInt8(ascii: "{") else { throw stream.error("expected another JSON object (the file holds pretty-printed objects one after another)") }
+                let value = try stream.captureValue()
+                objects += 1
+                try readObject(value.bytes, line: value.line, column: value.column, lineEnded: true, stream, builder, response, &emptyResponses, &sink, &summary)
             }
-            var parser = JSONRecordParser(line.bytes, line: line.number, column: 1, builder: builder, buffers: stream.parseBuffers)
-            builder.begin(line: line.number, column: 1)
-            do {
-                try parser.parseRecord(requireEnd: true)
-                try Self.refuseErrorResponse(builder, stream)
-            } catch let error as JSONSyntaxError {
-                builder.restart(line: line.number, column: 1)
-                builder.addProblem(.malformed, "invalid JSON: \(error.message)", line: error.line, column: error.column)
-                if !stream.lineWasTerminated {
-                    // A broken last line without a line end: a download or export cut off mid-record.
-                    summary.truncated =
-                        "the file ends in the middle of line \(line.number): its last line is not complete JSON and has no line end, so the file looks cut short; export or download it again"
-                }
-                Self.lineKey.withUnsafeBufferPointer { key in
-                    // Invalid UTF-8 is shown lossily here; the problem names the position.
-                    let text = Array(String(decoding: line.bytes, as: UTF8.self).utf8)
-                    text.withUnsafeBufferPointer { builder.add(path: key, value: $0, line: line.number, column: 1) }
-                }
+            summary.notes.append("'\(stream.path)': \(objects) JSON object\(objects == 1 ? "" : "s") written over several lines each (pretty-printed, as jq writes them), read one after another")
+        } else {
+            while let line = try stream.nextLine() {
+                try readObject(line.bytes, line: line.number, column: 1, lineEnded: stream.lineWasTerminated, stream, builder, response, &emptyResponses, &sink, &summary)
             }
-            try builder.deliver(to: &sink)
         }
         if emptyResponses > 0 {
             summary.notes.append("'\(stream.path)': \(emptyResponses) line\(emptyResponses == 1 ? " is a response" : "s are responses") with no records in it")
         }
+    }
+
+    /// One line's object (or one pretty-printed object): a whole response whose records are taken
+    /// from the path, or a record itself; invalid JSON is a reject and reading goes on.
+    private func readObject(
+        _ bytes: UnsafeBufferPointer<UInt8>, line: Int, column: Int, lineEnded: Bool, _ stream: JSONStream, _ builder: KeyedRecordBuilder,
+        _ response: KeyedRecordBuilder?, _ emptyResponses: inout Int, _ sink: inout some RecordSink, _ summary: inout ReadSummary
+    ) throws {
+        if let response, let path = RecordPaths.path(forRoot: Self.firstKey(bytes), in: options.recordPaths) {
+            var parser = JSONRecordParser(bytes, line: line, column: column, builder: response, buffers: stream.parseBuffers)
+            parser.marksEmptyElements = true
+            response.begin(line: line, column: column)
+            if (try? parser.parseRecord(requireEnd: true)) != nil, response.problems.isEmpty {
+                if try Self.deliverRecords(of: response, at: path, line: line, to: builder, &sink) == 0 { emptyResponses += 1 }
+                return
+            }
+            // Invalid JSON or text: rejected below like any bad line.
+        }
+        var parser = JSONRecordParser(bytes, line: line, column: column, builder: builder, buffers: stream.parseBuffers)
+        builder.begin(line: line, column: column)
+        do {
+            try parser.parseRecord(requireEnd: true)
+            try Self.refuseErrorResponse(builder, stream)
+        } catch let error as JSONSyntaxError {
+            builder.restart(line: line, column: column)
+            builder.addProblem(.malformed, "invalid JSON: \(error.message)", line: error.line, column: error.column)
+            if !lineEnded {
+                // A broken last line without a line end: a download or export cut off mid-record.
+                summary.truncated =
+                    "the file ends in the middle of line \(line): its last line is not complete JSON and has no line end, so the file looks cut short; export or download it again"
+            }
+            Self.lineKey.withUnsafeBufferPointer { key in
+                // Invalid UTF-8 is shown lossily here; the problem names the position.
+                let text = Array(String(decoding: bytes, as: UTF8.self).utf8)
+                text.withUnsafeBufferPointer { builder.add(path: key, value: $0, line: line, column: column) }
+            }
+        }
+        try builder.deliver(to: &sink)
     }
 
     private static let lineKey: [UInt8] = Array("line_text".utf8)
@@ -278,7 +300,7 @@ public struct JSONReader: RecordReader {
                 }
                 if let key = walk.firstKey, !key.hasSuffix("_response") {
                     // Not an API response at all: most likely refund objects, one per line.
-                    error.notes.insert("one refund object per line is JSON Lines: read it with shape: lines (pipelines/taobao-top-refunds-jsonl.yaml)", at: 0)
+                    error.notes.insert("refund objects one after another (one per line, or pretty-printed as jq writes them) are JSON Lines: read them with shape: lines (pipelines/taobao-top-refunds-jsonl.yaml)", at: 0)
                 }
                 throw error
             }
