@@ -482,6 +482,15 @@ struct CSVReaderTests {
         #expect(trailing?.code == "input.gzip")
     }
 
+    /// A header cell wrapped over two lines in Excel (`"退款\n编号"`) is the column written another
+    /// way; the note shows it on one line.
+    @Test func aWrappedHeaderCellIsReadAndShownOnOneLine() throws {
+        let result = try readCSV(Array("金额,\"退款\r\n编号\"\n2,1\n".utf8), fields: ["退款编号", "金额"])
+        #expect(result.rows.map(\.values) == [["1", "2"]])
+        #expect(result.rows.first?.line == 3)
+        #expect(result.summary.notes.contains { $0.hasSuffix("column '退款\\r\\n编号' is read as '退款编号'") })
+    }
+
     /// Data rows that happen to hold a column name stay data rows.
     @Test func aRowWithOneColumnNameIsData() throws {
         let text = "状态,备注,金额\n退款成功,状态,1.00\n状态,备注,2.00\n"

@@ -304,7 +304,10 @@ private struct CSVReadState: ~Copyable {
             let key = wanted.foldedColumnName
             let candidates = available.indices.filter { available[$0].foldedColumnName == key && !fieldNames.contains(available[$0]) }
             guard candidates.count == 1, let column = candidates.first else { continue }
-            let note = "'\(file.path)': column '\(available[column])' is read as '\(wanted)'"
+            // A name with a line break (a wrapped header cell) is shown on one line, as every note is.
+            let shown = available[column].replacingOccurrences(of: "\r", with: "\\r").replacingOccurrences(of: "\n", with: "\\n")
+                .replacingOccurrences(of: "\t", with: "\\t")
+            let note = "'\(file.path)': column '\(shown)' is read as '\(wanted)'"
             if !summary.notes.contains(note) { summary.notes.append(note) }
             available[column] = wanted
         }
