@@ -89,3 +89,14 @@ struct PipelineLoaderTests {
         #expect(definition.resolvedVariables["refused_status"] == "2")
     }
 }
+
+struct DiagnosticRenderingTests {
+    /// A value quoted from a multi-line cell keeps the diagnostic on its line: `\n` is shown, and
+    /// notes stay one per line.
+    @Test func aLineBreakInAMessageIsShownNotBroken() {
+        let diagnostic = Diagnostic(
+            code: "unknown_value", message: "status: '退款\r\n成功' is not a known value", location: SourceLocation(file: "a.csv", line: 3, column: 7),
+            notes: ["add it\nto the map"])
+        #expect(diagnostic.description == "a.csv:3:7: error: status: '退款\\r\\n成功' is not a known value [unknown_value]\n  note: add it\\nto the map")
+    }
+}

@@ -51,12 +51,20 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
         self.notes = notes
     }
 
+    /// `file:line:col: error: message [code]`, then a line per note. A line break inside the
+    /// message or a note (a value quoted from a multi-line cell) is shown as `\n`, so that each
+    /// diagnostic keeps to its lines.
     public var description: String {
         var text = ""
         if let location { text += "\(location): " }
-        text += "\(severity.rawValue): \(message) [\(code)]"
-        for note in notes { text += "\n  note: \(note)" }
+        text += "\(severity.rawValue): \(Self.oneLine(message)) [\(code)]"
+        for note in notes { text += "\n  note: \(Self.oneLine(note))" }
         return text
+    }
+
+    static func oneLine(_ text: String) -> String {
+        guard text.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) else { return text }
+        return text.replacingOccurrences(of: "\r", with: "\\r").replacingOccurrences(of: "\n", with: "\\n")
     }
 }
 
