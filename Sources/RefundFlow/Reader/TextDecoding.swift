@@ -135,16 +135,27 @@ final class FieldDecoder {
             output.append(contentsOf: UnsafeBufferPointer(start: scratch, count: count))
             return nil
         }
-        var inPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(mutating: base).assumingMemoryBound(to: CChar.self)
-        var inLeft = bytes.count
-        var outPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: CChar.self)
-        var outLeft = capacity
-        _ = iconv(converter, nil, nil, nil, nil)  // reset shift state
-        let result = iconv(converter, &inPointer, &inLeft, &outPointer, &outLeft)
-        if result == -1 || inLeft > 0 { return bytes.count - inLeft }
-        output.append(contentsOf: UnsafeBufferPointer(start: scratch, count: capacity - outLeft))
+        let converted = convertWhole(converter, UnsafeBufferPointer(start: base, count: bytes.count), into: scratch, capacity: capacity)
+        if let failure = converted.failure { return failure }
+        output.append(contentsOf: UnsafeBufferPointer(start: scratch, count: converted.written))
         return nil
     }
+}
+
+/// Converts all of `input` with `converter`, from a fresh shift state, into `output` (room for
+/// `capacity` bytes): how many bytes it wrote, or the offset of the first input byte it did not
+/// take. The one place that calls iconv on a whole buffer.
+func convertWhole(
+    _ converter: iconv_t, _ input: UnsafeBufferPointer<UInt8>, into output: UnsafeMutablePointer<UInt8>, capacity: Int
+) -> (written: Int, failure: Int?) {
+    guard let base = input.baseAddress else { return (0, nil) }
+    var inPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(mutating: base).assumingMemoryBound(to: CChar.self)
+    var inLeft = input.count
+    var outPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(output).assumingMemoryBound(to: CChar.self)
+    var outLeft = capacity
+    _ = iconv(converter, nil, nil, nil, nil)  // reset shift state
+    let result = iconv(converter, &inPointer, &inLeft, &outPointer, &outLeft)
+    return (capacity - outLeft, result == -1 || inLeft > 0 ? input.count - inLeft : nil)
 }
 
 /// The two-byte characters of GBK or GB18030 (lead 0x81–0xFE, trail 0x40–0xFE) and their UTF-8,
@@ -172,23 +183,18 @@ struct DoubleByteTable: Sendable {
         guard converter != iconv_t(bitPattern: -1), let converter else { return nil }
         defer { iconv_close(converter) }
         var entries = [UInt32](repeating: 0, count: 126 * 191)
-        var input: [UInt8] = [0, 0]
-        var output: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0]
+        let input = UnsafeMutablePointer<UInt8>.allocate(capacity: 2)
+        let output = UnsafeMutablePointer<UInt8>.allocate(capacity: 8)
+        defer {
+            input.deallocate()
+            output.deallocate()
+        }
         for lead in 0x81...0xFE {
             for trail in 0x40...0xFE {
                 input[0] = UInt8(lead)
                 input[1] = UInt8(trail)
-                let produced = input.withUnsafeMutableBufferPointer { inBuffer in
-                    output.withUnsafeMutableBufferPointer { outBuffer -> Int in
-                        var inPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(inBuffer.baseAddress!).assumingMemoryBound(to: CChar.self)
-                        var inLeft = 2
-                        var outPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(outBuffer.baseAddress!).assumingMemoryBound(to: CChar.self)
-                        var outLeft = outBuffer.count
-                        _ = iconv(converter, nil, nil, nil, nil)
-                        let result = iconv(converter, &inPointer, &inLeft, &outPointer, &outLeft)
-                        return result == -1 || inLeft > 0 ? 0 : outBuffer.count - outLeft
-                    }
-                }
+                let converted = convertWhole(converter, UnsafeBufferPointer(start: input, count: 2), into: output, capacity: 8)
+                let produced = converted.failure == nil ? converted.written : 0
                 // A pair is one character of 2 or 3 UTF-8 bytes (no ASCII, nothing past the BMP).
                 guard produced >= 2, produced <= 3, output[0] >= 0xC2 else { continue }
                 var entry = UInt32(produced) << 24
@@ -323,22 +329,11 @@ final class IconvEncoder {
     /// Converts valid UTF-8; characters the target cannot hold make this throw.
     func encode(_ utf8: [UInt8]) throws(Diagnostic) -> [UInt8] {
         var output = [UInt8](repeating: 0, count: utf8.count * 2 + 8)
-        var failed = false
-        var produced = 0
-        utf8.withUnsafeBufferPointer { input in
-            output.withUnsafeMutableBufferPointer { out in
-                var inPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(mutating: input.baseAddress!)
-                    .assumingMemoryBound(to: CChar.self)
-                var inLeft = input.count
-                var outPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(out.baseAddress!)
-                    .assumingMemoryBound(to: CChar.self)
-                var outLeft = out.count
-                if iconv(converter, &inPointer, &inLeft, &outPointer, &outLeft) == -1 || inLeft > 0 { failed = true }
-                produced = out.count - outLeft
-            }
+        let converted = utf8.withUnsafeBufferPointer { input in
+            output.withUnsafeMutableBufferPointer { out in convertWhole(converter, input, into: out.baseAddress!, capacity: out.count) }
         }
-        if failed { throw Diagnostic(code: "encoding.unencodable", message: "text cannot be encoded in the target encoding") }
-        output.removeLast(output.count - produced)
+        if converted.failure != nil { throw Diagnostic(code: "encoding.unencodable", message: "text cannot be encoded in the target encoding") }
+        output.removeLast(output.count - converted.written)
         return output
     }
 }
