@@ -292,9 +292,8 @@ public struct JSONReader: RecordReader {
                 guard documents == 1 else {
                     builder.begin(line: line, column: column)
                     builder.addProblem(
-                        .malformed,
-                        "the JSON document starting here \(walk.firstKey.map { "has '\($0)' at its root" } ?? "is empty"), not a response the pipeline reads (\(RecordPaths.describe(options.recordPaths))); it was skipped",
-                        line: line, column: column)
+                        .malformed, RecordPaths.otherDocument(format: "JSON", root: walk.firstKey, options.recordPaths), line: line,
+                        column: column)
                     try builder.deliver(to: &sink)
                     continue
                 }
@@ -310,9 +309,8 @@ public struct JSONReader: RecordReader {
         if documents == 1, let path = empty.first { summary.notes.append(RecordPaths.emptyNote(path: stream.path, path)) }
         if documents > 1 {
             summary.notes.append(
-                "'\(stream.path)': \(documents) JSON documents one after another (pages saved into one file); each was read"
-                    + (empty.isEmpty ? "" : "; \(empty.count) of them had no records")
-                    + (errorPages == 0 ? "" : "; \(errorPages) of them \(errorPages == 1 ? "is a TOP error response" : "are TOP error responses") (missing pages)"))
+                RecordPaths.pagesNote(
+                    path: stream.path, format: "JSON", documents: documents, brokenDocument: nil, empty: empty.count, errorPages: errorPages))
         }
     }
 

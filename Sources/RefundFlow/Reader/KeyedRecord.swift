@@ -19,6 +19,20 @@ enum RecordPaths {
         "'\(path)' is a '\(recordPath[0])' with no '\(recordPath.dropFirst().joined(separator: "/"))': no records in it"
     }
 
+    /// The reject's message for a later document of a file (a page) that is none of the
+    /// responses the pipeline reads; `format` is "JSON" or "XML".
+    static func otherDocument(format: String, root: String?, _ paths: [[String]]) -> String {
+        "the \(format) document starting here \(root.map { "has '\($0)' at its root" } ?? "is empty"), not a response the pipeline reads (\(describe(paths))); it was skipped"
+    }
+
+    /// The note for a file of several documents (pages saved one after another).
+    static func pagesNote(path: String, format: String, documents: Int, brokenDocument: Int?, empty: Int, errorPages: Int) -> String {
+        "'\(path)': \(documents) \(format) documents one after another (pages saved into one file); "
+            + (brokenDocument.map { "reading stopped in document \($0), which is broken" } ?? "each was read")
+            + (empty == 0 ? "" : "; \(empty) of them had no records")
+            + (errorPages == 0 ? "" : "; \(errorPages) of them \(errorPages == 1 ? "is a TOP error response" : "are TOP error responses") (missing pages)")
+    }
+
     /// The fatal error for a document with none of the paths: names the root it does have.
     static func notFound(path: String, root: String?, _ paths: [[String]]) -> Diagnostic {
         let found = root.map { "has '\($0)' at its root" } ?? "is empty"

@@ -67,6 +67,8 @@ public struct XMLReader: RecordReader {
             let document = try readDocument(
                 input, context: context, file: file, builder: builder, readsAttributes: readsAttributes, lineOffset: lineOffset,
                 isLaterDocument: documents > 1, into: &sink)
+            let firstLine = lineOffset + 1
+            lineOffset += document.lines - 1  // the next document starts on this one's last line
             if let declared = document.encoding {
                 // libxml2 converts a declared encoding (e.g. GBK) to UTF-8 itself; the report names it.
                 summary.encoding = declared + " (XML declaration)"
@@ -83,25 +85,20 @@ public struct XMLReader: RecordReader {
                 error.reject(in: builder)
                 try builder.deliver(to: &sink)
                 missingPages.append(error)
-                lineOffset += document.lines - 1
                 continue
             }
             if !document.walker.foundRecordPath {
                 guard let matched = document.walker.matchedPath else {
                     guard documents > 1 else { throw RecordPaths.notFound(path: file.path, root: document.walker.root, options.recordPaths) }
-                    let line = lineOffset + 1
-                    builder.begin(line: line, column: 0)
+                    builder.begin(line: firstLine, column: 0)
                     builder.addProblem(
-                        .malformed,
-                        "the XML document starting here \(document.walker.root.map { "has '\($0)' at its root" } ?? "is empty"), not a response the pipeline reads (\(RecordPaths.describe(options.recordPaths))); it was skipped",
-                        line: line, column: 0)
+                        .malformed, RecordPaths.otherDocument(format: "XML", root: document.walker.root, options.recordPaths),
+                        line: firstLine, column: 0)
                     try builder.deliver(to: &sink)
-                    lineOffset += document.lines - 1
                     continue
                 }
                 empty.append(matched)
             }
-            lineOffset += document.lines - 1
         } while input.startNextDocument()
         if summary.truncated == nil, let first = missingPages.first {
             summary.truncated = TOPErrorResponse.missingPages(first: first, count: missingPages.count)
@@ -109,10 +106,9 @@ public struct XMLReader: RecordReader {
         if documents == 1, let matched = empty.first { summary.notes.append(RecordPaths.emptyNote(path: file.path, matched)) }
         if documents > 1 {
             summary.notes.append(
-                "'\(file.path)': \(documents) XML documents one after another (pages saved into one file); "
-                    + (brokenDocument.map { "reading stopped in document \($0), which is broken" } ?? "each was read")
-                    + (empty.isEmpty ? "" : "; \(empty.count) of them had no records")
-                    + (missingPages.isEmpty ? "" : "; \(missingPages.count) of them \(missingPages.count == 1 ? "is a TOP error response" : "are TOP error responses") (missing pages)"))
+                RecordPaths.pagesNote(
+                    path: file.path, format: "XML", documents: documents, brokenDocument: brokenDocument, empty: empty.count,
+                    errorPages: missingPages.count))
         }
         summary.records = builder.ordinal
         summary.bytes = input.bytesRead
