@@ -236,6 +236,53 @@ public struct RefundRecord: Sendable, Equatable {
     }
 }
 
+/// Records packed into two arrays, to hand many to another thread at once: the thread that
+/// unpacks them allocates (and later frees) their copies itself, so the threads never contend
+/// for one another's allocator.
+struct RefundRecordBatch: Sendable {
+    private var slots: [RefundRecord.Slot] = []
+    private var storage: [UInt8] = []
+    /// Where each record's bytes end in `storage`.
+    private var ends: [Int] = []
+
+    var count: Int { ends.count }
+
+    init(capacity: Int) {
+        slots.reserveCapacity(capacity * RefundField.allCases.count)
+        storage.reserveCapacity(capacity * 512)
+        ends.reserveCapacity(capacity)
+    }
+
+    mutating func append(_ record: RefundRecord) {
+        record.withSlots { recordSlots, bytes in
+            slots.append(contentsOf: recordSlots)
+            storage.append(contentsOf: bytes)
+        }
+        ends.append(storage.count)
+    }
+
+    /// Calls `body` with each record in order, each unpacked into one reused value.
+    func forEach(_ body: (RefundRecord) throws -> Void) rethrows {
+        var record = RefundRecord()
+        let width = RefundField.allCases.count
+        var start = 0
+        for (index, end) in ends.enumerated() {
+            record.load(slots[(index * width)..<((index + 1) * width)], storage[start..<end])
+            try body(record)
+            start = end
+        }
+    }
+}
+
+extension RefundRecord {
+    /// Replaces every field with packed ones (offsets relative to `bytes`).
+    fileprivate mutating func load(_ packed: ArraySlice<Slot>, _ bytes: ArraySlice<UInt8>) {
+        for (index, slot) in zip(slots.indices, packed) { slots[index] = slot }
+        storage.removeAll(keepingCapacity: true)
+        storage.append(contentsOf: bytes)
+    }
+}
+
 /// Where a record came from: enough to point a person at it.
 public struct RecordOrigin: Sendable, Hashable {
     /// The input path as the user typed it.

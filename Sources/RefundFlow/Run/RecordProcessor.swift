@@ -8,8 +8,7 @@ struct RecordProcessor: RecordSink {
     private var mapper: DeclarativeMapper
     private let validator: RefundValidator
     private let definition: PipelineDefinition
-    private var writer: any RecordWriter
-    private let records: BufferedOutput
+    private let valid: ValidRecordOutput
     private let rejects: BufferedOutput
     private let duplicates: DuplicateIndex
     private let limits: ErrorLimits
@@ -41,11 +40,12 @@ struct RecordProcessor: RecordSink {
         mapper = pipeline.mapper
         validator = pipeline.validator
         definition = pipeline.definition
-        self.writer = writer
         self.limits = limits
         self.emit = emit
         maxPrinted = options.maxPrintedDiagnostics
-        records = try BufferedOutput(path: options.outputDirectory + "/records.jsonl")
+        valid = ValidRecordOutput(
+            records: try BufferedOutput(path: options.outputDirectory + "/records.jsonl"), writer: writer,
+            background: options.dryRun && options.collector == nil)
         rejects = try BufferedOutput(path: options.outputDirectory + "/rejects.jsonl")
         duplicates = DuplicateIndex(directory: options.outputDirectory)
         defaultShop = definition.target.options["shopNo"].flatMap { $0.isEmpty ? nil : Array($0.utf8) }
@@ -198,10 +198,7 @@ struct RecordProcessor: RecordSink {
         let shop = shopNames.name(of: record)
         counts.addValid(record, shop: shop)
         fileCounts.addValid(record, shop: shop)
-        line.removeAll()
-        RecordJSON.canonical(record, into: line)
-        try records.writeLine(line.buffer)
-        try writer.add(record)
+        try valid.add(record)
     }
 
     private mutating func reject(_ row: some SourceRow, structural: Bool = false) throws {
@@ -293,9 +290,8 @@ struct RecordProcessor: RecordSink {
     mutating func finish(into report: inout RunReport) throws {
         report.inputs = inputs
         report.counts = counts
-        try records.flush()
         try rejects.flush()
-        report.writer = try writer.finish()
+        report.writer = try valid.finish()
         if unprinted > 0 {
             emit(
                 "note: \(unprinted) more error\(unprinted == 1 ? "" : "s") not shown (--show-errors); \(counts.rejected) "
