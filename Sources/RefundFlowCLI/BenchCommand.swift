@@ -67,17 +67,32 @@ struct BenchCommand: ParsableCommand {
         var options = RunOptions(inputs: [input], outputDirectory: "\(dir)/out")
         options.maxPrintedDiagnostics = 0
         let started = Date()
+        let cpuBefore = cpuSeconds()
         let report = try compiled.run(options) { _ in }
         let seconds = Date().timeIntervalSince(started)
+        let cpu = String(format: "%.3f", cpuSeconds() - cpuBefore)
         let bytes = report.inputs.first?.bytes ?? 0
         let rss = peakRSSKiB()
         let rate = String(format: "%.0f", Double(report.read) / seconds)
         let throughput = String(format: "%.1f", Double(bytes) / seconds / 1_000_000)
         let memory = String(format: "%.1f", Double(rss) / 1024)
         print(
-            "rows \(report.read)  bytes \(bytes)  time \(String(format: "%.3f", seconds)) s  \(rate) rows/s  \(throughput) MB/s  peak RSS \(memory) MiB  valid \(report.valid)  rejected \(report.rejected)  requests \(report.writer?.requests ?? 0)"
+            "rows \(report.read)  bytes \(bytes)  time \(String(format: "%.3f", seconds)) s  cpu \(cpu) s  \(rate) rows/s  \(throughput) MB/s  peak RSS \(memory) MiB  valid \(report.valid)  rejected \(report.rejected)  requests \(report.writer?.requests ?? 0)"
         )
     }
+}
+
+/// User and system CPU time of the process so far, all threads: a dry run writes its output on a
+/// second thread, so this can exceed the wall time.
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    #if canImport(Glibc)
+        getrusage(RUSAGE_SELF.rawValue, &usage)  // an enum in Glibc's headers
+    #else
+        getrusage(RUSAGE_SELF, &usage)
+    #endif
+    func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1_000_000 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 /// VmHWM from /proc/self/status, in KiB.

@@ -30,6 +30,21 @@ struct DuplicateIndexTests {
         #expect(index.count == 1_000)
     }
 
+    /// Runs larger than the spill writer's 256 KiB buffer (written in several pieces, blocks
+    /// straddling them): every key is still found, with its origin, and no other.
+    @Test func runsLargerThanTheSpillBufferStayExact() throws {
+        let index = DuplicateIndex(directory: try Fixtures.temporaryDirectory(), spillThreshold: 20_000)
+        func key(_ number: Int) -> [UInt8] { Array("refund-\(number)-\(String(repeating: "x", count: number % 37))\u{1F}".utf8) }
+        for number in 0..<50_000 {
+            #expect(try key(number).withUnsafeBufferPointer { try index.insert($0, origin: UInt64(number)) } == nil)
+        }
+        for number in stride(from: 0, to: 50_000, by: 97) {
+            #expect(try key(number).withUnsafeBufferPointer { try index.insert($0, origin: 1 << 50) } == UInt64(number))
+        }
+        #expect(try key(50_000).withUnsafeBufferPointer { try index.insert($0, origin: 1) } == nil)
+        #expect(index.count == 50_001)
+    }
+
     @Test func keysThatDifferOnlyBySeparatorPlacementAreDifferent() throws {
         let index = DuplicateIndex(directory: try Fixtures.temporaryDirectory())
         #expect(try insert(index, "12\u{1F}3\u{1F}"))

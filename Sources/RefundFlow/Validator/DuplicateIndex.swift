@@ -33,9 +33,11 @@ final class DuplicateIndex {
     private let bloomBits: UInt64 = 1 << 26
     private let bloom: UnsafeMutablePointer<UInt64>
     private let spillThreshold: Int
-    /// Open addressing over `entries`: slot holds entry index + 1, 0 when empty. Twice the
-    /// spill threshold, a power of two, so probes stay short.
-    private var table: [Int32]
+    /// Open addressing over `entries`: a slot holds the key hash's top 32 bits above entry
+    /// index + 1, or 0 when empty, so a probe touches an entry only when those bits match (a
+    /// new key, the common case, reads no entry). Twice the spill threshold, a power of two, so
+    /// probes stay short.
+    private let table: UnsafeMutablePointer<UInt64>
     private let tableMask: Int
     private var entries: [Entry] = []
     private var keyBytes: [UInt8] = []
@@ -43,6 +45,7 @@ final class DuplicateIndex {
     private var file: Int32 = -1
     private var fileEnd: Int64 = 0
     private var readBuffer: [UInt8] = []
+    private let spillBuffer = ByteBuffer(capacity: 1 << 18)
     private(set) var count = 0
     private let directory: String
 
@@ -54,13 +57,14 @@ final class DuplicateIndex {
         bloom = calloc(Int(bloomBits / 64), 8)!.assumingMemoryBound(to: UInt64.self)
         var size = 16
         while size < spillThreshold * 2 { size *= 2 }
-        table = Array(repeating: 0, count: size)
+        table = calloc(size, 8)!.assumingMemoryBound(to: UInt64.self)
         tableMask = size - 1
         entries.reserveCapacity(spillThreshold)
     }
 
     deinit {
         free(bloom)
+        free(table)
         if file >= 0 { close(file) }
     }
 
@@ -77,7 +81,7 @@ final class DuplicateIndex {
         entries.append(Entry(hash: hash, origin: origin, start: start, length: Int32(key.count)))
         var slot = Int(truncatingIfNeeded: hash) & tableMask
         while table[slot] != 0 { slot = (slot + 1) & tableMask }
-        table[slot] = Int32(entries.count)
+        table[slot] = Self.tag(hash) | UInt64(entries.count)
         count += 1
         if entries.count >= spillThreshold { try spill() }
         return nil
@@ -85,14 +89,19 @@ final class DuplicateIndex {
 
     // MARK: - Memory
 
+    @inline(__always) private static func tag(_ hash: UInt64) -> UInt64 { hash & 0xFFFF_FFFF_0000_0000 }
+
     private func originInMemory(_ hash: UInt64, _ key: UnsafeBufferPointer<UInt8>) -> UInt64? {
+        let tag = Self.tag(hash)
         var slot = Int(truncatingIfNeeded: hash) & tableMask
-        while table[slot] != 0 {
-            let entry = entries[Int(table[slot]) - 1]
-            if entry.hash == hash && Int(entry.length) == key.count
-                && keyBytes[Int(entry.start)..<Int(entry.start + entry.length)].elementsEqual(key)
-            {
-                return entry.origin
+        while case let held = table[slot], held != 0 {
+            if held & 0xFFFF_FFFF_0000_0000 == tag {
+                let entry = entries[Int(truncatingIfNeeded: held & 0xFFFF_FFFF) - 1]
+                if entry.hash == hash && Int(entry.length) == key.count
+                    && keyBytes[Int(entry.start)..<Int(entry.start + entry.length)].elementsEqual(key)
+                {
+                    return entry.origin
+                }
             }
             slot = (slot + 1) & tableMask
         }
@@ -139,33 +148,44 @@ final class DuplicateIndex {
     private func spill() throws {
         if file < 0 { try openSpillFile() }
         entries.sort { $0.hash < $1.hash }  // the table is cleared below, so order is free
-        var block: [UInt8] = []
         var run = Run(fenceHashes: [], fenceOffsets: [])
-        var offset = fileEnd
-        for (position, entry) in entries.enumerated() {
-            if position % 64 == 0 {
-                if !block.isEmpty {
-                    try write(block, at: offset)
-                    offset += Int64(block.count)
-                    block.removeAll(keepingCapacity: true)
+        run.fenceHashes.reserveCapacity(entries.count / 64 + 1)
+        run.fenceOffsets.reserveCapacity(entries.count / 64 + 2)
+        var offset = fileEnd  // where the next entry goes in the file
+        var flushed = fileEnd  // where `spillBuffer` starts in the file
+        let out = spillBuffer
+        out.removeAll()
+        try keyBytes.withUnsafeBufferPointer { keys in
+            for (position, entry) in entries.enumerated() {
+                if position % 64 == 0 {
+                    run.fenceHashes.append(entry.hash)
+                    run.fenceOffsets.append(offset)
                 }
-                run.fenceHashes.append(entry.hash)
-                run.fenceOffsets.append(offset)
+                bloomAdd(entry.hash)  // in hash order: the filter is filled front to back
+                let length = Int(entry.length)
+                out.reserve(20 + length)
+                _ = out.withUnsafeTail { tail in
+                    let raw = UnsafeMutableRawPointer(tail)
+                    raw.storeBytes(of: entry.hash.littleEndian, toByteOffset: 0, as: UInt64.self)
+                    raw.storeBytes(of: UInt32(entry.length).littleEndian, toByteOffset: 8, as: UInt32.self)
+                    raw.storeBytes(of: entry.origin.littleEndian, toByteOffset: 12, as: UInt64.self)
+                    (raw + 20).copyMemory(from: keys.baseAddress! + Int(entry.start), byteCount: length)
+                    return 20 + length
+                }
+                offset += Int64(20 + length)
+                if out.count >= 1 << 18 {
+                    try write(out.buffer, at: flushed)
+                    flushed = offset
+                    out.removeAll()
+                }
             }
-            bloomAdd(entry.hash)  // in hash order: the filter is filled front to back
-            withUnsafeBytes(of: entry.hash.littleEndian) { block.append(contentsOf: $0) }
-            withUnsafeBytes(of: UInt32(entry.length).littleEndian) { block.append(contentsOf: $0) }
-            withUnsafeBytes(of: entry.origin.littleEndian) { block.append(contentsOf: $0) }
-            block.append(contentsOf: keyBytes[Int(entry.start)..<Int(entry.start + entry.length)])
         }
-        if !block.isEmpty {
-            try write(block, at: offset)
-            offset += Int64(block.count)
-        }
+        if out.count > 0 { try write(out.buffer, at: flushed) }
+        out.removeAll()
         run.fenceOffsets.append(offset)
         fileEnd = offset
         runs.append(run)
-        for index in table.indices { table[index] = 0 }
+        table.update(repeating: 0, count: tableMask + 1)
         entries.removeAll(keepingCapacity: true)
         keyBytes.removeAll(keepingCapacity: true)
     }
@@ -231,8 +251,8 @@ final class DuplicateIndex {
         file = descriptor
     }
 
-    private func write(_ bytes: [UInt8], at offset: Int64) throws {
-        let written = bytes.withUnsafeBytes { pwrite(file, $0.baseAddress, bytes.count, off_t(offset)) }
+    private func write(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int64) throws {
+        let written = pwrite(file, bytes.baseAddress, bytes.count, off_t(offset))
         guard written == bytes.count else {
             throw Diagnostic(code: "run.spill_io", message: "cannot write the duplicate-key spill file: \(String(cString: strerror(errno)))")
         }
