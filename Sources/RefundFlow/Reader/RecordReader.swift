@@ -111,7 +111,8 @@ public protocol RecordReader: Sendable {
     func read(_ file: InputFile, fieldNames: [String], into sink: inout some RecordSink) throws -> ReadSummary
 }
 
-/// Reads a file in large chunks with POSIX I/O, hashing every byte on the way.
+/// Reads a file in large chunks with POSIX I/O, hashing every byte on the way (on another
+/// thread: `BackgroundSHA256`).
 ///
 /// With `decompresses`, a gzip file (an archived `refunds.csv.gz`, several members joined with
 /// `cat` too) is handed out decompressed. With `convertsUTF16`, a file that starts with a UTF-16
@@ -119,7 +120,7 @@ public protocol RecordReader: Sendable {
 /// Size and sha256 stay those of the file's own bytes.
 struct ChunkedFile: ~Copyable {
     private let descriptor: Int32
-    private var hasher = SHA256()
+    private let hasher = BackgroundSHA256()
     private(set) var bytesRead = 0
     /// Bytes given to the reader: `bytesRead` unless the file is decompressed or converted.
     private(set) var bytesHandedOut = 0
@@ -238,7 +239,7 @@ struct ChunkedFile: ~Copyable {
                 throw Diagnostic(code: "input.unreadable", message: "cannot read input '\(path)': \(reason)")
             }
             if result > 0 {
-                hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: destination[0..<result]))
+                hasher.update(UnsafeRawBufferPointer(rebasing: destination[0..<result]))
                 bytesRead += result
                 progress?.add(result)
             }
