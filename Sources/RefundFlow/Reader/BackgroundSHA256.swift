@@ -27,7 +27,7 @@ final class BackgroundSHA256 {
         var hasher = SHA256()
     }
 
-    private static let blockSize = 1 << 20
+    private static let blockSize = 256 << 10
     private static let blockCount = 3
     private let blocks: [Block]
     private var next = 0

@@ -50,7 +50,7 @@ final class DuplicateIndex {
     private let directory: String
 
     /// - Parameter directory: where the (immediately unlinked) spill file goes.
-    init(directory: String = NSTemporaryDirectory(), spillThreshold: Int = 100_000) {
+    init(directory: String = NSTemporaryDirectory(), spillThreshold: Int = 65_536) {
         self.directory = directory
         self.spillThreshold = spillThreshold
         // calloc: pages are zero-filled lazily by the kernel, so small runs stay small.

@@ -42,7 +42,7 @@ final class ValidRecordOutput {
 
     private let work: Work
     private let queue: DispatchQueue?
-    private static let batchSize = 256
+    private static let batchSize = 128
     private static let inFlight = 8
     private let slots = DispatchSemaphore(value: ValidRecordOutput.inFlight)
     /// The first error a background job met; later jobs skip their records and the next call
