@@ -16,6 +16,7 @@ struct ReportTests {
     @Test func stagesAddUpAndABrokenAccountFailsItsInvariants() {
         var counts = RunCounts()
         counts.read = 5
+        counts.delivered = 5
         let valid = [record("A", 10, status: 5), record("A", 20, status: 2), record("B", 5, status: 5)]
         for record in valid { counts.addValid(record) }
         counts.addRejected([RowError(code: .duplicate, field: nil, value: nil, message: "", location: nil)])
@@ -38,6 +39,12 @@ struct ReportTests {
         let broken = StageReport(counts: counts, push: lost, dryRun: false)
         #expect(!broken.holds)
         #expect(broken.invariants.filter { !$0.holds }.map(\.rule).contains("refund_amount in = refund_amount out"))
+
+        // A record a reader gave that never reached processing is caught too.
+        var dropped = counts
+        dropped.delivered = 6
+        let short = StageReport(counts: dropped, push: push, dryRun: false)
+        #expect(short.invariants.filter { !$0.holds }.map(\.rule) == ["records the readers gave = read"])
     }
 
     @Test func theHTMLReportIsSelfContainedAndEscaped() throws {

@@ -274,3 +274,64 @@ struct KeyedRow: SourceRow {
 
     func rawBytes() -> [UInt8]? { nil }
 }
+
+/// Keyed rows copied into a few flat arrays, to hand many to another thread at once; `forEach`
+/// gives each back as a `KeyedRow` over the batch's own storage.
+struct KeyedRowBatch: Sendable {
+    private var bytes: [UInt8] = []
+    private var fields: [KeyedRecordBuilder.Field] = []
+    private var slotFields: [Int] = []
+    private var problems: [RowProblem] = []
+    private struct Row {
+        var origin: RecordOrigin
+        var column: Int
+        var bytesEnd: Int
+        var fieldsEnd: Int
+        var slotsEnd: Int
+        var problemsEnd: Int
+    }
+    private var rows: [Row] = []
+
+    var count: Int { rows.count }
+
+    init(capacity: Int) {
+        bytes.reserveCapacity(capacity * 1024)
+        fields.reserveCapacity(capacity * 32)
+        rows.reserveCapacity(capacity)
+    }
+
+    mutating func append(_ row: KeyedRow) {
+        bytes.append(contentsOf: row.bytes)
+        fields.append(contentsOf: row.fields)
+        slotFields.append(contentsOf: row.slotFields)
+        problems.append(contentsOf: row.problemList)
+        rows.append(
+            Row(
+                origin: row.origin, column: row.column, bytesEnd: bytes.count, fieldsEnd: fields.count,
+                slotsEnd: slotFields.count, problemsEnd: problems.count))
+    }
+
+    /// Calls `body` with each row in order; the row's pointers are valid during the call.
+    func forEach(_ body: (KeyedRow) throws -> Void) rethrows {
+        try bytes.withUnsafeBufferPointer { bytes in
+            try fields.withUnsafeBufferPointer { fields in
+                try slotFields.withUnsafeBufferPointer { slotFields in
+                    try problems.withUnsafeBufferPointer { problems in
+                        var previous = Row(origin: RecordOrigin(file: "", line: 0, record: 0), column: 0, bytesEnd: 0, fieldsEnd: 0, slotsEnd: 0, problemsEnd: 0)
+                        for row in rows {
+                            try body(
+                                KeyedRow(
+                                    origin: row.origin,
+                                    bytes: UnsafeBufferPointer(rebasing: bytes[previous.bytesEnd..<row.bytesEnd]),
+                                    fields: UnsafeBufferPointer(rebasing: fields[previous.fieldsEnd..<row.fieldsEnd]),
+                                    slotFields: UnsafeBufferPointer(rebasing: slotFields[previous.slotsEnd..<row.slotsEnd]),
+                                    problemList: UnsafeBufferPointer(rebasing: problems[previous.problemsEnd..<row.problemsEnd]),
+                                    column: row.column))
+                            previous = row
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -10,6 +10,9 @@ public struct StatusTotals: Sendable, Hashable {
 /// Counters of a run or of one input file.
 public struct RunCounts: Sendable, Hashable {
     public var read = 0
+    /// Records the readers say they handed on; each must have been read here (a check on the
+    /// hand-over between threads). A file whose read stopped counts what was read.
+    public var delivered = 0
     public var valid = 0
     public var rejected = 0
     /// Rejected records per error code (a record with two codes counts under both).

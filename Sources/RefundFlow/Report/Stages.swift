@@ -112,6 +112,10 @@ public struct StageReport: Sendable {
         ]
         invariants.append(
             Invariant(
+                rule: "records the readers gave = read", holds: counts.delivered == counts.read,
+                detail: "\(counts.delivered) = \(counts.read)"))
+        invariants.append(
+            Invariant(
                 rule: "read = valid + rejected + duplicate", holds: counts.read == counts.valid + rejected + counts.duplicates,
                 detail: "\(counts.read) = \(counts.valid) + \(rejected) + \(counts.duplicates)"))
         guard let push, !dryRun else { return }

@@ -45,7 +45,7 @@ struct RecordProcessor: RecordSink {
         maxPrinted = options.maxPrintedDiagnostics
         valid = ValidRecordOutput(
             records: try BufferedOutput(path: options.outputDirectory + "/records.jsonl"), writer: writer,
-            background: options.dryRun && options.collector == nil)
+            background: options.handsOffWork)
         rejects = try BufferedOutput(path: options.outputDirectory + "/rejects.jsonl")
         duplicates = DuplicateIndex(directory: options.outputDirectory)
         defaultShop = definition.target.options["shopNo"].flatMap { $0.isEmpty ? nil : Array($0.utf8) }
@@ -272,6 +272,9 @@ struct RecordProcessor: RecordSink {
             input.sha256 = (try? fileSHA256(file.path)) ?? ""
         }
         input.notes += missingColumnWarnings
+        let delivered = summary?.records ?? fileCounts.read
+        counts.delivered += delivered
+        fileCounts.delivered = delivered
         input.counts = fileCounts
         inputs.append(input)
         currentFile = nil
