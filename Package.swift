@@ -40,14 +40,11 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
-        // glibc's mallopt (part of libc: nothing to install), to keep a threaded run to two malloc arenas.
-        .systemLibrary(name: "CMalloc"),
         .target(
             name: "RefundFlow",
             dependencies: [
                 "CLibXML2",
                 "CZlib",
-                "CMalloc",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

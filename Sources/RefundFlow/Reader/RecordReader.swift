@@ -109,14 +109,6 @@ public protocol RecordReader: Sendable {
     /// Throws only when the file as a whole is unusable (cannot be opened, bad header).
     /// - Parameter fieldNames: the source fields the pipeline needs, in slot order.
     func read(_ file: InputFile, fieldNames: [String], into sink: inout some RecordSink) throws -> ReadSummary
-    /// Whether reading is the larger part of a run, so that a dry run processes this reader's
-    /// rows on a thread of their own (`RecordRelay`). Measured: worth it for XML (libxml2's
-    /// walk), a loss for the lighter readers, where copying the rows costs more than it frees.
-    var outweighsProcessing: Bool { get }
-}
-
-extension RecordReader {
-    public var outweighsProcessing: Bool { false }
 }
 
 /// Reads a file in large chunks with POSIX I/O, hashing every byte on the way (on another

@@ -36,15 +36,11 @@ public struct RunOptions: Sendable {
     public var progress: RunProgress?
     /// When set, valid records go here instead of to the target (reconcile reads its inputs so).
     public var collector: (@Sendable (RefundRecord) throws -> Void)?
-    /// A dry run processes keyed rows and writes its output on threads of their own; false keeps
-    /// everything on the calling thread (tests compare the two).
+    /// A dry run writes its output on a thread of its own; false keeps everything on the
+    /// calling thread (tests compare the two).
     var usesThreads = true
 
-    /// Whether rows are processed on a thread of their own when work is handed off; nil: the
-    /// reader decides (`outweighsProcessing`). Tests force it for every reader.
-    var processesRowsApart: Bool?
-
-    /// Whether this run hands work to other threads: a dry run to its own outputs.
+    /// Whether this run hands work to another thread: a dry run, its own outputs.
     var handsOffWork: Bool { usesThreads && dryRun && collector == nil }
 
     /// The ledger file this run uses.
@@ -179,7 +175,6 @@ public struct Pipeline {
     /// - Parameter emit: receives terminal lines (diagnostics, notes); the library never prints.
     public func run(_ options: RunOptions, emit: @escaping (String) -> Void) throws -> RunReport {
         let startedAt = Date()
-        if options.handsOffWork { MallocArenas.limited }
         try FileManager.default.createDirectory(atPath: options.outputDirectory, withIntermediateDirectories: true)
         var limits = definition.errorLimits
         if let maxErrors = options.errorLimits.maxErrors { limits.maxErrors = maxErrors }
@@ -194,7 +189,7 @@ public struct Pipeline {
             emit("warning: \(message)")
             report.notes.append(message)
         }
-        let relay: RecordRelay
+        var processor: RecordProcessor
         var ledger: RunLedger?
         // Held until the run returns: no other run may use the ledger meanwhile.
         var ledgerLock: RunLedger.RunLock?
@@ -217,9 +212,7 @@ public struct Pipeline {
                 for note in notes { emit("note: \(note)") }
                 writer = PushWriter(target: target, sink: sink, gate: gate)
             }
-            relay = RecordRelay(
-                try RecordProcessor(pipeline: self, writer: writer, options: options, limits: limits, emit: emit),
-                background: options.handsOffWork && (options.processesRowsApart ?? reader.outweighsProcessing))
+            processor = try RecordProcessor(pipeline: self, writer: writer, options: options, limits: limits, emit: emit)
         } catch let diagnostic as Diagnostic {
             report.fail(diagnostic)
             try report.write(to: options.outputDirectory)
@@ -230,40 +223,29 @@ public struct Pipeline {
         for (position, path) in options.inputs.enumerated() {
             if fatal != nil || stopped {
                 // Not read at all: listed, so the report accounts for every input given.
-                relay.processor.skipFile(InputFile(path: path), reason: "not read: the run stopped at \(options.inputs[position - 1])")
+                processor.skipFile(InputFile(path: path), reason: "not read: the run stopped at \(options.inputs[position - 1])")
                 continue
             }
             let file = InputFile(path: path, progress: options.progress?.bytes)
-            var failure: (any Error)?
-            var summary: ReadSummary?
             do {
-                var sink = relay
-                summary = try reader.read(file, fieldNames: mapper.sourceFieldNames, into: &sink)
-            } catch {
-                failure = error
-            }
-            // The processor's own error came from an earlier row than anything the reader
-            // raised after handing that row over.
-            if let processing = relay.settle() { failure = processing }
-            relay.processor.finishFile(failure == nil ? summary : nil)
-            switch failure {
-            case nil:
-                break
-            case let limit as ErrorLimitReached:
+                let summary = try reader.read(file, fieldNames: mapper.sourceFieldNames, into: &processor)
+                processor.finishFile(summary)
+            } catch let limit as ErrorLimitReached {
+                processor.finishFile(nil)
                 report.notes.append(limit.message)
                 emit("error: \(limit.message) [error_limit]")
                 stopped = true
-            case let diagnostic as Diagnostic:
+            } catch let diagnostic as Diagnostic {
+                processor.finishFile(nil)
                 fatal = diagnostic
-            case let list as DiagnosticList:
+            } catch let list as DiagnosticList {
+                processor.finishFile(nil)
                 fatal = list.diagnostics.first
                 for extra in list.diagnostics.dropFirst() { emit(extra.description) }
-            case let other?:
-                throw other
             }
         }
         do {
-            try relay.processor.finish(into: &report)
+            try processor.finish(into: &report)
         } catch let diagnostic as Diagnostic {
             fatal = fatal ?? diagnostic
         }
