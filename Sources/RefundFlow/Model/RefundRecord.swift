@@ -236,9 +236,10 @@ public struct RefundRecord: Sendable, Equatable {
     }
 }
 
-/// Records packed into two arrays, to hand many to another thread at once: the thread that
-/// unpacks them allocates (and later frees) their copies itself, so the threads never contend
-/// for one another's allocator.
+/// Records packed into a few arrays, to hand many to another thread at once: the thread that
+/// unpacks them allocates (and later frees) its copies itself, so the threads do not contend for
+/// each other's malloc arena per record (handing over `RefundRecord` values did: +16% CPU), only
+/// for the batch's three arrays.
 struct RefundRecordBatch: Sendable {
     private var slots: [RefundRecord.Slot] = []
     private var storage: [UInt8] = []
