@@ -26,19 +26,31 @@ sandbox_pid=$!
 for _ in $(seq 100); do [ -s "$work/address" ] && break; sleep 0.1; done
 address="$(head -1 "$work/address")"
 
-push() {
-    "$bin" run pipelines/taobao-seller-refunds-csv.yaml --set shop_no=CRASH --input "$input" --out "$work/out" \
-        --endpoint "$address" --target-option requestsPerMinute=0 --target-option concurrency=4 \
-        --target-option batchSize=25 --target-option maxRetries=2 --show-errors 0 >/dev/null 2>>"$work/runs.log"
-}
+run_args=(run pipelines/taobao-seller-refunds-csv.yaml --set shop_no=CRASH --input "$input" --out "$work/out"
+    --endpoint "$address" --target-option requestsPerMinute=0 --target-option concurrency=4
+    --target-option batchSize=25 --target-option maxRetries=2 --show-errors 0)
+push() { "$bin" "${run_args[@]}" >/dev/null 2>>"$work/runs.log"; }
+
+# Calls the sandbox has accepted so far.
+accepted() { curl -s "$address/_sandbox/requests" | wc -l; }
 
 killed=0
 finished=0
 for i in $(seq "$kills"); do
-    push &
+    # A simple command, not the function: `$!` must be refundflow itself. (Killing a subshell
+    # that runs it would leave refundflow running on: no crash at all.)
+    "$bin" "${run_args[@]}" >/dev/null 2>>"$work/runs.log" &
     pid=$!
-    delay="$(( (RANDOM % 2200) + 150 ))"
-    sleep "$(awk "BEGIN { print $delay / 1000 }")"
+    # The kill comes after a random time (startup, read-back, ledger writes) or once the
+    # sandbox has accepted a random number of further calls, whichever is first: a faster build
+    # or machine must not let the runs finish before their kills.
+    deadline="$(awk "BEGIN { print $(date +%s%N) / 1e6 + (($RANDOM % 2200) + 150) }")"
+    target="$(( $(accepted) + (RANDOM % 24) + 1 ))"
+    while kill -0 "$pid" 2>/dev/null; do
+        [ "$(awk "BEGIN { print ($(date +%s%N) / 1e6 >= $deadline) }")" = 1 ] && break
+        [ "$(accepted)" -ge "$target" ] && break
+        sleep 0.02
+    done
     if kill -0 "$pid" 2>/dev/null; then
         kill -KILL "$pid" 2>/dev/null || true
         killed=$((killed + 1))
@@ -53,9 +65,15 @@ final_runs=0
 for _ in $(seq 10); do
     final_runs=$((final_runs + 1))
     push || true
-    if python3 - "$work/out/report.json" <<'PY'
+    if python3 - "$work/out/report.json" "$work/stops.log" <<'PY'
 import json, sys
-push = json.load(open(sys.argv[1]))["writer"]["push"]
+report = json.load(open(sys.argv[1]))
+push = (report.get("writer") or {}).get("push")
+if push is None:
+    # The run stopped before pushing (e.g. the ERP read-back of unanswered calls met an injected
+    # fault): safe, and the next run resumes. Recorded for the result.
+    open(sys.argv[2], "a").write((report.get("fatal") or {}).get("code", "unknown") + "\n")
+    sys.exit(1)
 sys.exit(0 if push["failed"]["records"] == 0 else 1)
 PY
     then break; fi
@@ -106,5 +124,10 @@ check("money: input = ledger acknowledged = ERP", money_in == money_ledger == mo
       f"refund_amount {money_in} = {money_ledger} = {money_erp}")
 attempts = open(f"{work}/runs.log").read().count("found")
 print(f"runs that read the ERP back before resending: {attempts}")
+try:
+    stops = Counter(open(f"{work}/stops.log").read().split())
+except FileNotFoundError:
+    stops = Counter()
+print(f"resuming runs that stopped before pushing (and were resumed): {sum(stops.values())} {dict(stops) if stops else ''}".rstrip())
 sys.exit(0 if all(checks) else 1)
 PY
