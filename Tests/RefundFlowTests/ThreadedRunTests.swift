@@ -8,9 +8,8 @@ import Testing
 /// middle of a batch, at a broken page or after a TOP error response.
 struct ThreadedRunTests {
     /// 1,500 generated refunds (about 1% bad) written twice into one file, so the second half
-    /// is all duplicates found across batches and spilled runs: pages of XML, JSON Lines, a CSV
-    /// with its header repeated, and one JSON document.
-    /// `xml-cut` is the XML twice with the second copy cut in half (a broken page: the file
+    /// is all duplicates of records in earlier batches: pages of XML, JSON Lines, a CSV with its
+    /// header repeated, and one JSON document (once). `xml-cut` is the XML twice with the second copy cut in half (a broken page: the file
     /// stops there), `jsonl-error` is the JSON Lines with a TOP error response between the copies.
     static func input(_ shape: String, in directory: String) throws -> (pipeline: String, path: String) {
         let format = String(shape.prefix { $0 != "-" })

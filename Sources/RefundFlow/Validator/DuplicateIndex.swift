@@ -169,7 +169,7 @@ final class DuplicateIndex {
                     raw.storeBytes(of: entry.hash.littleEndian, toByteOffset: 0, as: UInt64.self)
                     raw.storeBytes(of: UInt32(entry.length).littleEndian, toByteOffset: 8, as: UInt32.self)
                     raw.storeBytes(of: entry.origin.littleEndian, toByteOffset: 12, as: UInt64.self)
-                    (raw + 20).copyMemory(from: keys.baseAddress! + Int(entry.start), byteCount: length)
+                    if length > 0 { (raw + 20).copyMemory(from: keys.baseAddress! + Int(entry.start), byteCount: length) }
                     return 20 + length
                 }
                 offset += Int64(20 + length)
