@@ -44,7 +44,8 @@ for i in $(seq "$kills"); do
     # The kill comes after a random time (startup, read-back, ledger writes) or once the
     # sandbox has accepted a random number of further calls, whichever is first: a faster build
     # or machine must not let the runs finish before their kills.
-    deadline="$(awk "BEGIN { print $(date +%s%N) / 1e6 + (($RANDOM % 2200) + 150) }")"
+    delay="$(( (RANDOM % 2200) + 150 ))"  # drawn here, not in a subshell: the seed decides it
+    deadline="$(awk "BEGIN { print $(date +%s%N) / 1e6 + $delay }")"
     target="$(( $(accepted) + (RANDOM % 24) + 1 ))"
     while kill -0 "$pid" 2>/dev/null; do
         [ "$(awk "BEGIN { print ($(date +%s%N) / 1e6 >= $deadline) }")" = 1 ] && break
