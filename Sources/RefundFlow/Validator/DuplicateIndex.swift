@@ -95,7 +95,7 @@ final class DuplicateIndex {
         let tag = Self.tag(hash)
         var slot = Int(truncatingIfNeeded: hash) & tableMask
         while case let held = table[slot], held != 0 {
-            if held & 0xFFFF_FFFF_0000_0000 == tag {
+            if Self.tag(held) == tag {
                 let entry = entries[Int(truncatingIfNeeded: held & 0xFFFF_FFFF) - 1]
                 if entry.hash == hash && Int(entry.length) == key.count
                     && keyBytes[Int(entry.start)..<Int(entry.start + entry.length)].elementsEqual(key)

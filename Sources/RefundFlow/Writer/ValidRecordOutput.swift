@@ -50,23 +50,25 @@ final class ValidRecordOutput {
     }
 
     func add(_ record: RefundRecord) throws {
-        guard let worker else { return try work.write(record) }
-        if let error = worker.error { throw error }
+        guard worker != nil else { return try work.write(record) }
         batch.append(record)
-        if batch.count >= Self.batchSize { handOver() }
+        if batch.count >= Self.batchSize { try handOver() }
     }
 
     /// Writes what is pending and finishes the writer.
     func finish() throws -> WriterSummary {
         if let worker {
-            handOver()
+            try handOver()
             if let error = worker.drain() { throw error }
         }
         return try work.finish()
     }
 
-    private func handOver() {
+    /// Hands the batch to the worker; first throws the worker's error, if it met one (checked
+    /// once a batch, not once a record: what was gathered meanwhile was never written).
+    private func handOver() throws {
         guard let worker, batch.count > 0 else { return }
+        if let error = worker.error { throw error }
         let records = batch
         batch = RefundRecordBatch(capacity: Self.batchSize)
         worker.submit { [work] in try records.forEach(work.write) }
