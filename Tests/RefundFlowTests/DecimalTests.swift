@@ -8,6 +8,7 @@ struct DecimalTests {
         ("¥12.30", "12.3"), ("￥ 1,000", "1000"), ("  20.00 ", "20"), ("12.3456", "12.3456"), ("12.34560000", "12.3456"),
         ("999999999999999.9999", "999999999999999.9999"), ("-¥5", "-5"), ("0.0001", "0.0001"), ("1,234,567.8", "1234567.8"),
         ("12.50元", "12.5"), ("￥1,000.00 元", "1000"),
+        ("1 234", "1234"), ("1 234 567.89", "1234567.89"), ("1\u{A0}000.00", "1000"), ("¥ 12 345.6", "12345.6"),
     ])
     func parsesExactly(_ text: String, _ expected: String) throws {
         let value = try Decimal4.parse(Array(text.utf8)).get()
@@ -16,7 +17,8 @@ struct DecimalTests {
 
     @Test(arguments: [
         ("12abc", Decimal4.ParseError.notANumber), ("12,50", .notANumber), ("1,23", .notANumber), ("1234,567", .notANumber),
-        ("", .notANumber), ("-", .notANumber), (".5", .notANumber), ("5.", .notANumber), ("1 234", .notANumber),
+        ("", .notANumber), ("-", .notANumber), (".5", .notANumber), ("5.", .notANumber), ("12 34", .notANumber), ("1 23", .notANumber), ("1234 567", .notANumber),
+        ("1,234 567", .notANumber), ("1 234,567", .notANumber), ("1 234 .5", .notANumber), ("12 .5", .notANumber),
         ("3.50000E+18", .notANumber), ("1e5", .notANumber), ("NaN", .notANumber), ("12.34567", .tooManyDecimals),
         ("19.99999", .tooManyDecimals), ("1000000000000000", .outOfRange), ("--1", .notANumber), (",123", .notANumber),
         ("1.2345x", .notANumber), ("1.23456x", .notANumber), ("元", .notANumber), ("元12", .notANumber),

@@ -261,6 +261,9 @@ public struct DeclarativeMapper: RecordMapper {
         {
             return "; a comma only separates thousands (1,234.50): if it is a decimal comma, write a point (12.50)"
         }
+        if text.contains(" "), text.allSatisfy({ digits.contains($0) || $0 == " " || $0 == "." || $0 == "-" }) {
+            return "; a space between digits only separates thousands (1 234.50): remove it or group the digits by three"
+        }
         if text.first == "." || text.last == "." {
             return "; write a digit on both sides of the point (0.50, 12.00)"
         }

@@ -86,8 +86,9 @@ public struct Decimal4: Sendable, Hashable, Comparable, CustomStringConvertible 
     }
 
     /// Parses strict decimal text: `-?\d+(\.\d+)?`, allowing `¥`/`￥` and spaces before the
-    /// digits, spaces and one `元` after them, and commas that sit in proper thousands groups (`1,234.50`;
-    /// `12,50` is not a number). Fraction digits past the 4th must be zeros; otherwise
+    /// digits, spaces and one `元` after them, and thousands separators that sit in proper groups:
+    /// commas (`1,234.50`; `12,50` is not a number) or spaces/no-break spaces (`1 234.50`; `12 34`
+    /// is not a number), one kind per number. Fraction digits past the 4th must be zeros; otherwise
     /// `.tooManyDecimals`. Nothing is ever rounded.
     public static func parse(_ text: some Collection<UInt8>) -> Result<Decimal4, ParseError> {
         if let result = text.withContiguousStorageIfAvailable({ parse(buffer: $0) }) { return result }
@@ -131,7 +132,8 @@ public struct Decimal4: Sendable, Hashable, Comparable, CustomStringConvertible 
         var integer: Int128 = 0
         var integerDigits = 0
         var significantDigits = 0
-        var groupDigits = -1  // digits since the last comma; -1 when no comma seen
+        var groupDigits = -1  // digits since the last separator; -1 when none seen
+        var separator: UInt8 = 0  // the thousands separator in use: ',' or ' ' (a space or no-break space)
         let integerStart = index
         while index < count {
             let byte = bytes[index]
@@ -142,18 +144,31 @@ public struct Decimal4: Sendable, Hashable, Comparable, CustomStringConvertible 
                 if groupDigits >= 0 { groupDigits += 1 }
                 if significantDigits > 15 { return .failure(.outOfRange) }
                 index += 1
-            } else if byte == UInt8(ascii: ",") {
-                // A comma must follow 1–3 leading digits or exactly 3 grouped digits.
-                if groupDigits < 0 {
-                    if integerDigits == 0 || integerDigits > 3 { return .failure(.notANumber) }
-                } else if groupDigits != 3 {
-                    return .failure(.notANumber)
-                }
-                groupDigits = 0
-                index += 1
+                continue
+            }
+            // A thousands separator: a comma, or a space or no-break space (C2 A0) as European
+            // exports group digits ("1 234.50"). One kind per number.
+            let width: Int
+            let kind: UInt8
+            if byte == UInt8(ascii: ",") {
+                (width, kind) = (1, UInt8(ascii: ","))
+            } else if byte == 0x20 {
+                (width, kind) = (1, 0x20)
+            } else if byte == 0xC2, index + 1 < count, bytes[index + 1] == 0xA0 {
+                (width, kind) = (2, 0x20)
             } else {
                 break
             }
+            if separator != 0 && separator != kind { return .failure(.notANumber) }
+            separator = kind
+            // A separator must follow 1–3 leading digits or exactly 3 grouped digits.
+            if groupDigits < 0 {
+                if integerDigits == 0 || integerDigits > 3 { return .failure(.notANumber) }
+            } else if groupDigits != 3 {
+                return .failure(.notANumber)
+            }
+            groupDigits = 0
+            index += width
         }
         if groupDigits >= 0 && groupDigits != 3 { return .failure(.notANumber) }
         if integerDigits == 0 || index == integerStart { return .failure(.notANumber) }
