@@ -232,6 +232,23 @@ struct CSVReaderTests {
         ])
     }
 
+    @Test(arguments: [2, 1 << 20])
+    func aColumnNamedTwiceIsReadOnlyWhenItsValuesAgree(chunkSize: Int) throws {
+        // Same value: read. One empty: the other is read. Different values (GBK too): a problem, no guess.
+        var bytes = Array("id,x,id,y\n1,a,1,b\n,c,2,d\n3,e,,f\n4,g,5,h\n".utf8)
+        bytes += [0x36, 0x2C, 0xD6, 0xD0, 0x2C, 0x37, 0x2C, 0x7A, 0x0A]  // 6,中,7,z in GBK
+        let result = try readCSV(bytes, fields: ["id", "y"], chunkSize: chunkSize)
+        #expect(result.rows.map(\.values) == [["1", "b"], ["2", "d"], ["3", "f"], ["4", "h"], ["6", "z"]])
+        #expect(result.rows.map { $0.problems.map(\.message) } == [
+            [], [], [],
+            ["column 'id' is in the header twice (columns 1 and 3) and this row has different values in them ('4', then '5'); RefundFlow does not guess which one is meant"],
+            ["column 'id' is in the header twice (columns 1 and 3) and this row has different values in them ('6', then '7'); RefundFlow does not guess which one is meant"],
+        ])
+        #expect(result.rows[3].problems.first.map { "\($0.location.line):\($0.location.column)" } == "5:5")
+        #expect(result.rows[3].raw == ["4", "g", "5", "h"])
+        #expect(result.summary.notes.contains { $0.hasSuffix("line 1 names column 'id' twice (columns 1 and 3); a row with different values in them is rejected, an empty one takes the other's value") })
+    }
+
     @Test func anXMLOrJSONFileGivenAsCSVIsNamedAsOne() throws {
         for (text, found) in [("<?xml version=\"1.0\"?>\n<r/>\n", "XML"), ("{\n \"a\": 1\n}\n", "JSON"), ("[{\"a\":1}]", "JSON")] {
             #expect {

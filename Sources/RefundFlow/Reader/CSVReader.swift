@@ -157,6 +157,7 @@ private struct CSVReadState: ~Copyable {
         }
         let available = matchColumnsWrittenAnotherWay(header.names, fieldNames: fieldNames)
         var slotColumns = fieldNames.map { name in available.firstIndex(of: name) ?? -1 }
+        var twins = twinColumns(available, slotColumns: slotColumns, headerLine: header.line)
         try sink.begin(
             file: file,
             shape: SourceShape(
@@ -194,6 +195,7 @@ private struct CSVReadState: ~Copyable {
                     repeats.add(line, same: false)
                     header = Header(names: names, line: line, record: recordBytes(end: end), fields: fields)
                     slotColumns = fieldNames.map { name in columns.firstIndex(of: name) ?? -1 }
+                    twins = twinColumns(columns, slotColumns: slotColumns, headerLine: line)
                 }
                 line += lineBreaks
                 dataStart = end
@@ -208,7 +210,7 @@ private struct CSVReadState: ~Copyable {
                         "the file ends in the middle of line \(recordLine + lineBreaks): its last row has \(fields.count) of \(header.names.count) fields and no line end, so the file looks cut short; export or download it again"
                 }
                 try deliver(
-                    end: end, recordLine: recordLine, ordinal: ordinal, header: header, slotColumns: slotColumns,
+                    end: end, recordLine: recordLine, ordinal: ordinal, header: header, slotColumns: slotColumns, twins: twins,
                     sink: &sink)
                 line += lineBreaks
                 dataStart = end
@@ -298,6 +300,57 @@ private struct CSVReadState: ~Copyable {
     /// The header's names, where a column the pipeline reads but the file does not name exactly
     /// is taken from the one column written the same way but for letter case, spaces and
     /// full-width forms (`商品ID` for `商品id`, `金额（元）` for `金额(元)`), named in a note.
+    /// A column the pipeline reads whose name the header has again, further right.
+    struct TwinColumn {
+        let slot: Int
+        let name: String
+        let first: Int
+        let other: Int
+    }
+
+    /// The pipeline's columns that the header names more than once, each noted for the report.
+    /// Reading one of them would be a guess when a row holds different values in them.
+    mutating func twinColumns(_ available: [String], slotColumns: [Int], headerLine: Int) -> [TwinColumn] {
+        var twins: [TwinColumn] = []
+        for (slot, first) in slotColumns.enumerated() where first >= 0 {
+            for other in available.indices where other > first && available[other] == available[first] {
+                twins.append(TwinColumn(slot: slot, name: available[first], first: first, other: other))
+                let note =
+                    "'\(file.path)': line \(headerLine) names column '\(available[first])' twice (columns \(first + 1) and \(other + 1)); "
+                    + "a row with different values in them is rejected, an empty one takes the other's value"
+                if !summary.notes.contains(note) { summary.notes.append(note) }
+            }
+        }
+        return twins
+    }
+
+    /// Resolves a row's twin columns: the same value (or one empty) is no question and the
+    /// column with the value is read; different values are a problem of the row, not a guess.
+    mutating func resolveTwins(
+        _ twins: [TwinColumn], slotColumns: inout [Int], record: UnsafeBufferPointer<UInt8>, arena: [UInt8], recordLine: Int
+    ) {
+        func text(_ span: DecodedSpan) -> String {
+            // Zero-copy spans are ASCII or valid UTF-8; the arena holds UTF-8.
+            if span.inRecord { return String(decoding: UnsafeBufferPointer(rebasing: record[span.start..<span.end]), as: UTF8.self) }
+            return String(decoding: arena[span.start..<span.end], as: UTF8.self)
+        }
+        for twin in twins where twin.other < decoded.count {
+            let (first, other) = (text(decoded[twin.first]), text(decoded[twin.other]))
+            let isBlank = { (text: String) in text.allSatisfy { $0 == " " || $0 == "\t" } }
+            if first == other || isBlank(other) { continue }
+            if isBlank(first) {
+                slotColumns[twin.slot] = twin.other
+                continue
+            }
+            problems.append(
+                RowProblem(
+                    code: .malformed,
+                    message: "column '\(twin.name)' is in the header twice (columns \(twin.first + 1) and \(twin.other + 1)) and this row has different values in them ('\(first)', then '\(other)'); RefundFlow does not guess which one is meant",
+                    sourceField: twin.name,
+                    location: fieldLocation(record: record, recordLine: recordLine, offset: fields[twin.other].start)))
+        }
+    }
+
     mutating func matchColumnsWrittenAnotherWay(_ names: [String], fieldNames: [String]) -> [String] {
         var available = names
         for wanted in fieldNames where !wanted.isEmpty && !available.contains(wanted) {
@@ -744,7 +797,8 @@ private struct CSVReadState: ~Copyable {
     }
 
     mutating func deliver(
-        end: Int, recordLine: Int, ordinal: Int, header: Header, slotColumns: [Int], sink: inout some RecordSink
+        end: Int, recordLine: Int, ordinal: Int, header: Header, slotColumns: [Int], twins: [TwinColumn],
+        sink: inout some RecordSink
     ) throws {
         let base = UnsafeRawPointer(buffer.baseAddress! + dataStart).assumingMemoryBound(to: UInt8.self)
         let record = UnsafeBufferPointer(start: base, count: end - dataStart)
@@ -846,6 +900,10 @@ private struct CSVReadState: ~Copyable {
                         message: "the row has \(fields.count) fields but the header has \(header.names.count)",
                         sourceField: nil, location: SourceLocation(file: file.path, line: recordLine, column: 1)))
             }
+        }
+        var slotColumns = slotColumns
+        if !twins.isEmpty {
+            resolveTwins(twins, slotColumns: &slotColumns, record: record, arena: arena, recordLine: recordLine)
         }
         let origin = RecordOrigin(file: file.path, line: recordLine, record: ordinal)
         let isGB = decoder.mode != .utf8 && decoder.mode != .undecided
