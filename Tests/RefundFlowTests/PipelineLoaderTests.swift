@@ -14,9 +14,9 @@ struct PipelineLoaderTests {
           refund_no: 退款编号
         """
 
-    func errors(_ yaml: String, variables: [String: String] = [:]) -> [String] {
+    func errors(_ yaml: String, variables: [String: String] = [:], requireVariables: Bool = true) -> [String] {
         do {
-            _ = try PipelineLoader.load(yaml: yaml, path: "p.yaml", variables: variables)
+            _ = try PipelineLoader.load(yaml: yaml, path: "p.yaml", variables: variables, requireVariables: requireVariables)
             return []
         } catch {
             return error.diagnostics.map(\.description)
@@ -79,6 +79,37 @@ struct PipelineLoaderTests {
         #expect(errors("version: 1\nfields: {\n").first?.hasPrefix("p.yaml:3:1: error: YAML syntax:") == true)
         #expect(errors("version: 1\nversion: 2\n").first?.contains("duplicate key 'version'") == true)
         #expect(errors("version: 2\nreader: csv\nfields: { tid: a }").first == "p.yaml:1:10: error: pipeline version 2 is not supported; this RefundFlow reads version 1 [pipeline.unsupported_version]")
+    }
+
+    @Test func aConstantTheFieldCannotHoldIsAPipelineError() {
+        let yaml = """
+            version: 1
+            variables:
+              refused: { default: "7" }
+              shop: { required: true }
+            reader: { csv: {} }
+            target:
+              wdt-qjb-raw-refund: { shopNo: S }
+            fields:
+              num: { from: a, default: 1.5.5 }
+              status: { from: s, map: { x: 9, y: "${refused}", z: "${shop}" }, mapDefault: "+2" }
+              type: { when: [ { if: { field: c, equals: d }, value: 1 } ], value: 4 }
+              refund_amount: { value: "12.34567" }
+              price: { value: "￥1,299.00" }
+              buyer_nick: { from: b, default: "\(String(repeating: "买", count: 101))" }
+            """
+        let found = errors(yaml, requireVariables: false).map { $0.replacingOccurrences(of: String(repeating: "买", count: 101), with: "买…") }
+        #expect(found == [
+            "p.yaml:9:28: error: 'default' of field 'num': '1.5.5' is not an exact decimal number; every row it applies to would be rejected [pipeline.bad_value]",
+            "p.yaml:10:32: error: the map value for 'x' of field 'status': '9' is not one of 1–5; every row it applies to would be rejected [pipeline.bad_value]",
+            "p.yaml:10:38: error: the map value for 'y' of field 'status': '7' is not one of 1–5; every row it applies to would be rejected [pipeline.bad_value]",
+            "p.yaml:10:80: error: 'mapDefault' of field 'status': '+2' is not one of 1–5; every row it applies to would be rejected [pipeline.bad_value]",
+            "p.yaml:12:27: error: 'value' of field 'refund_amount': '12.34567' has more than 4 decimal places (Decimal(19,4)); every row it applies to would be rejected [pipeline.bad_value]",
+            "p.yaml:14:35: error: 'default' of field 'buyer_nick': '买…' is 101 characters long; the ERP allows at most 100; every row it applies to would be rejected [pipeline.bad_value]",
+        ])
+        // The variable with no value (lint without --set) is not checked; given, it is.
+        #expect(errors(yaml, variables: ["shop": "3", "refused": "2"]).count == 5)
+        #expect(errors(yaml, variables: ["shop": "x", "refused": "2"]).contains { $0.contains("the map value for 'z' of field 'status': 'x'") })
     }
 
     @Test func theBundledPipelinesLint() throws {

@@ -170,7 +170,7 @@ struct PipelineRunTests {
     }
 
     @Test func numbersThatAreNotExactSayWhatTheyLookLike() {
-        #expect(DeclarativeMapper.numberHint("1.2E+3") == "; it is in scientific notation: write it as a plain decimal (in Excel, format the column as a number with its decimals before saving)")
+        #expect(DeclarativeMapper.numberHint("1.2E+3") == "; it is in scientific notation: write it as a plain decimal (in Excel, format the column as a number with its decimals before saving; an exporter should write money as decimal text)")
         #expect(DeclarativeMapper.numberHint("12,50") == "; a comma only separates thousands (1,234.50): if it is a decimal comma, write a point (12.50)")
         #expect(DeclarativeMapper.numberHint(".5") == "; write a digit on both sides of the point (0.50, 12.00)")
         #expect(DeclarativeMapper.numberHint("12 34.50") == "; a space between digits only separates thousands (1 234.50): remove it or group the digits by three")

@@ -254,7 +254,7 @@ public struct DeclarativeMapper: RecordMapper {
         let text = value.trimmingASCIIWhitespace()
         let digits = Set("0123456789")
         if text.contains(where: { $0 == "E" || $0 == "e" }), text.allSatisfy({ digits.contains($0) || "Ee+-.".contains($0) }) {
-            return "; it is in scientific notation: write it as a plain decimal (in Excel, format the column as a number with its decimals before saving)"
+            return "; it is in scientific notation: write it as a plain decimal (in Excel, format the column as a number with its decimals before saving; an exporter should write money as decimal text)"
         }
         if let comma = text.lastIndex(of: ","), !text.contains("."), text[text.index(after: comma)...].count != 3,
             text.allSatisfy({ digits.contains($0) || $0 == "," || $0 == "-" })

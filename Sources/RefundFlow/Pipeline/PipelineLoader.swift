@@ -372,17 +372,27 @@ public enum PipelineLoader {
             case "from":
                 if let names = context.stringList(option.value, "'from'") { definition.value = .source(names) }
             case "value":
-                if let value = context.template(option.value, "'value'") { definition.value = .constant(value) }
-            case "default": definition.defaultValue = context.template(option.value, "'default'")
+                if let value = context.template(option.value, "'value'") {
+                    definition.value = .constant(value)
+                    checkConstant(option.value, value, for: definition.field, "'value'", &context)
+                }
+            case "default":
+                definition.defaultValue = context.template(option.value, "'default'")
+                if let value = definition.defaultValue { checkConstant(option.value, value, for: definition.field, "'default'", &context) }
             case "clean": definition.clean = cleanSteps(option.value, &context)
             case "map":
                 guard let entries = context.mapping(option.value, "'map'") else { break }
                 var map: [String: String] = [:]
                 for entry in entries {
-                    if let value = context.template(entry.value, "map value for '\(entry.key)'") { map[entry.key] = value }
+                    if let value = context.template(entry.value, "map value for '\(entry.key)'") {
+                        map[entry.key] = value
+                        checkConstant(entry.value, value, for: definition.field, "the map value for '\(entry.key)'", &context)
+                    }
                 }
                 definition.map = map
-            case "mapDefault": definition.mapDefault = context.template(option.value, "'mapDefault'")
+            case "mapDefault":
+                definition.mapDefault = context.template(option.value, "'mapDefault'")
+                if let value = definition.mapDefault { checkConstant(option.value, value, for: definition.field, "'mapDefault'", &context) }
             case "pattern": definition.pattern = pattern(option.value, &context)
             case "formats": definition.formats = dateFormats(option.value, &context)
             case "timeZone": definition.timeZone = zoneName(option.value, "'timeZone'", &context)
@@ -395,7 +405,7 @@ public enum PipelineLoader {
                     break
                 }
                 for clause in clauses {
-                    if let decoded = whenClause(clause, &context) { definition.when.append(decoded) }
+                    if let decoded = whenClause(clause, field: definition.field, &context) { definition.when.append(decoded) }
                 }
             default: break
             }
@@ -432,7 +442,34 @@ public enum PipelineLoader {
         }
     }
 
-    static func whenClause(_ node: Node, _ context: inout YAMLContext) -> WhenClause? {
+    /// A constant (`value`, `default`, a map value, `mapDefault`, a `when` value) that the
+    /// field cannot hold would reject every row it reaches: it is a pipeline error, found before
+    /// any data is read. Skipped while a variable in it has no value (`lint` without `--set`).
+    static func checkConstant(_ node: Node, _ value: String, for field: RefundField, _ what: String, _ context: inout YAMLContext) {
+        guard !value.isEmpty, !context.hasUnsetVariable(node) else { return }
+        let problem: String?
+        switch field.kind {
+        case .decimal:
+            switch Decimal4.parse(Array(value.utf8)) {
+            case .success: problem = nil
+            case .failure(.notANumber): problem = "'\(value)' is not an exact decimal number"
+            case .failure(.tooManyDecimals): problem = "'\(value)' has more than 4 decimal places (Decimal(19,4))"
+            case .failure(.outOfRange): problem = "'\(value)' is outside Decimal(19,4)"
+            }
+        case .integer(let range):
+            let isWhole = value.utf8.count <= 9 && value.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+            problem = isWhole && Int(value).map(range.contains) == true ? nil : "'\(value)' is not one of \(range.lowerBound)–\(range.upperBound)"
+        case .text(let maxLength):
+            problem = value.count > maxLength ? "'\(value)' is \(value.count) characters long; the ERP allows at most \(maxLength)" : nil
+        case .dateTime:
+            problem = nil  // parsed with the pipeline's date formats, which may come after it
+        }
+        if let problem {
+            context.error(node, "bad_value", "\(what) of field '\(field.rawValue)': \(problem); every row it applies to would be rejected")
+        }
+    }
+
+    static func whenClause(_ node: Node, field: RefundField, _ context: inout YAMLContext) -> WhenClause? {
         guard let pairs = context.mapping(node, "a 'when' clause") else { return nil }
         context.checkKeys(pairs, allowed: ["if", "value", "from"], in: "a 'when' clause")
         guard let condition = pairs.first(where: { $0.key == "if" }) else {
@@ -447,6 +484,7 @@ public enum PipelineLoader {
         if let value = pairs.first(where: { $0.key == "value" }), let text = context.template(value.value, "'value'") {
             if result != nil { context.error(value.keyNode, "conflict", "a 'when' clause has both 'from' and 'value'") }
             result = .constant(text)
+            checkConstant(value.value, text, for: field, "a 'when' value", &context)
         }
         if result == nil && !pairs.contains(where: { $0.key == "value" || $0.key == "from" }) {
             context.error(node, "missing_key", "a 'when' clause needs 'value' or 'from' (use value: '' for an empty value)")

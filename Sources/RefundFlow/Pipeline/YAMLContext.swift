@@ -62,6 +62,17 @@ struct YAMLContext {
         return scalar.string
     }
 
+    /// Whether a scalar refers to a variable that has no value yet (`lint` without `--set`).
+    func hasUnsetVariable(_ node: Node) -> Bool {
+        guard case .scalar(let scalar) = node else { return false }
+        var rest = Substring(scalar.string)
+        while let open = rest.range(of: "${"), let close = rest[open.upperBound...].firstIndex(of: "}") {
+            if variables[String(rest[open.upperBound..<close])] == nil { return true }
+            rest = rest[rest.index(after: close)...]
+        }
+        return false
+    }
+
     /// A scalar with `${var}` substituted.
     mutating func template(_ node: Node, _ what: String) -> String? {
         guard let raw = string(node, what) else { return nil }
