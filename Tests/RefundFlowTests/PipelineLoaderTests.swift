@@ -62,6 +62,11 @@ struct PipelineLoaderTests {
             "p.yaml:10:37: error: unsupported date token 'QQ' in 'yyyy-QQ-dd'; use yyyy, MM, M, dd, d, HH, H, mm, ss, SSS, XXX [pipeline.bad_date_format]",
             "p.yaml:11:25: error: a condition needs exactly one test: equals, notEquals, in, notIn, empty or matches [pipeline.wrong_type]",
         ])
+        // A misspelt test is one error, with the suggestion.
+        let misspelt = Self.minimal + "\n  type: { when: [ { if: { field: c, equal: d }, value: 1 } ], value: 4 }"
+        #expect(errors(misspelt, variables: ["shop_no": "S"]).map { $0.components(separatedBy: "\n").prefix(2).joined(separator: " | ") } == [
+            "p.yaml:9:37: error: unknown key 'equal' in a condition [pipeline.unknown_key] |   note: did you mean 'equals'?"
+        ])
     }
 
     @Test func requiredVariablesAndUnknownSets() {

@@ -529,8 +529,7 @@ public enum PipelineLoader {
         case "matches":
             return pattern(test.value, &context).map { .matches(field: names, pattern: $0) }
         default:
-            context.error(test.keyNode, "wrong_type", "'\(test.key)' cannot be combined with 'field'")
-            return nil
+            return nil  // an unknown key: checkKeys reported it, with a suggestion
         }
     }
 }
