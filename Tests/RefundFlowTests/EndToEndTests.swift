@@ -232,6 +232,8 @@ import Testing
         try Fixtures.write(try Fixtures.gzip(equivalent), to: directory + "/exports/3-archived.csv.gz")
         try Fixtures.write("not an export", to: directory + "/exports/readme.md")
         try Fixtures.write("a,b\n", to: directory + "/exports/.partial.csv")
+        // A subdirectory named like an export (an earlier run's --out) is not read.
+        try FileManager.default.createDirectory(atPath: directory + "/exports/0-out.csv", withIntermediateDirectories: true)
         let result = try CLI.run([
             "run", "pipelines/taobao-seller-refunds-csv.yaml", "--set", "shop_no=D", "--input", directory + "/exports",
             samples + "taobao-refunds-equivalent.csv", "--out", directory + "/out", "--dry-run",
@@ -269,6 +271,23 @@ import Testing
         #expect(result.status == 0)
         #expect(try Fixtures.jsonLines(directory + "/out/records.jsonl").count == 6)
         #expect(try Fixtures.read(directory + "/out/report.json").contains("\"path\":\"/dev/stdin\""))
+    }
+
+    @Test func theSameFileGivenTwiceIsNamedAndItsSecondReadingIsAllDuplicates() throws {
+        let directory = try Fixtures.temporaryDirectory("refundflow-twice")
+        let sample = Fixtures.packageRoot + "/pipelines/samples/top-refunds.jsonl"
+        try FileManager.default.createSymbolicLink(atPath: directory + "/link.jsonl", withDestinationPath: sample)
+        let result = try CLI.run([
+            "run", "pipelines/taobao-top-refunds-jsonl.yaml", "--set", "shop_no=T", "--input", sample, directory + "/link.jsonl",
+            "--out", directory + "/out", "--dry-run",
+        ])
+        #expect(result.status == 2)
+        let warning = "'\(directory)/link.jsonl' is the same file as '\(sample)', given before it: its records are read again and each is rejected as a duplicate"
+        #expect(result.stderr.contains("warning: \(warning)"))
+        #expect(try Fixtures.read(directory + "/out/report.md").contains(warning))
+        let records = try Fixtures.jsonLines(directory + "/out/records.jsonl").count
+        let rejects = try Fixtures.jsonLines(directory + "/out/rejects.jsonl")
+        #expect(rejects.filter { ($0["file"] as? String) == directory + "/link.jsonl" }.count >= records)
     }
 
     @Test func anExportWithoutTheColumnsWDTMayReceiveEmptyLoadsWithWarnings() throws {

@@ -24,7 +24,7 @@ enum ReaderRegistry {
     }
 
     /// Input paths with each directory replaced by its files of this reader kind (sorted by
-    /// name, not recursive, hidden files left out), and `-` by standard input. A directory with
+    /// name, not recursive, hidden files and subdirectories left out), and `-` by standard input. A directory with
     /// none is an error.
     static func inputFiles(_ paths: [String], readerName: String) throws(Diagnostic) -> [String] {
         let extensions = entries.first { $0.name == readerName }?.fileExtensions ?? []
@@ -39,10 +39,14 @@ enum ReaderRegistry {
                 files.append(path)  // a file, or a missing path the reader reports
                 continue
             }
+            let directory = path.hasSuffix("/") ? String(path.dropLast()) : path
             let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { name in
                 // `.gz` too: a compressed export is read through zlib like any other.
                 let plain = name.lowercased().hasSuffix(".gz") ? String(name.lowercased().dropLast(3)) : name.lowercased()
-                return !name.hasPrefix(".") && extensions.contains { plain.hasSuffix("." + $0) }
+                guard !name.hasPrefix("."), extensions.contains(where: { plain.hasSuffix("." + $0) }) else { return false }
+                // Files only: a subdirectory named like an export (`out.json/`) is not one.
+                var isFolder: ObjCBool = false
+                return FileManager.default.fileExists(atPath: directory + "/" + name, isDirectory: &isFolder) && !isFolder.boolValue
             }
             guard !names.isEmpty else {
                 throw Diagnostic(
@@ -50,7 +54,6 @@ enum ReaderRegistry {
                     message: "the input directory '\(path)' has no \(extensions.map { "." + $0 }.joined(separator: ", ")) files (nor .gz ones)",
                     notes: ["give files with --input FILE, or the directory the exports are in"])
             }
-            let directory = path.hasSuffix("/") ? String(path.dropLast()) : path
             files += names.sorted().map { directory + "/" + $0 }
         }
         return files

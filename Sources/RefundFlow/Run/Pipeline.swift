@@ -189,6 +189,19 @@ public struct Pipeline {
             emit("warning: \(message)")
             report.notes.append(message)
         }
+        // The same file given twice (a path and a directory holding it, say): its second reading
+        // is all duplicates. Said up front, so a reject file full of them is no surprise.
+        var seen: [String: String] = [:]
+        for path in options.inputs where path != "/dev/stdin" {
+            let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path
+            if let first = seen[real] {
+                let message = "'\(path)' is the same file as '\(first)', given before it: its records are read again and each is rejected as a duplicate"
+                emit("warning: \(message)")
+                report.notes.append(message)
+            } else {
+                seen[real] = path
+            }
+        }
         var processor: RecordProcessor
         var ledger: RunLedger?
         // Held until the run returns: no other run may use the ledger meanwhile.
