@@ -290,6 +290,20 @@ import Testing
         #expect(rejects.filter { ($0["file"] as? String) == directory + "/link.jsonl" }.count >= records)
     }
 
+    @Test func aPageOfAPagedResponseIsAWarningInTheTerminalAndTheReport() throws {
+        let directory = try Fixtures.temporaryDirectory("refundflow-page")
+        let sample = try Fixtures.read(Fixtures.packageRoot + "/pipelines/samples/top-refunds.xml")
+        try Fixtures.write(sample.replacingOccurrences(of: "<total_results>6</total_results>", with: "<total_results>250</total_results>"), to: directory + "/page1.xml")
+        let result = try CLI.run([
+            "run", "pipelines/taobao-top-refunds-xml.yaml", "--set", "shop_no=T", "--input", directory + "/page1.xml",
+            "--out", directory + "/out", "--dry-run",
+        ])
+        #expect(result.status == 0)
+        let warning = "the response says total_results 250, but the file holds 6 records in 1 response: the other pages are not in it (at page_size 100 the query has 3 pages); fetch every page, or their refunds are not loaded"
+        #expect(result.stderr.contains("\(directory)/page1.xml: warning: \(warning) [input.missing_pages]"))
+        #expect(try Fixtures.read(directory + "/out/report.md").contains(warning))
+    }
+
     @Test func anExportWithoutTheColumnsWDTMayReceiveEmptyLoadsWithWarnings() throws {
         let directory = try Fixtures.temporaryDirectory("refundflow-variant")
         try Fixtures.write(

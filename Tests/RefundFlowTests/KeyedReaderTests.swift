@@ -737,3 +737,51 @@ struct PathSlotCacheTests {
         #expect(resolved == PathSlotCache.limit + 200)
     }
 }
+
+/// A TOP list response says how many refunds the query has; a file with fewer is missing pages.
+struct ResponsePagingTests {
+    static let path = "refunds_receive_get_response/refunds/refund"
+    static let missing = "the response says total_results 250, but the file holds 2 records in 1 response: the other pages are not in it (at page_size 100 the query has 3 pages); fetch every page, or their refunds are not loaded"
+
+    static func xml(_ ids: [Int], tail: String) -> String {
+        "<?xml version=\"1.0\" encoding=\"utf-8\" ?><refunds_receive_get_response><refunds list=\"true\">"
+            + ids.map { "<refund><refund_id>\($0)</refund_id></refund>" }.joined() + "</refunds>\(tail)</refunds_receive_get_response><!--top-->\n"
+    }
+
+    static func json(_ ids: [Int], tail: String) -> String {
+        "{\"refunds_receive_get_response\":{\"refunds\":{\"refund\":[" + ids.map { "{\"refund_id\":\($0)}" }.joined(separator: ",") + "]}\(tail)}}\n"
+    }
+
+    func warnings(_ text: String, _ reader: some RecordReader) throws -> [String] {
+        let result = try readKeyed(text, reader: reader, fields: ["refund_id"])
+        #expect(result.summary.warnings.allSatisfy { $0.code == "input.missing_pages" })
+        return result.summary.warnings.map(\.message)
+    }
+
+    @Test func xmlFewerRecordsThanTotalResultsOrAHasNextLastPageIsAWarning() throws {
+        let reader = xmlReader(Self.path)
+        #expect(try warnings(Self.xml([1, 2], tail: "<total_results>250</total_results>"), reader) == [Self.missing])
+        // Pages saved one after another that hold the total: nothing to say.
+        let pages = Self.xml([1, 2], tail: "<total_results>3</total_results><has_next>true</has_next>")
+            + Self.xml([3], tail: "<total_results>3</total_results><has_next>false</has_next>")
+        #expect(try warnings(pages, reader) == [])
+        #expect(try warnings(Self.xml([1, 2], tail: "<total_results>2</total_results><has_next>true</has_next>"), reader) == [
+            "the last response in the file says has_next true (2 records in 1 response): the pages after it are not in it; fetch them too"
+        ])
+        #expect(try warnings(Self.xml([1, 2], tail: "<total_results>3</total_results>"), reader) == [
+            "the response says total_results 3, but the file holds 2 records in 1 response: the other pages are not in it; fetch every page, or their refunds are not loaded"
+        ])
+        #expect(try warnings(Self.xml([1, 2], tail: ""), reader) == [])
+    }
+
+    @Test func jsonDocumentsAndResponseLinesAreCheckedTheSameWay() throws {
+        let document = jsonReader(path: Self.path)
+        #expect(try warnings(Self.json([1, 2], tail: ",\"total_results\":250,\"request_id\":\"x\""), document) == [Self.missing])
+        #expect(try warnings(Self.json([1, 2], tail: ",\"total_results\":\"2\""), document) == [])
+        let lines = jsonReader(.lines, path: Self.path)
+        #expect(try warnings(Self.json([1, 2], tail: ",\"total_results\":250"), lines) == [Self.missing])
+        let pages = Self.json([1, 2], tail: ",\"total_results\":3,\"has_next\":true") + Self.json([3], tail: ",\"total_results\":3,\"has_next\":false")
+        #expect(try warnings(pages, lines) == [])
+        #expect(try warnings(Self.json([1], tail: ",\"total_results\":1,\"has_next\":true"), lines).first?.hasPrefix("the last response in the file says has_next true") == true)
+    }
+}

@@ -104,6 +104,8 @@ public struct JSONReader: RecordReader {
         // its records are taken from the path; other lines are records themselves.
         let response = options.recordPaths.isEmpty ? nil : KeyedRecordBuilder(file: builder.file, fieldNames: [])
         var emptyResponses = 0
+        var paging = ResponsePaging()
+        defer { if summary.truncated == nil, let warning = paging.warning { summary.warnings.append(warning) } }
         if try stream.peekFirstLine().filter({ $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) == [UInt8(ascii: "{")] {
             // A line that is `{` alone: objects written over several lines each (pretty-printed,
             // as `jq` writes them without -c), read one after another like lines.
@@ -112,12 +114,16 @@ public struct JSONReader: RecordReader {
                 guard next == UInt8(ascii: "{") else { throw stream.error("expected another JSON object (the file holds pretty-printed objects one after another)") }
                 let value = try stream.captureValue()
                 objects += 1
-                try readObject(value.bytes, line: value.line, column: value.column, lineEnded: true, stream, builder, response, &emptyResponses, &sink, &summary)
+                try readObject(
+                    value.bytes, line: value.line, column: value.column, lineEnded: true, stream, builder, response, &emptyResponses, &paging,
+                    &sink, &summary)
             }
             summary.notes.append("'\(stream.path)': \(objects) JSON object\(objects == 1 ? "" : "s") written over several lines each (pretty-printed, as jq writes them), read one after another")
         } else {
             while let line = try stream.nextLine() {
-                try readObject(line.bytes, line: line.number, column: 1, lineEnded: stream.lineWasTerminated, stream, builder, response, &emptyResponses, &sink, &summary)
+                try readObject(
+                    line.bytes, line: line.number, column: 1, lineEnded: stream.lineWasTerminated, stream, builder, response, &emptyResponses,
+                    &paging, &sink, &summary)
             }
         }
         if emptyResponses > 0 {
@@ -129,14 +135,18 @@ public struct JSONReader: RecordReader {
     /// from the path, or a record itself; invalid JSON is a reject and reading goes on.
     private func readObject(
         _ bytes: UnsafeBufferPointer<UInt8>, line: Int, column: Int, lineEnded: Bool, _ stream: JSONStream, _ builder: KeyedRecordBuilder,
-        _ response: KeyedRecordBuilder?, _ emptyResponses: inout Int, _ sink: inout some RecordSink, _ summary: inout ReadSummary
+        _ response: KeyedRecordBuilder?, _ emptyResponses: inout Int, _ paging: inout ResponsePaging, _ sink: inout some RecordSink,
+        _ summary: inout ReadSummary
     ) throws {
         if let response, let path = RecordPaths.path(forRoot: Self.firstKey(bytes), in: options.recordPaths) {
             var parser = JSONRecordParser(bytes, line: line, column: column, builder: response, buffers: stream.parseBuffers)
             parser.marksEmptyElements = true
             response.begin(line: line, column: column)
             if (try? parser.parseRecord(requireEnd: true)) != nil, response.problems.isEmpty {
-                if try Self.deliverRecords(of: response, at: path, line: line, to: builder, &sink) == 0 { emptyResponses += 1 }
+                let (total, hasNext) = (response.value(at: path[0] + "/" + RecordPaths.totalKey), response.value(at: path[0] + "/" + RecordPaths.hasNextKey))
+                let delivered = try Self.deliverRecords(of: response, at: path, line: line, to: builder, &sink)
+                if delivered == 0 { emptyResponses += 1 }
+                paging.add(total: total, hasNext: hasNext, records: delivered)
                 return
             }
             // Invalid JSON or text: rejected below like any bad line.
@@ -276,8 +286,10 @@ public struct JSONReader: RecordReader {
         var documents = 0
         var empty: [[String]] = []
         var errorPages = 0
+        var paging = ResponsePaging()
         repeat {
             documents += 1
+            let recordsBefore = builder.ordinal
             _ = try stream.peekNonSpace()
             let (line, column) = (stream.line, stream.column)
             var walk = DocumentWalk(isLaterDocument: documents > 1)
@@ -304,8 +316,10 @@ public struct JSONReader: RecordReader {
                 throw error
             }
             if walk.reached < path.count { empty.append(path) }
+            paging.add(total: walk.totalResults, hasNext: walk.hasNext, records: builder.ordinal - recordsBefore)
         } while try stream.skipSpace() == UInt8(ascii: "{")
         try stream.expectEnd()
+        if errorPages == 0, let warning = paging.warning { summary.warnings.append(warning) }
         if documents == 1, let path = empty.first { summary.notes.append(RecordPaths.emptyNote(path: stream.path, path)) }
         if documents > 1 {
             summary.notes.append(
@@ -323,6 +337,9 @@ public struct JSONReader: RecordReader {
         var firstKey: String?
         var path: [String]?
         var reached = 0
+        /// The response's `total_results` and `has_next`, as written (keys of the root's object).
+        var totalResults: String?
+        var hasNext: String?
     }
 
     /// Inside an object at `depth` of the record path (after `{`), until its `}`.
@@ -371,6 +388,9 @@ public struct JSONReader: RecordReader {
                 } else {
                     _ = try stream.captureValue()
                 }
+            } else if depth == 1, walk.path != nil, key == RecordPaths.totalKey || key == RecordPaths.hasNextKey {
+                let text = Self.scalarText(try stream.captureValue().bytes)
+                if key == RecordPaths.totalKey { walk.totalResults = text } else { walk.hasNext = text }
             } else {
                 _ = try stream.captureValue()  // skipped, but checked
             }
@@ -379,6 +399,12 @@ public struct JSONReader: RecordReader {
             stream.advance()
             if next == UInt8(ascii: "}") { return }
         }
+    }
+
+    /// A captured scalar as text: a string without its quotes, a number or literal as written.
+    private static func scalarText(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        let text = String(decoding: bytes, as: UTF8.self).trimmingASCIIWhitespace()
+        return text.count >= 2 && text.hasPrefix("\"") && text.hasSuffix("\"") ? String(text.dropFirst().dropLast()) : text
     }
 
     private static let errorResponsePrefix = Array("error_response/".utf8)

@@ -33,6 +33,11 @@ enum RecordPaths {
             + (errorPages == 0 ? "" : "; \(errorPages) of them \(errorPages == 1 ? "is a TOP error response" : "are TOP error responses") (missing pages)")
     }
 
+    /// The response fields that say how many records the query has: TOP's `total_results`
+    /// (every page carries the query's total) and `has_next` (with `use_has_next=true`).
+    static let totalKey = "total_results"
+    static let hasNextKey = "has_next"
+
     /// The fatal error for a document with none of the paths: names the root it does have.
     static func notFound(path: String, root: String?, _ paths: [[String]]) -> Diagnostic {
         let found = root.map { "has '\($0)' at its root" } ?? "is empty"
@@ -94,6 +99,15 @@ final class KeyedRecordBuilder {
 
     /// The current record's path and value bytes (valid until the next `add`).
     var bytes: UnsafeBufferPointer<UInt8> { store.buffer }
+
+    /// The current record's value at `path` (names joined by `/`), if it has one.
+    func value(at path: String) -> String? {
+        let bytes = self.bytes
+        let wanted = Array(path.utf8)
+        return fields.first { bytes[$0.pathStart..<$0.pathEnd].elementsEqual(wanted) }.map {
+            String(decoding: UnsafeBufferPointer(rebasing: bytes[$0.valueStart..<$0.valueEnd]), as: UTF8.self)
+        }
+    }
 
     init(file: InputFile, fieldNames: [String]) {
         self.file = file
@@ -273,4 +287,42 @@ struct KeyedRow: SourceRow {
     }
 
     func rawBytes() -> [UInt8]? { nil }
+}
+
+/// What TOP's paged list responses say about themselves, over the responses of one file (one
+/// page, or pages saved one after another). Nothing in the records shows that a page is
+/// missing; this does: fewer records than `total_results`, or a last page with `has_next` true.
+struct ResponsePaging {
+    private var total: Int?
+    private var records = 0
+    private var responses = 0
+    private var lastHasNext = false
+
+    /// One response: its `total_results` and `has_next` as written (nil when absent), and the
+    /// records read from it.
+    mutating func add(total: String?, hasNext: String?, records: Int) {
+        responses += 1
+        self.records += records
+        if let total, let value = Int(total.trimmingASCIIWhitespace()), value >= 0 { self.total = max(self.total ?? 0, value) }
+        lastHasNext = hasNext?.trimmingASCIIWhitespace() == "true"
+    }
+
+    /// The warning when pages look missing, else nil.
+    var warning: ReadWarning? {
+        let held = "\(records) record\(records == 1 ? "" : "s") in \(responses) response\(responses == 1 ? "" : "s")"
+        if let total, records < total {
+            let pages = (total + 99) / 100
+            return ReadWarning(
+                code: "input.missing_pages",
+                message: "the response says total_results \(total), but the file holds \(held): the other pages are not in it"
+                    + (pages > 1 ? " (at page_size 100 the query has \(pages) pages)" : "")
+                    + "; fetch every page, or their refunds are not loaded")
+        }
+        if lastHasNext {
+            return ReadWarning(
+                code: "input.missing_pages",
+                message: "the last response in the file says has_next true (\(held)): the pages after it are not in it; fetch them too")
+        }
+        return nil
+    }
 }

@@ -99,8 +99,17 @@ public struct ReadSummary: Sendable, Hashable {
     public var truncated: String?
     /// Things worth telling a person about the file (e.g. a response with no records).
     public var notes: [String] = []
+    /// Things about the file that may mean records are missing from it, though none is broken
+    /// (e.g. fewer records than the response's `total_results`): printed as warnings.
+    public var warnings: [ReadWarning] = []
 
     public init(file: InputFile) { self.file = file }
+}
+
+/// A warning about a file as a whole, with its diagnostic code.
+public struct ReadWarning: Sendable, Hashable {
+    public var code: String
+    public var message: String
 }
 
 /// Stage 1: turns a file into source rows, streaming, in file order.

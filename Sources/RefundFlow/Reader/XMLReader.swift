@@ -62,8 +62,10 @@ public struct XMLReader: RecordReader {
         var missingPages: [TOPErrorResponse] = []
         var brokenDocument: Int?
         var lineOffset = 0
+        var paging = ResponsePaging()
         repeat {
             documents += 1
+            let recordsBefore = builder.ordinal
             let document = try readDocument(
                 input, context: context, file: file, builder: builder, readsAttributes: readsAttributes, lineOffset: lineOffset,
                 isLaterDocument: documents > 1, into: &sink)
@@ -99,10 +101,14 @@ public struct XMLReader: RecordReader {
                 }
                 empty.append(matched)
             }
+            if document.walker.matchedPath != nil {
+                paging.add(total: document.walker.totalResults, hasNext: document.walker.hasNext, records: builder.ordinal - recordsBefore)
+            }
         } while input.startNextDocument()
         if summary.truncated == nil, let first = missingPages.first {
             summary.truncated = TOPErrorResponse.missingPages(first: first, count: missingPages.count)
         }
+        if summary.truncated == nil, let warning = paging.warning { summary.warnings.append(warning) }
         if documents == 1, let matched = empty.first { summary.notes.append(RecordPaths.emptyNote(path: file.path, matched)) }
         if documents > 1 {
             summary.notes.append(
@@ -355,6 +361,9 @@ struct XMLWalker {
     let isLaterDocument: Bool
     /// The TOP error response this (later) document is.
     private(set) var errorResponse: TOPErrorResponse?
+    /// The response's `total_results` and `has_next`, as written (a child of the root).
+    private(set) var totalResults: String?
+    private(set) var hasNext: String?
 
     init(
         reader: xmlTextReaderPtr, file: InputFile, recordPaths: [[String]], maxTextBytes: Int, builder: KeyedRecordBuilder,
@@ -422,6 +431,13 @@ struct XMLWalker {
                     matchedPath = RecordPaths.path(forRoot: elementName, in: recordPaths)
                     if let matchedPath { recordPath = matchedPath.map { Array($0.utf8) } }
                 }
+                if elementPath.count == 2, matchedPath != nil, !isEmpty {
+                    if elementName.elementsEqual(RecordPaths.totalKey.utf8) {
+                        totalResults = readString()
+                    } else if elementName.elementsEqual(RecordPaths.hasNextKey.utf8) {
+                        hasNext = readString()
+                    }
+                }
                 if elementPath == recordPath {
                     foundRecordPath = true
                     let recordLine = line()
@@ -456,6 +472,13 @@ struct XMLWalker {
                 break  // text between records, comments, processing instructions, the XML declaration
             }
         }
+    }
+
+    /// The text of the current element (the reader stays on it).
+    private func readString() -> String? {
+        guard let text = xmlTextReaderReadString(reader) else { return nil }
+        defer { refundflow_xmlFree(text) }
+        return String(cString: UnsafeRawPointer(text).assumingMemoryBound(to: CChar.self))
     }
 
     private func customEntity(_ name: [UInt8], line: Int) -> Diagnostic {

@@ -263,6 +263,10 @@ struct RecordProcessor: RecordSink {
             input.encoding = summary.encoding
             input.truncated = summary.truncated
             if let truncated = summary.truncated { emit("\(file.path): warning: \(truncated) [input.truncated]") }
+            for warning in summary.warnings {
+                emit("\(file.path): warning: \(warning.message) [\(warning.code)]")
+                input.notes.append("'\(file.path)': \(warning.message)")
+            }
             for note in summary.notes {
                 emit("note: \(note)")
                 input.notes.append(note)
