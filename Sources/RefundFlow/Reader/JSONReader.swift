@@ -104,8 +104,6 @@ public struct JSONReader: RecordReader {
         // its records are taken from the path; other lines are records themselves.
         let response = options.recordPaths.isEmpty ? nil : KeyedRecordBuilder(file: builder.file, fieldNames: [])
         var emptyResponses = 0
-        var paging = ResponsePaging()
-        defer { if summary.truncated == nil, let warning = paging.warning { summary.warnings.append(warning) } }
         if try stream.peekFirstLine().filter({ $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) == [UInt8(ascii: "{")] {
             // A line that is `{` alone: objects written over several lines each (pretty-printed,
             // as `jq` writes them without -c), read one after another like lines.
@@ -115,15 +113,15 @@ public struct JSONReader: RecordReader {
                 let value = try stream.captureValue()
                 objects += 1
                 try readObject(
-                    value.bytes, line: value.line, column: value.column, lineEnded: true, stream, builder, response, &emptyResponses, &paging,
-                    &sink, &summary)
+                    value.bytes, line: value.line, column: value.column, lineEnded: true, stream, builder, response, &emptyResponses, &sink,
+                    &summary)
             }
             summary.notes.append("'\(stream.path)': \(objects) JSON object\(objects == 1 ? "" : "s") written over several lines each (pretty-printed, as jq writes them), read one after another")
         } else {
             while let line = try stream.nextLine() {
                 try readObject(
                     line.bytes, line: line.number, column: 1, lineEnded: stream.lineWasTerminated, stream, builder, response, &emptyResponses,
-                    &paging, &sink, &summary)
+                    &sink, &summary)
             }
         }
         if emptyResponses > 0 {
@@ -135,8 +133,7 @@ public struct JSONReader: RecordReader {
     /// from the path, or a record itself; invalid JSON is a reject and reading goes on.
     private func readObject(
         _ bytes: UnsafeBufferPointer<UInt8>, line: Int, column: Int, lineEnded: Bool, _ stream: JSONStream, _ builder: KeyedRecordBuilder,
-        _ response: KeyedRecordBuilder?, _ emptyResponses: inout Int, _ paging: inout ResponsePaging, _ sink: inout some RecordSink,
-        _ summary: inout ReadSummary
+        _ response: KeyedRecordBuilder?, _ emptyResponses: inout Int, _ sink: inout some RecordSink, _ summary: inout ReadSummary
     ) throws {
         if let response, let path = RecordPaths.path(forRoot: Self.firstKey(bytes), in: options.recordPaths) {
             var parser = JSONRecordParser(bytes, line: line, column: column, builder: response, buffers: stream.parseBuffers)
@@ -146,7 +143,7 @@ public struct JSONReader: RecordReader {
                 let (total, hasNext) = (response.value(at: path[0] + "/" + RecordPaths.totalKey), response.value(at: path[0] + "/" + RecordPaths.hasNextKey))
                 let delivered = try Self.deliverRecords(of: response, at: path, line: line, to: builder, &sink)
                 if delivered == 0 { emptyResponses += 1 }
-                paging.add(total: total, hasNext: hasNext, records: delivered)
+                summary.paging.add(total: total, hasNext: hasNext, records: delivered)
                 return
             }
             // Invalid JSON or text: rejected below like any bad line.
@@ -286,7 +283,6 @@ public struct JSONReader: RecordReader {
         var documents = 0
         var empty: [[String]] = []
         var errorPages = 0
-        var paging = ResponsePaging()
         repeat {
             documents += 1
             let recordsBefore = builder.ordinal
@@ -316,10 +312,9 @@ public struct JSONReader: RecordReader {
                 throw error
             }
             if walk.reached < path.count { empty.append(path) }
-            paging.add(total: walk.totalResults, hasNext: walk.hasNext, records: builder.ordinal - recordsBefore)
+            summary.paging.add(total: walk.totalResults, hasNext: walk.hasNext, records: builder.ordinal - recordsBefore)
         } while try stream.skipSpace() == UInt8(ascii: "{")
         try stream.expectEnd()
-        if errorPages == 0, let warning = paging.warning { summary.warnings.append(warning) }
         if documents == 1, let path = empty.first { summary.notes.append(RecordPaths.emptyNote(path: stream.path, path)) }
         if documents > 1 {
             summary.notes.append(

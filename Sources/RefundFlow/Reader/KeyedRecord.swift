@@ -289,14 +289,21 @@ struct KeyedRow: SourceRow {
     func rawBytes() -> [UInt8]? { nil }
 }
 
-/// What TOP's paged list responses say about themselves, over the responses of one file (one
-/// page, or pages saved one after another). Nothing in the records shows that a page is
-/// missing; this does: fewer records than `total_results`, or a last page with `has_next` true.
-struct ResponsePaging {
+/// What TOP's paged list responses say about themselves, over the responses of a run (one
+/// page, pages saved one after another into a file, or a file per page). Nothing in the records
+/// shows that a page is missing; this does: fewer records than the largest `total_results` (every
+/// page carries the query's total), or `has_next` true on every response (the last page says
+/// false). Two queries in one run can hide a missing page, never invent one.
+public struct ResponsePaging: Sendable, Hashable {
     private var total: Int?
     private var records = 0
     private var responses = 0
-    private var lastHasNext = false
+    private var hasNext = false
+    private var lastPageSeen = false
+    /// The files the responses came from, in run order.
+    private var files: [String] = []
+
+    public init() {}
 
     /// One response: its `total_results` and `has_next` as written (nil when absent), and the
     /// records read from it.
@@ -304,24 +311,33 @@ struct ResponsePaging {
         responses += 1
         self.records += records
         if let total, let value = Int(total.trimmingASCIIWhitespace()), value >= 0 { self.total = max(self.total ?? 0, value) }
-        lastHasNext = hasNext?.trimmingASCIIWhitespace() == "true"
+        if hasNext?.trimmingASCIIWhitespace() == "true" { self.hasNext = true } else { lastPageSeen = true }
     }
 
-    /// The warning when pages look missing, else nil.
-    var warning: ReadWarning? {
-        let held = "\(records) record\(records == 1 ? "" : "s") in \(responses) response\(responses == 1 ? "" : "s")"
+    /// Adds a file's responses to the run's.
+    mutating func merge(_ other: ResponsePaging, file: String) {
+        guard other.responses > 0 else { return }
+        total = [total, other.total].compactMap { $0 }.max()
+        records += other.records
+        responses += other.responses
+        hasNext = hasNext || other.hasNext
+        lastPageSeen = lastPageSeen || other.lastPageSeen
+        files.append(file)
+    }
+
+    /// The warning when pages look missing (code `input.missing_pages`), else nil.
+    var warning: String? {
+        guard responses > 0 else { return nil }
+        let shown = files.prefix(3).map { "'\($0)'" }.joined(separator: ", ") + (files.count > 3 ? " and \(files.count - 3) more" : "")
+        let held = "\(records) record\(records == 1 ? "" : "s") in \(responses) response\(responses == 1 ? "" : "s") (\(shown))"
         if let total, records < total {
             let pages = (total + 99) / 100
-            return ReadWarning(
-                code: "input.missing_pages",
-                message: "the response says total_results \(total), but the file holds \(held): the other pages are not in it"
-                    + (pages > 1 ? " (at page_size 100 the query has \(pages) pages)" : "")
-                    + "; fetch every page, or their refunds are not loaded")
+            return "the responses say total_results \(total), but the run read \(held): pages of the query are missing"
+                + (pages > 1 ? " (at page_size 100 it has \(pages) pages)" : "")
+                + "; fetch every page and give them all, or their refunds are not loaded"
         }
-        if lastHasNext {
-            return ReadWarning(
-                code: "input.missing_pages",
-                message: "the last response in the file says has_next true (\(held)): the pages after it are not in it; fetch them too")
+        if hasNext && !lastPageSeen {
+            return "every response says has_next true (\(held)): the last page of the query is missing; fetch the pages after them too"
         }
         return nil
     }

@@ -99,17 +99,11 @@ public struct ReadSummary: Sendable, Hashable {
     public var truncated: String?
     /// Things worth telling a person about the file (e.g. a response with no records).
     public var notes: [String] = []
-    /// Things about the file that may mean records are missing from it, though none is broken
-    /// (e.g. fewer records than the response's `total_results`): printed as warnings.
-    public var warnings: [ReadWarning] = []
+    /// What the file's API responses say of the query's size (`total_results`, `has_next`),
+    /// checked over the whole run: pages may be in files of their own.
+    public var paging = ResponsePaging()
 
     public init(file: InputFile) { self.file = file }
-}
-
-/// A warning about a file as a whole, with its diagnostic code.
-public struct ReadWarning: Sendable, Hashable {
-    public var code: String
-    public var message: String
 }
 
 /// Stage 1: turns a file into source rows, streaming, in file order.

@@ -62,7 +62,6 @@ public struct XMLReader: RecordReader {
         var missingPages: [TOPErrorResponse] = []
         var brokenDocument: Int?
         var lineOffset = 0
-        var paging = ResponsePaging()
         repeat {
             documents += 1
             let recordsBefore = builder.ordinal
@@ -102,13 +101,12 @@ public struct XMLReader: RecordReader {
                 empty.append(matched)
             }
             if document.walker.matchedPath != nil {
-                paging.add(total: document.walker.totalResults, hasNext: document.walker.hasNext, records: builder.ordinal - recordsBefore)
+                summary.paging.add(total: document.walker.totalResults, hasNext: document.walker.hasNext, records: builder.ordinal - recordsBefore)
             }
         } while input.startNextDocument()
         if summary.truncated == nil, let first = missingPages.first {
             summary.truncated = TOPErrorResponse.missingPages(first: first, count: missingPages.count)
         }
-        if summary.truncated == nil, let warning = paging.warning { summary.warnings.append(warning) }
         if documents == 1, let matched = empty.first { summary.notes.append(RecordPaths.emptyNote(path: file.path, matched)) }
         if documents > 1 {
             summary.notes.append(

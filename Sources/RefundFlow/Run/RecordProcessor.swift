@@ -25,6 +25,7 @@ struct RecordProcessor: RecordSink {
     private var inputs: [InputReport] = []
     private var printed = 0
     private var missingColumnWarnings: [String] = []  // this file's, for the report's input notes
+    private var paging = ResponsePaging()  // what the run's API responses say of their query
     private var unprinted = 0  // diagnostics past maxPrinted: counted, and the end says so
 
     private var errors: [RowError] = []
@@ -263,10 +264,7 @@ struct RecordProcessor: RecordSink {
             input.encoding = summary.encoding
             input.truncated = summary.truncated
             if let truncated = summary.truncated { emit("\(file.path): warning: \(truncated) [input.truncated]") }
-            for warning in summary.warnings {
-                emit("\(file.path): warning: \(warning.message) [\(warning.code)]")
-                input.notes.append("'\(file.path)': \(warning.message)")
-            }
+            paging.merge(summary.paging, file: file.path)
             for note in summary.notes {
                 emit("note: \(note)")
                 input.notes.append(note)
@@ -305,6 +303,11 @@ struct RecordProcessor: RecordSink {
                     + "record\(counts.rejected == 1 ? "" : "s") rejected in all, every one in rejects.jsonl with its line and reasons")
         }
         for note in report.writer?.notes ?? [] { emit("note: \(note)") }
+        // Checked over every file read to its end: pages may each be a file of their own.
+        if !inputs.contains(where: { $0.incomplete || $0.truncated != nil }), let warning = paging.warning {
+            emit("warning: \(warning) [input.missing_pages]")
+            report.notes.append(warning)
+        }
     }
 }
 
