@@ -297,9 +297,6 @@ private struct CSVReadState: ~Copyable {
                 + shown.map { "'\($0)'" }.joined(separator: ", ") + (skipped > 3 ? ", …" : ""))
     }
 
-    /// The header's names, where a column the pipeline reads but the file does not name exactly
-    /// is taken from the one column written the same way but for letter case, spaces and
-    /// full-width forms (`商品ID` for `商品id`, `金额（元）` for `金额(元)`), named in a note.
     /// A column the pipeline reads whose name the header has again, further right.
     struct TwinColumn {
         let slot: Int
@@ -351,6 +348,9 @@ private struct CSVReadState: ~Copyable {
         }
     }
 
+    /// The header's names, where a column the pipeline reads but the file does not name exactly
+    /// is taken from the one column written the same way but for letter case, spaces and
+    /// full-width forms (`商品ID` for `商品id`, `金额（元）` for `金额(元)`), named in a note.
     mutating func matchColumnsWrittenAnotherWay(_ names: [String], fieldNames: [String]) -> [String] {
         var available = names
         for wanted in fieldNames where !wanted.isEmpty && !available.contains(wanted) {

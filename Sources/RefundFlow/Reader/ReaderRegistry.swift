@@ -24,8 +24,8 @@ enum ReaderRegistry {
     }
 
     /// Input paths with each directory replaced by its files of this reader kind (sorted by
-    /// name, not recursive, hidden files and subdirectories left out), and `-` by standard input. A directory with
-    /// none is an error.
+    /// name, not recursive, hidden files and subdirectories left out), and `-` by standard
+    /// input. A directory with none is an error.
     static func inputFiles(_ paths: [String], readerName: String) throws(Diagnostic) -> [String] {
         let extensions = entries.first { $0.name == readerName }?.fileExtensions ?? []
         var files: [String] = []
