@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""An independent oracle for the bundled Taobao pipelines.
+
+Generates random, valid refund exports from a seed -- seller-center CSV (UTF-8 with or without a
+BOM, or GB18030; shuffled columns; Excel id wrappers; money with ¥/￥, thousands groups, 元 and
+trailing zeros; five date styles; every status label; quoted CRLF, commas and quotes) and TOP
+responses as XML, JSON and JSON Lines (ids and money as numbers or strings, CDATA, entities,
+self-closing empty elements) -- and, written here from marketplace-formats.md §4-5 and not from
+RefundFlow's code, the canonical records they must give. `compare` checks a run's records.jsonl
+against them field by field.
+
+    differential_oracle.py csv SEED ROWS utf-8|gb18030 DIR   -> DIR/in-SEED.csv, DIR/expected-SEED.json
+    differential_oracle.py top SEED ROWS DIR                 -> DIR/top-SEED.{xml,json,jsonl}, DIR/expected-top-SEED.json
+    differential_oracle.py compare EXPECTED.json RECORDS.jsonl
+"""
+import csv
+import io
+import json
+import random
+import sys
+from decimal import Decimal
+from xml.sax.saxutils import escape
+
+
+def out_money(d):
+    """Canonical money: plain decimal, at least 2 places, trailing zeros past them dropped."""
+    whole, _, frac = format(d, "f").partition(".")
+    frac = frac.rstrip("0")
+    return whole + "." + (frac + "00")[: max(2, len(frac))]
+
+
+def out_num(d):
+    s = format(d, "f")
+    return s.rstrip("0").rstrip(".") if "." in s else s
+
+
+def clean_text(s):
+    return s.replace("\r\n", "\n").strip(" \t\r\n")
+
+
+def random_date(rnd, styles):
+    y, mo, da = 2024, rnd.randint(1, 12), rnd.randint(1, 28)
+    h, mi, se = rnd.randint(0, 23), rnd.randint(0, 59), rnd.randint(0, 59)
+    style = rnd.choice(styles)
+    if style == 0:
+        text = f"{y}-{mo:02d}-{da:02d} {h:02d}:{mi:02d}:{se:02d}"
+    elif style == 1:
+        text, se = f"{y}-{mo:02d}-{da:02d} {h:02d}:{mi:02d}", 0
+    elif style == 2:
+        text, se = f"{y}/{mo}/{da} {h}:{mi:02d}", 0
+    elif style == 3:
+        text = f"{y}/{mo}/{da} {h}:{mi:02d}:{se:02d}"
+    else:
+        text, se = f"{y}年{mo}月{da}日 {h}:{mi:02d}", 0
+    return text, f"{y}-{mo:02d}-{da:02d} {h:02d}:{mi:02d}:{se:02d}"
+
+
+CSV_HEADER = (
+    "订单编号 退款编号 支付宝交易号 订单付款时间 商品编码 退款完结时间 买家会员名称 买家实际支付金额 宝贝标题 买家退款金额 "
+    "手工退款/系统退款 是否需要退货 退款的申请时间 超时时间 退款状态 货物状态 退货物流信息 发货物流信息 客服介入状态 卖家真实姓名 "
+    "卖家真实姓名新 卖家退货地址 卖家邮编 卖家电话 卖家手机 退货物流单号 退货物流公司 买家退款原因 买家退款说明 买家退货时间 责任方 "
+    "售中或售后 商家备注 完结时间 部分退款/全部退款 审核操作人 举证超时 是否零秒响应 退款操作人 退款原因标签 业务类型 是否帮他退款 "
+    "帮他退款操作账号 子订单编号 退款数量 商品单价 售后类型 商品id"
+).split()
+
+CSV_STATUS = {
+    5: ["退款成功", "SUCCESS"],
+    1: ["退款关闭", "CLOSED"],
+    2: ["买家已经申请退款，等待卖家同意", "买家已经申请退款,等待卖家同意", "等待卖家同意", "WAIT_SELLER_AGREE", "卖家拒绝退款", "SELLER_REFUSE_BUYER"],
+    3: ["卖家已经同意退款，等待买家退货", "等待买家退货", "WAIT_BUYER_RETURN_GOODS"],
+    4: ["买家已经退货，等待卖家确认收货", "等待卖家确认收货", "WAIT_SELLER_CONFIRM_GOODS"],
+}
+
+
+def csv_export(seed, rows, encoding, directory):
+    rnd = random.Random(seed)
+    utf8 = encoding == "utf-8"
+    header = list(CSV_HEADER)
+    rnd.shuffle(header)
+    texts = ["纯棉T恤 白色/XL", 'Cup, 500ml "big"', "line1\r\nline2", '含逗号,和引号"', "  padded  ", "&<>'", "a\tb"]
+    if utf8:
+        texts += ["emoji 😀 ok", "é ü"]
+
+    def money():
+        units = rnd.choice([0, 1, 99, 1050, 123456, 100000000, 9999999, 5]) * rnd.choice([1, 1, 10, 100])
+        return Decimal(units + rnd.choice([0, 0, 1, 25, 5000])) / Decimal(10000)
+
+    def money_text(d):
+        whole, _, frac = format(d.normalize() if d != 0 else Decimal(0), "f").partition(".")
+        pad = rnd.choice([0, 0, 2, 4])
+        if pad:
+            frac = (frac + "0000")[: max(len(frac), pad)]
+        if rnd.random() < 0.3 and len(whole) > 3:
+            groups = []
+            while len(whole) > 3:
+                groups.insert(0, whole[-3:])
+                whole = whole[:-3]
+            whole = whole + "," + ",".join(groups)
+        text = whole + ("." + frac if frac else "")
+        prefix = rnd.choice(["", "", "￥", "¥" if utf8 else "￥", " "])  # ¥ (U+00A5) has no GBK code
+        return prefix + text + rnd.choice(["", "", " ", "元"])
+
+    def excel_id(text):
+        return rnd.choice([text, text, '="' + text + '"', text + "\t", "\t" + text, "'" + text, " " + text + " "])
+
+    table, expected = [], []
+    for i in range(rows):
+        row = {name: "" for name in header}
+        refund_no = str(200000000000000 + seed * 100000 + i)
+        tid = str(3000000000000000000 + rnd.randint(0, 10**15))
+        oid = str(int(tid) + rnd.randint(0, 9))
+        row["退款编号"], row["订单编号"], row["子订单编号"] = excel_id(refund_no), excel_id(tid), excel_id(oid)
+        num = Decimal(rnd.choice([1, 2, 3, 10])) if rnd.random() < 0.9 else Decimal("1.5")
+        row["退款数量"] = format(num, "f")
+        amount, price = money(), money()
+        row["买家退款金额"], row["商品单价"] = money_text(amount), money_text(price)
+        status = rnd.choice([1, 2, 3, 4, 5])
+        label = rnd.choice(CSV_STATUS[status])
+        row["退款状态"] = label
+        kind = row["售后类型"] = rnd.choice(["", "仅退款", "退货退款", "换货"])
+        returned = row["是否需要退货"] = rnd.choice(["是", "否", ""])
+        goods = row["货物状态"] = rnd.choice(["未发货", "未收到货", "已收到货"])
+        refund_type = 3 if kind == "换货" else 2 if (returned == "是" or kind == "退货退款") else 1 if goods == "未发货" else 4
+        phase = row["售中或售后"] = rnd.choice(["售中", "售后"])
+        title = row["宝贝标题"] = rnd.choice(texts)
+        nick = row["买家会员名称"] = rnd.choice(["t**1", "张三", "b*c"])
+        row["退款的申请时间"], created = random_date(rnd, [0, 1, 2, 3, 4])
+        row["退款完结时间"], ended = random_date(rnd, [0, 1, 2, 3, 4])
+        reason = row["买家退款原因"] = rnd.choice(["质量问题", "不想要了", "7天无理由"])
+        remark = row["买家退款说明"] = rnd.choice(["", "说明\r\n第二行", "ok"])
+        waybill = row["退货物流单号"] = rnd.choice(["", "SF123", "YT8800001"])
+        carrier = row["退货物流公司"] = rnd.choice(["", "顺丰速运"]) if waybill else ""
+        row["发货物流信息"] = "OUTBOUND-NEVER-THE-RETURN-WAYBILL"
+        sku = row["商品编码"] = rnd.choice(["", "SKU-1"])
+        goods_id = row["商品id"] = rnd.choice(["", "600123"])
+        pay = row["支付宝交易号"] = rnd.choice(["", "2024090122001100001"])
+        success = label in ("退款成功", "SUCCESS")
+        record = {
+            "shop_no": "D", "refund_no": refund_no, "num": out_num(num), "tid": tid, "oid": oid, "type": refund_type,
+            "status": 2 if label in ("卖家拒绝退款", "SELLER_REFUSE_BUYER") else status, "refund_version": "1",
+            "refund_amount": out_money(amount), "actual_refund_amount": out_money(amount) if success else "0.00",
+            "title": clean_text(title), "logistics_name": carrier, "logistics_no": waybill, "buyer_nick": nick,
+            "refund_time": created, "is_aftersale": 1 if phase == "售后" else 0, "reason": reason, "price": out_money(price),
+        }
+        if success:
+            record["current_phase_timeout"] = ended
+        for key, value in (("remark", clean_text(remark)), ("spec_no", sku), ("goods_no", goods_id), ("pay_no", pay)):
+            if value:
+                record[key] = value
+        table.append([row[name] for name in header])
+        expected.append(record)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator=rnd.choice(["\r\n", "\n"]))
+    writer.writerow(header)
+    writer.writerows(table)
+    bom = "\ufeff" if utf8 and rnd.random() < 0.5 else ""
+    with open(f"{directory}/in-{seed}.csv", "wb") as out:
+        out.write((bom + text.getvalue()).encode("utf-8" if utf8 else "gb18030"))
+    with open(f"{directory}/expected-{seed}.json", "w") as out:
+        json.dump(expected, out, ensure_ascii=False)
+
+
+def top_exports(seed, rows, directory):
+    rnd = random.Random(seed)
+    texts = ["纯棉T恤 白色/XL", 'Cup, 500ml "big" & <lid>', "line1\r\nline2", "  padded  ", "emoji 😀", "a'b", "]]> tricky"]
+    statuses = {"WAIT_SELLER_AGREE": 2, "WAIT_BUYER_RETURN_GOODS": 3, "WAIT_SELLER_CONFIRM_GOODS": 4, "SELLER_REFUSE_BUYER": 2, "CLOSED": 1, "SUCCESS": 5}
+    refunds, expected = [], []
+    for i in range(rows):
+        refund_id = 146535512261065 + seed * 100000 + i
+        tid = 3050123456789012345 + rnd.randint(0, 10**12)
+        oid = tid + rnd.randint(0, 5)
+        status = rnd.choice(list(statuses))
+        dispute = rnd.choice(["REFUND", "REFUND_AND_RETURN", "TMALL_EXCHANGE", "TAOBAO_EXCHANGE", "REPAIR", None])
+        has_return = rnd.choice([True, False])
+        good = rnd.choice(["BUYER_NOT_RECEIVED", "BUYER_RECEIVED", "BUYER_RETURNED_GOODS"])
+        order = rnd.choice(["WAIT_SELLER_SEND_GOODS", "TRADE_CLOSED", "TRADE_CLOSED_BY_TAOBAO", "TRADE_FINISHED", "WAIT_BUYER_CONFIRM_GOODS"])
+        fee = Decimal(rnd.choice([1990, 25277, 5, 100000, 1234567, 10])) / 100
+        price = Decimal(rnd.choice([995, 25277, 1, 100000])) / 100
+        created = random_date(rnd, [0])[0]
+        ended = random_date(rnd, [0])[0] if status == "SUCCESS" or rnd.random() < 0.5 else ""
+        refund = dict(
+            refund_id=refund_id, tid=tid, oid=oid, status=status, has_good_return=has_return, good_status=good, order_status=order,
+            refund_fee=fee, price=price, num=rnd.choice([1, 2, 3]), created=created, end_time=ended, title=rnd.choice(texts),
+            desc=rnd.choice(["", "拍错了", "漏水\r\n第二次"]), company_name=rnd.choice(["", "圆通速递"]), outer_id=rnd.choice(["", "TS-WHITE-XL"]),
+            num_iid=rnd.choice([None, 600123456789]), alipay_no=rnd.choice(["", "2024090122001100001"]), refund_phase=rnd.choice(["onsale", "aftersale"]),
+            buyer_nick=rnd.choice(["t**1", "张三"]), reason=rnd.choice(["不想要了", "质量问题"]),
+        )
+        refund["sid"] = rnd.choice(["", "YT8800001"]) if refund["company_name"] else ""
+        if dispute:
+            refund["dispute_type"] = dispute
+        refunds.append(refund)
+        not_shipped = good == "BUYER_NOT_RECEIVED" and order in ("WAIT_SELLER_SEND_GOODS", "TRADE_CLOSED", "TRADE_CLOSED_BY_TAOBAO")
+        record = {
+            "shop_no": "D", "refund_no": str(refund_id), "num": str(refund["num"]), "tid": str(tid), "oid": str(oid),
+            "type": 3 if dispute in ("TMALL_EXCHANGE", "TAOBAO_EXCHANGE") else 2 if has_return else 1 if not_shipped else 4,
+            "status": statuses[status], "refund_version": "1", "refund_amount": out_money(fee),
+            "actual_refund_amount": out_money(fee) if status == "SUCCESS" else "0.00", "title": clean_text(refund["title"]),
+            "logistics_name": refund["company_name"], "logistics_no": refund["sid"], "buyer_nick": refund["buyer_nick"],
+            "refund_time": created, "is_aftersale": 1 if refund["refund_phase"] == "aftersale" else 0, "reason": refund["reason"],
+            "price": out_money(price),
+        }
+        if status == "SUCCESS" and ended:
+            record["current_phase_timeout"] = ended
+        for key, value in (("remark", clean_text(refund["desc"])), ("spec_no", refund["outer_id"]),
+                           ("goods_no", str(refund["num_iid"] or "")), ("pay_no", refund["alipay_no"])):
+            if value:
+                record[key] = value
+        expected.append(record)
+    with open(f"{directory}/expected-top-{seed}.json", "w") as out:
+        json.dump(expected, out, ensure_ascii=False)
+
+    def json_value(value):
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if value is None:
+            return "null"
+        if isinstance(value, (Decimal, int)):  # a number, or the same as a string
+            return str(value) if rnd.random() < 0.6 else json.dumps(str(value))
+        return json.dumps(value, ensure_ascii=rnd.random() < 0.5)
+
+    objects = ["{" + ",".join(json.dumps(k) + ":" + json_value(v) for k, v in r.items()) + "}" for r in refunds]
+    with open(f"{directory}/top-{seed}.jsonl", "w") as out:
+        out.write("\n".join(objects) + "\n")
+    with open(f"{directory}/top-{seed}.json", "w") as out:
+        out.write('{"refunds_receive_get_response":{"refunds":{"refund":[\n' + ",\n".join(objects)
+                  + f'\n]}},"total_results":{rows},"request_id":"x"}}}}')
+
+    def xml_text(value):
+        text = "true" if value is True else "false" if value is False else str(value)
+        if text and "]]>" not in text and rnd.random() < 0.2:
+            return "<![CDATA[" + text + "]]>"
+        return escape(text, {'"': "&quot;"})
+
+    def element(key, value):
+        if value is None or value == "":
+            return f"<{key}/>" if rnd.random() < 0.5 else f"<{key}></{key}>"
+        return f"<{key}>{xml_text(value)}</{key}>"
+
+    separator = rnd.choice(["", "\n", "\r\n  "])
+    body = separator.join("<refund>" + "".join(element(k, v) for k, v in sorted(r.items())) + "</refund>" for r in refunds)
+    with open(f"{directory}/top-{seed}.xml", "w", newline="") as out:
+        out.write('<?xml version="1.0" encoding="utf-8" ?><refunds_receive_get_response><refunds list="true">' + separator + body
+                  + f"</refunds><total_results>{rows}</total_results></refunds_receive_get_response><!--top011184081134.na62-->")
+
+
+def compare(expected_path, records_path):
+    """Exit 1 when a record differs; an optional field may be absent or empty."""
+    expected = json.load(open(expected_path))
+    got = [json.loads(line) for line in open(records_path, encoding="utf-8")]
+    def key(record):
+        return {k: v for k, v in record.items() if v != "" or k in ("logistics_name", "logistics_no")}
+    differ = 0
+    if len(got) != len(expected):
+        print(f"{records_path}: {len(got)} records, expected {len(expected)}")
+        differ += 1
+    for want, have in zip(expected, got):
+        if key(want) != key(have):
+            differ += 1
+            if differ <= 5:
+                for field in sorted(set(key(want)) | set(key(have))):
+                    if key(want).get(field) != key(have).get(field):
+                        print(f"{records_path}: refund {want['refund_no']} {field}: got {key(have).get(field)!r}, expected {key(want).get(field)!r}")
+    print(f"{records_path}: {len(got)} records, {differ} differ")
+    return 1 if differ else 0
+
+
+if __name__ == "__main__":
+    command = sys.argv[1]
+    if command == "csv":
+        csv_export(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5])
+    elif command == "top":
+        top_exports(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+    elif command == "compare":
+        sys.exit(compare(sys.argv[2], sys.argv[3]))
+    else:
+        sys.exit(f"unknown command {command}")
