@@ -7,11 +7,16 @@ trailing zeros; five date styles; every status label; quoted CRLF, commas and qu
 responses as XML, JSON and JSON Lines (ids and money as numbers or strings, CDATA, entities,
 self-closing empty elements) -- and, written here from marketplace-formats.md §4-5 and not from
 RefundFlow's code, the canonical records they must give. `compare` checks a run's records.jsonl
-against them field by field.
+against them field by field; `compare-rejects` checks that one CSV row in eight, given one
+defect (a decimal comma, an Excel id, 5 decimals, an unknown status, no buyer nick, a 256-character
+title, 30 February, a duplicate key), is rejected at its physical line with exactly the
+(code, field)s it causes.
 
-    differential_oracle.py csv SEED ROWS utf-8|gb18030 DIR   -> DIR/in-SEED.csv, DIR/expected-SEED.json
+    differential_oracle.py csv SEED ROWS utf-8|gb18030 DIR   -> DIR/in-SEED.csv, DIR/expected-SEED.json,
+                                                                DIR/expected-rejects-SEED.json
     differential_oracle.py top SEED ROWS DIR                 -> DIR/top-SEED.{xml,json,jsonl}, DIR/expected-top-SEED.json
     differential_oracle.py compare EXPECTED.json RECORDS.jsonl
+    differential_oracle.py compare-rejects EXPECTED-REJECTS.json REJECTS.jsonl
 """
 import csv
 import io
@@ -103,7 +108,8 @@ def csv_export(seed, rows, encoding, directory):
     def excel_id(text):
         return rnd.choice([text, text, '="' + text + '"', text + "\t", "\t" + text, "'" + text, " " + text + " "])
 
-    table, expected = [], []
+    table, expected, rejects = [], [], []
+    kept_keys = []  # (refund_no, oid) of valid rows, for duplicates
     for i in range(rows):
         row = {name: "" for name in header}
         refund_no = str(200000000000000 + seed * 100000 + i)
@@ -147,17 +153,57 @@ def csv_export(seed, rows, encoding, directory):
         for key, value in (("remark", clean_text(remark)), ("spec_no", sku), ("goods_no", goods_id), ("pay_no", pay)):
             if value:
                 record[key] = value
+        # One row in eight gets one defect; the reject must carry every (code, field) it causes.
+        errors = set()
+        defect = rnd.randrange(8) if rnd.random() < 0.125 else None
+        if defect == 0:
+            row["买家退款金额"] = "12,50"  # a decimal comma
+            errors = {("invalid_number", "refund_amount")} | ({("invalid_number", "actual_refund_amount")} if success else set())
+        elif defect == 1:
+            row["子订单编号"] = "3.50000E+18"  # Excel's number for a long id
+            errors = {("invalid_id", "oid")}
+        elif defect == 2:
+            row["商品单价"] = "19.99999"
+            errors = {("too_many_decimals", "price")}
+        elif defect == 3:
+            row["退款状态"] = "REFUND_SUCCESS"  # a look-alike, not a Taobao status
+            errors = {("unknown_value", "status")}
+        elif defect == 4:
+            row["买家会员名称"] = rnd.choice(["", "  "])
+            errors = {("missing", "buyer_nick")}
+        elif defect == 5:
+            row["宝贝标题"] = "长" * 256
+            errors = {("too_long", "title")}
+        elif defect == 6:
+            row["退款的申请时间"] = "2024-02-30 10:00:00"
+            errors = {("invalid_date", "refund_time")}
+        elif defect == 7 and kept_keys:
+            row["退款编号"], row["子订单编号"] = (excel_id(part) for part in rnd.choice(kept_keys))
+            errors = {("duplicate", "refund_no+oid")}
         table.append([row[name] for name in header])
-        expected.append(record)
+        if errors:
+            rejects.append({"row": i, "errors": sorted(errors)})
+        else:
+            expected.append(record)
+            kept_keys.append((refund_no, oid))
+    terminator = rnd.choice(["\r\n", "\n"])
     text = io.StringIO()
-    writer = csv.writer(text, lineterminator=rnd.choice(["\r\n", "\n"]))
+    writer = csv.writer(text, lineterminator=terminator)
     writer.writerow(header)
-    writer.writerows(table)
+    lines = [1]  # the physical line each row starts on (quoted line breaks count)
+    for cells in table:
+        start = len(text.getvalue())
+        writer.writerow(cells)
+        lines.append(lines[-1] + text.getvalue()[start:].count("\n"))
+    for reject in rejects:
+        reject["line"] = lines[reject.pop("row")] + 1
     bom = "\ufeff" if utf8 and rnd.random() < 0.5 else ""
     with open(f"{directory}/in-{seed}.csv", "wb") as out:
         out.write((bom + text.getvalue()).encode("utf-8" if utf8 else "gb18030"))
     with open(f"{directory}/expected-{seed}.json", "w") as out:
         json.dump(expected, out, ensure_ascii=False)
+    with open(f"{directory}/expected-rejects-{seed}.json", "w") as out:
+        json.dump(rejects, out, ensure_ascii=False)
 
 
 def top_exports(seed, rows, directory):
@@ -243,6 +289,20 @@ def top_exports(seed, rows, directory):
                   + f"</refunds><total_results>{rows}</total_results></refunds_receive_get_response><!--top011184081134.na62-->")
 
 
+def compare_rejects(expected_path, rejects_path):
+    """Exit 1 unless every expected reject is there, at its line, with exactly its (code, field)s."""
+    expected = {r["line"]: {tuple(e) for e in r["errors"]} for r in json.load(open(expected_path))}
+    got = {}
+    for line in open(rejects_path, encoding="utf-8"):
+        reject = json.loads(line)
+        got[reject["line"]] = {(e["code"], e["field"]) for e in reject["errors"]}
+    differ = [line for line in sorted(set(expected) | set(got)) if expected.get(line) != got.get(line)]
+    for line in differ[:5]:
+        print(f"{rejects_path}: line {line}: got {sorted(got.get(line, []))}, expected {sorted(expected.get(line, []))}")
+    print(f"{rejects_path}: {len(got)} rejects, {len(differ)} differ")
+    return 1 if differ else 0
+
+
 def compare(expected_path, records_path):
     """Exit 1 when a record differs; an optional field may be absent or empty."""
     expected = json.load(open(expected_path))
@@ -272,5 +332,7 @@ if __name__ == "__main__":
         top_exports(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
     elif command == "compare":
         sys.exit(compare(sys.argv[2], sys.argv[3]))
+    elif command == "compare-rejects":
+        sys.exit(compare_rejects(sys.argv[2], sys.argv[3]))
     else:
         sys.exit(f"unknown command {command}")
