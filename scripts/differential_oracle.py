@@ -7,14 +7,15 @@ trailing zeros; five date styles; every status label; quoted CRLF, commas and qu
 responses as XML, JSON and JSON Lines (ids and money as numbers or strings, CDATA, entities,
 self-closing empty elements) -- and, written here from marketplace-formats.md §4-5 and not from
 RefundFlow's code, the canonical records they must give. `compare` checks a run's records.jsonl
-against them field by field; `compare-rejects` checks that one CSV row in eight, given one
+against them field by field; `compare-rejects` checks that one record in eight (in every format), given one
 defect (a decimal comma, an Excel id, 5 decimals, an unknown status, no buyer nick, a 256-character
 title, 30 February, a duplicate key), is rejected at its physical line with exactly the
 (code, field)s it causes.
 
     differential_oracle.py csv SEED ROWS utf-8|gb18030 DIR   -> DIR/in-SEED.csv, DIR/expected-SEED.json,
                                                                 DIR/expected-rejects-SEED.json
-    differential_oracle.py top SEED ROWS DIR                 -> DIR/top-SEED.{xml,json,jsonl}, DIR/expected-top-SEED.json
+    differential_oracle.py top SEED ROWS DIR                 -> DIR/top-SEED.{xml,json,jsonl}, DIR/expected-top-SEED.json,
+                                                                DIR/expected-rejects-top-SEED.{xml,json,jsonl}.json
     differential_oracle.py compare EXPECTED.json RECORDS.jsonl
     differential_oracle.py compare-rejects EXPECTED-REJECTS.json REJECTS.jsonl
 """
@@ -182,7 +183,7 @@ def csv_export(seed, rows, encoding, directory):
             errors = {("duplicate", "refund_no+oid")}
         table.append([row[name] for name in header])
         if errors:
-            rejects.append({"row": i, "errors": sorted(errors)})
+            rejects.append({"record": i + 1, "errors": sorted(errors)})
         else:
             expected.append(record)
             kept_keys.append((refund_no, oid))
@@ -196,7 +197,7 @@ def csv_export(seed, rows, encoding, directory):
         writer.writerow(cells)
         lines.append(lines[-1] + text.getvalue()[start:].count("\n"))
     for reject in rejects:
-        reject["line"] = lines[reject.pop("row")] + 1
+        reject["line"] = lines[reject["record"] - 1] + 1
     bom = "\ufeff" if utf8 and rnd.random() < 0.5 else ""
     with open(f"{directory}/in-{seed}.csv", "wb") as out:
         out.write((bom + text.getvalue()).encode("utf-8" if utf8 else "gb18030"))
@@ -206,11 +207,16 @@ def csv_export(seed, rows, encoding, directory):
         json.dump(rejects, out, ensure_ascii=False)
 
 
+class RawNumber(str):
+    """A value written as a bare JSON number (XML: its text), e.g. an id that went through a double."""
+
+
 def top_exports(seed, rows, directory):
     rnd = random.Random(seed)
     texts = ["纯棉T恤 白色/XL", 'Cup, 500ml "big" & <lid>', "line1\r\nline2", "  padded  ", "emoji 😀", "a'b", "]]> tricky"]
     statuses = {"WAIT_SELLER_AGREE": 2, "WAIT_BUYER_RETURN_GOODS": 3, "WAIT_SELLER_CONFIRM_GOODS": 4, "SELLER_REFUSE_BUYER": 2, "CLOSED": 1, "SUCCESS": 5}
-    refunds, expected = [], []
+    refunds, expected, rejects = [], [], []
+    kept_keys = []
     for i in range(rows):
         refund_id = 146535512261065 + seed * 100000 + i
         tid = 3050123456789012345 + rnd.randint(0, 10**12)
@@ -234,7 +240,6 @@ def top_exports(seed, rows, directory):
         refund["sid"] = rnd.choice(["", "YT8800001"]) if refund["company_name"] else ""
         if dispute:
             refund["dispute_type"] = dispute
-        refunds.append(refund)
         not_shipped = good == "BUYER_NOT_RECEIVED" and order in ("WAIT_SELLER_SEND_GOODS", "TRADE_CLOSED", "TRADE_CLOSED_BY_TAOBAO")
         record = {
             "shop_no": "D", "refund_no": str(refund_id), "num": str(refund["num"]), "tid": str(tid), "oid": str(oid),
@@ -251,15 +256,53 @@ def top_exports(seed, rows, directory):
                            ("goods_no", str(refund["num_iid"] or "")), ("pay_no", refund["alipay_no"])):
             if value:
                 record[key] = value
-        expected.append(record)
+        # One refund in eight gets one defect, as in the CSV.
+        errors = set()
+        defect = rnd.randrange(8) if rnd.random() < 0.125 else None
+        if defect == 0:
+            refund["refund_fee"] = "12,50"
+            errors = {("invalid_number", "refund_amount")} | ({("invalid_number", "actual_refund_amount")} if status == "SUCCESS" else set())
+        elif defect == 1:
+            refund["oid"] = RawNumber("3.05e+18")  # an id that went through a double
+            errors = {("invalid_id", "oid")}
+        elif defect == 2:
+            refund["price"] = RawNumber("19.99999")
+            errors = {("too_many_decimals", "price")}
+        elif defect == 3:
+            refund["status"] = "REFUND_SUCCESS"
+            errors = {("unknown_value", "status")}
+        elif defect == 4:
+            refund["buyer_nick"] = rnd.choice(["", None])
+            errors = {("missing", "buyer_nick")}
+        elif defect == 5:
+            refund["title"] = "长" * 256
+            errors = {("too_long", "title")}
+        elif defect == 6:
+            refund["created"] = "2024-02-30 10:00:00"
+            errors = {("invalid_date", "refund_time")}
+        elif defect == 7 and kept_keys:
+            refund["refund_id"], refund["oid"] = rnd.choice(kept_keys)
+            errors = {("duplicate", "refund_no+oid")}
+        refunds.append(refund)
+        if errors:
+            rejects.append({"record": i + 1, "errors": sorted(errors)})
+        else:
+            expected.append(record)
+            kept_keys.append((refund_id, oid))
     with open(f"{directory}/expected-top-{seed}.json", "w") as out:
         json.dump(expected, out, ensure_ascii=False)
+
+    def write_rejects(format, line_of):
+        with open(f"{directory}/expected-rejects-top-{seed}.{format}.json", "w") as out:
+            json.dump([dict(reject, line=line_of(reject["record"] - 1)) for reject in rejects], out, ensure_ascii=False)
 
     def json_value(value):
         if isinstance(value, bool):
             return "true" if value else "false"
         if value is None:
             return "null"
+        if isinstance(value, RawNumber):
+            return str(value)
         if isinstance(value, (Decimal, int)):  # a number, or the same as a string
             return str(value) if rnd.random() < 0.6 else json.dumps(str(value))
         return json.dumps(value, ensure_ascii=rnd.random() < 0.5)
@@ -267,9 +310,11 @@ def top_exports(seed, rows, directory):
     objects = ["{" + ",".join(json.dumps(k) + ":" + json_value(v) for k, v in r.items()) + "}" for r in refunds]
     with open(f"{directory}/top-{seed}.jsonl", "w") as out:
         out.write("\n".join(objects) + "\n")
+    write_rejects("jsonl", lambda index: index + 1)
     with open(f"{directory}/top-{seed}.json", "w") as out:
         out.write('{"refunds_receive_get_response":{"refunds":{"refund":[\n' + ",\n".join(objects)
                   + f'\n]}},"total_results":{rows},"request_id":"x"}}}}')
+    write_rejects("json", lambda index: index + 2)
 
     def xml_text(value):
         text = "true" if value is True else "false" if value is False else str(value)
@@ -283,22 +328,31 @@ def top_exports(seed, rows, directory):
         return f"<{key}>{xml_text(value)}</{key}>"
 
     separator = rnd.choice(["", "\n", "\r\n  "])
-    body = separator.join("<refund>" + "".join(element(k, v) for k, v in sorted(r.items())) + "</refund>" for r in refunds)
+    document = '<?xml version="1.0" encoding="utf-8" ?><refunds_receive_get_response><refunds list="true">'
+    starts = []  # the line each <refund> starts on (line breaks in text count)
+    for r in refunds:
+        document += separator
+        starts.append(document.count("\n") + 1)
+        document += "<refund>" + "".join(element(k, v) for k, v in sorted(r.items())) + "</refund>"
+    document += f"</refunds><total_results>{rows}</total_results></refunds_receive_get_response><!--top011184081134.na62-->"
     with open(f"{directory}/top-{seed}.xml", "w", newline="") as out:
-        out.write('<?xml version="1.0" encoding="utf-8" ?><refunds_receive_get_response><refunds list="true">' + separator + body
-                  + f"</refunds><total_results>{rows}</total_results></refunds_receive_get_response><!--top011184081134.na62-->")
+        out.write(document)
+    write_rejects("xml", lambda index: starts[index])
 
 
 def compare_rejects(expected_path, rejects_path):
-    """Exit 1 unless every expected reject is there, at its line, with exactly its (code, field)s."""
-    expected = {r["line"]: {tuple(e) for e in r["errors"]} for r in json.load(open(expected_path))}
+    """Exit 1 unless every expected reject is there (by record ordinal), at its line, with exactly
+    its (code, field)s, and there are no others."""
+    def entry(line, errors):
+        return line, sorted(tuple(e) for e in errors)
+    expected = {r["record"]: entry(r["line"], r["errors"]) for r in json.load(open(expected_path))}
     got = {}
-    for line in open(rejects_path, encoding="utf-8"):
-        reject = json.loads(line)
-        got[reject["line"]] = {(e["code"], e["field"]) for e in reject["errors"]}
-    differ = [line for line in sorted(set(expected) | set(got)) if expected.get(line) != got.get(line)]
-    for line in differ[:5]:
-        print(f"{rejects_path}: line {line}: got {sorted(got.get(line, []))}, expected {sorted(expected.get(line, []))}")
+    for text in open(rejects_path, encoding="utf-8"):
+        reject = json.loads(text)
+        got[reject["record"]] = entry(reject["line"], [(e["code"], e["field"]) for e in reject["errors"]])
+    differ = [record for record in sorted(set(expected) | set(got)) if expected.get(record) != got.get(record)]
+    for record in differ[:5]:
+        print(f"{rejects_path}: record {record}: got (line, errors) {got.get(record)}, expected {expected.get(record)}")
     print(f"{rejects_path}: {len(got)} rejects, {len(differ)} differ")
     return 1 if differ else 0
 
