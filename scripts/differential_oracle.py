@@ -155,32 +155,7 @@ def csv_export(seed, rows, encoding, directory):
             if value:
                 record[key] = value
         # One row in eight gets one defect; the reject must carry every (code, field) it causes.
-        errors = set()
-        defect = rnd.randrange(8) if rnd.random() < 0.125 else None
-        if defect == 0:
-            row["买家退款金额"] = "12,50"  # a decimal comma
-            errors = {("invalid_number", "refund_amount")} | ({("invalid_number", "actual_refund_amount")} if success else set())
-        elif defect == 1:
-            row["子订单编号"] = "3.50000E+18"  # Excel's number for a long id
-            errors = {("invalid_id", "oid")}
-        elif defect == 2:
-            row["商品单价"] = "19.99999"
-            errors = {("too_many_decimals", "price")}
-        elif defect == 3:
-            row["退款状态"] = "REFUND_SUCCESS"  # a look-alike, not a Taobao status
-            errors = {("unknown_value", "status")}
-        elif defect == 4:
-            row["买家会员名称"] = rnd.choice(["", "  "])
-            errors = {("missing", "buyer_nick")}
-        elif defect == 5:
-            row["宝贝标题"] = "长" * 256
-            errors = {("too_long", "title")}
-        elif defect == 6:
-            row["退款的申请时间"] = "2024-02-30 10:00:00"
-            errors = {("invalid_date", "refund_time")}
-        elif defect == 7 and kept_keys:
-            row["退款编号"], row["子订单编号"] = (excel_id(part) for part in rnd.choice(kept_keys))
-            errors = {("duplicate", "refund_no+oid")}
+        errors = add_defect(rnd, row, CSV_DEFECT_FIELDS, success, kept_keys, wrap=excel_id)
         table.append([row[name] for name in header])
         if errors:
             rejects.append({"record": i + 1, "errors": sorted(errors)})
@@ -205,6 +180,47 @@ def csv_export(seed, rows, encoding, directory):
         json.dump(expected, out, ensure_ascii=False)
     with open(f"{directory}/expected-rejects-{seed}.json", "w") as out:
         json.dump(rejects, out, ensure_ascii=False)
+
+
+# The defects a record may get, one at a time: (what, bad value in CSV, bad value in TOP, the
+# (code, canonical field) it causes). Where the CSV and TOP fields are named is below.
+DEFECTS = [
+    ("refund_fee", "12,50", "12,50", ("invalid_number", "refund_amount")),  # a decimal comma
+    ("oid", "3.50000E+18", "3.05e+18 as a number", ("invalid_id", "oid")),  # Excel's, or a double's, long id
+    ("price", "19.99999", "19.99999 as a number", ("too_many_decimals", "price")),
+    ("status", "REFUND_SUCCESS", "REFUND_SUCCESS", ("unknown_value", "status")),  # a look-alike, not Taobao's
+    ("buyer_nick", "  ", None, ("missing", "buyer_nick")),
+    ("title", "长" * 256, "长" * 256, ("too_long", "title")),
+    ("created", "2024-02-30 10:00:00", "2024-02-30 10:00:00", ("invalid_date", "refund_time")),
+]
+CSV_DEFECT_FIELDS = {"refund_fee": "买家退款金额", "oid": "子订单编号", "price": "商品单价", "status": "退款状态",
+                     "buyer_nick": "买家会员名称", "title": "宝贝标题", "created": "退款的申请时间", "refund_id": "退款编号"}
+TOP_DEFECT_FIELDS = {name: name for name in CSV_DEFECT_FIELDS}
+
+
+def add_defect(rnd, record, fields, success, kept_keys, wrap=lambda value: value):
+    """With probability 1/8, gives `record` (a CSV row or a TOP refund, its fields named by
+    `fields`) one defect, or the key of an earlier valid record (each part through `wrap`);
+    returns the (code, field)s due."""
+    if rnd.random() >= 0.125:
+        return set()
+    choice = rnd.randrange(len(DEFECTS) + 1)
+    if choice == len(DEFECTS):
+        if not kept_keys:
+            return set()
+        refund_id, oid = rnd.choice(kept_keys)
+        record[fields["refund_id"]], record[fields["oid"]] = wrap(refund_id), wrap(oid)
+        return {("duplicate", "refund_no+oid")}
+    what, csv_value, top_value, error = DEFECTS[choice]
+    is_csv = fields is CSV_DEFECT_FIELDS
+    value = csv_value if is_csv else top_value
+    if isinstance(value, str) and value.endswith(" as a number"):
+        value = RawNumber(value.removesuffix(" as a number"))
+    record[fields[what]] = value
+    # The actual amount is the refund amount once SUCCESS: a bad refund amount is bad twice then.
+    if what == "refund_fee" and success:
+        return {error, ("invalid_number", "actual_refund_amount")}
+    return {error}
 
 
 class RawNumber(str):
@@ -256,33 +272,7 @@ def top_exports(seed, rows, directory):
                            ("goods_no", str(refund["num_iid"] or "")), ("pay_no", refund["alipay_no"])):
             if value:
                 record[key] = value
-        # One refund in eight gets one defect, as in the CSV.
-        errors = set()
-        defect = rnd.randrange(8) if rnd.random() < 0.125 else None
-        if defect == 0:
-            refund["refund_fee"] = "12,50"
-            errors = {("invalid_number", "refund_amount")} | ({("invalid_number", "actual_refund_amount")} if status == "SUCCESS" else set())
-        elif defect == 1:
-            refund["oid"] = RawNumber("3.05e+18")  # an id that went through a double
-            errors = {("invalid_id", "oid")}
-        elif defect == 2:
-            refund["price"] = RawNumber("19.99999")
-            errors = {("too_many_decimals", "price")}
-        elif defect == 3:
-            refund["status"] = "REFUND_SUCCESS"
-            errors = {("unknown_value", "status")}
-        elif defect == 4:
-            refund["buyer_nick"] = rnd.choice(["", None])
-            errors = {("missing", "buyer_nick")}
-        elif defect == 5:
-            refund["title"] = "长" * 256
-            errors = {("too_long", "title")}
-        elif defect == 6:
-            refund["created"] = "2024-02-30 10:00:00"
-            errors = {("invalid_date", "refund_time")}
-        elif defect == 7 and kept_keys:
-            refund["refund_id"], refund["oid"] = rnd.choice(kept_keys)
-            errors = {("duplicate", "refund_no+oid")}
+        errors = add_defect(rnd, refund, TOP_DEFECT_FIELDS, status == "SUCCESS", kept_keys)
         refunds.append(refund)
         if errors:
             rejects.append({"record": i + 1, "errors": sorted(errors)})
