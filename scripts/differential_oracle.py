@@ -10,7 +10,7 @@ RefundFlow's code, the canonical records they must give. `compare` checks a run'
 against them field by field; `compare-rejects` checks that one record in eight (in every format), given one
 defect (a decimal comma, an Excel id, 5 decimals, an unknown status, no buyer nick, a 256-character
 title, 30 February, a duplicate key), is rejected at its physical line with exactly the
-(code, field)s it causes.
+(code, field)s it causes; one CSV row in a hundred is cut short, a `malformed` reject.
 
     differential_oracle.py csv SEED ROWS utf-8|gb18030 DIR   -> DIR/in-SEED.csv, DIR/expected-SEED.json,
                                                                 DIR/expected-rejects-SEED.json
@@ -156,9 +156,15 @@ def csv_export(seed, rows, encoding, directory):
                 record[key] = value
         # One row in eight gets one defect; the reject must carry every (code, field) it causes.
         errors = add_defect(rnd, row, CSV_DEFECT_FIELDS, success, kept_keys, wrap=excel_id)
-        table.append([row[name] for name in header])
+        cells = [row[name] for name in header]
+        if not errors and rnd.random() < 0.01:
+            # A ragged row: the structure is broken, nothing else is said. Half the cells at least,
+            # so that some hold a value (a row of only delimiters is a blank line, no record).
+            cells = cells[: rnd.randrange(len(cells) // 2, len(cells) - 1)]
+            errors = {("malformed", None)}
+        table.append(cells)
         if errors:
-            rejects.append({"record": i + 1, "errors": sorted(errors)})
+            rejects.append({"record": i + 1, "errors": sorted(errors, key=str)})
         else:
             expected.append(record)
             kept_keys.append((refund_no, oid))
@@ -334,7 +340,7 @@ def compare_rejects(expected_path, rejects_path):
     """Exit 1 unless every expected reject is there (by record ordinal), at its line, with exactly
     its (code, field)s, and there are no others."""
     def entry(line, errors):
-        return line, sorted(tuple(e) for e in errors)
+        return line, sorted((tuple(e) for e in errors), key=str)
     expected = {r["record"]: entry(r["line"], r["errors"]) for r in json.load(open(expected_path))}
     got = {}
     for text in open(rejects_path, encoding="utf-8"):
