@@ -3,7 +3,8 @@
 # for each seed, a random seller-center CSV (UTF-8 or GB18030 by turns) and the same kind of TOP
 # refunds as XML, JSON and JSON Lines go through `refundflow run --dry-run`, and every record must
 # equal the one the oracle derived from marketplace-formats.md §4-5; the defective records (one
-# in eight, every format) must be rejected at their lines with exactly the reasons they cause.
+# in eight, every format) must be rejected at their lines with exactly the reasons they cause; and
+# every dry-run request must carry those records, signed and addressed as wdt-protocol.md (a) says.
 #   scripts/differential-check.sh [SEEDS] [ROWS]      (default: 8 seeds of 300 rows)
 # Uses the debug build (`swift build` first). Exits 1 at the first run that differs.
 set -euo pipefail
@@ -15,6 +16,13 @@ bin="$PWD/.build/debug/refundflow"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 oracle="scripts/differential_oracle.py"
+# Real-looking credentials (a salt with ':', '/' and '+' to URL-encode), so that every request's
+# sign and URL can be re-derived; the secret part never appears in any output.
+export WDT_SID=diff WDT_APPKEY=diff_key WDT_APPSECRET='diffsecret:diff:salt/+'
+check_requests() {  # OUT_DIR
+    python3 "$oracle" check-requests "$1/records.jsonl" "$1/requests.jsonl" "$WDT_APPSECRET" "$WDT_SID" "$WDT_APPKEY" 50
+    if grep -rq diffsecret "$1"; then echo "$1: the secret appears in an output" >&2; exit 1; fi
+}
 for seed in $(seq 1 "$seeds"); do
     encoding=utf-8
     [ $((seed % 2)) = 0 ] && encoding=gb18030
@@ -26,6 +34,7 @@ for seed in $(seq 1 "$seeds"); do
     [ "$status" = 0 ] || [ "$status" = 2 ] || { echo "csv seed $seed: the run exited $status" >&2; exit 1; }
     python3 "$oracle" compare "$work/expected-$seed.json" "$work/out-csv-$seed/records.jsonl"
     python3 "$oracle" compare-rejects "$work/expected-rejects-$seed.json" "$work/out-csv-$seed/rejects.jsonl"
+    check_requests "$work/out-csv-$seed"
     python3 "$oracle" top "$seed" "$rows" "$work"
     for format in xml json jsonl; do
         status=0
@@ -34,6 +43,7 @@ for seed in $(seq 1 "$seeds"); do
         [ "$status" = 0 ] || [ "$status" = 2 ] || { echo "$format seed $seed: the run exited $status" >&2; exit 1; }
         python3 "$oracle" compare "$work/expected-top-$seed.json" "$work/out-$format-$seed/records.jsonl"
         python3 "$oracle" compare-rejects "$work/expected-rejects-top-$seed.$format.json" "$work/out-$format-$seed/rejects.jsonl"
+        check_requests "$work/out-$format-$seed"
     done
 done
-echo "PASS  $seeds seeds × $rows rows × 4 formats: every record equals the oracle's"
+echo "PASS  $seeds seeds × $rows rows × 4 formats: every record, reject and request as the oracle derives them"

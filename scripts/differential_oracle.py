@@ -18,6 +18,7 @@ title, 30 February, a duplicate key), is rejected at its physical line with exac
                                                                 DIR/expected-rejects-top-SEED.{xml,json,jsonl}.json
     differential_oracle.py compare EXPECTED.json RECORDS.jsonl
     differential_oracle.py compare-rejects EXPECTED-REJECTS.json REJECTS.jsonl
+    differential_oracle.py check-requests RECORDS.jsonl REQUESTS.jsonl APPSECRET SID APPKEY BATCH_SIZE
 """
 import csv
 import io
@@ -353,6 +354,63 @@ def compare_rejects(expected_path, rejects_path):
     return 1 if differ else 0
 
 
+def check_requests(records_path, requests_path, appsecret, sid, appkey, batch_size):
+    """Exit 1 unless every dry-run request follows wdt-protocol.md (a), re-derived here: the sign
+    is md5(secret + k1 + v1 + ... + secret) over the byte-sorted query and `body`; the URL is the
+    PHP http_build_query of that query with `sign` last; the body is PHP-json_encode-like ASCII
+    (`\\uXXXX`, `\\/`), `["shop_no",[lines]]` of at most `batch_size` lines; and the lines of all
+    the bodies, in order, are records.jsonl's records without shop_no, money equal as decimals."""
+    import hashlib
+    from urllib.parse import quote_plus
+    secret, salt = appsecret.split(":", 1)
+    records = [json.loads(line) for line in open(records_path, encoding="utf-8")]
+    sent, problems, calls = [], [], 0
+    for text in open(requests_path, encoding="utf-8"):
+        calls += 1
+        request = json.loads(text)
+        query, body = dict(request["query"]), request["body"]
+        sign = query.pop("sign")
+        if (query["sid"], query["key"], query["salt"], query["v"]) != (sid, appkey, salt, "1.0"):
+            problems.append(f"call {calls}: query {query}")
+        plain = secret + "".join(k + v for k, v in sorted(dict(query, body=body).items())) + secret
+        if hashlib.md5(plain.encode("utf-8")).hexdigest() != sign:
+            problems.append(f"call {calls}: sign {sign} is not md5 of the protocol's string")
+        url = "http://wdt.wangdian.cn/openapi?" + "&".join(f"{k}={quote_plus(v)}" for k, v in sorted(query.items())) + "&sign=" + sign
+        if request["url"] != url:
+            problems.append(f"call {calls}: url {request['url']} is not {url}")
+        if not body.isascii() or "/" in body.replace("\\/", ""):
+            problems.append(f"call {calls}: the body is not json_encode-like (raw non-ASCII or an unescaped /)")
+        shop, lines = json.loads(body, parse_float=Decimal, parse_int=Decimal)
+        if not 0 < len(lines) <= batch_size or request.get("record_count") != len(lines):
+            problems.append(f"call {calls}: {len(lines)} lines, record_count {request.get('record_count')}")
+        sent += [dict(line, shop_no=shop) for line in lines]
+    def canonical(record):
+        # Money and num: strings in records.jsonl, numbers in the body; equal as decimals.
+        # Integers (type, status, is_aftersale): parsed as Decimal from the body.
+        out = {}
+        for key, value in record.items():
+            if value == "":
+                continue
+            if key in MONEY_AND_NUM:
+                value = Decimal(str(value))
+            elif isinstance(value, Decimal):
+                value = int(value)
+            out[key] = value
+        return out
+    if len(sent) != len(records):
+        problems.append(f"{len(sent)} lines sent, {len(records)} records")
+    for index, (line, record) in enumerate(zip(sent, records)):
+        if canonical(line) != canonical(record):
+            problems.append(f"line {index + 1} sent differs from record {index + 1}: {canonical(line)} != {canonical(record)}")
+    for problem in problems[:5]:
+        print(f"{requests_path}: {problem}")
+    print(f"{requests_path}: {calls} calls, {len(sent)} lines, {len(problems)} problems")
+    return 1 if problems else 0
+
+
+MONEY_AND_NUM = {"num", "refund_amount", "actual_refund_amount", "price", "total_amount"}
+
+
 def compare(expected_path, records_path):
     """Exit 1 when a record differs; an optional field may be absent or empty."""
     expected = json.load(open(expected_path))
@@ -384,5 +442,7 @@ if __name__ == "__main__":
         sys.exit(compare(sys.argv[2], sys.argv[3]))
     elif command == "compare-rejects":
         sys.exit(compare_rejects(sys.argv[2], sys.argv[3]))
+    elif command == "check-requests":
+        sys.exit(check_requests(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], int(sys.argv[7])))
     else:
         sys.exit(f"unknown command {command}")
