@@ -10,7 +10,8 @@ RefundFlow's code, the canonical records they must give. `compare` checks a run'
 against them field by field; `compare-rejects` checks that one record in eight (in every format), given one
 defect (a decimal comma, an Excel id, 5 decimals, an unknown status, no buyer nick, a 256-character
 title, 30 February, a duplicate key), is rejected at its physical line with exactly the
-(code, field)s it causes; one CSV row in a hundred is cut short, a `malformed` reject.
+(code, field)s it causes; one CSV row in a hundred is cut short (a `malformed` reject) and one
+in a hundred has undecodable bytes in its title (an `encoding` reject).
 
     differential_oracle.py csv SEED ROWS utf-8|gb18030 DIR   -> DIR/in-SEED.csv, DIR/expected-SEED.json,
                                                                 DIR/expected-rejects-SEED.json
@@ -61,6 +62,8 @@ def random_date(rnd, styles):
         text, se = f"{y}年{mo}月{da}日 {h}:{mi:02d}", 0
     return text, f"{y}-{mo:02d}-{da:02d} {h:02d}:{mi:02d}:{se:02d}"
 
+
+BAD_BYTES_MARK = "@@undecodable@@"
 
 CSV_HEADER = (
     "订单编号 退款编号 支付宝交易号 订单付款时间 商品编码 退款完结时间 买家会员名称 买家实际支付金额 宝贝标题 买家退款金额 "
@@ -163,6 +166,10 @@ def csv_export(seed, rows, encoding, directory):
             # so that some hold a value (a row of only delimiters is a blank line, no record).
             cells = cells[: rnd.randrange(len(cells) // 2, len(cells) - 1)]
             errors = {("malformed", None)}
+        elif not errors and rnd.random() < 0.01:
+            # Bytes that are not text in the file's encoding, in the title: an `encoding` reject.
+            cells[header.index("宝贝标题")] = "坏" + BAD_BYTES_MARK
+            errors = {("encoding", "宝贝标题")}
         table.append(cells)
         if errors:
             rejects.append({"record": i + 1, "errors": sorted(errors, key=str)})
@@ -182,7 +189,9 @@ def csv_export(seed, rows, encoding, directory):
         reject["line"] = lines[reject["record"] - 1] + 1
     bom = "\ufeff" if utf8 and rnd.random() < 0.5 else ""
     with open(f"{directory}/in-{seed}.csv", "wb") as out:
-        out.write((bom + text.getvalue()).encode("utf-8" if utf8 else "gb18030"))
+        # 0xFF is never UTF-8; 0x81 0x20 is a GB18030 lead byte with no valid second byte.
+        out.write((bom + text.getvalue()).encode("utf-8" if utf8 else "gb18030").replace(
+            BAD_BYTES_MARK.encode(), b"\xff" if utf8 else b"\x81\x20"))
     with open(f"{directory}/expected-{seed}.json", "w") as out:
         json.dump(expected, out, ensure_ascii=False)
     with open(f"{directory}/expected-rejects-{seed}.json", "w") as out:
