@@ -4,7 +4,8 @@
 # refunds as XML, JSON and JSON Lines go through `refundflow run --dry-run`, and every record must
 # equal the one the oracle derived from marketplace-formats.md §4-5; the defective records (one
 # in eight, every format) must be rejected at their lines with exactly the reasons they cause; and
-# every dry-run request must carry those records, signed and addressed as wdt-protocol.md (a) says.
+# every dry-run request must carry those records, signed and addressed as wdt-protocol.md (a) says;
+# and report.json must count and total them as the oracle does.
 #   scripts/differential-check.sh [SEEDS] [ROWS]      (default: 8 seeds of 300 rows)
 # Uses the debug build (`swift build` first). Exits 1 at the first run that differs.
 set -euo pipefail
@@ -35,6 +36,7 @@ for seed in $(seq 1 "$seeds"); do
     python3 "$oracle" compare "$work/expected-$seed.json" "$work/out-csv-$seed/records.jsonl"
     python3 "$oracle" compare-rejects "$work/expected-rejects-$seed.json" "$work/out-csv-$seed/rejects.jsonl"
     check_requests "$work/out-csv-$seed"
+    python3 "$oracle" check-report "$work/expected-$seed.json" "$work/expected-rejects-$seed.json" "$work/out-csv-$seed/report.json"
     python3 "$oracle" top "$seed" "$rows" "$work"
     for format in xml json jsonl; do
         status=0
@@ -44,6 +46,8 @@ for seed in $(seq 1 "$seeds"); do
         python3 "$oracle" compare "$work/expected-top-$seed.json" "$work/out-$format-$seed/records.jsonl"
         python3 "$oracle" compare-rejects "$work/expected-rejects-top-$seed.$format.json" "$work/out-$format-$seed/rejects.jsonl"
         check_requests "$work/out-$format-$seed"
+        python3 "$oracle" check-report "$work/expected-top-$seed.json" "$work/expected-rejects-top-$seed.$format.json" \
+            "$work/out-$format-$seed/report.json"
     done
 done
-echo "PASS  $seeds seeds × $rows rows × 4 formats: every record, reject and request as the oracle derives them"
+echo "PASS  $seeds seeds × $rows rows × 4 formats: every record, reject, request and report total as the oracle derives them"

@@ -20,6 +20,7 @@ in a hundred has undecodable bytes in its title (an `encoding` reject).
     differential_oracle.py compare EXPECTED.json RECORDS.jsonl
     differential_oracle.py compare-rejects EXPECTED-REJECTS.json REJECTS.jsonl
     differential_oracle.py check-requests RECORDS.jsonl REQUESTS.jsonl APPSECRET SID APPKEY BATCH_SIZE
+    differential_oracle.py check-report EXPECTED.json EXPECTED-REJECTS.json REPORT.json
 """
 import csv
 import io
@@ -417,6 +418,39 @@ def check_requests(records_path, requests_path, appsecret, sid, appkey, batch_si
     return 1 if problems else 0
 
 
+def check_report(expected_path, rejects_path, report_path):
+    """Exit 1 unless report.json accounts for the run as the oracle does: read, valid and
+    rejected; records rejected per code; and refund_amount / actual_refund_amount per status."""
+    expected = json.load(open(expected_path))
+    rejects = json.load(open(rejects_path))
+    counts = json.load(open(report_path))["counts"]
+    problems = []
+    def check(what, got, want):
+        if got != want:
+            problems.append(f"{what}: report {got}, oracle {want}")
+    check("read", counts["read"], len(expected) + len(rejects))
+    check("valid", counts["valid"], len(expected))
+    check("rejected", counts["rejected"], len(rejects))
+    by_code = {}
+    for reject in rejects:
+        for code in {error[0] for error in reject["errors"]}:
+            by_code[code] = by_code.get(code, 0) + 1
+    check("rejected_by_code", counts["rejected_by_code"], by_code)
+    by_status = {}
+    for record in expected:
+        total = by_status.setdefault(str(record["status"]), {"count": 0, "refund_amount": Decimal(0), "actual_refund_amount": Decimal(0)})
+        total["count"] += 1
+        total["refund_amount"] += Decimal(record["refund_amount"])
+        total["actual_refund_amount"] += Decimal(record["actual_refund_amount"])
+    reported = {status: {"count": t["count"], "refund_amount": Decimal(t["refund_amount"]), "actual_refund_amount": Decimal(t["actual_refund_amount"])}
+                for status, t in counts["valid_by_status"].items()}
+    check("valid_by_status", reported, by_status)
+    for problem in problems:
+        print(f"{report_path}: {problem}")
+    print(f"{report_path}: {len(problems)} problems")
+    return 1 if problems else 0
+
+
 MONEY_AND_NUM = {"num", "refund_amount", "actual_refund_amount", "price", "total_amount"}
 
 
@@ -451,6 +485,8 @@ if __name__ == "__main__":
         sys.exit(compare(sys.argv[2], sys.argv[3]))
     elif command == "compare-rejects":
         sys.exit(compare_rejects(sys.argv[2], sys.argv[3]))
+    elif command == "check-report":
+        sys.exit(check_report(sys.argv[2], sys.argv[3], sys.argv[4]))
     elif command == "check-requests":
         sys.exit(check_requests(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], int(sys.argv[7])))
     else:
