@@ -1,17 +1,22 @@
 #!/usr/bin/env python3
 """An independent oracle for the bundled Taobao pipelines.
 
-Generates random, valid refund exports from a seed -- seller-center CSV (UTF-8 with or without a
-BOM, or GB18030; shuffled columns; Excel id wrappers; money with ¥/￥, thousands groups, 元 and
-trailing zeros; five date styles; every status label; quoted CRLF, commas and quotes) and TOP
-responses as XML, JSON and JSON Lines (ids and money as numbers or strings, CDATA, entities,
-self-closing empty elements) -- and, written here from marketplace-formats.md §4-5 and not from
-RefundFlow's code, the canonical records they must give. `compare` checks a run's records.jsonl
-against them field by field; `compare-rejects` checks that one record in eight (in every format), given one
-defect (a decimal comma, an Excel id, 5 decimals, an unknown status, no buyer nick, a 256-character
-title, 30 February, a duplicate key), is rejected at its physical line with exactly the
-(code, field)s it causes; one CSV row in a hundred is cut short (a `malformed` reject) and one
-in a hundred has undecodable bytes in its title (an `encoding` reject).
+Generates random refund exports from a seed -- seller-center CSV (UTF-8 with or without a BOM,
+or GB18030; shuffled columns, named as one of the export versions names them; Excel id wrappers;
+money with ¥/￥, thousands groups, 元 and trailing zeros; five date styles; every status label;
+quoted CRLF, commas and quotes) and TOP responses as XML, JSON and JSON Lines (ids and money as
+numbers or strings, CDATA, entities, self-closing empty elements) -- and, written here from
+marketplace-formats.md §4-5 and not from RefundFlow's code, what a run must make of them:
+
+- `compare`: the canonical records, field by field;
+- `compare-rejects`: one record in eight (every format) has one defect (a decimal comma, an id
+  that went through Excel or a double, 5 decimals, an unknown status, no buyer nick, a
+  256-character title, 30 February, a duplicate key) and is rejected at its physical line with
+  exactly the (code, field)s it causes; one CSV row in a hundred is cut short (`malformed`) and
+  one has undecodable bytes (`encoding`);
+- `check-requests`: every dry-run request signed, addressed and encoded as wdt-protocol.md (a)
+  says, carrying the records in order;
+- `check-report`: report.json's counts and money per status.
 
     differential_oracle.py csv SEED ROWS utf-8|gb18030 DIR   -> DIR/in-SEED.csv, DIR/expected-SEED.json,
                                                                 DIR/expected-rejects-SEED.json
@@ -180,7 +185,16 @@ def csv_export(seed, rows, encoding, directory):
     terminator = rnd.choice(["\r\n", "\n"])
     text = io.StringIO()
     writer = csv.writer(text, lineterminator=terminator)
-    writer.writerow(header)
+    # Export versions name some columns differently; the bundled pipeline reads each name.
+    renames = {
+        "买家退款金额": rnd.choice(["买家退款金额", "退款金额", "退款总额"]),
+        "买家会员名称": rnd.choice(["买家会员名称", "买家昵称"]),
+        "支付宝交易号": rnd.choice(["支付宝交易号", "支付单号"]),
+        "商品id": rnd.choice(["商品id", "商品 id", "商品ID"]),
+    }
+    if rnd.random() < 0.5:  # the finish time under 完结时间 (the other column of that name renamed away)
+        renames.update({"退款完结时间": "完结时间", "完结时间": "完结时间(旧)"})
+    writer.writerow([renames.get(name, name) for name in header])
     lines = [1]  # the physical line each row starts on (quoted line breaks count)
     for cells in table:
         start = len(text.getvalue())
