@@ -5,7 +5,8 @@ Generates random refund exports from a seed -- seller-center CSV (UTF-8 with or 
 or GB18030; shuffled columns, named as one of the export versions names them; Excel id wrappers;
 money with ¥/￥, thousands groups, 元 and trailing zeros; five date styles; every status label;
 quoted CRLF, commas and quotes) and TOP responses as XML, JSON and JSON Lines (ids and money as
-numbers or strings, CDATA, entities, self-closing empty elements) -- and, written here from
+numbers or strings, CDATA, entities, self-closing empty elements; one response, or pages of one
+saved one after another) -- and, written here from
 marketplace-formats.md §4-5 and not from RefundFlow's code, what a run must make of them:
 
 - `compare`: the canonical records, field by field;
@@ -329,13 +330,50 @@ def top_exports(seed, rows, directory):
         return json.dumps(value, ensure_ascii=rnd.random() < 0.5)
 
     objects = ["{" + ",".join(json.dumps(k) + ":" + json_value(v) for k, v in r.items()) + "}" for r in refunds]
-    with open(f"{directory}/top-{seed}.jsonl", "w") as out:
-        out.write("\n".join(objects) + "\n")
-    write_rejects("jsonl", lambda index: index + 1)
-    with open(f"{directory}/top-{seed}.json", "w") as out:
-        out.write('{"refunds_receive_get_response":{"refunds":{"refund":[\n' + ",\n".join(objects)
-                  + f'\n]}},"total_results":{rows},"request_id":"x"}}}}')
-    write_rejects("json", lambda index: index + 2)
+
+    def pages():
+        """The refunds' indexes as one response, or (half the time) as pages of a paged call
+        saved one after another into the file, as a paging script writes them."""
+        if rnd.random() < 0.5:
+            return [range(rows)]
+        size = rnd.randint(1, 100)
+        return [range(start, min(start + size, rows)) for start in range(0, rows, size)]
+
+    def write(format, pieces, starts):
+        with open(f"{directory}/top-{seed}.{format}", "w", newline="") as out:
+            out.write("".join(pieces))
+        write_rejects(format, lambda index: starts[index])
+
+    class Text:
+        """Text built piece by piece, counting its lines as it goes."""
+        def __init__(self):
+            self.pieces, self.line = [], 1
+        def add(self, piece):
+            self.pieces.append(piece)
+            self.line += piece.count("\n")
+
+    # JSON Lines: one refund per line, or one response (a page) per line.
+    text, starts = Text(), []
+    for page in pages():
+        if len(page) == rows and rnd.random() < 0.5:
+            for index in page:
+                starts.append(text.line)
+                text.add(objects[index] + "\n")
+        else:
+            starts += [text.line] * len(page)
+            text.add('{"refunds_receive_get_response":{"refunds":{"refund":[' + ",".join(objects[index] for index in page)
+                     + f']}},"total_results":{rows}}}}}\n')
+    write("jsonl", text.pieces, starts)
+
+    # JSON: one document, or pages one after another; a record's line is where its object starts.
+    text, starts = Text(), []
+    for page in pages():
+        text.add('{"refunds_receive_get_response":{"refunds":{"refund":[\n')
+        for position, index in enumerate(page):
+            starts.append(text.line)
+            text.add(objects[index] + (",\n" if position < len(page) - 1 else "\n"))
+        text.add(f']}},"total_results":{rows},"request_id":"x"}}}}\n')
+    write("json", text.pieces, starts)
 
     def xml_text(value):
         text = "true" if value is True else "false" if value is False else str(value)
@@ -348,17 +386,18 @@ def top_exports(seed, rows, directory):
             return f"<{key}/>" if rnd.random() < 0.5 else f"<{key}></{key}>"
         return f"<{key}>{xml_text(value)}</{key}>"
 
+    # XML: one document, or pages one after another; a record's line is where <refund> starts
+    # (line breaks inside text count).
     separator = rnd.choice(["", "\n", "\r\n  "])
-    document = '<?xml version="1.0" encoding="utf-8" ?><refunds_receive_get_response><refunds list="true">'
-    starts = []  # the line each <refund> starts on (line breaks in text count)
-    for r in refunds:
-        document += separator
-        starts.append(document.count("\n") + 1)
-        document += "<refund>" + "".join(element(k, v) for k, v in sorted(r.items())) + "</refund>"
-    document += f"</refunds><total_results>{rows}</total_results></refunds_receive_get_response><!--top011184081134.na62-->"
-    with open(f"{directory}/top-{seed}.xml", "w", newline="") as out:
-        out.write(document)
-    write_rejects("xml", lambda index: starts[index])
+    text, starts = Text(), []
+    for page in pages():
+        text.add('<?xml version="1.0" encoding="utf-8" ?><refunds_receive_get_response><refunds list="true">')
+        for index in page:
+            text.add(separator)
+            starts.append(text.line)
+            text.add("<refund>" + "".join(element(k, v) for k, v in sorted(refunds[index].items())) + "</refund>")
+        text.add(f"</refunds><total_results>{rows}</total_results></refunds_receive_get_response><!--top011184081134.na62-->\n")
+    write("xml", text.pieces, starts)
 
 
 def compare_rejects(expected_path, rejects_path):
