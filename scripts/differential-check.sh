@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks the four bundled pipelines against an independent oracle (scripts/differential_oracle.py):
-# for each seed, a random seller-center CSV (UTF-8 or GB18030 by turns) and the same kind of TOP
+# for each seed, a random seller-center CSV (UTF-8, GB18030 or UTF-16 by turns) and the same kind of TOP
 # refunds as XML, JSON and JSON Lines go through `refundflow run --dry-run`, and every record must
 # equal the one the oracle derived from marketplace-formats.md §4-5; the defective records (one
 # in eight, every format) must be rejected at their lines with exactly the reasons they cause; and
@@ -25,8 +25,8 @@ check_requests() {  # OUT_DIR
     if grep -rq diffsecret "$1"; then echo "$1: the secret appears in an output" >&2; exit 1; fi
 }
 for seed in $(seq 1 "$seeds"); do
-    encoding=utf-8
-    [ $((seed % 2)) = 0 ] && encoding=gb18030
+    encodings=(gb18030 utf-8 utf-16)
+    encoding=${encodings[$((seed % 3))]}
     python3 "$oracle" csv "$seed" "$rows" "$encoding" "$work"
     status=0
     "$bin" run pipelines/taobao-seller-refunds-csv.yaml --set shop_no=D --input "$work/in-$seed.csv" \

@@ -2,7 +2,8 @@
 """An independent oracle for the bundled Taobao pipelines.
 
 Generates random refund exports from a seed -- seller-center CSV (UTF-8 with or without a BOM,
-or GB18030; shuffled columns, named as one of the export versions names them; Excel id wrappers;
+GB18030, or UTF-16 as Excel's "Unicode Text"; commas or tabs; a title line before the header,
+blank lines and a totals row now and then; shuffled columns, named as one of the export versions names them; Excel id wrappers;
 money with ¥/￥, thousands groups, 元 and trailing zeros; five date styles; every status label;
 quoted CRLF, commas and quotes) and TOP responses as XML, JSON and JSON Lines (ids and money as
 numbers or strings, CDATA, entities, self-closing empty elements; one response, or pages of one
@@ -19,7 +20,7 @@ marketplace-formats.md §4-5 and not from RefundFlow's code, what a run must mak
   says, carrying the records in order;
 - `check-report`: report.json's counts and money per status.
 
-    differential_oracle.py csv SEED ROWS utf-8|gb18030 DIR   -> DIR/in-SEED.csv, DIR/expected-SEED.json,
+    differential_oracle.py csv SEED ROWS utf-8|gb18030|utf-16 DIR  -> DIR/in-SEED.csv, DIR/expected-SEED.json,
                                                                 DIR/expected-rejects-SEED.json
     differential_oracle.py top SEED ROWS DIR                 -> DIR/top-SEED.{xml,json,jsonl}, DIR/expected-top-SEED.json,
                                                                 DIR/expected-rejects-top-SEED.{xml,json,jsonl}.json
@@ -91,7 +92,7 @@ CSV_STATUS = {
 
 def csv_export(seed, rows, encoding, directory):
     rnd = random.Random(seed)
-    utf8 = encoding == "utf-8"
+    utf8 = encoding != "gb18030"  # UTF-8, or UTF-16 (Excel's "Unicode Text"): any character
     header = list(CSV_HEADER)
     rnd.shuffle(header)
     texts = ["纯棉T恤 白色/XL", 'Cup, 500ml "big"', "line1\r\nline2", '含逗号,和引号"', "  padded  ", "&<>'", "a\tb"]
@@ -173,7 +174,7 @@ def csv_export(seed, rows, encoding, directory):
             # so that some hold a value (a row of only delimiters is a blank line, no record).
             cells = cells[: rnd.randrange(len(cells) // 2, len(cells) - 1)]
             errors = {("malformed", None)}
-        elif not errors and rnd.random() < 0.01:
+        elif not errors and encoding != "utf-16" and rnd.random() < 0.01:
             # Bytes that are not text in the file's encoding, in the title: an `encoding` reject.
             cells[header.index("宝贝标题")] = "坏" + BAD_BYTES_MARK
             errors = {("encoding", "宝贝标题")}
@@ -184,8 +185,13 @@ def csv_export(seed, rows, encoding, directory):
             expected.append(record)
             kept_keys.append((refund_no, oid))
     terminator = rnd.choice(["\r\n", "\n"])
+    # Excel's "Unicode Text" is UTF-16 with tabs; a CSV is tab-separated now and then too.
+    delimiter = "\t" if encoding == "utf-16" or rnd.random() < 0.2 else ","
     text = io.StringIO()
-    writer = csv.writer(text, lineterminator=terminator)
+    writer = csv.writer(text, lineterminator=terminator, delimiter=delimiter)
+    title = rnd.random() < 0.2
+    if title:  # a title line before the header, as some exports write
+        text.write("退款管理导出 2024-09-01" + terminator)
     # Export versions name some columns differently; the bundled pipeline reads each name.
     renames = {
         "买家退款金额": rnd.choice(["买家退款金额", "退款金额", "退款总额"]),
@@ -195,19 +201,35 @@ def csv_export(seed, rows, encoding, directory):
     }
     if rnd.random() < 0.5:  # the finish time under 完结时间 (the other column of that name renamed away)
         renames.update({"退款完结时间": "完结时间", "完结时间": "完结时间(旧)"})
-    writer.writerow([renames.get(name, name) for name in header])
-    lines = [1]  # the physical line each row starts on (quoted line breaks count)
+    names = [renames.get(name, name) for name in header]
+    writer.writerow(names)
+    line = 2 + title  # the physical line of the next row (quoted line breaks count)
+    starts = []
     for cells in table:
+        if rnd.random() < 0.02:  # a blank line, or one of only delimiters (Excel's formatted empty row): no record
+            text.write(rnd.choice(["", delimiter * 5]) + terminator)
+            line += 1
+        starts.append(line)
         start = len(text.getvalue())
         writer.writerow(cells)
-        lines.append(lines[-1] + text.getvalue()[start:].count("\n"))
+        line += text.getvalue()[start:].count("\n")
+    if rnd.random() < 0.1:
+        # A totals row a spreadsheet added under the data: one `malformed` reject, named by its first column.
+        writer.writerow(["合计"] + [""] * (len(header) - 1))
+        rejects.append({"record": rows + 1, "errors": [("malformed", names[0])]})
+        starts.append(line)
     for reject in rejects:
-        reject["line"] = lines[reject["record"] - 1] + 1
-    bom = "\ufeff" if utf8 and rnd.random() < 0.5 else ""
-    with open(f"{directory}/in-{seed}.csv", "wb") as out:
+        reject["line"] = starts[reject["record"] - 1]
+    content = text.getvalue()
+    if encoding == "utf-16":
+        data = ("\ufeff" + content).encode("utf-16-le")
+    else:
+        bom = "\ufeff" if utf8 and rnd.random() < 0.5 else ""
         # 0xFF is never UTF-8; 0x81 0x20 is a GB18030 lead byte with no valid second byte.
-        out.write((bom + text.getvalue()).encode("utf-8" if utf8 else "gb18030").replace(
-            BAD_BYTES_MARK.encode(), b"\xff" if utf8 else b"\x81\x20"))
+        data = (bom + content).encode("utf-8" if utf8 else "gb18030").replace(
+            BAD_BYTES_MARK.encode(), b"\xff" if utf8 else b"\x81\x20")
+    with open(f"{directory}/in-{seed}.csv", "wb") as out:
+        out.write(data)
     with open(f"{directory}/expected-{seed}.json", "w") as out:
         json.dump(expected, out, ensure_ascii=False)
     with open(f"{directory}/expected-rejects-{seed}.json", "w") as out:
