@@ -4,7 +4,8 @@
 # refunds as XML, JSON and JSON Lines go through `refundflow run --dry-run`, and every record must
 # equal the one the oracle derived from marketplace-formats.md §4-5; the defective records (one
 # in eight, every format) must be rejected at their lines with exactly the reasons they cause; and
-# every dry-run request must carry those records, signed and addressed as wdt-protocol.md (a) says;
+# every dry-run request must carry those records, signed and addressed as wdt-protocol.md says
+# (the qjb runs, and the CSV to 企业版 and the XML to TOP as well);
 # and report.json must count and total them as the oracle does.
 #   scripts/differential-check.sh [SEEDS] [ROWS]      (default: 8 seeds of 300 rows)
 # Uses the debug build (`swift build` first). Exits 1 at the first run that differs.
@@ -20,34 +21,41 @@ oracle="scripts/differential_oracle.py"
 # Real-looking credentials (a salt with ':', '/' and '+' to URL-encode), so that every request's
 # sign and URL can be re-derived; the secret part never appears in any output.
 export WDT_SID=diff WDT_APPKEY=diff_key WDT_APPSECRET='diffsecret:diff:salt/+'
+export TOP_APPKEY=diff_top TOP_SECRET=diff_top_secret TOP_SESSION=diff-top-session
 check_requests() {  # OUT_DIR
-    python3 "$oracle" check-requests "$1/records.jsonl" "$1/requests.jsonl" "$WDT_APPSECRET" "$WDT_SID" "$WDT_APPKEY" 50
-    if grep -rq diffsecret "$1"; then echo "$1: the secret appears in an output" >&2; exit 1; fi
+    python3 "$oracle" check-requests "$1/records.jsonl" "$1/requests.jsonl"
+    if grep -rqE "diffsecret|diff_top_secret|diff-top-session" "$1"; then echo "$1: a secret appears in an output" >&2; exit 1; fi
+}
+run_ok() {  # a run must complete, with or without rejects (exit 0 or 2)
+    local status=0
+    "$bin" run "$@" >/dev/null 2>&1 || status=$?
+    [ "$status" = 0 ] || [ "$status" = 2 ] || { echo "refundflow run $*: exited $status" >&2; exit 1; }
 }
 for seed in $(seq 1 "$seeds"); do
     encodings=(gb18030 utf-8 utf-16)
     encoding=${encodings[$((seed % 3))]}
     python3 "$oracle" csv "$seed" "$rows" "$encoding" "$work"
-    status=0
-    "$bin" run pipelines/taobao-seller-refunds-csv.yaml --set shop_no=D --input "$work/in-$seed.csv" \
-        --out "$work/out-csv-$seed" --dry-run >/dev/null 2>&1 || status=$?
-    # 2: completed with rejects, as the defective rows must make it.
-    [ "$status" = 0 ] || [ "$status" = 2 ] || { echo "csv seed $seed: the run exited $status" >&2; exit 1; }
+    run_ok pipelines/taobao-seller-refunds-csv.yaml --set shop_no=D --input "$work/in-$seed.csv" --out "$work/out-csv-$seed" --dry-run
     python3 "$oracle" compare "$work/expected-$seed.json" "$work/out-csv-$seed/records.jsonl"
     python3 "$oracle" compare-rejects "$work/expected-rejects-$seed.json" "$work/out-csv-$seed/rejects.jsonl"
     check_requests "$work/out-csv-$seed"
+    # The same export to the 企业版 API: its own sign, each record sent once.
+    run_ok pipelines/taobao-seller-refunds-csv.yaml --set shop_no=D --target wdt-enterprise-refund --input "$work/in-$seed.csv" \
+        --out "$work/out-enterprise-$seed" --dry-run
+    check_requests "$work/out-enterprise-$seed"
     python3 "$oracle" check-report "$work/expected-$seed.json" "$work/expected-rejects-$seed.json" "$work/out-csv-$seed/report.json"
     python3 "$oracle" top "$seed" "$rows" "$work"
     for format in xml json jsonl; do
-        status=0
-        "$bin" run "pipelines/taobao-top-refunds-$format.yaml" --set shop_no=D --input "$work/top-$seed.$format" \
-            --out "$work/out-$format-$seed" --dry-run >/dev/null 2>&1 || status=$?
-        [ "$status" = 0 ] || [ "$status" = 2 ] || { echo "$format seed $seed: the run exited $status" >&2; exit 1; }
+        run_ok "pipelines/taobao-top-refunds-$format.yaml" --set shop_no=D --input "$work/top-$seed.$format" --out "$work/out-$format-$seed" --dry-run
         python3 "$oracle" compare "$work/expected-top-$seed.json" "$work/out-$format-$seed/records.jsonl"
         python3 "$oracle" compare-rejects "$work/expected-rejects-top-$seed.$format.json" "$work/out-$format-$seed/rejects.jsonl"
         check_requests "$work/out-$format-$seed"
         python3 "$oracle" check-report "$work/expected-top-$seed.json" "$work/expected-rejects-top-$seed.$format.json" \
             "$work/out-$format-$seed/report.json"
     done
+    # The TOP refunds to TOP's alibaba.wdk.trade.refund.create: HMAC-SHA256, one refund a call.
+    run_ok pipelines/taobao-top-refunds-xml.yaml --set shop_no=D --target top-wdk-refund --target-option shopId=S1 \
+        --input "$work/top-$seed.xml" --out "$work/out-top-$seed" --dry-run
+    check_requests "$work/out-top-$seed"
 done
 echo "PASS  $seeds seeds × $rows rows × 4 formats: every record, reject, request and report total as the oracle derives them"

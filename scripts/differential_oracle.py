@@ -16,8 +16,8 @@ marketplace-formats.md §4-5 and not from RefundFlow's code, what a run must mak
   256-character title, 30 February, a duplicate key) and is rejected at its physical line with
   exactly the (code, field)s it causes; one CSV row in a hundred is cut short (`malformed`) and
   one has undecodable bytes (`encoding`);
-- `check-requests`: every dry-run request signed, addressed and encoded as wdt-protocol.md (a)
-  says, carrying the records in order;
+- `check-requests`: every dry-run request signed, addressed and encoded as wdt-protocol.md says
+  for its family ((a) qjb, (b) 企业版, (c) TOP), carrying every record once (qjb: in order);
 - `check-report`: report.json's counts and money per status.
 
     differential_oracle.py csv SEED ROWS utf-8|gb18030|utf-16 DIR  -> DIR/in-SEED.csv, DIR/expected-SEED.json,
@@ -26,7 +26,7 @@ marketplace-formats.md §4-5 and not from RefundFlow's code, what a run must mak
                                                                 DIR/expected-rejects-top-SEED.{xml,json,jsonl}.json
     differential_oracle.py compare EXPECTED.json RECORDS.jsonl
     differential_oracle.py compare-rejects EXPECTED-REJECTS.json REJECTS.jsonl
-    differential_oracle.py check-requests RECORDS.jsonl REQUESTS.jsonl APPSECRET SID APPKEY BATCH_SIZE
+    differential_oracle.py check-requests RECORDS.jsonl REQUESTS.jsonl     (credentials from the environment)
     differential_oracle.py check-report EXPECTED.json EXPECTED-REJECTS.json REPORT.json
 """
 import csv
@@ -439,58 +439,136 @@ def compare_rejects(expected_path, rejects_path):
     return 1 if differ else 0
 
 
-def check_requests(records_path, requests_path, appsecret, sid, appkey, batch_size):
-    """Exit 1 unless every dry-run request follows wdt-protocol.md (a), re-derived here: the sign
-    is md5(secret + k1 + v1 + ... + secret) over the byte-sorted query and `body`; the URL is the
-    PHP http_build_query of that query with `sign` last; the body is PHP-json_encode-like ASCII
-    (`\\uXXXX`, `\\/`), `["shop_no",[lines]]` of at most `batch_size` lines; and the lines of all
-    the bodies, in order, are records.jsonl's records without shop_no, money equal as decimals."""
-    import hashlib
-    from urllib.parse import quote_plus
-    secret, salt = appsecret.split(":", 1)
+def check_requests(records_path, requests_path):
+    """Exit 1 unless every dry-run request follows wdt-protocol.md, re-derived here from the
+    credentials in the environment (WDT_SID, WDT_APPKEY, WDT_APPSECRET; TOP_APPKEY, TOP_SECRET,
+    TOP_SESSION), and the requests carry exactly the valid records, none lost or sent twice."""
+    import os
     records = [json.loads(line) for line in open(records_path, encoding="utf-8")]
-    sent, problems, calls = [], [], 0
-    for text in open(requests_path, encoding="utf-8"):
-        calls += 1
-        request = json.loads(text)
-        query, body = dict(request["query"]), request["body"]
-        sign = query.pop("sign")
-        if (query["sid"], query["key"], query["salt"], query["v"]) != (sid, appkey, salt, "1.0"):
-            problems.append(f"call {calls}: query {query}")
-        plain = secret + "".join(k + v for k, v in sorted(dict(query, body=body).items())) + secret
-        if hashlib.md5(plain.encode("utf-8")).hexdigest() != sign:
-            problems.append(f"call {calls}: sign {sign} is not md5 of the protocol's string")
-        url = "http://wdt.wangdian.cn/openapi?" + "&".join(f"{k}={quote_plus(v)}" for k, v in sorted(query.items())) + "&sign=" + sign
-        if request["url"] != url:
-            problems.append(f"call {calls}: url {request['url']} is not {url}")
-        if not body.isascii() or "/" in body.replace("\\/", ""):
-            problems.append(f"call {calls}: the body is not json_encode-like (raw non-ASCII or an unescaped /)")
-        shop, lines = json.loads(body, parse_float=Decimal, parse_int=Decimal)
-        if not 0 < len(lines) <= batch_size or request.get("record_count") != len(lines):
-            problems.append(f"call {calls}: {len(lines)} lines, record_count {request.get('record_count')}")
-        sent += [dict(line, shop_no=shop) for line in lines]
-    def canonical(record):
-        # Money and num: strings in records.jsonl, numbers in the body; equal as decimals.
-        # Integers (type, status, is_aftersale): parsed as Decimal from the body.
-        out = {}
-        for key, value in record.items():
-            if value == "":
-                continue
-            if key in MONEY_AND_NUM:
-                value = Decimal(str(value))
-            elif isinstance(value, Decimal):
-                value = int(value)
-            out[key] = value
-        return out
-    if len(sent) != len(records):
-        problems.append(f"{len(sent)} lines sent, {len(records)} records")
-    for index, (line, record) in enumerate(zip(sent, records)):
-        if canonical(line) != canonical(record):
-            problems.append(f"line {index + 1} sent differs from record {index + 1}: {canonical(line)} != {canonical(record)}")
+    requests = [json.loads(line) for line in open(requests_path, encoding="utf-8")]
+    families = {"aftersales.refund.RawRefund.upload": qjb_request, "sales_refund_push.php": enterprise_request,
+                "alibaba.wdk.trade.refund.create": top_request}
+    problems, sent = [], []
+    for call, request in enumerate(requests, 1):
+        check = families.get(request["api"])
+        if check is None:
+            problems.append(f"call {call}: no check for api {request['api']}")
+            continue
+        lines, found = check(request, os.environ)
+        problems += [f"call {call}: {problem}" for problem in found]
+        if request.get("record_count") != len(lines):
+            problems.append(f"call {call}: {len(lines)} lines, record_count {request.get('record_count')}")
+        sent += lines
+    if requests and requests[0]["api"] == "aftersales.refund.RawRefund.upload":
+        # qjb carries whole records: the lines, in order, are records.jsonl's.
+        if len(sent) != len(records):
+            problems.append(f"{len(sent)} lines sent, {len(records)} records")
+        for index, (line, record) in enumerate(zip(sent, records)):
+            if canonical(line) != canonical(record):
+                problems.append(f"line {index + 1} sent differs from record {index + 1}: {canonical(line)} != {canonical(record)}")
+    else:
+        # The other targets reshape records: each record's (refund_no, oid) is sent exactly once.
+        keys = sorted((r["refund_no"], r["oid"]) for r in records)
+        if sorted(sent) != keys:
+            problems.append(f"the (refund_no, oid)s sent are not the records' ({len(sent)} sent, {len(keys)} records)")
     for problem in problems[:5]:
         print(f"{requests_path}: {problem}")
-    print(f"{requests_path}: {calls} calls, {len(sent)} lines, {len(problems)} problems")
+    print(f"{requests_path}: {len(requests)} calls, {len(sent)} lines, {len(problems)} problems")
     return 1 if problems else 0
+
+
+MONEY_AND_NUM = {"num", "refund_amount", "actual_refund_amount", "price", "total_amount"}
+
+
+def canonical(record):
+    """A record or body line for comparison: money and num (strings in records.jsonl, numbers in
+    a body) as decimals, integers as int, empty text left out."""
+    out = {}
+    for key, value in record.items():
+        if value == "":
+            continue
+        if key in MONEY_AND_NUM:
+            value = Decimal(str(value))
+        elif isinstance(value, Decimal):
+            value = int(value)
+        out[key] = value
+    return out
+
+
+def qjb_request(request, env):
+    """(a) qjb: md5(secret + k1 + v1 + ... + secret) over the byte-sorted query and `body`; the URL
+    is PHP's http_build_query of that query with `sign` last; the body is json_encode-like ASCII
+    (`\\uXXXX`, `\\/`), `["shop_no",[lines]]` of at most 50 lines (the pipelines' batchSize)."""
+    import hashlib
+    from urllib.parse import quote_plus
+    secret, salt = env["WDT_APPSECRET"].split(":", 1)
+    query, body, problems = dict(request["query"]), request["body"], []
+    sign = query.pop("sign")
+    if (query["sid"], query["key"], query["salt"], query["v"]) != (env["WDT_SID"], env["WDT_APPKEY"], salt, "1.0"):
+        problems.append(f"query {query}")
+    plain = secret + "".join(k + v for k, v in sorted(dict(query, body=body).items())) + secret
+    if hashlib.md5(plain.encode("utf-8")).hexdigest() != sign:
+        problems.append(f"sign {sign} is not md5 of the protocol's string")
+    url = "http://wdt.wangdian.cn/openapi?" + "&".join(f"{k}={quote_plus(v)}" for k, v in sorted(query.items())) + "&sign=" + sign
+    if request["url"] != url:
+        problems.append(f"url {request['url']} is not {url}")
+    if not body.isascii() or "/" in body.replace("\\/", ""):
+        problems.append("the body is not json_encode-like (raw non-ASCII or an unescaped /)")
+    shop, lines = json.loads(body, parse_float=Decimal, parse_int=Decimal)
+    if not 0 < len(lines) <= 50:
+        problems.append(f"{len(lines)} lines in one call")
+    return [dict(line, shop_no=shop) for line in lines], problems
+
+
+def form_problems(request):
+    """A form-encoded POST: the body decodes to the form, and there is no query string."""
+    from urllib.parse import parse_qsl
+    problems = []
+    if dict(parse_qsl(request["body"], keep_blank_values=True)) != request["form"]:
+        problems.append("the body does not decode to the form")
+    return problems
+
+
+def enterprise_request(request, env):
+    """(b) openapi2: md5(join(";", "%02d-key:%04d-value") + appsecret) over the byte-sorted form,
+    lengths in characters, the whole appsecret; at most 10 refunds per call."""
+    import hashlib
+    form = dict(request["form"])
+    problems = form_problems(request)
+    sign = form.pop("sign")
+    if (form["sid"], form["appkey"]) != (env["WDT_SID"], env["WDT_APPKEY"]):
+        problems.append(f"form sid/appkey {form['sid']}/{form['appkey']}")
+    packed = ";".join("%02d-%s:%04d-%s" % (len(k), k, len(v), v) for k, v in sorted(form.items()))
+    if hashlib.md5((packed + env["WDT_APPSECRET"]).encode("utf-8")).hexdigest() != sign:
+        problems.append(f"sign {sign} is not md5 of the packed form and appsecret")
+    refunds = json.loads(form["api_refund_list"])
+    if not 0 < len(refunds) <= 10:
+        problems.append(f"{len(refunds)} refunds in one call")
+    return [(refund["refund_no"], line["oid"]) for refund in refunds for line in refund["order_list"]], problems
+
+
+def top_request(request, env):
+    """(c) TOP: HMAC-SHA256 (the default sign_method) keyed with the secret over k1v1k2v2... of
+    the sorted system and application parameters without empty ones, uppercase hex; the session
+    shown as <redacted>; one refund per call."""
+    import hashlib
+    import hmac
+    from urllib.parse import parse_qsl, urlsplit
+    query = dict(request["query"])
+    problems = form_problems(request)
+    if dict(parse_qsl(urlsplit(request["url"]).query, keep_blank_values=True)) != query:
+        problems.append("the URL's query is not the request's query")
+    sign = query.pop("sign")
+    if query.get("session") != "<redacted>":
+        problems.append("the session is shown")
+    params = dict(query, session=env["TOP_SESSION"], **request["form"])
+    if (params["app_key"], params["sign_method"], params["v"]) != (env["TOP_APPKEY"], "hmac-sha256", "2.0"):
+        problems.append(f"query {query}")
+    plain = "".join(k + v for k, v in sorted(params.items()) if k.strip() and v.strip())
+    if hmac.new(env["TOP_SECRET"].encode(), plain.encode("utf-8"), hashlib.sha256).hexdigest().upper() != sign:
+        problems.append(f"sign {sign} is not HMAC-SHA256 of the protocol's string")
+    refund = json.loads(request["form"]["refund_goods_create_request"])
+    return [(line["refund_id"], line["sub_biz_order_id"]) for line in refund["refund_goods_sub_orders"]], problems
 
 
 def check_report(expected_path, rejects_path, report_path):
@@ -524,9 +602,6 @@ def check_report(expected_path, rejects_path, report_path):
         print(f"{report_path}: {problem}")
     print(f"{report_path}: {len(problems)} problems")
     return 1 if problems else 0
-
-
-MONEY_AND_NUM = {"num", "refund_amount", "actual_refund_amount", "price", "total_amount"}
 
 
 def compare(expected_path, records_path):
@@ -563,6 +638,6 @@ if __name__ == "__main__":
     elif command == "check-report":
         sys.exit(check_report(sys.argv[2], sys.argv[3], sys.argv[4]))
     elif command == "check-requests":
-        sys.exit(check_requests(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], int(sys.argv[7])))
+        sys.exit(check_requests(sys.argv[2], sys.argv[3]))
     else:
         sys.exit(f"unknown command {command}")
