@@ -5,7 +5,7 @@
 # equal the one the oracle derived from marketplace-formats.md §4-5; the defective records (one
 # in eight, every format) must be rejected at their lines with exactly the reasons they cause; and
 # every dry-run request must carry those records, signed and addressed as wdt-protocol.md says
-# (the qjb runs, and the CSV to 企业版 and the XML to TOP as well);
+# (the qjb runs, and the CSV to 企业版, the XML to TOP and the JSON Lines to the stock-in API too);
 # and report.json must count and total them as the oracle does.
 #   scripts/differential-check.sh [SEEDS] [ROWS]      (default: 8 seeds of 300 rows)
 # Uses the debug build (`swift build` first). Exits 1 at the first run that differs.
@@ -57,5 +57,10 @@ for seed in $(seq 1 "$seeds"); do
     run_ok pipelines/taobao-top-refunds-xml.yaml --set shop_no=D --target top-wdk-refund --target-option shopId=S1 \
         --input "$work/top-$seed.xml" --out "$work/out-top-$seed" --dry-run
     check_requests "$work/out-top-$seed"
+    # And the JSON Lines as returned goods to a warehouse (wms.stockin.SmartRefund.upload; records
+    # without a spec_no are that target's rejects).
+    run_ok pipelines/taobao-top-refunds-jsonl.yaml --set shop_no=D --target wdt-qjb-stockin --target-option warehouseNo=W1 \
+        --input "$work/top-$seed.jsonl" --out "$work/out-stockin-$seed" --dry-run
+    check_requests "$work/out-stockin-$seed"
 done
 echo "PASS  $seeds seeds × $rows rows × 4 formats: every record, reject, request and report total as the oracle derives them"

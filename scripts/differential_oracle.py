@@ -17,7 +17,8 @@ marketplace-formats.md §4-5 and not from RefundFlow's code, what a run must mak
   exactly the (code, field)s it causes; one CSV row in a hundred is cut short (`malformed`) and
   one has undecodable bytes (`encoding`);
 - `check-requests`: every dry-run request signed, addressed and encoded as wdt-protocol.md says
-  for its family ((a) qjb, (b) 企业版, (c) TOP), carrying every record once (qjb: in order);
+  for its family ((a) qjb RawRefund.upload and SmartRefund.upload, (b) 企业版, (c) TOP),
+  carrying every record once (RawRefund.upload: whole and in order);
 - `check-report`: report.json's counts and money per status.
 
     differential_oracle.py csv SEED ROWS utf-8|gb18030|utf-16 DIR  -> DIR/in-SEED.csv, DIR/expected-SEED.json,
@@ -447,7 +448,11 @@ def check_requests(records_path, requests_path):
     records = [json.loads(line) for line in open(records_path, encoding="utf-8")]
     requests = [json.loads(line) for line in open(requests_path, encoding="utf-8")]
     families = {"aftersales.refund.RawRefund.upload": qjb_request, "sales_refund_push.php": enterprise_request,
-                "alibaba.wdk.trade.refund.create": top_request}
+                "alibaba.wdk.trade.refund.create": top_request, "wms.stockin.SmartRefund.upload": stockin_request}
+    # What each reshaping target sends of a record (qjb's RawRefund.upload sends it whole).
+    record_keys = {"sales_refund_push.php": lambda r: (r["refund_no"], r["oid"]),
+                   "alibaba.wdk.trade.refund.create": lambda r: (r["refund_no"], r["oid"]),
+                   "wms.stockin.SmartRefund.upload": lambda r: (r["tid"], r["spec_no"], Decimal(r["num"]))}
     problems, sent = [], []
     for call, request in enumerate(requests, 1):
         check = families.get(request["api"])
@@ -466,11 +471,11 @@ def check_requests(records_path, requests_path):
         for index, (line, record) in enumerate(zip(sent, records)):
             if canonical(line) != canonical(record):
                 problems.append(f"line {index + 1} sent differs from record {index + 1}: {canonical(line)} != {canonical(record)}")
-    else:
-        # The other targets reshape records: each record's (refund_no, oid) is sent exactly once.
-        keys = sorted((r["refund_no"], r["oid"]) for r in records)
+    elif requests:
+        # The other targets reshape records: what each sends of a record is sent exactly once.
+        keys = sorted(map(record_keys[requests[0]["api"]], records))
         if sorted(sent) != keys:
-            problems.append(f"the (refund_no, oid)s sent are not the records' ({len(sent)} sent, {len(keys)} records)")
+            problems.append(f"what was sent is not the records' ({len(sent)} lines sent, {len(keys)} records)")
     for problem in problems[:5]:
         print(f"{requests_path}: {problem}")
     print(f"{requests_path}: {len(requests)} calls, {len(sent)} lines, {len(problems)} problems")
@@ -495,16 +500,16 @@ def canonical(record):
     return out
 
 
-def qjb_request(request, env):
+def qjb_problems(request, env):
     """(a) qjb: md5(secret + k1 + v1 + ... + secret) over the byte-sorted query and `body`; the URL
     is PHP's http_build_query of that query with `sign` last; the body is json_encode-like ASCII
-    (`\\uXXXX`, `\\/`), `["shop_no",[lines]]` of at most 50 lines (the pipelines' batchSize)."""
+    (`\\uXXXX`, `\\/`)."""
     import hashlib
     from urllib.parse import quote_plus
     secret, salt = env["WDT_APPSECRET"].split(":", 1)
     query, body, problems = dict(request["query"]), request["body"], []
     sign = query.pop("sign")
-    if (query["sid"], query["key"], query["salt"], query["v"]) != (env["WDT_SID"], env["WDT_APPKEY"], salt, "1.0"):
+    if (query["sid"], query["key"], query["salt"], query["v"], query["method"]) != (env["WDT_SID"], env["WDT_APPKEY"], salt, "1.0", request["api"]):
         problems.append(f"query {query}")
     plain = secret + "".join(k + v for k, v in sorted(dict(query, body=body).items())) + secret
     if hashlib.md5(plain.encode("utf-8")).hexdigest() != sign:
@@ -514,10 +519,24 @@ def qjb_request(request, env):
         problems.append(f"url {request['url']} is not {url}")
     if not body.isascii() or "/" in body.replace("\\/", ""):
         problems.append("the body is not json_encode-like (raw non-ASCII or an unescaped /)")
-    shop, lines = json.loads(body, parse_float=Decimal, parse_int=Decimal)
+    return problems
+
+
+def qjb_request(request, env):
+    """RawRefund.upload: `["shop_no",[lines]]`, at most 50 lines (the pipelines' batchSize)."""
+    problems = qjb_problems(request, env)
+    shop, lines = json.loads(request["body"], parse_float=Decimal, parse_int=Decimal)
     if not 0 < len(lines) <= 50:
         problems.append(f"{len(lines)} lines in one call")
     return [dict(line, shop_no=shop) for line in lines], problems
+
+
+def stockin_request(request, env):
+    """SmartRefund.upload: `[refundInfo, detailMapList, createPreStockin]`, one tid a call,
+    stockin_num = num."""
+    problems = qjb_problems(request, env)
+    info, details, _ = json.loads(request["body"], parse_float=Decimal, parse_int=Decimal)
+    return [(info["tid"], line["spec_no"], Decimal(line["stockin_num"])) for line in details], problems
 
 
 def form_problems(request):
