@@ -36,6 +36,10 @@ accepted() { curl -s "$address/_sandbox/requests" | wc -l; }
 
 killed=0
 finished=0
+# At most this many accepted calls between kills: the push's calls (batches of 25) spread over
+# the kills, so that every kill still finds work in progress rather than a push already done.
+calls_per_kill=$(( rows / 25 / kills ))
+[ "$calls_per_kill" -ge 2 ] || calls_per_kill=2
 for i in $(seq "$kills"); do
     # A simple command, not the function: `$!` must be refundflow itself. (Killing a subshell
     # that runs it would leave refundflow running on: no crash at all.)
@@ -46,7 +50,7 @@ for i in $(seq "$kills"); do
     # or machine must not let the runs finish before their kills.
     delay="$(( (RANDOM % 2200) + 150 ))"  # drawn here, not in a subshell: the seed decides it
     deadline="$(awk "BEGIN { print $(date +%s%N) / 1e6 + $delay }")"
-    target="$(( $(accepted) + (RANDOM % 24) + 1 ))"
+    target="$(( $(accepted) + (RANDOM % calls_per_kill) + 1 ))"
     while kill -0 "$pid" 2>/dev/null; do
         [ "$(awk "BEGIN { print ($(date +%s%N) / 1e6 >= $deadline) }")" = 1 ] && break
         [ "$(accepted)" -ge "$target" ] && break
