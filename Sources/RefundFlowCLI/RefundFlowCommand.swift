@@ -184,9 +184,17 @@ struct RunCommand: ParsableCommand {
         options.progress = progress
         let display = ProgressDisplay.make(for: progress, environment: options.environment)
         display?.start()
-        let report = try compiled.run(options) { line in
-            display?.pauseLine()
-            printError(line)
+        let report: RunReport
+        do {
+            report = try compiled.run(options) { line in
+                display?.pauseLine()
+                printError(line)
+            }
+        } catch let diagnostic as Diagnostic {
+            // Before any input is read (e.g. --out cannot be created): said as a diagnostic.
+            display?.stop()
+            printError(diagnostic.description)
+            throw ExitCode(1)
         }
         display?.stop()
         printSummary(report, out: source.out)

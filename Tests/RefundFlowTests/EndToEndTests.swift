@@ -273,6 +273,19 @@ import Testing
         #expect(try Fixtures.read(directory + "/out/report.json").contains("\"path\":\"/dev/stdin\""))
     }
 
+    @Test func anOutputDirectoryThatCannotBeMadeIsADiagnosticThatSaysWhy() throws {
+        let directory = try Fixtures.temporaryDirectory("refundflow-out-file")
+        try Fixtures.write("not a directory", to: directory + "/taken")
+        let result = try CLI.run([
+            "run", "pipelines/taobao-top-refunds-jsonl.yaml", "--set", "shop_no=T", "--input",
+            Fixtures.packageRoot + "/pipelines/samples/top-refunds.jsonl", "--out", directory + "/taken/out", "--dry-run",
+        ])
+        #expect(result.status == 1)
+        let taken = URL(fileURLWithPath: directory + "/taken").standardizedFileURL.path
+        #expect(result.stderr.hasPrefix(
+            "error: cannot create the output directory '\(directory)/taken/out': '\(taken)' is a file, not a directory [output.unwritable]\n  note: give --out a directory"))
+    }
+
     @Test func theSameFileGivenTwiceIsNamedAndItsSecondReadingIsAllDuplicates() throws {
         let directory = try Fixtures.temporaryDirectory("refundflow-twice")
         let sample = Fixtures.packageRoot + "/pipelines/samples/top-refunds.jsonl"

@@ -38,7 +38,7 @@ public enum Reconciler {
     public static func run(
         _ pipeline: Pipeline, options: RunOptions, search: RefundSearch, from: String?, to: String?, emit: @escaping (String) -> Void
     ) throws -> (RunReport, Summary) {
-        try FileManager.default.createDirectory(atPath: options.outputDirectory, withIntermediateDirectories: true)
+        try Pipeline.createOutputDirectory(options.outputDirectory)
         let scratchPath = options.outputDirectory + "/reconcile.sqlite"
         try RunLedger.reset(path: scratchPath)
         let scratch = try DatabaseQueue(path: scratchPath)

@@ -97,6 +97,34 @@ public struct Pipeline {
         target = entry.make(definition.target.options)
     }
 
+    /// Creates `--out` (and its parents), or says why it cannot be and what to do.
+    static func createOutputDirectory(_ path: String) throws(Diagnostic) {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw Diagnostic(
+                code: "output.unwritable", message: "cannot create the output directory '\(path)': \(whyNotCreatable(path, error))",
+                notes: ["give --out a directory this user can create and write, e.g. --out ./refundflow-out"])
+        }
+    }
+
+    /// Why a directory cannot be made at `path`: what the nearest part of it that exists is.
+    private static func whyNotCreatable(_ path: String, _ error: any Error) -> String {
+        var url = URL(fileURLWithPath: path).standardizedFileURL
+        while true {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) {
+                if !isDirectory.boolValue { return "'\(url.path)' is a file, not a directory" }
+                if access(url.path, W_OK) != 0 { return "this user may not write in '\(url.path)'" }
+                break
+            }
+            let parent = url.deletingLastPathComponent()
+            if parent.path == url.path { break }
+            url = parent
+        }
+        return error.localizedDescription
+    }
+
     /// Every target's name, for help texts.
     public static var targetNames: [String] { TargetRegistry.names }
 
@@ -175,7 +203,7 @@ public struct Pipeline {
     /// - Parameter emit: receives terminal lines (diagnostics, notes); the library never prints.
     public func run(_ options: RunOptions, emit: @escaping (String) -> Void) throws -> RunReport {
         let startedAt = Date()
-        try FileManager.default.createDirectory(atPath: options.outputDirectory, withIntermediateDirectories: true)
+        try Self.createOutputDirectory(options.outputDirectory)
         var limits = definition.errorLimits
         if let maxErrors = options.errorLimits.maxErrors { limits.maxErrors = maxErrors }
         if let rate = options.errorLimits.maxErrorRate { limits.maxErrorRate = rate }
