@@ -119,12 +119,26 @@ struct SandboxCommand: AsyncParsableCommand {
         faults.dropRate = dropRate
         faults.seed = seed
         faults.rejectRefundNoPrefixes = rejectRefundNo
-        let core = try SandboxCore(databasePath: db, credentials: resolved, faults: faults)
+        let core: SandboxCore
+        do {
+            core = try SandboxCore(databasePath: db, credentials: resolved, faults: faults)
+        } catch {
+            printError("error: the sandbox cannot open its state file '\(db)': \(error) [sandbox.db]\n  note: give --db a file in a directory this user can write, e.g. --db /tmp/sandbox.sqlite")
+            throw ExitCode(1)
+        }
         let families = [resolved.wdt != nil ? "WangDianTong (qjb, 企业版)" : nil, resolved.top != nil ? "TOP" : nil].compactMap { $0 }
-        try await SandboxServer.run(core: core, port: port) { address in
-            // The first line is the address alone, for scripts; then what it serves.
-            FileHandle.standardOutput.write(Data((address + "\n").utf8))
-            printError("sandbox: listening on \(address) for \(families.joined(separator: " and ")); state in \(db); Ctrl-C stops it")
+        do {
+            try await SandboxServer.run(core: core, port: port) { address in
+                // The first line is the address alone, for scripts; then what it serves.
+                FileHandle.standardOutput.write(Data((address + "\n").utf8))
+                printError("sandbox: listening on \(address) for \(families.joined(separator: " and ")); state in \(db); Ctrl-C stops it")
+            }
+        } catch where "\(error)".contains("bind(") {
+            // NIO's bind error, before the sandbox listened.
+            let inUse = "\(error)".contains("Address already in use")
+            printError(
+                "error: the sandbox cannot listen on 127.0.0.1:\(port): \(inUse ? "the port is in use (another sandbox?)" : "\(error)") [sandbox.listen]\n  note: choose another --port, or --port 0 for any free one (the first line printed is the address)")
+            throw ExitCode(1)
         }
     }
 }

@@ -31,6 +31,20 @@ import Testing
         for secret in SandboxProcess.secrets { #expect(!(result.stderr + result.stdout).contains(secret)) }
     }
 
+    @Test func aSandboxThatCannotListenOrOpenItsStateSaysWhatToDo() throws {
+        let running = try SandboxProcess()
+        let port = String(running.address.split(separator: ":").last ?? "")
+        let directory = try Fixtures.temporaryDirectory("refundflow-sandbox-errors")
+        let busy = try CLI.run(["sandbox", "--port", port, "--db", directory + "/second.sqlite"], environment: SandboxProcess.environment)
+        #expect(busy.status == 1)
+        #expect(busy.stderr.hasPrefix("error: the sandbox cannot listen on 127.0.0.1:\(port): the port is in use (another sandbox?) [sandbox.listen]"))
+        try Fixtures.write("a file", to: directory + "/file")
+        let noDB = try CLI.run(["sandbox", "--port", "0", "--db", directory + "/file/state.sqlite"], environment: SandboxProcess.environment)
+        #expect(noDB.status == 1)
+        #expect(noDB.stderr.hasPrefix("error: the sandbox cannot open its state file '\(directory)/file/state.sqlite'"))
+        #expect(noDB.stderr.contains("[sandbox.db]\n  note: give --db a file in a directory this user can write"))
+    }
+
     // MARK: - aftersales.refund.RawRefund.upload
 
     @Test func rawRefundUploadStoresExactlyTheValidRecordsAndCountsNewThenUnchanged() async throws {
