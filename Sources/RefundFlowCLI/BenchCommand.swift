@@ -37,7 +37,12 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        do {
+            try Pipeline.createOutputDirectory(dir)
+        } catch {
+            printError(error.description.replacingOccurrences(of: "--out", with: "--dir"))
+            throw ExitCode(1)
+        }
         let topFormat = BenchmarkData.TOPFormat(rawValue: format)
         let input = topFormat == nil
             ? "\(dir)/taobao-refunds-\(rows)-\(encoding)\(narrow ? "-narrow" : "").csv"

@@ -16,7 +16,12 @@ struct LedgerCommand: ParsableCommand {
                 printError("error: no ledger at '\(ledger)' [ledger.missing]\n  note: a push writes OUT/ledger.sqlite, or the file --ledger named")
                 throw ExitCode(1)
             }
-            return try RunLedger(path: ledger)
+            do {
+                return try RunLedger(path: ledger)
+            } catch {
+                printError("error: cannot open the run ledger '\(ledger)': \(error) [ledger.unreadable]\n  note: --ledger names the ledger.sqlite a push wrote in its --out")
+                throw ExitCode(1)
+            }
         }
     }
 

@@ -286,6 +286,18 @@ import Testing
             "error: cannot create the output directory '\(directory)/taken/out': '\(taken)' is a file, not a directory [output.unwritable]\n  note: give --out a directory"))
     }
 
+    @Test func aLedgerThatIsNoDatabaseAndABenchDirectoryInTheWayAreDiagnostics() throws {
+        let directory = try Fixtures.temporaryDirectory("refundflow-ledger-file")
+        try Fixtures.write("not a database, but long enough that SQLite reads a header from it", to: directory + "/ledger.sqlite")
+        let show = try CLI.run(["ledger", "show", "--ledger", directory + "/ledger.sqlite"])
+        #expect(show.status == 1)
+        #expect(show.stderr.hasPrefix("error: cannot open the run ledger '\(directory)/ledger.sqlite': "))
+        #expect(show.stderr.contains("[ledger.unreadable]\n  note: --ledger names the ledger.sqlite a push wrote in its --out"))
+        let bench = try CLI.run(["bench", "--rows", "10", "--dir", directory + "/ledger.sqlite/bench"])
+        #expect(bench.status == 1)
+        #expect(bench.stderr.contains("is a file, not a directory [output.unwritable]\n  note: give --dir a directory"))
+    }
+
     @Test func theSameFileGivenTwiceIsNamedAndItsSecondReadingIsAllDuplicates() throws {
         let directory = try Fixtures.temporaryDirectory("refundflow-twice")
         let sample = Fixtures.packageRoot + "/pipelines/samples/top-refunds.jsonl"

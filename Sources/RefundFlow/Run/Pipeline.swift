@@ -98,7 +98,7 @@ public struct Pipeline {
     }
 
     /// Creates `--out` (and its parents), or says why it cannot be and what to do.
-    static func createOutputDirectory(_ path: String) throws(Diagnostic) {
+    public static func createOutputDirectory(_ path: String) throws(Diagnostic) {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
