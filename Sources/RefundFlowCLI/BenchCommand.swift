@@ -38,9 +38,9 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         do {
-            try Pipeline.createOutputDirectory(dir)
+            try Pipeline.createOutputDirectory(dir, option: "--dir")
         } catch {
-            printError(error.description.replacingOccurrences(of: "--out", with: "--dir"))
+            printError(error.description)
             throw ExitCode(1)
         }
         let topFormat = BenchmarkData.TOPFormat(rawValue: format)

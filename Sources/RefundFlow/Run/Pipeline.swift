@@ -97,14 +97,15 @@ public struct Pipeline {
         target = entry.make(definition.target.options)
     }
 
-    /// Creates `--out` (and its parents), or says why it cannot be and what to do.
-    public static func createOutputDirectory(_ path: String) throws(Diagnostic) {
+    /// Creates the directory `option` (`--out`) names, and its parents, or says why it cannot
+    /// be and what to do.
+    public static func createOutputDirectory(_ path: String, option: String = "--out") throws(Diagnostic) {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
             throw Diagnostic(
                 code: "output.unwritable", message: "cannot create the output directory '\(path)': \(whyNotCreatable(path, error))",
-                notes: ["give --out a directory this user can create and write, e.g. --out ./refundflow-out"])
+                notes: ["give \(option) a directory this user can create and write, e.g. \(option) ./refundflow-out"])
         }
     }
 
