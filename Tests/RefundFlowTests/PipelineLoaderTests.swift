@@ -112,6 +112,10 @@ struct PipelineLoaderTests {
             "p.yaml:12:27: error: 'value' of field 'refund_amount': '12.34567' has more than 4 decimal places (Decimal(19,4)); every row it applies to would be rejected [pipeline.bad_value]",
             "p.yaml:14:35: error: 'default' of field 'buyer_nick': '买…' is 101 characters long; the ERP allows at most 100; every row it applies to would be rejected [pipeline.bad_value]",
         ])
+        // Length in Unicode scalars, as the validator counts: 60 accented letters written with a
+        // combining accent are 120.
+        let accented = yaml.replacingOccurrences(of: String(repeating: "买", count: 101), with: String(repeating: "e\u{301}", count: 60))
+        #expect(errors(accented, requireVariables: false).contains { $0.contains("'default' of field 'buyer_nick'") && $0.contains("is 120 characters long") })
         // The variable with no value (lint without --set) is not checked; given, it is.
         #expect(errors(yaml, variables: ["shop": "3", "refused": "2"]).count == 5)
         #expect(errors(yaml, variables: ["shop": "x", "refused": "2"]).contains { $0.contains("the map value for 'z' of field 'status': 'x'") })

@@ -354,12 +354,7 @@ public struct DeclarativeMapper: RecordMapper {
                 }
             }
         case .integer(let range):
-            var value = 0
-            var valid = !bytes.isEmpty && bytes.count <= 9
-            for byte in bytes where valid {
-                if byte >= 0x30 && byte <= 0x39 { value = value * 10 + Int(byte - 0x30) } else { valid = false }
-            }
-            guard valid else {
+            guard let value = wholeNumber(bytes) else {
                 let text = String(decoding: bytes, as: UTF8.self)
                 return RowError(
                     code: .invalidNumber, field: field.rawValue, value: text,
@@ -393,6 +388,18 @@ public struct DeclarativeMapper: RecordMapper {
                     + Self.dateHint(bytes),
                 location: location())
         }
+    }
+
+    /// A whole number of ASCII digits, at most 9 of them (the API's enums), as `.integer`
+    /// fields take it; nil otherwise.
+    static func wholeNumber(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard !bytes.isEmpty && bytes.count <= 9 else { return nil }
+        var value = 0
+        for byte in bytes {
+            guard byte >= 0x30 && byte <= 0x39 else { return nil }
+            value = value * 10 + Int(byte - 0x30)
+        }
+        return value
     }
 
     // MARK: - Fast path

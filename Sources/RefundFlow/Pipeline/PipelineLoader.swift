@@ -457,10 +457,12 @@ public enum PipelineLoader {
             case .failure(.outOfRange): problem = "'\(value)' is outside Decimal(19,4)"
             }
         case .integer(let range):
-            let isWhole = value.utf8.count <= 9 && value.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
-            problem = isWhole && Int(value).map(range.contains) == true ? nil : "'\(value)' is not one of \(range.lowerBound)–\(range.upperBound)"
+            let number = Array(value.utf8).withUnsafeBufferPointer(DeclarativeMapper.wholeNumber)
+            problem = number.map(range.contains) == true ? nil : "'\(value)' is not one of \(range.lowerBound)–\(range.upperBound)"
         case .text(let maxLength):
-            problem = value.count > maxLength ? "'\(value)' is \(value.count) characters long; the ERP allows at most \(maxLength)" : nil
+            // Counted as the validator counts (Unicode scalars).
+            let characters = Array(value.utf8).withUnsafeBufferPointer(UTF8Validation.scalarCount)
+            problem = characters > maxLength ? "'\(value)' is \(characters) characters long; the ERP allows at most \(maxLength)" : nil
         case .dateTime:
             problem = nil  // parsed with the pipeline's date formats, which may come after it
         }
