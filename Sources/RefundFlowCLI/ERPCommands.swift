@@ -123,7 +123,11 @@ struct SandboxCommand: AsyncParsableCommand {
         do {
             core = try SandboxCore(databasePath: db, credentials: resolved, faults: faults)
         } catch {
-            printError("error: the sandbox cannot open its state file '\(db)': \(error) [sandbox.db]\n  note: give --db a file in a directory this user can write, e.g. --db /tmp/sandbox.sqlite")
+            printError(
+                Diagnostic(
+                    code: "sandbox.db", message: "the sandbox cannot open its state file '\(db)': \(error)",
+                    notes: ["give --db a file in a directory this user can write, e.g. --db /tmp/sandbox.sqlite"]
+                ).description)
             throw ExitCode(1)
         }
         let families = [resolved.wdt != nil ? "WangDianTong (qjb, 企业版)" : nil, resolved.top != nil ? "TOP" : nil].compactMap { $0 }
@@ -137,7 +141,11 @@ struct SandboxCommand: AsyncParsableCommand {
             // NIO's bind error, before the sandbox listened.
             let inUse = "\(error)".contains("Address already in use")
             printError(
-                "error: the sandbox cannot listen on 127.0.0.1:\(port): \(inUse ? "the port is in use (another sandbox?)" : "\(error)") [sandbox.listen]\n  note: choose another --port, or --port 0 for any free one (the first line printed is the address)")
+                Diagnostic(
+                    code: "sandbox.listen",
+                    message: "the sandbox cannot listen on 127.0.0.1:\(port): \(inUse ? "the port is in use (another sandbox?)" : "\(error)")",
+                    notes: ["choose another --port, or --port 0 for any free one (the first line printed is the address)"]
+                ).description)
             throw ExitCode(1)
         }
     }

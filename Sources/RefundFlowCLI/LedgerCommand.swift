@@ -19,7 +19,11 @@ struct LedgerCommand: ParsableCommand {
             do {
                 return try RunLedger(path: ledger)
             } catch {
-                printError("error: cannot open the run ledger '\(ledger)': \(error) [ledger.unreadable]\n  note: --ledger names the ledger.sqlite a push wrote in its --out")
+                printError(
+                    Diagnostic(
+                        code: "ledger.unreadable", message: "cannot open the run ledger '\(ledger)': \(error)",
+                        notes: ["--ledger names the ledger.sqlite a push wrote in its --out"]
+                    ).description)
                 throw ExitCode(1)
             }
         }
