@@ -45,7 +45,9 @@ final class DuplicateIndex {
     private var file: Int32 = -1
     private var fileEnd: Int64 = 0
     private var readBuffer: [UInt8] = []
-    private let spillBuffer = ByteBuffer(capacity: 1 << 18)
+    /// Spilled entries go out through this buffer, a write each time it holds this many bytes.
+    private static let spillWriteSize = 1 << 18
+    private let spillBuffer = ByteBuffer(capacity: DuplicateIndex.spillWriteSize)
     private(set) var count = 0
     private let directory: String
 
@@ -173,7 +175,7 @@ final class DuplicateIndex {
                     return 20 + length
                 }
                 offset += Int64(20 + length)
-                if out.count >= 1 << 18 {
+                if out.count >= Self.spillWriteSize {
                     try write(out.buffer, at: flushed)
                     flushed = offset
                     out.removeAll()
