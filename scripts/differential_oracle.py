@@ -211,9 +211,10 @@ def csv_export(seed, rows, encoding, directory):
             text.write(rnd.choice(["", delimiter * 5]) + terminator)
             line += 1
         starts.append(line)
-        start = len(text.getvalue())
-        writer.writerow(cells)
-        line += text.getvalue()[start:].count("\n")
+        row = io.StringIO()  # the row alone, to count its lines without copying the file so far
+        csv.writer(row, lineterminator=terminator, delimiter=delimiter).writerow(cells)
+        text.write(row.getvalue())
+        line += row.getvalue().count("\n")
     if rnd.random() < 0.1:
         # A totals row a spreadsheet added under the data: one `malformed` reject, named by its first column.
         writer.writerow(["合计"] + [""] * (len(header) - 1))
