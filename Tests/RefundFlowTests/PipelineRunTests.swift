@@ -160,6 +160,40 @@ struct PipelineRunTests {
         #expect(throws: DateFormat.InvalidPattern.self) { try DateFormat("yyyy-MM-dd'T") }
     }
 
+    @Test func timesInAZoneWithDaylightSavingTimeMoveByTheOffsetInForceThen() throws {
+        let newYork = Self.header + Self.fields.replacingOccurrences(
+            of: "refund_time: { from: t, timeZone: UTC }", with: "refund_time: { from: t, timeZone: America/New_York }")
+        let csv = Self.columns + """
+            1,2,3,1,ok,,,1,a,2026-03-08 01:30:00,
+            2,2,3,1,ok,,,1,a,2026-03-08 03:30:00,
+            3,2,3,1,ok,,,1,a,2026-03-08 06:59:59,
+            4,2,3,1,ok,,,1,a,2026-03-08 02:30:00,
+            5,2,3,1,ok,,,1,a,2026-11-01 01:30:00,
+            6,2,3,1,ok,,,1,a,2026-11-01 02:00:00,
+            7,2,3,1,ok,,,1,a,2026-07-01 12:00:00,
+            """
+        let out = try run(csv, pipeline: newYork)
+        // EST is UTC−5 and EDT UTC−4; Shanghai is UTC+8. 03:30 on the day clocks go forward is
+        // EDT (07:30 UTC), not EST. 01:30 on the day they go back happens twice: the first
+        // (EDT) is taken.
+        #expect(out.records.map { $0["refund_time"] as? String } == [
+            "2026-03-08 14:30:00", "2026-03-08 15:30:00", "2026-03-08 18:59:59",
+            "2026-11-01 13:30:00", "2026-11-01 15:00:00", "2026-07-02 00:00:00",
+        ])
+        // 02:30 on 8 March 2026 never happened in New York.
+        let reject = try #require(out.rejects.first)
+        #expect(reject["line"] as? Int == 5)
+        let error = (reject["errors"] as! [[String: Any]])[0]
+        #expect(error["code"] as? String == "invalid_date")
+        #expect(error["message"] as? String == "refund_time: '2026-03-08 02:30:00' never happened in America/New_York: its clocks skip that hour when daylight saving time starts; if the export's times are in another zone, set 'timeZone' in the pipeline")
+
+        // East of Greenwich too: 01:30 CET on the day Berlin goes forward (at 02:00) is 00:30 UTC.
+        let berlin = Self.header + Self.fields.replacingOccurrences(
+            of: "refund_time: { from: t, timeZone: UTC }", with: "refund_time: { from: t, timeZone: Europe/Berlin }")
+        let berlinOut = try run(Self.columns + "1,2,3,1,ok,,,1,a,2026-03-29 01:30:00,\n2,2,3,1,ok,,,1,a,2026-03-29 03:00:00,\n", pipeline: berlin)
+        #expect(berlinOut.records.map { $0["refund_time"] as? String } == ["2026-03-29 08:30:00", "2026-03-29 09:00:00"])
+    }
+
     @Test func anIdWrittenBackAsAFloatSaysSo() throws {
         let out = try run(Self.columns + "2012345.0,9,1.0,1,ok,,,5,a,,\n")
         let messages = (out.rejects[0]["errors"] as! [[String: Any]]).map { $0["message"] as! String }

@@ -206,17 +206,23 @@ struct DateNormalizer: Sendable {
         sameZone = inputZone.identifier == outputZone.identifier
     }
 
-    /// Appends the normalised text; the time is moved to the output zone when needed.
-    func append(_ parsed: DateFormat.Parsed, to out: inout [UInt8]) {
+    /// Appends the normalised text; the time is moved to the output zone when needed. False,
+    /// and nothing appended, when the source time does not exist in the input zone (the hour
+    /// its clocks skip when daylight saving time starts).
+    func append(_ parsed: DateFormat.Parsed, to out: inout [UInt8]) -> Bool {
         var civil = parsed
         if parsed.offsetSeconds != nil || !sameZone {
             let localSeconds =
                 CivilTime.daysFromCivil(year: parsed.year, month: parsed.month, day: parsed.day) * 86_400
                 + parsed.hour * 3600 + parsed.minute * 60 + parsed.second
-            let offset =
-                parsed.offsetSeconds
-                ?? inputZone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(localSeconds)))
-            let utc = localSeconds - offset
+            let utc: Int
+            if let offset = parsed.offsetSeconds {
+                utc = localSeconds - offset
+            } else if let instant = Self.instant(ofLocal: localSeconds, in: inputZone) {
+                utc = instant
+            } else {
+                return false
+            }
             let outOffset = outputZone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(utc)))
             let local = utc + outOffset
             let days = Int((Double(local) / 86_400).rounded(.down))
@@ -237,6 +243,23 @@ struct DateNormalizer: Sendable {
         appendDigits(civil.minute, 2, &out)
         out.append(UInt8(ascii: ":"))
         appendDigits(civil.second, 2, &out)
+        return true
+    }
+
+    /// The Unix time of the wall-clock time `local` (seconds since 1970-01-01 00:00 of the
+    /// zone's clocks), or nil when the zone's clocks never show it. The offsets in force a day
+    /// before and a day after are the candidates (zones change offset at most once a day); one
+    /// is right when the instant it gives has that offset. When both are (the hour repeated
+    /// when daylight saving time ends), the earlier instant is taken, as Java and Python do.
+    static func instant(ofLocal local: Int, in zone: TimeZone) -> Int? {
+        func offset(_ instant: Int) -> Int { zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(instant))) }
+        let before = offset(local - 86_400)
+        let after = offset(local + 86_400)
+        var found: Int?
+        for candidate in before == after ? [before] : [before, after] where offset(local - candidate) == candidate {
+            found = min(found ?? .max, local - candidate)
+        }
+        return found
     }
 
     private func appendDigits(_ value: Int, _ width: Int, _ out: inout [UInt8]) {

@@ -371,7 +371,13 @@ public struct DeclarativeMapper: RecordMapper {
             for format in plan.formats {
                 if let parsed = format.parse(bytes), let dates = plan.dates {
                     scratch.removeAll(keepingCapacity: true)
-                    dates.append(parsed, to: &scratch)
+                    guard dates.append(parsed, to: &scratch) else {
+                        let text = String(decoding: bytes, as: UTF8.self)
+                        return RowError(
+                            code: .invalidDate, field: field.rawValue, value: text,
+                            message: "\(field.rawValue): '\(text)' never happened in \(dates.inputZone.identifier): its clocks skip that hour when daylight saving time starts; if the export's times are in another zone, set 'timeZone' in the pipeline",
+                            location: location())
+                    }
                     record.setText(field, scratch)
                     return nil
                 }
