@@ -86,6 +86,19 @@ struct PipelineLoaderTests {
         #expect(errors("version: 2\nreader: csv\nfields: { tid: a }").first == "p.yaml:1:10: error: pipeline version 2 is not supported; this RefundFlow reads version 1 [pipeline.unsupported_version]")
     }
 
+    @Test func aTimeZoneAbbreviationIsRefusedAndAnIANANameTaken() {
+        let yaml = Self.minimal + "\n  refund_time: { from: 时间, timeZone: ZONE }\ntimeZone: ZONE\n"
+        #expect(errors(yaml.replacingOccurrences(of: "ZONE", with: "CST"), variables: ["shop_no": "S"]) == [
+            "p.yaml:10:11: error: 'CST' in 'timeZone' is an abbreviation, which names different zones in different places [pipeline.ambiguous_time_zone]\n  note: CST is US Central time (UTC−6) here, not China Standard Time; use an IANA name such as Asia/Shanghai (Beijing time) or UTC",
+            "p.yaml:9:38: error: 'CST' in 'timeZone' is an abbreviation, which names different zones in different places [pipeline.ambiguous_time_zone]\n  note: CST is US Central time (UTC−6) here, not China Standard Time; use an IANA name such as Asia/Shanghai (Beijing time) or UTC",
+        ])
+        #expect(errors(yaml.replacingOccurrences(of: "ZONE", with: "IST"), variables: ["shop_no": "S"]).count == 2)
+        #expect(errors(yaml.replacingOccurrences(of: "ZONE", with: "Beijing"), variables: ["shop_no": "S"]).first?.contains("[pipeline.unknown_time_zone]") == true)
+        for zone in ["Asia/Shanghai", "UTC", "GMT", "PRC", "GMT+8", "Etc/GMT-8"] {
+            #expect(errors(yaml.replacingOccurrences(of: "ZONE", with: zone), variables: ["shop_no": "S"]) == [], "\(zone)")
+        }
+    }
+
     @Test func aConstantTheFieldCannotHoldIsAPipelineError() {
         let yaml = """
             version: 1

@@ -236,6 +236,14 @@ public enum PipelineLoader {
             context.error(node, "unknown_time_zone", "unknown time zone '\(name)' in \(what)", notes: ["use an IANA name such as Asia/Shanghai"])
             return nil
         }
+        // Abbreviations name different zones in different places, and Foundation takes some of
+        // them: CST, Beijing time to many Chinese systems, is US Central time (UTC−6) to it.
+        if name.count <= 5, name.allSatisfy({ $0.isASCII && $0.isUppercase }), !["UTC", "GMT", "PRC"].contains(name) {
+            context.error(
+                node, "ambiguous_time_zone", "'\(name)' in \(what) is an abbreviation, which names different zones in different places",
+                notes: [(name == "CST" ? "CST is US Central time (UTC−6) here, not China Standard Time; " : "") + "use an IANA name such as Asia/Shanghai (Beijing time) or UTC"])
+            return nil
+        }
         return name
     }
 
