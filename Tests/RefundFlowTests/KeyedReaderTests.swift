@@ -279,6 +279,21 @@ struct JSONReaderTests {
         #expect(result.summary.bytes == text.utf8.count)
     }
 
+    /// A corrupt or hostile file cannot exhaust the stack: a record nested past the limit is a
+    /// malformed reject (it crashed the run at ~50,000 levels before), the next line is read.
+    @Test func nestingPastTheLimitRejectsTheRecordAndTheRestContinue() throws {
+        func nested(_ depth: Int) -> String { #"{"a":"1","b":"# + String(repeating: "[", count: depth) + String(repeating: "]", count: depth) + "}" }
+        let text = nested(63) + "\n" + nested(200_000) + "\n" + #"{"a":"3"}"# + "\n"
+        let result = try readKeyed(text, reader: jsonReader(.lines), fields: ["a"])
+        #expect(result.rows.map(\.values) == [["1"], [nil], ["3"]])
+        #expect(result.rows[0].problems.isEmpty)
+        #expect(result.rows[1].problems.map(\.code) == [.malformed])
+        #expect(result.rows[1].problems.first?.message.contains("nested more than 64 deep") == true)
+        let document = #"{"r":{"refund":["# + nested(100_000) + "]}}"
+        let inDocument = try readKeyed(document, reader: jsonReader(path: "r/refund"), fields: ["a"])
+        #expect(inDocument.rows.first?.problems.first?.message.contains("nested more than 64 deep") == true)
+    }
+
     @Test func aRecordThatIsNotAnObjectIsMalformed() throws {
         let result = try readKeyed(#"[{"a":"1"}, 7]"#, reader: jsonReader(), fields: ["a"])
         #expect(result.rows[1].problems.first?.message.contains("must be a JSON object") == true)
@@ -460,6 +475,17 @@ struct XMLReaderTests {
         #expect(problem.message.contains("records up to the one ending at line \(delivered.count + 1) were processed"))
         #expect(result.summary.truncated != nil)
         #expect(result.summary.bytes == text.utf8.count)
+    }
+
+    @Test func nestingPastLibxml2sLimitSaysSoWithoutItsAdviceForProgrammers() throws {
+        let deep = String(repeating: "<x>", count: 100_000) + String(repeating: "</x>", count: 100_000)
+        let text = "<r><refunds><refund><tid>1</tid></refund><refund><tid>2</tid>" + deep + "</refund></refunds></r>"
+        let result = try readKeyed(text, reader: xmlReader("r/refunds/refund"), fields: ["tid"])
+        let problem = try #require(result.rows.last?.problems.first)
+        #expect(problem.code == .malformed)
+        #expect(problem.message.contains(try Regex(#"elements nest more than [0-9]+ deep \(a refund record is a few levels deep\)"#)))
+        #expect(!problem.message.contains("XML_PARSE_HUGE"))
+        #expect(result.summary.truncated != nil)
     }
 
     /// Pretty-printed records (each one five lines, a value over two): every field keeps its

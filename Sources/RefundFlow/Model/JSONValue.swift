@@ -89,7 +89,7 @@ public enum JSONValue: Sendable, Hashable {
         }
     }
 
-    /// Parses a whole document (RFC 8259; nesting at most 64 deep), with the JSON reader's
+    /// Parses a whole document (RFC 8259; nesting at most `JSONRecordParser.maxNesting` deep), with the JSON reader's
     /// own tokenizer.
     public static func parse(_ bytes: some Collection<UInt8>) throws(JSONValueError) -> JSONValue {
         let array = Array(bytes)
@@ -115,7 +115,7 @@ public enum JSONValue: Sendable, Hashable {
 extension JSONRecordParser {
     /// One value at the cursor, as a tree.
     mutating func parseJSONValue(depth: Int) throws -> JSONValue {
-        guard depth < 64 else { throw error("nested more than 64 deep") }
+        guard depth < Self.maxNesting else { throw error("nested more than \(Self.maxNesting) deep") }
         skipSpace()
         guard index < bytes.count else { throw error("unexpected end of the value") }
         switch bytes[index] {

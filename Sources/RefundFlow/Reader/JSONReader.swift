@@ -822,12 +822,17 @@ struct JSONRecordParser {
             let found = index < bytes.count && bytes[index] == UInt8(ascii: "[") ? ", not an array (a file that is one JSON array needs the reader's shape: array or auto)" : ""
             throw error("a record must be a JSON object\(found)")
         }
-        try parseValue()
+        try parseValue(depth: 0)
         skipSpace()
         if requireEnd && index < bytes.count { throw error("unexpected text after the record") }
     }
 
-    private mutating func parseValue() throws {
+    /// How deep values may nest: far more than any export needs (a TOP record is about five
+    /// deep), and shallow enough that a corrupt or hostile file cannot exhaust the stack.
+    static let maxNesting = 64
+
+    private mutating func parseValue(depth: Int) throws {
+        guard depth < Self.maxNesting else { throw error("nested more than \(Self.maxNesting) deep") }
         skipSpace()
         guard index < bytes.count else { throw error("unexpected end of the value") }
         let valueLine = line
@@ -843,7 +848,7 @@ struct JSONRecordParser {
                 skipSpace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after a key") }
                 index += 1
-                try parseValue()
+                try parseValue(depth: depth + 1)
                 path.truncate(to: saved)
             } while try another(closing: UInt8(ascii: "}"), in: "an object")
         case UInt8(ascii: "["):
@@ -851,7 +856,7 @@ struct JSONRecordParser {
             var element = 0
             repeat {
                 let saved = Array(String(element).utf8).withUnsafeBufferPointer { pushPath($0) }
-                if try !marksEmptyElements || !markEmptyElement() { try parseValue() }
+                if try !marksEmptyElements || !markEmptyElement() { try parseValue(depth: depth + 1) }
                 path.truncate(to: saved)
                 element += 1
             } while try another(closing: UInt8(ascii: "]"), in: "an array")

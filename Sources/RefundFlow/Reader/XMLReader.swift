@@ -321,6 +321,11 @@ final class XMLErrors {
         while message.last == "\n" { message.removeLast() }
         // One line, as every diagnostic is (libxml2 puts the offending bytes on a second line).
         message = message.split(separator: "\n").joined(separator: " ")
+        if message.hasPrefix("Excessive depth in document") {
+            // libxml2's advice (XML_PARSE_HUGE) is for programmers, and no export needs it.
+            let limit = message.split(whereSeparator: { !$0.isNumber }).first.map(String.init) ?? "256"
+            message = "elements nest more than \(limit) deep (a refund record is a few levels deep)"
+        }
         first = (message, Int(error.line), Int(error.int2))
         entityAttack = error.code == Int32(XML_ERR_ENTITY_LOOP.rawValue) || message.lowercased().contains("entity")
         badEncoding = error.code == Int32(XML_ERR_INVALID_CHAR.rawValue) || message.contains("not proper UTF-8")
