@@ -477,6 +477,31 @@ struct XMLReaderTests {
         #expect(result.summary.bytes == text.utf8.count)
     }
 
+    /// libxml2 builds each record's tree in memory: a record past the limit stops the file (as in
+    /// the other readers) instead of growing the process by ~25 times its bytes.
+    @Test func aRecordLargerThanTheLimitIsRefusedBeforeItsTreeGrows() throws {
+        var options = XMLReaderOptions()
+        options.recordPath = ["r", "refunds", "refund"]
+        options.maxRecordBytes = 1 << 20
+        let small = (1...3).map { "<refund><tid>\($0)</tid></refund>\n" }.joined()
+        let huge = "<refund><tid>4</tid>" + String(repeating: "<k>v</k>", count: 150_000) + "</refund>\n"
+        let text = "<r><refunds>\n" + small + huge + "<refund><tid>5</tid></refund>\n</refunds></r>"
+        let directory = try Fixtures.temporaryDirectory()
+        try Fixtures.write(text, to: directory + "/in.xml")
+        var collector = Collector(slots: 1)
+        let error = #expect(throws: Diagnostic.self) {
+            try XMLReader(options: options).read(InputFile(path: directory + "/in.xml"), fieldNames: ["tid"], into: &collector)
+        }
+        #expect(error?.code == "input.record_too_large")
+        #expect(error?.message == "a record starting here is larger than 1 MiB")
+        #expect(error?.location?.line == 5)
+        #expect(collector.rows.map(\.values) == [["1"], ["2"], ["3"]])
+        // Within the limit, the same record is read.
+        options.maxRecordBytes = 4 << 20
+        let read = try readKeyed(text, reader: XMLReader(options: options), fields: ["tid"])
+        #expect(read.rows.map(\.values) == [["1"], ["2"], ["3"], ["4"], ["5"]])
+    }
+
     @Test func nestingPastLibxml2sLimitSaysSoWithoutItsAdviceForProgrammers() throws {
         let deep = String(repeating: "<x>", count: 100_000) + String(repeating: "</x>", count: 100_000)
         let text = "<r><refunds><refund><tid>1</tid></refund><refund><tid>2</tid>" + deep + "</refund></refunds></r>"

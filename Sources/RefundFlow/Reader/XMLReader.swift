@@ -18,6 +18,10 @@ public struct XMLReaderOptions: Sendable, Hashable {
     }
     /// A text value larger than this is refused (fatal).
     public var maxTextBytes = 1 << 20
+    /// A record element larger than this is refused (fatal), as in the other readers. Smaller
+    /// than their 16 MiB: libxml2 builds each record's tree in memory, up to ~25 times the bytes
+    /// of many small elements, and a TOP record is about 1 KB.
+    public var maxRecordBytes = 4 << 20
     /// Bytes handed to libxml2 per read at most. Tests shrink it to cut documents everywhere.
     var readSize = Int(Int32.max)
 
@@ -145,8 +149,9 @@ public struct XMLReader: RecordReader {
                 Unmanaged<XMLErrors>.fromOpaque(context).takeUnretainedValue().record(error.pointee)
             }, errorContext)
         var walker = XMLWalker(
-            reader: reader, file: file, recordPaths: options.recordPaths, maxTextBytes: options.maxTextBytes, builder: builder,
-            readsAttributes: readsAttributes, lineOffset: lineOffset, isLaterDocument: isLaterDocument)
+            reader: reader, input: input, file: file, recordPaths: options.recordPaths, maxTextBytes: options.maxTextBytes,
+            maxRecordBytes: options.maxRecordBytes, builder: builder, readsAttributes: readsAttributes, lineOffset: lineOffset,
+            isLaterDocument: isLaterDocument)
         let broken = try withExtendedLifetime(errors) { try walker.walk(into: &sink, errors: errors) }
         let encoding = xmlTextReaderConstEncoding(reader).map {
             String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)).lowercased()
@@ -185,6 +190,12 @@ final class XMLInput {
     private var carried: UInt8 = 0
     /// The current document has ended; reads return 0 until `startNextDocument`.
     private var atBoundary = false
+    /// Bytes served to libxml2 so far, over all documents.
+    private var served = 0
+    /// While a record is expanded: the `served` count past which it is too large.
+    private var recordLimit = Int.max
+    /// A read was refused because the record being expanded passed `recordLimit`.
+    private(set) var recordTooLarge = false
 
     init(file: consuming ChunkedFile, readSize: Int = Int(Int32.max), stagingBytes: Int = 256 << 10) {
         self.file = file
@@ -217,8 +228,18 @@ final class XMLInput {
         return true
     }
 
+    /// While libxml2 expands one record, at most `maxBytes` more may be served (its look-ahead
+    /// of a few KiB counts too); `nil` lifts the limit.
+    func limitRecord(to maxBytes: Int?) {
+        recordLimit = maxBytes.map { served + $0 } ?? .max
+    }
+
     func read(into buffer: UnsafeMutablePointer<CChar>?, length: Int32) -> Int32 {
         guard let buffer, length > 0, !atBoundary else { return 0 }
+        guard served < recordLimit else {
+            recordTooLarge = true
+            return -1
+        }
         do {
             while true {
                 findBoundary()
@@ -227,6 +248,7 @@ final class XMLInput {
                     let count = min(Int(length), readSize, limit - start)
                     UnsafeMutableRawPointer(buffer).copyMemory(from: staged.baseAddress! + start, byteCount: count)
                     start += count
+                    served += count
                     return Int32(count)
                 }
                 if boundary == start {
@@ -340,11 +362,14 @@ final class XMLErrors {
 /// then skips past it (`xmlTextReaderNext`): a few calls per record instead of several per field.
 struct XMLWalker {
     let reader: xmlTextReaderPtr
+    /// What feeds `reader`; it bounds the bytes one record may take.
+    let input: XMLInput
     let file: InputFile
     let recordPaths: [[String]]
     /// The path the root element picked (until then the first one: nothing matches before the root).
     private var recordPath: [[UInt8]]
     let maxTextBytes: Int
+    let maxRecordBytes: Int
     let builder: KeyedRecordBuilder
     /// Attributes are ignored unless a pipeline asks for one (`path/@name`, or `@name` on the record).
     let readsAttributes: Bool
@@ -369,9 +394,11 @@ struct XMLWalker {
     private(set) var hasNext: String?
 
     init(
-        reader: xmlTextReaderPtr, file: InputFile, recordPaths: [[String]], maxTextBytes: Int, builder: KeyedRecordBuilder,
-        readsAttributes: Bool, lineOffset: Int = 0, isLaterDocument: Bool = false
+        reader: xmlTextReaderPtr, input: XMLInput, file: InputFile, recordPaths: [[String]], maxTextBytes: Int, maxRecordBytes: Int,
+        builder: KeyedRecordBuilder, readsAttributes: Bool, lineOffset: Int = 0, isLaterDocument: Bool = false
     ) {
+        self.input = input
+        self.maxRecordBytes = maxRecordBytes
         self.lineOffset = lineOffset
         self.isLaterDocument = isLaterDocument
         self.reader = reader
@@ -444,7 +471,16 @@ struct XMLWalker {
                 if elementPath == recordPath {
                     foundRecordPath = true
                     let recordLine = line()
-                    guard let record = xmlTextReaderExpand(reader) else {
+                    input.limitRecord(to: maxRecordBytes)
+                    let expanded = xmlTextReaderExpand(reader)
+                    input.limitRecord(to: nil)
+                    guard let record = expanded else {
+                        if input.recordTooLarge {
+                            throw Diagnostic(
+                                code: "input.record_too_large", message: "a record starting here is larger than \(maxRecordBytes >> 20) MiB",
+                                location: SourceLocation(file: file.path, line: recordLine),
+                                notes: ["this is almost always a broken file; a refund record is a few KB"])
+                        }
                         return try broken(errors, recordLine: recordLine, &sink)
                     }
                     builder.begin(line: recordLine, column: 0)
