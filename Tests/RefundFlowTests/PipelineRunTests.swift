@@ -381,6 +381,34 @@ struct PipelineRunTests {
         #expect(report.inputs[1].notes.first?.hasPrefix("not read") == true)
     }
 
+    /// `--input out/ --out out` (or a file of an earlier run's outputs given as input) emptied
+    /// the input before reading it, and the run said "completed: read 0".
+    @Test func anInputThatIsOneOfTheRunsOutputsIsRefusedAndLeftAlone() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        let csv = Self.columns + "1,2,3,1,ok,,,1,a,2024-09-03 02:00:00,\n"
+        try Fixtures.write(csv, to: directory + "/rejects.jsonl")
+        try FileManager.default.createSymbolicLink(atPath: directory + "/link.csv", withDestinationPath: directory + "/rejects.jsonl")
+        let definition = try PipelineLoader.load(yaml: Self.header + Self.fields, path: "p.yaml")
+        for input in [directory + "/rejects.jsonl", directory + "/link.csv", directory + "/./report.md"] {
+            if input.hasSuffix("report.md") { try Fixtures.write(csv, to: input) }
+            let options = RunOptions(inputs: [input], outputDirectory: directory)
+            let error = #expect(throws: Diagnostic.self) { try Pipeline(definition).run(options) { _ in } }
+            #expect(error?.code == "input.is_output")
+            #expect(error?.message == "'\(input)' is an output of this run (--out \(directory)): the run would empty it before reading it")
+            #expect(try String(contentsOfFile: input, encoding: .utf8) == csv)
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory + "/report.json"), "nothing is written, not even a report")
+        // A push's ledger, wherever --ledger puts it, is an output too.
+        var push = RunOptions(inputs: [directory + "/ledger.db"], outputDirectory: directory + "/out")
+        push.ledgerPath = directory + "/ledger.db"
+        push.dryRun = false
+        #expect(throws: Diagnostic.self) { try Pipeline(definition).run(push) { _ in } }
+        // Another file in the output directory is read as usual.
+        try Fixtures.write(csv, to: directory + "/in.csv")
+        let dry = RunOptions(inputs: [directory + "/in.csv"], outputDirectory: directory)
+        #expect(try Pipeline(definition).run(dry) { _ in }.counts.read == 1)
+    }
+
     @Test func theSecretNeverAppearsInAnyOutput() throws {
         let environment = ["WDT_SID": "sid1", "WDT_APPKEY": "key1", "WDT_APPSECRET": "SuperSecretValue42:pepper"]
         let out = try run(Self.columns + "1,9,100,1,ok,,,5,a,,\nbad,9,100,1,ok,,,5,a,,\n", environment: environment)

@@ -38,6 +38,9 @@ public enum Reconciler {
     public static func run(
         _ pipeline: Pipeline, options: RunOptions, search: RefundSearch, from: String?, to: String?, emit: @escaping (String) -> Void
     ) throws -> (RunReport, Summary) {
+        try Pipeline.refuseInputsAmongOutputs(
+            options.inputs, directory: options.outputDirectory,
+            names: Pipeline.runOutputNames + ["differences.jsonl", "reconcile.json", "reconcile.md", "reconcile.sqlite"])
         try Pipeline.createOutputDirectory(options.outputDirectory)
         let scratchPath = options.outputDirectory + "/reconcile.sqlite"
         try RunLedger.reset(path: scratchPath)

@@ -109,6 +109,25 @@ public struct Pipeline {
         }
     }
 
+    /// The files a run writes in its output directory (and the ledger, wherever it is).
+    static let runOutputNames = ["records.jsonl", "rejects.jsonl", "requests.jsonl", "outcomes.jsonl", "report.json", "report.md", "report.html"]
+
+    /// Refuses an input that is one of the outputs about to be written (`names` in `directory`,
+    /// and `files`): opening the output would empty it before it was read, and the run would
+    /// report a file of 0 records. Nothing is written then, not even a report.
+    public static func refuseInputsAmongOutputs(
+        _ inputs: [String], directory: String, names: [String], files: [String] = [], option: String = "--out"
+    ) throws(Diagnostic) {
+        func real(_ path: String) -> String { URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path }
+        let realDirectory = real(directory)
+        let outputs = Set(names.map { real(realDirectory + "/" + $0) } + files.flatMap { [real($0), real($0 + "-wal"), real($0 + "-shm")] })
+        for input in inputs where input != "-" && input != "/dev/stdin" && outputs.contains(real(input)) {
+            throw Diagnostic(
+                code: "input.is_output", message: "'\(input)' is an output of this run (\(option) \(directory)): the run would empty it before reading it",
+                notes: ["write the outputs to another directory (\(option)), or move the file out of '\(directory)'"])
+        }
+    }
+
     /// Why a directory cannot be made at `path`: what the nearest part of it that exists is.
     private static func whyNotCreatable(_ path: String, _ error: any Error) -> String {
         var url = URL(fileURLWithPath: path).standardizedFileURL
@@ -204,6 +223,9 @@ public struct Pipeline {
     /// - Parameter emit: receives terminal lines (diagnostics, notes); the library never prints.
     public func run(_ options: RunOptions, emit: @escaping (String) -> Void) throws -> RunReport {
         let startedAt = Date()
+        try Self.refuseInputsAmongOutputs(
+            options.inputs, directory: options.outputDirectory, names: Self.runOutputNames,
+            files: options.dryRun || options.collector != nil ? [] : [options.resolvedLedgerPath])
         try Self.createOutputDirectory(options.outputDirectory)
         var limits = definition.errorLimits
         if let maxErrors = options.errorLimits.maxErrors { limits.maxErrors = maxErrors }
