@@ -39,6 +39,14 @@ for seed in $(seq 1 "$seeds"); do
     python3 "$oracle" compare "$work/expected-$seed.json" "$work/out-csv-$seed/records.jsonl"
     python3 "$oracle" compare-rejects "$work/expected-rejects-$seed.json" "$work/out-csv-$seed/rejects.jsonl"
     check_requests "$work/out-csv-$seed"
+    # The rejected rows written back as the export had them; run again, each is rejected again.
+    python3 "$oracle" check-refeed "$work/expected-refeed-$seed.csv" "$work/out-csv-$seed/rejects/in-$seed.csv"
+    if [ -s "$work/expected-refeed-$seed.csv" ]; then
+        run_ok pipelines/taobao-seller-refunds-csv.yaml --set shop_no=D --input "$work/out-csv-$seed/rejects/in-$seed.csv" \
+            --out "$work/out-refeed-$seed" --dry-run
+        [ ! -s "$work/out-refeed-$seed/records.jsonl" ] && cmp -s "$work/out-csv-$seed/rejects/in-$seed.csv" "$work/out-refeed-$seed/rejects/in-$seed.csv" \
+            || { echo "seed $seed: the re-feed file, run again, did not give back the same rejected rows" >&2; exit 1; }
+    fi
     # The same export to the 企业版 API: its own sign, each record sent once.
     run_ok pipelines/taobao-seller-refunds-csv.yaml --set shop_no=D --target wdt-enterprise-refund --input "$work/in-$seed.csv" \
         --out "$work/out-enterprise-$seed" --dry-run

@@ -33,6 +33,7 @@ marketplace-formats.md §4-5 and not from RefundFlow's code, what a run must mak
 import csv
 import io
 import json
+import os
 import random
 import sys
 from decimal import Decimal
@@ -203,9 +204,13 @@ def csv_export(seed, rows, encoding, directory):
     if rnd.random() < 0.5:  # the finish time under 完结时间 (the other column of that name renamed away)
         renames.update({"退款完结时间": "完结时间", "完结时间": "完结时间(旧)"})
     names = [renames.get(name, name) for name in header]
-    writer.writerow(names)
+    header_line = io.StringIO()
+    csv.writer(header_line, lineterminator=terminator, delimiter=delimiter).writerow(names)
+    header_text = header_line.getvalue()
+    text.write(header_text)
     line = 2 + title  # the physical line of the next row (quoted line breaks count)
     starts = []
+    row_texts = []  # each record's text as written, for the re-feed file
     for cells in table:
         if rnd.random() < 0.02:  # a blank line, or one of only delimiters (Excel's formatted empty row): no record
             text.write(rnd.choice(["", delimiter * 5]) + terminator)
@@ -214,24 +219,37 @@ def csv_export(seed, rows, encoding, directory):
         row = io.StringIO()  # the row alone, to count its lines without copying the file so far
         csv.writer(row, lineterminator=terminator, delimiter=delimiter).writerow(cells)
         text.write(row.getvalue())
+        row_texts.append(row.getvalue())
         line += row.getvalue().count("\n")
     if rnd.random() < 0.1:
         # A totals row a spreadsheet added under the data: one `malformed` reject, named by its first column.
-        writer.writerow(["合计"] + [""] * (len(header) - 1))
+        totals = io.StringIO()
+        csv.writer(totals, lineterminator=terminator, delimiter=delimiter).writerow(["合计"] + [""] * (len(header) - 1))
+        text.write(totals.getvalue())
+        row_texts.append(totals.getvalue())
         rejects.append({"record": rows + 1, "errors": [("malformed", names[0])]})
         starts.append(line)
     for reject in rejects:
         reject["line"] = starts[reject["record"] - 1]
     content = text.getvalue()
+    # The re-feed file: the rejected rows (not those only duplicates) as the file has them, under
+    # its header line (no title line: the reader finds the header without it), BOM kept; UTF-16
+    # is read converted to UTF-8, and written back so.
+    refeed = header_text + "".join(row_texts[r["record"] - 1] for r in rejects if any(code != "duplicate" for code, _ in r["errors"]))
+    def encoded(text, bom):
+        # 0xFF is never UTF-8; 0x81 0x20 is a GB18030 lead byte with no valid second byte.
+        return (bom + text).encode("utf-8" if utf8 else "gb18030").replace(BAD_BYTES_MARK.encode(), b"\xff" if utf8 else b"\x81\x20")
     if encoding == "utf-16":
         data = ("\ufeff" + content).encode("utf-16-le")
+        refeed_data = encoded(refeed, "\ufeff")
     else:
         bom = "\ufeff" if utf8 and rnd.random() < 0.5 else ""
-        # 0xFF is never UTF-8; 0x81 0x20 is a GB18030 lead byte with no valid second byte.
-        data = (bom + content).encode("utf-8" if utf8 else "gb18030").replace(
-            BAD_BYTES_MARK.encode(), b"\xff" if utf8 else b"\x81\x20")
+        data = encoded(content, bom)
+        refeed_data = encoded(refeed, bom)
     with open(f"{directory}/in-{seed}.csv", "wb") as out:
         out.write(data)
+    with open(f"{directory}/expected-refeed-{seed}.csv", "wb") as out:
+        out.write(refeed_data if refeed != header_text else b"")
     with open(f"{directory}/expected-{seed}.json", "w") as out:
         json.dump(expected, out, ensure_ascii=False)
     with open(f"{directory}/expected-rejects-{seed}.json", "w") as out:
@@ -624,6 +642,18 @@ def check_report(expected_path, rejects_path, report_path):
     return 1 if problems else 0
 
 
+def check_refeed(expected_path, refeed_path):
+    """The re-feed file holds the expected bytes exactly; with no rows to re-feed there is none."""
+    want = open(expected_path, "rb").read()
+    have = open(refeed_path, "rb").read() if os.path.exists(refeed_path) else None
+    if (have or b"") != want or (have is not None and not want):
+        print(f"{refeed_path}: {'missing' if have is None else f'{len(have)} bytes'}, expected {len(want)} bytes"
+              + ("" if have is None else f"; first difference at byte {next((i for i, (a, b) in enumerate(zip(have, want)) if a != b), min(len(have), len(want)))}"))
+        return 1
+    print(f"{refeed_path}: {len(want)} bytes as expected")
+    return 0
+
+
 def compare(expected_path, records_path):
     """Exit 1 when a record differs; an optional field may be absent or empty."""
     expected = json.load(open(expected_path))
@@ -657,6 +687,8 @@ if __name__ == "__main__":
         sys.exit(compare_rejects(sys.argv[2], sys.argv[3]))
     elif command == "check-report":
         sys.exit(check_report(sys.argv[2], sys.argv[3], sys.argv[4]))
+    elif command == "check-refeed":
+        sys.exit(check_refeed(sys.argv[2], sys.argv[3]))
     elif command == "check-requests":
         sys.exit(check_requests(sys.argv[2], sys.argv[3]))
     else:

@@ -84,7 +84,7 @@ import Testing
         let body = request["body"] as! String
         #expect(body.hasPrefix("[\"LCJ\",[{\"refund_no\":\"201234567890123\""))
         #expect(!body.contains("纯棉"), "the body is ASCII-escaped like the vendor SDK")
-        for name in try FileManager.default.contentsOfDirectory(atPath: out) {
+        for name in try Fixtures.files(in: out) {
             #expect(try !Fixtures.read(out + "/" + name).contains(secret), "\(name)")
         }
     }

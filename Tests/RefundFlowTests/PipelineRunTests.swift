@@ -51,8 +51,15 @@ struct PipelineRunTests {
         _ csv: String, pipeline: String = header + fields, limits: ErrorLimits = ErrorLimits(),
         environment: [String: String] = [:], variables: [String: String] = [:]
     ) throws -> Outputs {
+        try run(bytes: Array(csv.utf8), pipeline: pipeline, limits: limits, environment: environment, variables: variables)
+    }
+
+    func run(
+        bytes: [UInt8], pipeline: String = header + fields, limits: ErrorLimits = ErrorLimits(),
+        environment: [String: String] = [:], variables: [String: String] = [:]
+    ) throws -> Outputs {
         let directory = try Fixtures.temporaryDirectory()
-        try Fixtures.write(csv, to: directory + "/in.csv")
+        try Fixtures.write(bytes, to: directory + "/in.csv")
         let definition = try PipelineLoader.load(yaml: pipeline, path: "p.yaml", variables: variables)
         var options = RunOptions(inputs: [directory + "/in.csv"], outputDirectory: directory + "/out")
         options.errorLimits = limits
@@ -381,6 +388,53 @@ struct PipelineRunTests {
         #expect(report.inputs[1].notes.first?.hasPrefix("not read") == true)
     }
 
+    /// The rejected rows, written back as the input had them (bytes, BOM, line ends, header),
+    /// read by the same pipeline give the same rejects; duplicates are left out.
+    @Test func rejectedRowsAreWrittenBackAsTheInputHadThemToFixAndRunAgain() throws {
+        let rows = [
+            "1,2,3,1,ok,,,1.00,a,2024-09-03 02:00:00,\r\n",
+            "2,2,3,1,ok,,,12abc,a,2024-09-03 02:00:00,\"two\r\nlines\"\r\n",
+            "1,2,3,1,ok,,,1.00,a,2024-09-03 02:00:00,\r\n",
+            "4,2,3\r\n",
+            "5,2,3,1,ok,,,7,,2024-09-03 02:00:00,",
+        ]
+        let headerLine = "rn,tid,oid,n,st,kind,ret,amt,nick,t,note\r\n"
+        let input = [0xEF, 0xBB, 0xBF] + Array(("#退款导出\r\n" + headerLine + rows.joined()).utf8)
+        let out = try run(bytes: input)
+        #expect(out.rejects.count == 4)
+        let path = out.directory + "/rejects/in.csv"
+        let written = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        // The title line the reader skips is not needed; the last row gets a line end.
+        #expect(written == [0xEF, 0xBB, 0xBF] + Array((headerLine + rows[1] + rows[3] + rows[4] + "\n").utf8))
+        #expect(out.report.refeedFiles == [RefeedFile(input: out.directory.replacingOccurrences(of: "/out", with: "/in.csv"), path: path, rows: 3)])
+        let again = try run(bytes: written)
+        func reasons(_ rejects: [[String: Any]]) -> [String] {
+            rejects.map { reject in
+                ((reject["errors"] as! [[String: Any]]).map { "\($0["code"]!):\($0["field"] ?? "")" }.sorted() + [(reject["raw"] as! [String: String]).sorted { $0.key < $1.key }.description]).joined(separator: " ")
+            }
+        }
+        #expect(reasons(again.rejects) == reasons(out.rejects.filter { ($0["errors"] as! [[String: Any]])[0]["code"] as? String != "duplicate" }))
+        #expect(again.rejects.map { $0["line"] as? Int } == [2, 4, 5])
+        #expect(again.report.refeedFiles.map(\.rows) == [3])
+
+        // GBK stays GBK, and the lines skipLines drops are kept, so the same pipeline reads it.
+        let gbk = Self.header.replacingOccurrences(of: "csv: { encoding: utf-8 }", with: "csv: { encoding: gbk, skipLines: 1 }") + Self.fields
+        let lead: [UInt8] = [0xB5, 0xBC, 0xB3, 0xF6, 0x0A]  // 导出
+        let row = Array("9,2,3,1,ok,,,x,".utf8) + [0xD5, 0xC5, 0xC8, 0xFD] + Array(",2024-09-03 02:00:00,\n".utf8)  // 张三
+        let gbkInput = lead + Array(headerLine.utf8) + row + Array("10,2,3,1,ok,,,1,a,2024-09-03 02:00:00,\n".utf8)
+        let gbkOut = try run(bytes: gbkInput, pipeline: gbk)
+        let gbkWritten = Array(try Data(contentsOf: URL(fileURLWithPath: gbkOut.directory + "/rejects/in.csv")))
+        #expect(gbkWritten == lead + Array(headerLine.utf8) + row)
+        let gbkAgain = try run(bytes: gbkWritten, pipeline: gbk)
+        #expect(reasons(gbkAgain.rejects) == reasons(gbkOut.rejects))
+        #expect((gbkAgain.rejects[0]["raw"] as! [String: String])["nick"] == "张三")
+
+        // No rejects, no file; one left by an earlier run into the same --out is removed.
+        let clean = try run(Self.columns + "1,2,3,1,ok,,,1,a,2024-09-03 02:00:00,\n")
+        #expect(clean.report.refeedFiles.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: clean.directory + "/rejects"))
+    }
+
     /// `--input out/ --out out` (or a file of an earlier run's outputs given as input) emptied
     /// the input before reading it, and the run said "completed: read 0".
     @Test func anInputThatIsOneOfTheRunsOutputsIsRefusedAndLeftAlone() throws {
@@ -398,6 +452,16 @@ struct PipelineRunTests {
             #expect(try String(contentsOfFile: input, encoding: .utf8) == csv)
         }
         #expect(!FileManager.default.fileExists(atPath: directory + "/report.json"), "nothing is written, not even a report")
+        // So is a file in OUT/rejects/, which a run empties: a fixed re-feed file run again into
+        // the same --out is refused, not deleted; an earlier run's file there is removed.
+        try FileManager.default.createDirectory(atPath: directory + "/rejects", withIntermediateDirectories: true)
+        try Fixtures.write(csv, to: directory + "/rejects/in.csv")
+        let refeed = RunOptions(inputs: [directory + "/rejects/in.csv"], outputDirectory: directory)
+        #expect((#expect(throws: Diagnostic.self) { try Pipeline(definition).run(refeed) { _ in } })?.code == "input.is_output")
+        #expect(try String(contentsOfFile: directory + "/rejects/in.csv", encoding: .utf8) == csv)
+        try Fixtures.write(csv, to: directory + "/elsewhere.csv")
+        _ = try Pipeline(definition).run(RunOptions(inputs: [directory + "/elsewhere.csv"], outputDirectory: directory)) { _ in }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/rejects") == [])
         // A push's ledger, wherever --ledger puts it, is an output too.
         var push = RunOptions(inputs: [directory + "/ledger.db"], outputDirectory: directory + "/out")
         push.ledgerPath = directory + "/ledger.db"
@@ -417,7 +481,7 @@ struct PipelineRunTests {
         let query = out.requests[0]["query"] as! [String: String]
         #expect(query["salt"] == "pepper")
         #expect(query["timestamp"] == String(1_725_328_800 - 1_325_347_200))
-        for name in try FileManager.default.contentsOfDirectory(atPath: out.directory) {
+        for name in try Fixtures.files(in: out.directory) {
             #expect(try !Fixtures.read(out.directory + "/" + name).contains("SuperSecretValue42"), "\(name)")
         }
     }

@@ -24,7 +24,7 @@ import Testing
 
     /// No secret in any output file or on the terminal.
     func expectNoSecrets(_ out: String, _ result: CLI.Result) throws {
-        for name in try FileManager.default.contentsOfDirectory(atPath: out) {
+        for name in try Fixtures.files(in: out) {
             let text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: out + "/" + name)), as: UTF8.self)
             for secret in SandboxProcess.secrets { #expect(!text.contains(secret), "\(name) holds a secret") }
         }

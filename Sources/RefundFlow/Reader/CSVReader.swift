@@ -103,6 +103,10 @@ private struct CSVReadState: ~Copyable {
 
     var line = 1  // physical line of the next byte at dataStart
     var summary: ReadSummary
+    /// What a re-feed file needs before the header line: a BOM when the file had one (or was
+    /// UTF-16), and the `skipLines` lines as in the file.
+    var refeedLead: [UInt8] = []
+    static let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
 
     init(file: InputFile, options: CSVReaderOptions, decoder: FieldDecoder, input: consuming ChunkedFile) {
         self.file = file
@@ -134,9 +138,11 @@ private struct CSVReadState: ~Copyable {
         if let utf16 = window.convertedFrom {
             // Excel's "Unicode Text": UTF-16 with a byte-order mark, converted as it is read.
             decoder.sawUTF16(utf16)
+            refeedLead = Self.byteOrderMark  // the re-feed file holds the converted UTF-8
         } else if dataEnd - dataStart >= 3, buffer[0] == 0xEF, buffer[1] == 0xBB, buffer[2] == 0xBF {
             dataStart = 3
             decoder.sawByteOrderMark()
+            refeedLead = Self.byteOrderMark
         }
         if dataEnd - dataStart >= 4, let kind = Self.workbookKind(buffer[0], buffer[1], buffer[2], buffer[3]) {
             throw Diagnostic(
@@ -193,7 +199,7 @@ private struct CSVReadState: ~Copyable {
                         break reading
                     }
                     repeats.add(line, same: false)
-                    header = Header(names: names, line: line, record: recordBytes(end: end), fields: fields)
+                    header = Header(names: names, line: line, record: recordBytes(end: end), fields: fields, lead: refeedLead)
                     slotColumns = fieldNames.map { name in columns.firstIndex(of: name) ?? -1 }
                     twins = twinColumns(columns, slotColumns: slotColumns, headerLine: line)
                 }
@@ -256,7 +262,11 @@ private struct CSVReadState: ~Copyable {
     mutating func skipLeadingLines() throws {
         for _ in 0..<options.skipLines {
             if dataStart == dataEnd, try !fill() { return }
-            dropLine(endingAt: try endOfLine())
+            let end = try endOfLine()
+            // Kept for the re-feed file, which the same pipeline must read the same way.
+            refeedLead += buffer[dataStart..<min(end + 1, dataEnd)]
+            if end == dataEnd { refeedLead.append(0x0A) }
+            dropLine(endingAt: end)
         }
     }
 
@@ -476,9 +486,18 @@ private struct CSVReadState: ~Copyable {
         /// The first bytes of the names, as a 256-bit set: most data rows fail this test alone.
         private var leadBytes: [UInt64] = [0, 0, 0, 0]
 
-        init(names: [String], line: Int, record: UnsafeBufferPointer<UInt8>, fields: [RawFieldSpan]) {
+        /// What a file of this header's rejected rows starts with (`SourceRow.refeedHeader`): `lead`
+        /// (the first `leadCount` bytes), then this line as in the file with its line end.
+        let refeed: [UInt8]
+        let leadCount: Int
+
+        init(names: [String], line: Int, record: UnsafeBufferPointer<UInt8>, fields: [RawFieldSpan], lead: [UInt8]) {
             self.names = names
             self.line = line
+            var line = Array(record[(Self.hasByteOrderMark(record) ? 3 : 0)...])
+            if line.last != 0x0A && line.last != 0x0D { line.append(0x0A) }
+            refeed = lead + line
+            leadCount = lead.count
             var seen: Set<String> = []
             rawNames = names.enumerated().map { index, name in seen.insert(name).inserted ? name : "\(name)#\(index + 1)" }
             bytes = Array(Self.content(of: record))
@@ -597,7 +616,7 @@ private struct CSVReadState: ~Copyable {
                 }
                 let header = Header(
                     names: try headerNames(recordEnd: end, line: headerLine), line: headerLine, record: recordBytes(end: end),
-                    fields: fields)
+                    fields: fields, lead: refeedLead)
                 line += lineBreaks
                 dataStart = end
                 return header
@@ -912,13 +931,15 @@ private struct CSVReadState: ~Copyable {
             try decoded.withUnsafeBufferPointer { decoded in
                 try arena.withUnsafeBufferPointer { arena in
                     try slotColumns.withUnsafeBufferPointer { slotColumns in
-                        try header.rawNames.withUnsafeBufferPointer { header in
-                            try problems.withUnsafeBufferPointer { problems in
-                                try sink.consume(
-                                    CSVRow(
-                                        origin: origin, problemList: problems, record: record, fields: fields,
-                                        decoded: decoded, arena: arena, slotColumns: slotColumns, header: header,
-                                        isGB: isGB))
+                        try header.rawNames.withUnsafeBufferPointer { names in
+                            try header.refeed.withUnsafeBufferPointer { refeed in
+                                try problems.withUnsafeBufferPointer { problems in
+                                    try sink.consume(
+                                        CSVRow(
+                                            origin: origin, problemList: problems, record: record, fields: fields,
+                                            decoded: decoded, arena: arena, slotColumns: slotColumns, header: names,
+                                            refeed: refeed, refeedLeadCount: header.leadCount, isGB: isGB))
+                                }
                             }
                         }
                     }
@@ -967,6 +988,9 @@ struct CSVRow: SourceRow {
     let arena: UnsafeBufferPointer<UInt8>
     let slotColumns: UnsafeBufferPointer<Int>
     let header: UnsafeBufferPointer<String>
+    /// `Header.refeed`: the lead, then the header line.
+    let refeed: UnsafeBufferPointer<UInt8>
+    let refeedLeadCount: Int
     let isGB: Bool
 
     var filePath: String { origin.file }
@@ -999,6 +1023,10 @@ struct CSVRow: SourceRow {
     }
 
     func rawBytes() -> [UInt8]? { Array(record) }
+
+    func refeedHeader() -> RefeedHeader? {
+        RefeedHeader(lead: Array(refeed[..<refeedLeadCount]), header: Array(refeed[refeedLeadCount...]))
+    }
 
     /// Line and 1-based character column of a byte offset inside a record.
     static func location(

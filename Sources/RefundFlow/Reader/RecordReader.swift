@@ -65,8 +65,25 @@ public protocol SourceRow {
     /// Every source field as read, in source order, for the reject file. Undecodable bytes are
     /// written as U+FFFD here *and* the row carries an `encoding` problem plus `rawBytes`.
     func rawFields() -> [(name: String, value: String)]
-    /// The record's exact source bytes, when the reader can give them (for undecodable rows).
+    /// The record's exact source bytes, when the reader can give them (for undecodable rows,
+    /// and CSV rows: their line end included).
     func rawBytes() -> [UInt8]?
+    /// What a file of rejected records in the input's own format starts with, for writing the
+    /// record back as the input had it (`rawBytes`) to fix and run again; nil when the format
+    /// has no such file (JSON, XML: the record is in `rejects.jsonl` only).
+    func refeedHeader() -> RefeedHeader?
+}
+
+extension SourceRow {
+    public func refeedHeader() -> RefeedHeader? { nil }
+}
+
+/// The start of a re-feed file: `lead` once (a byte-order mark, the lines a pipeline's
+/// `skipLines` drops), then `header`, the header line in effect for the record, with its line
+/// end. Both are bytes as in the input.
+public struct RefeedHeader: Sendable, Hashable {
+    public var lead: [UInt8]
+    public var header: [UInt8]
 }
 
 /// What a reader learned about the file's shape before the first record.

@@ -101,6 +101,8 @@ public struct RunReport: Sendable {
     public var fatal: Diagnostic?
     public var errorLimits = ErrorLimits()
     public var inputs: [InputReport] = []
+    /// Rejected rows written back in their input's format (`OUT/rejects/`), to fix and run again.
+    public var refeedFiles: [RefeedFile] = []
     public var counts = RunCounts()
     public var writer: WriterSummary?
     public var notes: [String] = []
@@ -210,6 +212,17 @@ public struct RunReport: Sendable {
             json.raw("}")
         }
         json.raw("\n  ]")
+        json.raw(",\n  ")
+        json.key("refeed", first: true)
+        json.raw("[")
+        for (index, file) in refeedFiles.enumerated() {
+            json.raw(index == 0 ? "{" : ",{")
+            json.keyValue("input", file.input, first: true)
+            json.keyValue("path", file.path)
+            json.keyValue("rows", file.rows)
+            json.raw("}")
+        }
+        json.raw("]")
         json.raw(",\n  ")
         json.key("counts", first: true)
         countsJSON(counts, into: &json)
@@ -405,6 +418,10 @@ public struct RunReport: Sendable {
             text += "| `\(input.path)` | \(input.bytes) | `\(input.sha256.prefix(16))…` | \(input.encoding) | \(input.counts.read) | \(input.counts.valid) | \(input.counts.rejected) | \(input.incomplete ? "**no**" : (input.truncated.map { "**truncated**: \($0)" } ?? "yes")) |\n"
         }
         if let blankLines = blankLinesSentence { text += "\n\(blankLines)\n" }
+        if !refeedFiles.isEmpty {
+            text += "\nRejected rows as their input had them, to fix and run again (duplicates left out): "
+                + refeedFiles.map { "`\($0.path)` (\($0.rows) from `\($0.input)`)" }.joined(separator: ", ") + "\n"
+        }
         text += "\n## Accounting\n\n"
         text += "| read | valid | rejected | check `read = valid + rejected` |\n|---:|---:|---:|---|\n"
         text += "| \(counts.read) | \(counts.valid) | \(counts.rejected) | \(counts.isBalanced ? "holds" : "**DOES NOT HOLD**") |\n"

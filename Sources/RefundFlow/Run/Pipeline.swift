@@ -113,15 +113,17 @@ public struct Pipeline {
     static let runOutputNames = ["records.jsonl", "rejects.jsonl", "requests.jsonl", "outcomes.jsonl", "report.json", "report.md", "report.html"]
 
     /// Refuses an input that is one of the outputs about to be written (`names` in `directory`,
-    /// and `files`): opening the output would empty it before it was read, and the run would
-    /// report a file of 0 records. Nothing is written then, not even a report.
+    /// and `files`) or lies in the re-feed directory a run empties (`OUT/rejects/`): the run
+    /// would empty it before reading it, and report a file of 0 records. Nothing is written
+    /// then, not even a report.
     public static func refuseInputsAmongOutputs(
         _ inputs: [String], directory: String, names: [String], files: [String] = [], option: String = "--out"
     ) throws(Diagnostic) {
         func real(_ path: String) -> String { URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path }
         let realDirectory = real(directory)
         let outputs = Set(names.map { real(realDirectory + "/" + $0) } + files.flatMap { [real($0), real($0 + "-wal"), real($0 + "-shm")] })
-        for input in inputs where input != "-" && input != "/dev/stdin" && outputs.contains(real(input)) {
+        let refeed = real(realDirectory + "/" + RefeedOutput.directoryName) + "/"
+        for input in inputs where input != "-" && input != "/dev/stdin" && (outputs.contains(real(input)) || real(input).hasPrefix(refeed)) {
             throw Diagnostic(
                 code: "input.is_output", message: "'\(input)' is an output of this run (\(option) \(directory)): the run would empty it before reading it",
                 notes: ["write the outputs to another directory (\(option)), or move the file out of '\(directory)'"])

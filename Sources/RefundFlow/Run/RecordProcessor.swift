@@ -10,6 +10,7 @@ struct RecordProcessor: RecordSink {
     private let definition: PipelineDefinition
     private let valid: ValidRecordOutput
     private let rejects: BufferedOutput
+    private let refeed: RefeedOutput
     private let duplicates: DuplicateIndex
     private let limits: ErrorLimits
     private let maxPrinted: Int
@@ -48,6 +49,7 @@ struct RecordProcessor: RecordSink {
             records: try BufferedOutput(path: options.outputDirectory + "/records.jsonl"), writer: writer,
             background: options.handsOffWork)
         rejects = try BufferedOutput(path: options.outputDirectory + "/rejects.jsonl")
+        refeed = RefeedOutput(outputDirectory: options.outputDirectory)
         duplicates = DuplicateIndex(directory: options.outputDirectory)
         defaultShop = definition.target.options["shopNo"].flatMap { $0.isEmpty ? nil : Array($0.utf8) }
         progress = options.progress
@@ -238,6 +240,9 @@ struct RecordProcessor: RecordSink {
         }
         line.raw("}")
         try rejects.writeLine(line.buffer)
+        if errors.contains(where: { $0.code != .duplicate }), let header = row.refeedHeader(), let bytes = row.rawBytes() {
+            try refeed.add(input: row.origin.file, header: header, record: bytes)
+        }
 
         for error in errors {
             guard printed < maxPrinted else {
@@ -296,6 +301,13 @@ struct RecordProcessor: RecordSink {
         report.inputs = inputs
         report.counts = counts
         try rejects.flush()
+        try refeed.flush()
+        report.refeedFiles = refeed.files
+        for file in refeed.files {
+            emit(
+                "note: \(file.rows == 1 ? "the rejected row" : "the \(file.rows) rejected rows") of '\(file.input)' \(file.rows == 1 ? "is" : "are") in \(file.path) "
+                    + "as the file had \(file.rows == 1 ? "it" : "them"): fix \(file.rows == 1 ? "it" : "them") there and run on that file (with another --out)")
+        }
         report.writer = try valid.finish()
         if unprinted > 0 {
             emit(

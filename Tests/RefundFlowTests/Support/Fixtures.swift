@@ -32,6 +32,14 @@ enum Fixtures {
         try Data(bytes).write(to: URL(fileURLWithPath: path))
     }
 
+    /// Every file under `directory` (subdirectories too, such as `rejects/`), relative to it.
+    static func files(in directory: String) throws -> [String] {
+        try FileManager.default.subpathsOfDirectory(atPath: directory).filter { name in
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: directory + "/" + name, isDirectory: &isDirectory) && !isDirectory.boolValue
+        }
+    }
+
     static func read(_ path: String) throws -> String {
         try String(contentsOfFile: path, encoding: .utf8)
     }

@@ -1,0 +1,81 @@
+import Foundation
+
+/// One file of rejected rows written back in their input's format.
+public struct RefeedFile: Sendable, Hashable {
+    /// The input the rows came from, as given.
+    public var input: String
+    /// The file written (`OUT/rejects/<input's name>`).
+    public var path: String
+    public var rows: Int
+}
+
+/// Rejected rows written back as their input had them — the same bytes and encoding, under the
+/// same header and the lines a pipeline skips before it — one file per input in `OUT/rejects/`,
+/// to fix (in Excel or an editor) and run again on their own with the same pipeline.
+///
+/// Only for readers that give a re-feed header (CSV). A row rejected only as a duplicate is
+/// left out: run again, it would be the refund's second copy and be sent.
+final class RefeedOutput {
+    static let directoryName = "rejects"
+
+    private let directory: String
+    private var output: BufferedOutput?
+    /// The input being written, and the header line last written for it.
+    private var input: String?
+    private var header: [UInt8] = []
+    private var names: Set<String> = []
+    private(set) var files: [RefeedFile] = []
+
+    /// Removes the files an earlier run into the same directory left in `rejects/`: they are not
+    /// this run's (its inputs may not lie there, see `Pipeline.refuseInputsAmongOutputs`).
+    init(outputDirectory: String) {
+        directory = outputDirectory + "/" + Self.directoryName
+        let manager = FileManager.default
+        for name in (try? manager.contentsOfDirectory(atPath: directory)) ?? [] {
+            var isDirectory: ObjCBool = false
+            if manager.fileExists(atPath: directory + "/" + name, isDirectory: &isDirectory), !isDirectory.boolValue {
+                try? manager.removeItem(atPath: directory + "/" + name)
+            }
+        }
+    }
+
+    /// Appends one rejected record (its bytes as in the input) to its input's file, starting
+    /// the file, or repeating the header where the input's header changed.
+    func add(input: String, header: RefeedHeader, record: [UInt8]) throws {
+        if input != self.input || output == nil {
+            try flush()
+            try Pipeline.createOutputDirectory(directory)
+            let path = directory + "/" + uniqueName(for: input)
+            let output = try BufferedOutput(path: path)
+            try output.write(header.lead)
+            try output.write(header.header)
+            self.output = output
+            self.input = input
+            self.header = header.header
+            files.append(RefeedFile(input: input, path: path, rows: 0))
+        } else if header.header != self.header {
+            try output?.write(header.header)
+            self.header = header.header
+        }
+        try output?.write(record)
+        if let last = record.last, last != 0x0A, last != 0x0D { try output?.write([0x0A]) }  // a last row without a line end
+        files[files.count - 1].rows += 1
+    }
+
+    func flush() throws { try output?.flush() }
+
+    /// The input's file name, or `stdin.csv`; `name-2.csv` and so on when two inputs share one.
+    private func uniqueName(for input: String) -> String {
+        let base = input == "-" || input == "/dev/stdin" ? "stdin.csv" : URL(fileURLWithPath: input).lastPathComponent
+        var name = base
+        var number = 1
+        while names.contains(name) {
+            number += 1
+            let url = URL(fileURLWithPath: base)
+            let stem = url.deletingPathExtension().lastPathComponent
+            name = url.pathExtension.isEmpty ? "\(stem)-\(number)" : "\(stem)-\(number).\(url.pathExtension)"
+        }
+        names.insert(name)
+        return name
+    }
+}
