@@ -58,6 +58,9 @@ for seed in $(seq 1 "$seeds"); do
         python3 "$oracle" compare "$work/expected-top-$seed.json" "$work/out-$format-$seed/records.jsonl"
         python3 "$oracle" compare-rejects "$work/expected-rejects-top-$seed.$format.json" "$work/out-$format-$seed/rejects.jsonl"
         check_requests "$work/out-$format-$seed"
+        if [ "$format" = jsonl ]; then
+            python3 "$oracle" check-refeed "$work/expected-refeed-top-$seed.jsonl" "$work/out-jsonl-$seed/rejects/top-$seed.jsonl"
+        fi
         python3 "$oracle" check-report "$work/expected-top-$seed.json" "$work/expected-rejects-top-$seed.$format.json" \
             "$work/out-$format-$seed/report.json"
     done
@@ -71,4 +74,4 @@ for seed in $(seq 1 "$seeds"); do
         --input "$work/top-$seed.jsonl" --out "$work/out-stockin-$seed" --dry-run
     check_requests "$work/out-stockin-$seed"
 done
-echo "PASS  $seeds seeds × $rows rows × 4 formats: every record, reject, request and report total as the oracle derives them"
+echo "PASS  $seeds seeds × $rows rows × 4 formats: every record, reject, re-feed row, request and report total as the oracle derives them"

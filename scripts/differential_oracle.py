@@ -394,18 +394,24 @@ def top_exports(seed, rows, directory):
             self.pieces.append(piece)
             self.line += piece.count("\n")
 
-    # JSON Lines: one refund per line, or one response (a page) per line.
-    text, starts = Text(), []
+    # JSON Lines: one refund per line, or one response (a page) per line. The re-feed file holds
+    # the rejected lines that are refunds themselves (not only duplicates), as written.
+    text, starts, refeed = Text(), [], []
+    rejected = {r["record"] - 1 for r in rejects if any(code != "duplicate" for code, _ in r["errors"])}
     for page in pages():
         if len(page) == rows and rnd.random() < 0.5:
             for index in page:
                 starts.append(text.line)
                 text.add(objects[index] + "\n")
+                if index in rejected:
+                    refeed.append(objects[index] + "\n")
         else:
             starts += [text.line] * len(page)
             text.add('{"refunds_receive_get_response":{"refunds":{"refund":[' + ",".join(objects[index] for index in page)
                      + f']}},"total_results":{rows}}}}}\n')
     write("jsonl", text.pieces, starts)
+    with open(f"{directory}/expected-refeed-top-{seed}.jsonl", "w", newline="") as out:
+        out.write("".join(refeed))
 
     # JSON: one document, or pages one after another; a record's line is where its object starts.
     text, starts = Text(), []
@@ -650,7 +656,7 @@ def check_refeed(expected_path, refeed_path):
         print(f"{refeed_path}: {'missing' if have is None else f'{len(have)} bytes'}, expected {len(want)} bytes"
               + ("" if have is None else f"; first difference at byte {next((i for i, (a, b) in enumerate(zip(have, want)) if a != b), min(len(have), len(want)))}"))
         return 1
-    print(f"{refeed_path}: {len(want)} bytes as expected")
+    print(f"{refeed_path}: {len(want)} bytes as expected" if want else f"{refeed_path}: none, as expected (nothing to re-feed)")
     return 0
 
 

@@ -435,6 +435,29 @@ struct PipelineRunTests {
         #expect(!FileManager.default.fileExists(atPath: clean.directory + "/rejects"))
     }
 
+    /// JSON Lines: a rejected line that is a record itself is written back as it is; records of a
+    /// response line are not (their line holds good records too), nor are duplicates.
+    @Test func rejectedJSONLinesAreWrittenBackWhenTheLineIsTheRecord() throws {
+        let good = #"{"refund_id":1,"tid":2,"oid":3,"status":"SUCCESS","refund_fee":"1.00","num":1,"price":"1.00","title":"t","buyer_nick":"b","created":"2024-09-01 10:00:00","refund_phase":"onsale","has_good_return":false}"#
+        let badMoney = good.replacingOccurrences(of: #""refund_id":1,"#, with: #""refund_id":4,"#).replacingOccurrences(of: #""1.00","num""#, with: #""12,50","num""#)
+        let broken = #"{"refund_id":5,"tid":"#
+        let notUTF8 = Array(good.replacingOccurrences(of: #""refund_id":1,"#, with: #""refund_id":6,"#).replacingOccurrences(of: #""title":"t""#, with: #""title":"tX""#).utf8)
+            .map { $0 == UInt8(ascii: "X") ? 0xFF : $0 }
+        let inResponse = #"{"refunds_receive_get_response":{"refunds":{"refund":["# + badMoney.replacingOccurrences(of: #""refund_id":4,"#, with: #""refund_id":7,"#) + "]},\"total_results\":1}}"
+        let lines: [[UInt8]] = [Array(good.utf8), Array(badMoney.utf8), Array(good.utf8), Array(broken.utf8), notUTF8, Array(inResponse.utf8)]
+        let directory = try Fixtures.temporaryDirectory()
+        try Fixtures.write(Array(lines.joined(separator: [0x0A])) + [0x0A], to: directory + "/in.jsonl")
+        let definition = try PipelineLoader.load(path: Fixtures.packageRoot + "/pipelines/taobao-top-refunds-jsonl.yaml", variables: ["shop_no": "S1"])
+        let report = try Pipeline(definition).run(RunOptions(inputs: [directory + "/in.jsonl"], outputDirectory: directory + "/out")) { _ in }
+        #expect(report.counts.rejected == 5)
+        let written = Array(try Data(contentsOf: URL(fileURLWithPath: directory + "/out/rejects/in.jsonl")))
+        // The line that is not UTF-8 too, byte for byte (rejects.jsonl can show it only lossily).
+        #expect(written == Array([lines[1], lines[3], lines[4]].joined(separator: [0x0A])) + [0x0A])
+        let again = try Pipeline(definition).run(RunOptions(inputs: [directory + "/out/rejects/in.jsonl"], outputDirectory: directory + "/again")) { _ in }
+        #expect(again.counts.rejected == 3)
+        #expect(again.counts.valid == 0)
+    }
+
     /// `--input out/ --out out` (or a file of an earlier run's outputs given as input) emptied
     /// the input before reading it, and the run said "completed: read 0".
     @Test func anInputThatIsOneOfTheRunsOutputsIsRefusedAndLeftAlone() throws {

@@ -167,6 +167,8 @@ public struct JSONReader: RecordReader {
                 text.withUnsafeBufferPointer { builder.add(path: key, value: $0, line: line, column: column) }
             }
         }
+        builder.source = bytes
+        defer { builder.source = nil }
         try builder.deliver(to: &sink)
     }
 

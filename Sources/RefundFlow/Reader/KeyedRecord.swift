@@ -96,6 +96,9 @@ final class KeyedRecordBuilder {
     private(set) var column = 0
     private(set) var ordinal = 0
     let file: InputFile
+    /// The record's exact text in the file, when it is one on its own (a JSON Lines line): set
+    /// by the reader around `deliver`, for `rawBytes` and the re-feed file.
+    var source: UnsafeBufferPointer<UInt8>?
 
     /// The current record's path and value bytes (valid until the next `add`).
     var bytes: UnsafeBufferPointer<UInt8> { store.buffer }
@@ -186,7 +189,7 @@ final class KeyedRecordBuilder {
                     try sink.consume(
                         KeyedRow(
                             origin: RecordOrigin(file: file.path, line: line, record: ordinal), bytes: bytes,
-                            fields: fields, slotFields: slots, problemList: problems, column: column))
+                            fields: fields, slotFields: slots, problemList: problems, column: column, source: source))
                 }
             }
         }
@@ -259,6 +262,7 @@ struct KeyedRow: SourceRow {
     let slotFields: UnsafeBufferPointer<Int>
     let problemList: UnsafeBufferPointer<RowProblem>
     let column: Int
+    let source: UnsafeBufferPointer<UInt8>?
 
     var problems: [RowProblem] { Array(problemList) }
     var hasProblems: Bool { !problemList.isEmpty }
@@ -286,7 +290,10 @@ struct KeyedRow: SourceRow {
         }
     }
 
-    func rawBytes() -> [UInt8]? { nil }
+    func rawBytes() -> [UInt8]? { source.map(Array.init) }
+
+    /// A JSON Lines line (or a pretty-printed object) is re-fed as it is; there is no header.
+    func refeedHeader() -> RefeedHeader? { source == nil ? nil : RefeedHeader(lead: [], header: []) }
 }
 
 /// What TOP's paged list responses say about themselves, over the responses of a run (one

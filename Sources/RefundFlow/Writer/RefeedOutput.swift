@@ -13,8 +13,9 @@ public struct RefeedFile: Sendable, Hashable {
 /// same header and the lines a pipeline skips before it — one file per input in `OUT/rejects/`,
 /// to fix (in Excel or an editor) and run again on their own with the same pipeline.
 ///
-/// Only for readers that give a re-feed header (CSV). A row rejected only as a duplicate is
-/// left out: run again, it would be the refund's second copy and be sent.
+/// Only for readers that give a re-feed header: CSV, and JSON Lines for lines that are records
+/// themselves (not responses). A row rejected only as a duplicate is left out: run again, it
+/// would be the refund's second copy and be sent.
 final class RefeedOutput {
     static let directoryName = "rejects"
 
@@ -58,7 +59,7 @@ final class RefeedOutput {
             self.header = header.header
         }
         try output?.write(record)
-        if let last = record.last, last != 0x0A, last != 0x0D { try output?.write([0x0A]) }  // a last row without a line end
+        if record.last != 0x0A { try output?.write([0x0A]) }  // a last row without a line end, a JSON Lines line
         files[files.count - 1].rows += 1
     }
 
