@@ -416,6 +416,11 @@ struct PipelineRunTests {
         #expect(reasons(again.rejects) == reasons(out.rejects.filter { ($0["errors"] as! [[String: Any]])[0]["code"] as? String != "duplicate" }))
         #expect(again.rejects.map { $0["line"] as? Int } == [2, 4, 5])
         #expect(again.report.refeedFiles.map(\.rows) == [3])
+        for report in ["report.md", "report.html"] {
+            #expect(try Fixtures.read(out.directory + "/" + report).contains("to fix and run again (duplicates left out): \(path) (3 rows of "))
+        }
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out.directory + "/report.json"))) as? [String: Any])
+        #expect((json["refeed"] as? [[String: Any]])?.first?["rows"] as? Int == 3)
 
         // GBK stays GBK, and the lines skipLines drops are kept, so the same pipeline reads it.
         let gbk = Self.header.replacingOccurrences(of: "csv: { encoding: utf-8 }", with: "csv: { encoding: gbk, skipLines: 1 }") + Self.fields

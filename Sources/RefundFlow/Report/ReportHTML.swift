@@ -109,6 +109,7 @@ enum ReportHTML {
         if report.counts.rejected > 0 {
             html += "<p class=\"muted\">Every rejected record is in <code>rejects.jsonl</code> with its file, line, reasons and raw fields.</p>"
         }
+        if let refeed = report.refeedSentence { html += "<p class=\"muted\">\(escape(refeed))</p>" }
 
         let moneyStages = stages.stages.filter(\.hasMoney)
         if !report.counts.validTotals.byShop.isEmpty {

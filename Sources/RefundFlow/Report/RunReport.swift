@@ -418,10 +418,7 @@ public struct RunReport: Sendable {
             text += "| `\(input.path)` | \(input.bytes) | `\(input.sha256.prefix(16))…` | \(input.encoding) | \(input.counts.read) | \(input.counts.valid) | \(input.counts.rejected) | \(input.incomplete ? "**no**" : (input.truncated.map { "**truncated**: \($0)" } ?? "yes")) |\n"
         }
         if let blankLines = blankLinesSentence { text += "\n\(blankLines)\n" }
-        if !refeedFiles.isEmpty {
-            text += "\nRejected rows as their input had them, to fix and run again (duplicates left out): "
-                + refeedFiles.map { "`\($0.path)` (\($0.rows) from `\($0.input)`)" }.joined(separator: ", ") + "\n"
-        }
+        if let refeed = refeedSentence { text += "\n\(refeed)\n" }
         text += "\n## Accounting\n\n"
         text += "| read | valid | rejected | check `read = valid + rejected` |\n|---:|---:|---:|---|\n"
         text += "| \(counts.read) | \(counts.valid) | \(counts.rejected) | \(counts.isBalanced ? "holds" : "**DOES NOT HOLD**") |\n"
@@ -500,5 +497,11 @@ extension RunReport {
         let blank = inputs.reduce(0) { $0 + $1.blankLines }
         guard blank > 0 else { return nil }
         return "\(blank) blank line\(blank == 1 ? "" : "s") (empty, or only delimiters and spaces as Excel writes empty rows) carried no record and \(blank == 1 ? "is" : "are") not counted as read."
+    }
+
+    var refeedSentence: String? {
+        guard !refeedFiles.isEmpty else { return nil }
+        return "Rejected rows as their input had them, to fix and run again (duplicates left out): "
+            + refeedFiles.map { "\($0.path) (\($0.rows) row\($0.rows == 1 ? "" : "s") of \($0.input))" }.joined(separator: ", ") + "."
     }
 }
