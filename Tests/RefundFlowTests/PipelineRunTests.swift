@@ -501,6 +501,25 @@ struct PipelineRunTests {
         #expect(try Pipeline(definition).run(dry) { _ in }.counts.read == 1)
     }
 
+    /// A full disk (outputs that are /dev/full): the run's own error is said, and the report's
+    /// error says what the run came to, rather than the report's error alone.
+    @Test func whenTheReportCannotBeWrittenTheRunsOwnErrorIsStillSaid() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        try Fixtures.write(Self.columns + "1,2,3,1,ok,,,1,a,2024-09-03 02:00:00,\n", to: directory + "/in.csv")
+        try FileManager.default.createDirectory(atPath: directory + "/out", withIntermediateDirectories: true)
+        for name in ["records.jsonl", "report.json"] {
+            try FileManager.default.createSymbolicLink(atPath: directory + "/out/" + name, withDestinationPath: "/dev/full")
+        }
+        let definition = try PipelineLoader.load(yaml: Self.header + Self.fields, path: "p.yaml")
+        var said: [String] = []
+        let error = #expect(throws: Diagnostic.self) {
+            try Pipeline(definition).run(RunOptions(inputs: [directory + "/in.csv"], outputDirectory: directory + "/out")) { said.append($0) }
+        }
+        #expect(said.contains { $0.hasPrefix("error: cannot write '\(directory)/out/records.jsonl': No space left on device") })
+        #expect(error?.message == "cannot write '\(directory)/out/report.json': No space left on device")
+        #expect(error?.notes == ["the run itself: failed, read 1, valid 1, rejected 0; its report could not be written"])
+    }
+
     @Test func theSecretNeverAppearsInAnyOutput() throws {
         let environment = ["WDT_SID": "sid1", "WDT_APPKEY": "key1", "WDT_APPSECRET": "SuperSecretValue42:pepper"]
         let out = try run(Self.columns + "1,9,100,1,ok,,,5,a,,\nbad,9,100,1,ok,,,5,a,,\n", environment: environment)

@@ -281,7 +281,7 @@ public struct Pipeline {
             processor = try RecordProcessor(pipeline: self, writer: writer, options: options, limits: limits, emit: emit)
         } catch let diagnostic as Diagnostic {
             report.fail(diagnostic)
-            try report.write(to: options.outputDirectory)
+            try Self.write(report, to: options.outputDirectory, emit: emit)
             return report
         }
         var fatal: Diagnostic?
@@ -363,9 +363,23 @@ public struct Pipeline {
                 report.notes.append("the ledger could not record the end of the run: \(error)")
             }
         }
-        try report.write(to: options.outputDirectory)
+        try Self.write(report, to: options.outputDirectory, emit: emit)
         withExtendedLifetime(ledgerLock) {}
         return report
+    }
+
+    /// Writes the report; when it cannot be (the disk is full, say), what the run came to is said
+    /// with the error instead, so the cause (often the same full disk, met earlier) is not lost.
+    static func write(_ report: RunReport, to directory: String, emit: (String) -> Void) throws {
+        do {
+            try report.write(to: directory)
+        } catch var error as Diagnostic {
+            if let fatal = report.fatal { emit(fatal.description) }
+            let counts = report.counts
+            error.notes.append(
+                "the run itself: \(report.status.rawValue), read \(counts.read), valid \(counts.valid), rejected \(counts.rejected); its report could not be written")
+            throw error
+        }
     }
 
     /// Opens (or, with `--ledger-reset`, recreates) the ledger and records the run's start.
