@@ -434,6 +434,14 @@ struct PipelineRunTests {
         #expect(reasons(gbkAgain.rejects) == reasons(gbkOut.rejects))
         #expect((gbkAgain.rejects[0]["raw"] as! [String: String])["nick"] == "张三")
 
+        // A compressed export's rows are written uncompressed, named without `.gz`.
+        let directory = try Fixtures.temporaryDirectory()
+        try Fixtures.write(try Fixtures.gzip(input), to: directory + "/in.csv.gz")
+        let definition = try PipelineLoader.load(yaml: Self.header + Self.fields, path: "p.yaml")
+        let gzipped = try Pipeline(definition).run(RunOptions(inputs: [directory + "/in.csv.gz"], outputDirectory: directory + "/out")) { _ in }
+        #expect(gzipped.refeedFiles.map(\.path) == [directory + "/out/rejects/in.csv"])
+        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: directory + "/out/rejects/in.csv"))) == written)
+
         // No rejects, no file; one left by an earlier run into the same --out is removed.
         let clean = try run(Self.columns + "1,2,3,1,ok,,,1,a,2024-09-03 02:00:00,\n")
         #expect(clean.report.refeedFiles.isEmpty)

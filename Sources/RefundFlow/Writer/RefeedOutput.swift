@@ -20,6 +20,8 @@ final class RefeedOutput {
     static let directoryName = "rejects"
 
     private let directory: String
+    /// The name for rows read from standard input (`stdin.csv`, `stdin.jsonl`).
+    private let stdinName: String
     private var output: BufferedOutput?
     /// The input being written, and the header line last written for it.
     private var input: String?
@@ -29,8 +31,9 @@ final class RefeedOutput {
 
     /// Removes the files an earlier run into the same directory left in `rejects/`: they are not
     /// this run's (its inputs may not lie there, see `Pipeline.refuseInputsAmongOutputs`).
-    init(outputDirectory: String) {
+    init(outputDirectory: String, stdinName: String) {
         directory = outputDirectory + "/" + Self.directoryName
+        self.stdinName = stdinName
         let manager = FileManager.default
         for name in (try? manager.contentsOfDirectory(atPath: directory)) ?? [] {
             var isDirectory: ObjCBool = false
@@ -65,9 +68,11 @@ final class RefeedOutput {
 
     func flush() throws { try output?.flush() }
 
-    /// The input's file name, or `stdin.csv`; `name-2.csv` and so on when two inputs share one.
+    /// The input's file name (without `.gz`: the rows are written uncompressed), or `stdinName`;
+    /// `name-2.csv` and so on when two inputs share one.
     private func uniqueName(for input: String) -> String {
-        let base = input == "-" || input == "/dev/stdin" ? "stdin.csv" : URL(fileURLWithPath: input).lastPathComponent
+        var base = input == "-" || input == "/dev/stdin" ? stdinName : URL(fileURLWithPath: input).lastPathComponent
+        if base.lowercased().hasSuffix(".gz") { base.removeLast(3) }
         var name = base
         var number = 1
         while names.contains(name) {
