@@ -86,6 +86,16 @@ struct PipelineLoaderTests {
         #expect(errors("version: 2\nreader: csv\nfields: { tid: a }").first == "p.yaml:1:10: error: pipeline version 2 is not supported; this RefundFlow reads version 1 [pipeline.unsupported_version]")
     }
 
+    @Test func aPipelineSavedAsGBKSaysWhereAndHowToConvertIt() throws {
+        let path = try Fixtures.temporaryDirectory() + "/p.yaml"
+        // "version: 1\nfields:\n  refund_no: 退款编号" with 退款 in GBK.
+        try Fixtures.write(Array("version: 1\nfields:\n  refund_no: ".utf8) + [0xCD, 0xCB, 0xBF, 0xEE] + Array("编号\n".utf8), to: path)
+        let error = #expect(throws: DiagnosticList.self) { try PipelineLoader.load(path: path) }
+        #expect(error?.diagnostics.map(\.description) == [
+            "\(path):3:14: error: pipeline file '\(path)' is not UTF-8 (byte offset 32) [pipeline.encoding]\n  note: save it as UTF-8 (an editor's \"ANSI\" on Chinese Windows is GBK), or convert it: iconv -f GBK -t UTF-8 '\(path)' > pipeline-utf8.yaml"
+        ])
+    }
+
     @Test func aTimeZoneAbbreviationIsRefusedAndAnIANANameTaken() {
         let yaml = Self.minimal + "\n  refund_time: { from: 时间, timeZone: ZONE }\ntimeZone: ZONE\n"
         #expect(errors(yaml.replacingOccurrences(of: "ZONE", with: "CST"), variables: ["shop_no": "S"]) == [

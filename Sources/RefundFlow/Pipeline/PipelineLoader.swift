@@ -29,10 +29,17 @@ public enum PipelineLoader {
             ])
         }
         guard let text = String(data: data, encoding: .utf8) else {
+            // Where: a Chinese editor's "ANSI" (GBK) is the usual cause, and the line shows it.
+            let bytes = [UInt8](data)
+            let offset = bytes.withUnsafeBufferPointer { UTF8Validation.firstInvalidOffset($0) } ?? 0
+            let lineStart = bytes[..<offset].lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
             throw DiagnosticList([
                 Diagnostic(
-                    code: "pipeline.encoding", message: "pipeline file '\(path)' is not UTF-8",
-                    location: SourceLocation(file: path, line: 1))
+                    code: "pipeline.encoding", message: "pipeline file '\(path)' is not UTF-8 (byte offset \(offset))",
+                    location: SourceLocation(
+                        file: path, line: bytes[..<offset].count { $0 == 0x0A } + 1,
+                        column: String(decoding: bytes[lineStart..<offset], as: UTF8.self).count + 1),
+                    notes: ["save it as UTF-8 (an editor's \"ANSI\" on Chinese Windows is GBK), or convert it: iconv -f GBK -t UTF-8 '\(path)' > pipeline-utf8.yaml"])
             ])
         }
         var definition = try load(yaml: text, path: path, variables: variables, requireVariables: requireVariables)
