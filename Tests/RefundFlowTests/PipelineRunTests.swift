@@ -210,6 +210,12 @@ struct PipelineRunTests {
         ])
     }
 
+    @Test func anInvisibleCharacterInsideAnIdIsNamedWithItsPlace() throws {
+        let out = try run(Self.columns + "20\u{200B}12,9,1,1,ok,,,5,a,,\n")
+        let message = (out.rejects[0]["errors"] as! [[String: Any]])[0]["message"] as? String
+        #expect(message == "refund_no: '20\u{200B}12' does not match ^[0-9]+$; it holds an invisible character, U+200B (zero width space), at character 3: delete it")
+    }
+
     @Test func numbersThatAreNotExactSayWhatTheyLookLike() {
         #expect(DeclarativeMapper.numberHint("1.2E+3") == "; it is in scientific notation: write it as a plain decimal (in Excel, format the column as a number with its decimals before saving; an exporter should write money as decimal text)")
         #expect(DeclarativeMapper.numberHint("12,50") == "; a comma only separates thousands (1,234.50): if it is a decimal comma, write a point (12.50)")
@@ -232,6 +238,10 @@ struct PipelineRunTests {
         #expect(Array("2024".utf8).withUnsafeBufferPointer { DeclarativeMapper.dateHint($0) } == "")
         #expect(Array("45538".utf8).withUnsafeBufferPointer { DeclarativeMapper.dateHint($0) }.contains("Excel date serial number"))
         #expect(DeclarativeMapper.numberHint("12元元") == "; write the number alone, without the unit '元元'")
+        #expect(DeclarativeMapper.numberHint("12\u{200B}.50") == "; it holds an invisible character, U+200B (zero width space), at character 3: delete it")
+        #expect(DeclarativeMapper.invisibleHint("30501\u{00AD}23") == "; it holds an invisible character, U+00AD (soft hyphen), at character 6: delete it")
+        #expect(DeclarativeMapper.invisibleHint("纯棉 T恤") == "")
+        #expect(Array("2024-09-03\u{200E} 10:00".utf8).withUnsafeBufferPointer { DeclarativeMapper.dateHint($0) }.contains("U+200E (left-to-right mark), at character 11"))
         #expect(DeclarativeMapper.numberHint("1,2345") == DeclarativeMapper.numberHint("12,50"))
     }
 
@@ -610,15 +620,21 @@ struct FastPathEquivalenceTests {
         return directories
     }
 
-    @Test func trimCutsNoBreakAndIdeographicSpacesAtTheEndsOnBothPaths() throws {
-        let csv = PipelineRunTests.columns + "\u{3000}14\u{00A0},22,36,1,ok,\u{00A0}exchange\u{3000},N,5,\u{3000}dan\u{3000},,a\u{3000}b\n"
+    /// Also the invisible ones copy-paste leaves (a zero-width space after an id pasted from a
+    /// chat made it `invalid_id` with nothing to see in the message).
+    @Test func trimCutsNoBreakIdeographicAndZeroWidthSpacesAtTheEndsOnBothPaths() throws {
+        let csv = PipelineRunTests.columns
+            + "\u{3000}14\u{00A0},\u{200B}22\u{FEFF},36\u{2060},1,ok,\u{00A0}exchange\u{3000},N,5\u{200B},\u{3000}dan\u{3000},,a\u{3000}\u{200B}b\n"
         let directories = try runBothPaths(csv)
         for directory in directories {
             let records = try Fixtures.jsonLines(directory + "/records.jsonl")
             #expect(records.first?["refund_no"] as? String == "14")
+            #expect(records.first?["tid"] as? String == "22")
+            #expect(records.first?["oid"] as? String == "36")
+            #expect(records.first?["refund_amount"] as? String == "5.00")
             #expect(records.first?["buyer_nick"] as? String == "dan")
             #expect(records.first?["type"] as? Int == 3, "the condition sees the trimmed value")
-            #expect(records.first?["remark"] as? String == "a\u{3000}b", "inside a value nothing changes")
+            #expect(records.first?["remark"] as? String == "a\u{3000}\u{200B}b", "inside a value nothing changes")
         }
         #expect(try Fixtures.read(directories[0] + "/records.jsonl") == Fixtures.read(directories[1] + "/records.jsonl"))
     }

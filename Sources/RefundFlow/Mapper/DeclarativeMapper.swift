@@ -245,8 +245,23 @@ public struct DeclarativeMapper: RecordMapper {
             !value.dropLast(2).isEmpty
         {
             message += "; a tool read this id as a number and wrote it back with '.0' (an id over 16 digits may have lost digits that way): export the column as text"
+        } else {
+            message += Self.invisibleHint(value)
         }
         return RowError(code: pattern.code, field: field.rawValue, value: value, message: message, location: location)
+    }
+
+    /// An invisible character inside a value (copying from a web page or a chat leaves them; at
+    /// the ends `trim` cuts the common ones), named with its place: the message shows the value
+    /// as if it were not there.
+    static func invisibleHint(_ value: String) -> String {
+        for (position, scalar) in value.unicodeScalars.enumerated()
+        where scalar.properties.generalCategory == .format || (scalar.value < 0x20 && scalar != "\t" && scalar != "\n" && scalar != "\r") {
+            let hex = String(scalar.value, radix: 16, uppercase: true)
+            let name = scalar.properties.name.map { " (\($0.lowercased()))" } ?? ""
+            return "; it holds an invisible character, U+\(String(repeating: "0", count: max(0, 4 - hex.count)) + hex)\(name), at character \(position + 1): delete it"
+        }
+        return ""
     }
 
     /// What a value that is no exact decimal most likely is, and what to do about it.
@@ -282,7 +297,7 @@ public struct DeclarativeMapper: RecordMapper {
         if ["RMB", "CNY"].contains(letters), text.contains(where: { digits.contains($0) }) {
             return "; write the amount alone, without '\(text.filter { $0.isASCII && $0.isLetter })' (amounts are in yuan)"
         }
-        return ""
+        return invisibleHint(text)
     }
 
     /// A long fraction with a run of six 0s or 9s (`19.900000000000002`, `0.30000000000000004`) is
@@ -307,7 +322,7 @@ public struct DeclarativeMapper: RecordMapper {
         if parts.count == 3, parts[0].count == 4, parts.allSatisfy({ !$0.isEmpty && $0.count <= 4 && $0.allSatisfy(isDigit) }) {
             return "; it has a date but no time of day: if midnight is right, add a date-only format such as 'yyyy-MM-dd' to the pipeline's dateFormats"
         }
-        return ""
+        return invisibleHint(String(decoding: bytes, as: UTF8.self))
     }
 
     private func looksLikeScientific(_ value: String) -> Bool {
@@ -648,8 +663,9 @@ func appendCleaned(_ value: UnsafeBufferPointer<UInt8>, steps: [CleanStep], into
     }
 }
 
-/// Cuts spaces, tabs, CR and LF from both ends, and the no-break space (U+00A0) and the
-/// ideographic space (U+3000) that copy-paste and Chinese input leave there.
+/// Cuts spaces, tabs, CR and LF from both ends, and what copy-paste and Chinese input leave
+/// there unseen: the no-break space (U+00A0), the ideographic space (U+3000), the zero-width
+/// space (U+200B), the word joiner (U+2060) and a stray byte-order mark (U+FEFF).
 private func trimmed(_ value: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> (Int, Int) {
     var start = start
     var end = end
@@ -676,11 +692,16 @@ private func trimmed(_ value: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: I
     return (start, end)
 }
 
-/// 2 for U+00A0 (C2 A0), 3 for U+3000 (E3 80 80) at `index`, else nil.
+/// 2 for U+00A0 (C2 A0); 3 for U+3000 (E3 80 80), U+200B (E2 80 8B), U+2060 (E2 81 A0) and
+/// U+FEFF (EF BB BF) at `index`; else nil.
 @inline(__always) private func wideSpaceWidth(_ value: UnsafeBufferPointer<UInt8>, at index: Int, end: Int) -> Int? {
-    if value[index] == 0xC2, index + 1 < end, value[index + 1] == 0xA0 { return 2 }
-    if value[index] == 0xE3, index + 2 < end, value[index + 1] == 0x80, value[index + 2] == 0x80 { return 3 }
-    return nil
+    let lead = value[index]
+    if lead == 0xC2, index + 1 < end, value[index + 1] == 0xA0 { return 2 }
+    guard lead >= 0xE2, lead <= 0xEF, index + 2 < end else { return nil }
+    switch (lead, value[index + 1], value[index + 2]) {
+    case (0xE3, 0x80, 0x80), (0xE2, 0x80, 0x8B), (0xE2, 0x81, 0xA0), (0xEF, 0xBB, 0xBF): return 3
+    default: return nil
+    }
 }
 
 /// Where a fast field's value comes from.
