@@ -481,6 +481,26 @@ struct PipelineRunTests {
         #expect(again.counts.valid == 0)
     }
 
+    /// A JSON document's rejected record objects are re-fed as an array of them, which the same
+    /// pipeline reads; pages one after another end up in the one array.
+    @Test func rejectedRecordsOfAJSONDocumentAreWrittenBackAsAnArray() throws {
+        let good = #"{"refund_id":1,"tid":2,"oid":3,"status":"SUCCESS","refund_fee":"1.00","num":1,"price":"1.00","title":"t","buyer_nick":"b","created":"2024-09-01 10:00:00","refund_phase":"onsale","has_good_return":false}"#
+        let badMoney = good.replacingOccurrences(of: #""refund_id":1,"#, with: #""refund_id":4,"#).replacingOccurrences(of: #""1.00","num""#, with: #""12,50","num""#)
+        let noNick = "{\n  " + good.dropFirst().replacingOccurrences(of: #""refund_id":1,"#, with: #""refund_id":5,"#).replacingOccurrences(of: #""buyer_nick":"b","#, with: "")
+        func page(_ records: [String]) -> String { #"{"refunds_receive_get_response":{"refunds":{"refund":["# + records.joined(separator: ",\n") + #"]},"total_results":3}}"# + "\n" }
+        let directory = try Fixtures.temporaryDirectory()
+        try Fixtures.write(page([good, badMoney]) + page([noNick]), to: directory + "/in.json")
+        let definition = try PipelineLoader.load(path: Fixtures.packageRoot + "/pipelines/taobao-top-refunds-json.yaml", variables: ["shop_no": "S1"])
+        let report = try Pipeline(definition).run(RunOptions(inputs: [directory + "/in.json"], outputDirectory: directory + "/out")) { _ in }
+        #expect(report.counts.rejected == 2)
+        let written = try Fixtures.read(directory + "/out/rejects/in.json")
+        #expect(written == "[\n" + badMoney + ",\n" + noNick + "\n]\n")
+        let again = try Pipeline(definition).run(RunOptions(inputs: [directory + "/out/rejects/in.json"], outputDirectory: directory + "/again")) { _ in }
+        #expect(again.counts.rejected == 2)
+        #expect(again.counts.valid == 0)
+        #expect(try Fixtures.read(directory + "/again/rejects/in.json") == written)
+    }
+
     /// `--input out/ --out out` (or a file of an earlier run's outputs given as input) emptied
     /// the input before reading it, and the run said "completed: read 0".
     @Test func anInputThatIsOneOfTheRunsOutputsIsRefusedAndLeftAlone() throws {

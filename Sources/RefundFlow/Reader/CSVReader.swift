@@ -486,7 +486,7 @@ private struct CSVReadState: ~Copyable {
         /// The first bytes of the names, as a 256-bit set: most data rows fail this test alone.
         private var leadBytes: [UInt64] = [0, 0, 0, 0]
 
-        /// What a file of this header's rejected rows starts with (`SourceRow.refeedHeader`): `lead`
+        /// What a file of this header's rejected rows starts with (`SourceRow.refeedFormat`): `lead`
         /// (the first `leadCount` bytes), then this line as in the file with its line end.
         let refeed: [UInt8]
         let leadCount: Int
@@ -1024,8 +1024,8 @@ struct CSVRow: SourceRow {
 
     func rawBytes() -> [UInt8]? { Array(record) }
 
-    func refeedHeader() -> RefeedHeader? {
-        RefeedHeader(lead: Array(refeed[..<refeedLeadCount]), header: Array(refeed[refeedLeadCount...]))
+    func refeedFormat() -> RefeedFormat? {
+        RefeedFormat(lead: Array(refeed[..<refeedLeadCount]), header: Array(refeed[refeedLeadCount...]))
     }
 
     /// Line and 1-based character column of a byte offset inside a record.

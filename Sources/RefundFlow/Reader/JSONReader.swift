@@ -100,6 +100,7 @@ public struct JSONReader: RecordReader {
     }
 
     private func readLines(_ stream: JSONStream, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink, _ summary: inout ReadSummary) throws {
+        builder.sourceFormat = .jsonLines  // a rejected line that is a record is re-fed as it is
         // With record paths, a line may be a whole response (one API call's answer per line):
         // its records are taken from the path; other lines are records themselves.
         let response = options.recordPaths.isEmpty ? nil : KeyedRecordBuilder(file: builder.file, fieldNames: [])
@@ -234,6 +235,7 @@ public struct JSONReader: RecordReader {
     /// Arrays one after another (`[…][…]` or one per line, as a script appends each page) are
     /// read one after the other.
     private func readArray(_ stream: JSONStream, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink, _ summary: inout ReadSummary) throws {
+        builder.sourceFormat = .jsonArray
         var arrays = 0
         repeat {
             arrays += 1
@@ -270,6 +272,8 @@ public struct JSONReader: RecordReader {
             builder.restart(line: value.line, column: value.column)
             builder.addProblem(.malformed, "invalid JSON: \(error.message)", line: error.line, column: error.column)
         }
+        builder.source = value.bytes
+        defer { builder.source = nil }
         try builder.deliver(to: &sink)
     }
 
@@ -282,6 +286,8 @@ public struct JSONReader: RecordReader {
         guard !options.recordPaths.isEmpty else {
             throw Diagnostic(code: "input.json_shape", message: "a JSON document needs 'recordPath' to say where the records are")
         }
+        // Rejected record objects are re-fed as an array of them, which the same pipeline reads.
+        builder.sourceFormat = .jsonArray
         var documents = 0
         var empty: [[String]] = []
         var errorPages = 0

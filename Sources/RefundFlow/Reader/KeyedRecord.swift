@@ -96,9 +96,13 @@ final class KeyedRecordBuilder {
     private(set) var column = 0
     private(set) var ordinal = 0
     let file: InputFile
-    /// The record's exact text in the file, when it is one on its own (a JSON Lines line): set
-    /// by the reader around `deliver`, for `rawBytes` and the re-feed file.
+    /// The record's exact text in the file when the reader has it on its own (a JSON Lines
+    /// line, a JSON record object), set around `deliver`; or what `dumpSource` makes of it (an
+    /// XML record element). For `rawBytes` and the re-feed file.
     var source: UnsafeBufferPointer<UInt8>?
+    var dumpSource: (() -> [UInt8]?)?
+    /// How this file's re-feed file is put together (`SourceRow.refeedFormat`).
+    var sourceFormat: RefeedFormat?
 
     /// The current record's path and value bytes (valid until the next `add`).
     var bytes: UnsafeBufferPointer<UInt8> { store.buffer }
@@ -189,7 +193,7 @@ final class KeyedRecordBuilder {
                     try sink.consume(
                         KeyedRow(
                             origin: RecordOrigin(file: file.path, line: line, record: ordinal), bytes: bytes,
-                            fields: fields, slotFields: slots, problemList: problems, column: column, source: source))
+                            fields: fields, slotFields: slots, problemList: problems, column: column, builder: self))
                 }
             }
         }
@@ -262,7 +266,9 @@ struct KeyedRow: SourceRow {
     let slotFields: UnsafeBufferPointer<Int>
     let problemList: UnsafeBufferPointer<RowProblem>
     let column: Int
-    let source: UnsafeBufferPointer<UInt8>?
+    /// For the record's source text, asked for only when it is rejected. Alive during the
+    /// sink's call, as the row is: no reference counting per record.
+    unowned(unsafe) let builder: KeyedRecordBuilder
 
     var problems: [RowProblem] { Array(problemList) }
     var hasProblems: Bool { !problemList.isEmpty }
@@ -290,10 +296,9 @@ struct KeyedRow: SourceRow {
         }
     }
 
-    func rawBytes() -> [UInt8]? { source.map(Array.init) }
+    func rawBytes() -> [UInt8]? { builder.source.map(Array.init) ?? builder.dumpSource?() }
 
-    /// A JSON Lines line (or a pretty-printed object) is re-fed as it is; there is no header.
-    func refeedHeader() -> RefeedHeader? { source == nil ? nil : RefeedHeader(lead: [], header: []) }
+    func refeedFormat() -> RefeedFormat? { builder.sourceFormat }
 }
 
 /// What TOP's paged list responses say about themselves, over the responses of a run (one

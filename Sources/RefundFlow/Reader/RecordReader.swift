@@ -65,25 +65,36 @@ public protocol SourceRow {
     /// Every source field as read, in source order, for the reject file. Undecodable bytes are
     /// written as U+FFFD here *and* the row carries an `encoding` problem plus `rawBytes`.
     func rawFields() -> [(name: String, value: String)]
-    /// The record's exact source bytes, when the reader can give them (for undecodable rows,
-    /// and CSV rows: their line end included).
+    /// The record's exact source bytes, when the reader can give them: a CSV row with its line
+    /// end, a JSON Lines line, a JSON record object; an XML record element as libxml2 writes it.
     func rawBytes() -> [UInt8]?
-    /// What a file of rejected records in the input's own format starts with, for writing the
-    /// record back as the input had it (`rawBytes`) to fix and run again; nil when the format
-    /// has no such file (JSON, XML: the record is in `rejects.jsonl` only).
-    func refeedHeader() -> RefeedHeader?
+    /// How a file of rejected records in the input's own format is put together, for writing
+    /// the record back (`rawBytes`) to fix and run again with the same pipeline; nil when the
+    /// reader cannot (the record is in `rejects.jsonl` only).
+    func refeedFormat() -> RefeedFormat?
 }
 
 extension SourceRow {
-    public func refeedHeader() -> RefeedHeader? { nil }
+    public func refeedFormat() -> RefeedFormat? { nil }
 }
 
-/// The start of a re-feed file: `lead` once (a byte-order mark, the lines a pipeline's
-/// `skipLines` drops), then `header`, the header line in effect for the record, with its line
-/// end. Both are bytes as in the input.
-public struct RefeedHeader: Sendable, Hashable {
+/// How a re-feed file is put together: `lead` once (a CSV's byte-order mark and the lines a
+/// pipeline's `skipLines` drops, a JSON array's `[`, an XML document's declaration and the
+/// elements down to the records), `header` before the first record and again where it changes
+/// (the CSV header line in effect), `separator` between records (`,` in a JSON array), and
+/// `trailer` once at the end (`]`, the closing elements).
+public struct RefeedFormat: Sendable, Hashable {
     public var lead: [UInt8]
-    public var header: [UInt8]
+    public var header: [UInt8] = []
+    public var separator: [UInt8] = []
+    public var trailer: [UInt8] = []
+    /// Each record ends a line (CSV rows, JSON Lines): one whose input had no line end gets one.
+    public var endsLines = true
+
+    /// JSON Lines: each record a line as it is.
+    static let jsonLines = RefeedFormat(lead: [])
+    /// A JSON array of the record objects, which a JSON pipeline reads as records.
+    static let jsonArray = RefeedFormat(lead: Array("[\n".utf8), separator: Array(",\n".utf8), trailer: Array("\n]\n".utf8), endsLines: false)
 }
 
 /// What a reader learned about the file's shape before the first record.

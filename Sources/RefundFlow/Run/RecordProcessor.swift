@@ -240,8 +240,8 @@ struct RecordProcessor: RecordSink {
         }
         line.raw("}")
         try rejects.writeLine(line.buffer)
-        if errors.contains(where: { $0.code != .duplicate }), let header = row.refeedHeader(), let bytes = row.rawBytes() {
-            try refeed.add(input: row.origin.file, header: header, record: bytes)
+        if errors.contains(where: { $0.code != .duplicate }), let format = row.refeedFormat(), let bytes = row.rawBytes() {
+            try refeed.add(input: row.origin.file, format: format, record: bytes)
         }
 
         for error in errors {
@@ -301,7 +301,7 @@ struct RecordProcessor: RecordSink {
         report.inputs = inputs
         report.counts = counts
         try rejects.flush()
-        try refeed.flush()
+        try refeed.finishFile()
         report.refeedFiles = refeed.files
         for file in refeed.files {
             emit(

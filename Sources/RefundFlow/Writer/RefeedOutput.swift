@@ -13,9 +13,8 @@ public struct RefeedFile: Sendable, Hashable {
 /// same header and the lines a pipeline skips before it — one file per input in `OUT/rejects/`,
 /// to fix (in Excel or an editor) and run again on their own with the same pipeline.
 ///
-/// Only for readers that give a re-feed header: CSV, and JSON Lines for lines that are records
-/// themselves (not responses). A row rejected only as a duplicate is left out: run again, it
-/// would be the refund's second copy and be sent.
+/// Only for readers that give a re-feed format (`SourceRow.refeedFormat`). A row rejected only
+/// as a duplicate is left out: run again, it would be the refund's second copy and be sent.
 final class RefeedOutput {
     static let directoryName = "rejects"
 
@@ -25,7 +24,7 @@ final class RefeedOutput {
     private var output: BufferedOutput?
     /// The input being written, and the header line last written for it.
     private var input: String?
-    private var header: [UInt8] = []
+    private var format: RefeedFormat?
     private var names: Set<String> = []
     private(set) var files: [RefeedFile] = []
 
@@ -45,28 +44,35 @@ final class RefeedOutput {
 
     /// Appends one rejected record (its bytes as in the input) to its input's file, starting
     /// the file, or repeating the header where the input's header changed.
-    func add(input: String, header: RefeedHeader, record: [UInt8]) throws {
+    func add(input: String, format: RefeedFormat, record: [UInt8]) throws {
         if input != self.input || output == nil {
-            try flush()
+            try finishFile()
             try Pipeline.createOutputDirectory(directory)
             let path = directory + "/" + uniqueName(for: input)
             let output = try BufferedOutput(path: path)
-            try output.write(header.lead)
-            try output.write(header.header)
+            try output.write(format.lead)
+            try output.write(format.header)
             self.output = output
             self.input = input
-            self.header = header.header
             files.append(RefeedFile(input: input, path: path, rows: 0))
-        } else if header.header != self.header {
-            try output?.write(header.header)
-            self.header = header.header
+        } else if format.header != self.format?.header {
+            try output?.write(format.header)
+        } else {
+            try output?.write(format.separator)
         }
+        self.format = format
         try output?.write(record)
-        if record.last != 0x0A { try output?.write([0x0A]) }  // a last row without a line end, a JSON Lines line
+        if format.endsLines, record.last != 0x0A { try output?.write([0x0A]) }  // a last row without a line end, a JSON Lines line
         files[files.count - 1].rows += 1
     }
 
-    func flush() throws { try output?.flush() }
+    /// Ends the file being written (its trailer) and writes out what is buffered.
+    func finishFile() throws {
+        if let format { try output?.write(format.trailer) }
+        try output?.flush()
+        output = nil
+        format = nil
+    }
 
     /// The input's file name (without `.gz`: the rows are written uncompressed), or `stdinName`;
     /// `name-2.csv` and so on when two inputs share one.
