@@ -26,6 +26,15 @@ check_requests() {  # OUT_DIR
     python3 "$oracle" check-requests "$1/records.jsonl" "$1/requests.jsonl"
     if grep -rqE "diffsecret|diff_top_secret|diff-top-session" "$1"; then echo "$1: a secret appears in an output" >&2; exit 1; fi
 }
+refeed_again() {  # PIPELINE REFEED_FILE OUT_DIR EXPECTED_REJECTS: the re-feed file, run again, gives back
+    # itself, no record, and one reject per expected reject that is not only a duplicate
+    local name; name=$(basename "$2")
+    run_ok "$1" --set shop_no=D --input "$2" --out "$3" --dry-run
+    local want; want=$(python3 -c 'import json,sys; print(sum(1 for r in json.load(open(sys.argv[1])) if any(c != "duplicate" for c, _ in r["errors"])))' "$4")
+    [ ! -s "$3/records.jsonl" ] && cmp -s "$2" "$3/rejects/$name" && [ "$(wc -l < "$3/rejects.jsonl")" = "$want" ] \
+        || { echo "$2: run again, the re-feed file did not give back the same rejected records ($want expected)" >&2; exit 1; }
+    echo "$2: run again, gives back itself: $want rejects, no record"
+}
 run_ok() {  # a run must complete, with or without rejects (exit 0 or 2)
     local status=0
     "$bin" run "$@" >/dev/null 2>&1 || status=$?
@@ -42,10 +51,8 @@ for seed in $(seq 1 "$seeds"); do
     # The rejected rows written back as the export had them; run again, each is rejected again.
     python3 "$oracle" check-refeed "$work/expected-refeed-$seed.csv" "$work/out-csv-$seed/rejects/in-$seed.csv"
     if [ -s "$work/expected-refeed-$seed.csv" ]; then
-        run_ok pipelines/taobao-seller-refunds-csv.yaml --set shop_no=D --input "$work/out-csv-$seed/rejects/in-$seed.csv" \
-            --out "$work/out-refeed-$seed" --dry-run
-        [ ! -s "$work/out-refeed-$seed/records.jsonl" ] && cmp -s "$work/out-csv-$seed/rejects/in-$seed.csv" "$work/out-refeed-$seed/rejects/in-$seed.csv" \
-            || { echo "seed $seed: the re-feed file, run again, did not give back the same rejected rows" >&2; exit 1; }
+        refeed_again pipelines/taobao-seller-refunds-csv.yaml "$work/out-csv-$seed/rejects/in-$seed.csv" "$work/out-refeed-csv-$seed" \
+            "$work/expected-rejects-$seed.json"
     fi
     # The same export to the 企业版 API: its own sign, each record sent once.
     run_ok pipelines/taobao-seller-refunds-csv.yaml --set shop_no=D --target wdt-enterprise-refund --input "$work/in-$seed.csv" \
@@ -60,6 +67,12 @@ for seed in $(seq 1 "$seeds"); do
         check_requests "$work/out-$format-$seed"
         if [ "$format" = jsonl ]; then
             python3 "$oracle" check-refeed "$work/expected-refeed-top-$seed.jsonl" "$work/out-jsonl-$seed/rejects/top-$seed.jsonl"
+        elif [ -f "$work/out-$format-$seed/rejects/top-$seed.$format" ]; then
+            # XML and JSON documents: the rejected refunds in a document (an array) of their own.
+            refeed_again "pipelines/taobao-top-refunds-$format.yaml" "$work/out-$format-$seed/rejects/top-$seed.$format" \
+                "$work/out-refeed-$format-$seed" "$work/expected-rejects-top-$seed.$format.json"
+        else
+            echo "seed $seed: no re-feed file for the $format refunds" >&2; exit 1
         fi
         python3 "$oracle" check-report "$work/expected-top-$seed.json" "$work/expected-rejects-top-$seed.$format.json" \
             "$work/out-$format-$seed/report.json"

@@ -501,6 +501,42 @@ struct PipelineRunTests {
         #expect(try Fixtures.read(directory + "/again/rejects/in.json") == written)
     }
 
+    /// An XML document's rejected record elements are written back as libxml2 writes them, in a
+    /// document the same pipeline reads (pages of one file into one); the text stays the same.
+    @Test func rejectedRecordElementsOfAnXMLDocumentAreWrittenBackAsADocument() throws {
+        func refund(_ id: Int, fee: String = "1.00", nick: String = "<buyer_nick>张三</buyer_nick>") -> String {
+            "<refund id=\"r\(id)\"><refund_id>\(id)</refund_id><tid>2</tid><oid>3</oid><status>SUCCESS</status><refund_fee>\(fee)</refund_fee><num>1</num><price>1.00</price>"
+                + "<title><![CDATA[纯棉 & <T恤>]]></title>\(nick)<created>2024-09-01 10:00:00</created><refund_phase>onsale</refund_phase><has_good_return>false</has_good_return><desc>a &amp; b\nc</desc></refund>"
+        }
+        func page(_ refunds: [String]) -> String {
+            #"<?xml version="1.0" encoding="utf-8" ?><refunds_receive_get_response><refunds list="true">"# + refunds.joined(separator: "\n")
+                + "</refunds><total_results>3</total_results></refunds_receive_get_response>\n"
+        }
+        let directory = try Fixtures.temporaryDirectory()
+        try Fixtures.write(page([refund(1), refund(4, fee: "12,50")]) + page([refund(5, nick: "")]), to: directory + "/in.xml")
+        let definition = try PipelineLoader.load(path: Fixtures.packageRoot + "/pipelines/taobao-top-refunds-xml.yaml", variables: ["shop_no": "S1"])
+        let report = try Pipeline(definition).run(RunOptions(inputs: [directory + "/in.xml"], outputDirectory: directory + "/out")) { _ in }
+        #expect(report.counts.rejected == 2)
+        let written = try Fixtures.read(directory + "/out/rejects/in.xml")
+        let element4 = refund(4, fee: "12,50").replacingOccurrences(of: "<![CDATA[纯棉 & <T恤>]]>", with: "纯棉 &amp; &lt;T恤&gt;")
+        let element5 = refund(5, nick: "").replacingOccurrences(of: "<![CDATA[纯棉 & <T恤>]]>", with: "纯棉 &amp; &lt;T恤&gt;")
+        #expect(written == "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<refunds_receive_get_response><refunds>\n\(element4)\n\(element5)\n</refunds></refunds_receive_get_response>\n")
+        let again = try Pipeline(definition).run(RunOptions(inputs: [directory + "/out/rejects/in.xml"], outputDirectory: directory + "/again")) { _ in }
+        #expect(again.counts.rejected == 2)
+        #expect(again.counts.valid == 0)
+        #expect(try Fixtures.read(directory + "/again/rejects/in.xml") == written)
+        let raw = try Fixtures.jsonLines(directory + "/again/rejects.jsonl").map { $0["raw"] as! [String: String] }
+        #expect(raw == (try Fixtures.jsonLines(directory + "/out/rejects.jsonl").map { $0["raw"] as! [String: String] }))
+
+        // A record the XML breaks in is no element to write back; the ones before it are.
+        // (libxml2 reads ahead in 512-byte chunks: good records keep the fault apart.)
+        let beforeBreak = [refund(4, fee: "12,50")] + (10..<20).map { refund($0) }
+        try Fixtures.write(page(beforeBreak).replacingOccurrences(of: "</refunds>", with: "<refund><tid>9</tid></refnd></refunds>"), to: directory + "/broken.xml")
+        let broken = try Pipeline(definition).run(RunOptions(inputs: [directory + "/broken.xml"], outputDirectory: directory + "/broken")) { _ in }
+        #expect(broken.counts.rejected == 2)
+        #expect(broken.refeedFiles.map(\.rows) == [1])
+    }
+
     /// `--input out/ --out out` (or a file of an earlier run's outputs given as input) emptied
     /// the input before reading it, and the run said "completed: read 0".
     @Test func anInputThatIsOneOfTheRunsOutputsIsRefusedAndLeftAlone() throws {

@@ -152,6 +152,10 @@ public struct XMLReader: RecordReader {
             reader: reader, input: input, file: file, recordPaths: options.recordPaths, maxTextBytes: options.maxTextBytes,
             maxRecordBytes: options.maxRecordBytes, builder: builder, readsAttributes: readsAttributes, lineOffset: lineOffset,
             isLaterDocument: isLaterDocument)
+        // A rejected record element is written back as libxml2 writes it (`XMLCurrentRecord`).
+        let current = walker.current
+        builder.dumpSource = { current.dump() }
+        defer { builder.dumpSource = nil }
         let broken = try withExtendedLifetime(errors) { try walker.walk(into: &sink, errors: errors) }
         let encoding = xmlTextReaderConstEncoding(reader).map {
             String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)).lowercased()
@@ -371,6 +375,8 @@ struct XMLWalker {
     let maxTextBytes: Int
     let maxRecordBytes: Int
     let builder: KeyedRecordBuilder
+    /// The record element being delivered.
+    let current = XMLCurrentRecord()
     /// Attributes are ignored unless a pipeline asks for one (`path/@name`, or `@name` on the record).
     let readsAttributes: Bool
     private(set) var foundRecordPath = false
@@ -460,6 +466,7 @@ struct XMLWalker {
                     root = String(decoding: elementName, as: UTF8.self)
                     matchedPath = RecordPaths.path(forRoot: elementName, in: recordPaths)
                     if let matchedPath { recordPath = matchedPath.map { Array($0.utf8) } }
+                    builder.sourceFormat = XMLCurrentRecord.refeedFormat(recordPath: recordPath)
                 }
                 if elementPath.count == 2, matchedPath != nil, !isEmpty {
                     if elementName.elementsEqual(RecordPaths.totalKey.utf8) {
@@ -487,7 +494,11 @@ struct XMLWalker {
                     fieldPath.removeAll()
                     if readsAttributes { addAttributes(of: record) }
                     try addChildren(of: record)
-                    try builder.deliver(to: &sink)
+                    // Only while it is delivered: `xmlTextReaderNext` below frees the tree.
+                    current.node = record
+                    let delivered = Result { try builder.deliver(to: &sink) }
+                    current.node = nil
+                    try delivered.get()
                     lastRecordLine = endLine(of: record)
                     elementPath.removeLast()
                     let next = xmlTextReaderNext(reader)
@@ -705,4 +716,29 @@ extension XMLReader {
             return options
         },
         make: { options in XMLReader(options: options as! XMLReaderOptions) })
+}
+
+/// The record element a walker is delivering, written back as libxml2 writes it when the record
+/// is rejected (`SourceRow.rawBytes`): its attributes and children, entities escaped again,
+/// CDATA kept, in UTF-8.
+final class XMLCurrentRecord {
+    var node: xmlNodePtr?
+
+    func dump() -> [UInt8]? {
+        guard let node, let buffer = xmlBufferCreate() else { return nil }
+        defer { xmlBufferFree(buffer) }
+        guard xmlNodeDump(buffer, node.pointee.doc, node, 0, 0) >= 0, let content = xmlBufferContent(buffer) else { return nil }
+        return Array(UnsafeBufferPointer(start: content, count: Int(xmlBufferLength(buffer))))
+    }
+
+    /// A document of the record elements under the elements of `recordPath` above them, which
+    /// the same pipeline reads as records.
+    static func refeedFormat(recordPath: [[UInt8]]) -> RefeedFormat {
+        let above = recordPath.dropLast()
+        let open = above.flatMap { Array("<".utf8) + $0 + Array(">".utf8) }
+        let close = above.reversed().flatMap { Array("</".utf8) + $0 + Array(">".utf8) }
+        return RefeedFormat(
+            lead: Array("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n".utf8) + open + [0x0A], separator: [0x0A],
+            trailer: [0x0A] + close + [0x0A], endsLines: false)
+    }
 }

@@ -9,9 +9,10 @@ public struct RefeedFile: Sendable, Hashable {
     public var rows: Int
 }
 
-/// Rejected rows written back as their input had them — the same bytes and encoding, under the
-/// same header and the lines a pipeline skips before it — one file per input in `OUT/rejects/`,
-/// to fix (in Excel or an editor) and run again on their own with the same pipeline.
+/// Rejected rows written back as their input had them — a CSV's bytes and encoding under its
+/// header and the lines a pipeline skips before it, JSON Lines lines, JSON record objects in an
+/// array, XML record elements in a document — one file per input in `OUT/rejects/`, to fix (in
+/// Excel or an editor) and run again on their own with the same pipeline.
 ///
 /// Only for readers that give a re-feed format (`SourceRow.refeedFormat`). A row rejected only
 /// as a duplicate is left out: run again, it would be the refund's second copy and be sent.
@@ -45,7 +46,8 @@ final class RefeedOutput {
     /// Appends one rejected record (its bytes as in the input) to its input's file, starting
     /// the file, or repeating the header where the input's header changed.
     func add(input: String, format: RefeedFormat, record: [UInt8]) throws {
-        if input != self.input || output == nil {
+        // A new input, or another shape of document in it (a response of another kind): a file of its own.
+        if input != self.input || output == nil || format.lead != self.format?.lead || format.trailer != self.format?.trailer {
             try finishFile()
             try Pipeline.createOutputDirectory(directory)
             let path = directory + "/" + uniqueName(for: input)
