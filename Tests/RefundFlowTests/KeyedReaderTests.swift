@@ -211,6 +211,10 @@ struct JSONReaderTests {
         // A JSON Lines file whose first line is broken JSON is still read line by line.
         let broken = try readKeyed("{\"a\":\n{\"a\":\"2\"}\n", reader: jsonReader(.lines), fields: ["a"])
         #expect(broken.rows.map(\.values) == [[nil], ["2"]])
+        // Also when its start is mangled so that it no longer starts like JSON (it holds commas).
+        let mangled = try readKeyed("null{\"a\":\"1\",\"b\":2}\n{\"a\":\"2\"}\n", reader: jsonReader(.lines), fields: ["a"])
+        #expect(mangled.rows.map(\.values) == [[nil], ["2"]])
+        #expect(mangled.rows[0].problems.first?.code == .malformed)
     }
 
     @Test func theExpectedResponseWithoutRecordsIsZeroRecordsNotAnError() throws {

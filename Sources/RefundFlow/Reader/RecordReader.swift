@@ -596,6 +596,9 @@ enum StartOfInput {
         case UInt8(ascii: "[") where next == nil || "{[\"]-0123456789tfn".utf8.contains(next!):
             return "JSON"
         default:
+            // A line holding `{"` is JSON whose start broke (a JSON Lines file's first line cut
+            // or mangled), not CSV: the reader rejects that line and reads the others.
+            if bytes.indices.dropLast().contains(where: { bytes[$0] == UInt8(ascii: "{") && bytes[$0 + 1] == UInt8(ascii: "\"") }) { return nil }
             return bytes.contains { $0 == UInt8(ascii: ",") || $0 == 0x09 || $0 == UInt8(ascii: ";") } ? "CSV" : nil
         }
     }
