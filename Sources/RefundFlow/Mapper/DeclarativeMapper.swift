@@ -679,12 +679,17 @@ private func trimmed(_ value: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: I
         }
     }
     while end > start {
-        if isASCIISpace(value[end - 1]) {
+        let last = value[end - 1]
+        if isASCIISpace(last) {
             end -= 1
-        } else if value[end - 1] >= 0x80, end - start >= 2, wideSpaceWidth(value, at: end - 2, end: end) == 2 {
-            end -= 2
-        } else if value[end - 1] >= 0x80, end - start >= 3, wideSpaceWidth(value, at: end - 3, end: end) == 3 {
-            end -= 3
+        } else if last == 0xA0 || last == 0x80 || last == 0x8B || last == 0xBF {  // how the characters above end
+            if end - start >= 2, wideSpaceWidth(value, at: end - 2, end: end) == 2 {
+                end -= 2
+            } else if end - start >= 3, wideSpaceWidth(value, at: end - 3, end: end) == 3 {
+                end -= 3
+            } else {
+                break
+            }
         } else {
             break
         }
