@@ -275,6 +275,36 @@ struct PipelineRunTests {
         #expect(out.report.counts.byStatus[5].refundAmount.formatted() == "10")
     }
 
+    /// A new status label in tonight's export: one line says which values, how often, where first,
+    /// and what to do, however many rows carry them (enum drift, counted and sampled).
+    @Test func valuesThePipelineDoesNotMapAreCountedByFieldAndValue() throws {
+        let pipeline = Self.header + Self.fields.replacingOccurrences(of: ", mapDefault: 2", with: "")
+        let csv = Self.columns + """
+            1,2,3,1,odd,,,1,a,,
+            2,2,3,1,weird,,,1,a,,
+            3,2,3,1,odd,,,1,a,,
+            4,2,3,1,ok,,,1,a,,
+            5,2,3,1,odd,,,1,a,,
+            """
+        let out = try run(csv, pipeline: pipeline)
+        #expect(out.report.unknownValues.map { "\($0.field)=\($0.value)×\($0.records)@\($0.first?.line ?? 0)" } == ["status=odd×3@2", "status=weird×1@3"])
+        let sentence = "status has values the pipeline does not map: 'odd' (3 records, first at \(out.directory.replacingOccurrences(of: "/out", with: "/in.csv")):2:9), 'weird' (1 record, first at \(out.directory.replacingOccurrences(of: "/out", with: "/in.csv")):3:9); if they are real values, add them to the 'map' of status in the pipeline"
+        #expect(out.report.unknownValueSentences() == [sentence])
+        #expect(try Fixtures.read(out.directory + "/report.md").contains(sentence + "."))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out.directory + "/report.json"))) as? [String: Any])
+        #expect((json["unknown_values"] as? [[String: Any]])?.map { $0["records"] as? Int } == [3, 1])
+
+        var tally = UnknownValueTally()
+        for index in 0...UnknownValueTally.limit {
+            tally.add(RowError(code: .unknownValue, field: "status", value: String(index), message: ""))
+        }
+        tally.add(RowError(code: .unknownValue, field: "status", value: "0", message: ""))
+        tally.add(RowError(code: .invalidNumber, field: "num", value: "x", message: ""))
+        #expect(tally.values.count == UnknownValueTally.limit)
+        #expect(tally.beyondLimit == 1)
+        #expect(tally.sorted.first?.value == "0")
+    }
+
     @Test func theReportSaysHowMuchMoneyIsInTheRejects() throws {
         let csv = Self.columns + """
             1,9,100,1,ok,,,5.50,a,,

@@ -110,6 +110,7 @@ enum ReportHTML {
             html += "<p class=\"muted\">Every rejected record is in <code>rejects.jsonl</code> with its file, line, reasons and raw fields.</p>"
         }
         if let refeed = report.refeedSentence { html += "<p class=\"muted\">\(escape(refeed))</p>" }
+        for sentence in report.unknownValueSentences() { html += "<p>\(escape(sentence)).</p>" }
 
         let moneyStages = stages.stages.filter(\.hasMoney)
         if !report.counts.validTotals.byShop.isEmpty {

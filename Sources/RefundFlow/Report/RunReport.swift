@@ -103,6 +103,9 @@ public struct RunReport: Sendable {
     public var inputs: [InputReport] = []
     /// Rejected rows written back in their input's format (`OUT/rejects/`), to fix and run again.
     public var refeedFiles: [RefeedFile] = []
+    /// Values the pipeline does not map, most frequent first (at most `UnknownValueTally.limit`).
+    public var unknownValues: [UnknownValue] = []
+    public var unknownValuesBeyondLimit = 0
     public var counts = RunCounts()
     public var writer: WriterSummary?
     public var notes: [String] = []
@@ -195,9 +198,7 @@ public struct RunReport: Sendable {
         json.raw("}")
         json.raw(",\n  ")
         json.key("inputs", first: true)
-        json.raw("[")
-        for (index, input) in inputs.enumerated() {
-            json.raw(index == 0 ? "\n    {" : ",\n    {")
+        json.objectArray(inputs, onePerLine: true) { input in
             json.keyValue("path", input.path, first: true)
             json.keyValue("bytes", input.bytes)
             json.keyValue("sha256", input.sha256)
@@ -208,24 +209,18 @@ public struct RunReport: Sendable {
             json.key("notes")
             json.stringArray(input.notes)
             json.key("counts")
-            countsJSON(input.counts, into: &json)
-            json.raw("}")
+            countsJSON(input.counts, into: json)
         }
-        json.raw("\n  ]")
         json.raw(",\n  ")
         json.key("refeed", first: true)
-        json.raw("[")
-        for (index, file) in refeedFiles.enumerated() {
-            json.raw(index == 0 ? "{" : ",{")
+        json.objectArray(refeedFiles) { file in
             json.keyValue("input", file.input, first: true)
             json.keyValue("path", file.path)
             json.keyValue("rows", file.rows)
-            json.raw("}")
         }
-        json.raw("]")
         json.raw(",\n  ")
         json.key("counts", first: true)
-        countsJSON(counts, into: &json)
+        countsJSON(counts, into: json)
         json.raw(",\n  ")
         json.key("check", first: true)
         json.raw("{")
@@ -304,6 +299,15 @@ public struct RunReport: Sendable {
         json.keyValue("duplicate_refund_amount", counts.duplicateMoney.refundAmount.formatted(minFractionDigits: 2))
         json.raw("}")
         json.raw(",\n  ")
+        json.key("unknown_values", first: true)
+        json.objectArray(unknownValues) { value in
+            json.keyValue("field", value.field, first: true)
+            json.keyValue("value", value.value)
+            json.keyValue("records", value.records)
+            json.keyValue("first", value.first?.description)
+        }
+        json.keyValue("unknown_values_beyond_limit", unknownValuesBeyondLimit)
+        json.raw(",\n  ")
         json.key("invariants", first: true)
         json.raw("{")
         json.keyValue("hold", stages.holds, first: true)
@@ -337,7 +341,7 @@ public struct RunReport: Sendable {
         return json.bytes
     }
 
-    private func countsJSON(_ counts: RunCounts, into json: inout JSONBytes) {
+    private func countsJSON(_ counts: RunCounts, into json: JSONBytes) {
         json.raw("{")
         json.keyValue("read", counts.read, first: true)
         json.keyValue("valid", counts.valid)
@@ -430,6 +434,7 @@ public struct RunReport: Sendable {
             text += "| \(stage.name) | \(stage.totals.records) | \(money) |\n"
         }
         if let sentence = rejectedMoneySentence { text += "\n\(sentence)\n" }
+        for sentence in unknownValueSentences() { text += "\n\(sentence).\n" }
         text += "\n| invariant | holds | |\n|---|---|---|\n"
         for invariant in stages.invariants {
             text += "| \(invariant.rule) | \(invariant.holds ? "yes" : "**NO**") | \(invariant.detail) |\n"

@@ -27,6 +27,7 @@ struct RecordProcessor: RecordSink {
     private var printed = 0
     private var missingColumnWarnings: [String] = []  // this file's, for the report's input notes
     private var paging = ResponsePaging()  // what the run's API responses say of their query
+    private var unknownValues = UnknownValueTally()
     private var unprinted = 0  // diagnostics past maxPrinted: counted, and the end says so
 
     private var errors: [RowError] = []
@@ -207,6 +208,7 @@ struct RecordProcessor: RecordSink {
     private mutating func reject(_ row: some SourceRow, structural: Bool = false) throws {
         let mapped = structural ? nil : record  // a structural reject was never mapped
         counts.addRejected(errors, structural: structural, record: mapped)
+        for error in errors where error.code == .unknownValue { unknownValues.add(error) }
         fileCounts.addRejected(errors, structural: structural, record: mapped)
         progress?.rejected.add(1, ordering: .relaxed)
         line.removeAll()
@@ -303,6 +305,9 @@ struct RecordProcessor: RecordSink {
         try rejects.flush()
         try refeed.finishFile()
         report.refeedFiles = refeed.files
+        report.unknownValues = unknownValues.sorted
+        report.unknownValuesBeyondLimit = unknownValues.beyondLimit
+        for sentence in report.unknownValueSentences() { emit("note: \(sentence)") }
         for file in refeed.files {
             emit(
                 "note: \(file.rows == 1 ? "the rejected row" : "the \(file.rows) rejected rows") of '\(file.input)' \(file.rows == 1 ? "is" : "are") in \(file.path) "

@@ -301,6 +301,20 @@ struct JSONBytes {
     }
 
     /// `["a","b"]`.
+    /// `[{…},{…}]`: an object per item, its members written by `members` (the first with
+    /// `first: true`); with `onePerLine`, each object on a line of its own, indented.
+    func objectArray<Item>(_ items: some Sequence<Item>, onePerLine: Bool = false, _ members: (Item) -> Void) {
+        raw("[")
+        for (index, item) in items.enumerated() {
+            if index > 0 { raw(",") }
+            if onePerLine { raw("\n    ") }
+            raw("{")
+            members(item)
+            raw("}")
+        }
+        raw(onePerLine ? "\n  ]" : "]")
+    }
+
     func stringArray(_ values: [String]) {
         raw("[")
         for (index, value) in values.enumerated() {

@@ -1,0 +1,63 @@
+/// A value the pipeline does not map (an `unknown_value` reject), with how many rejected records
+/// carry it: what to add to a field's `map` when an export starts carrying a new status or label.
+public struct UnknownValue: Sendable, Hashable {
+    /// The canonical field.
+    public var field: String
+    /// The value as read.
+    public var value: String
+    public var records: Int
+    /// Where it was first seen.
+    public var first: SourceLocation?
+}
+
+/// Counts the unknown values of a run by field and value, in bounded memory: the first
+/// `limit` distinct pairs are kept; records with others are counted apart.
+struct UnknownValueTally {
+    static let limit = 1000
+
+    private var positions: [String: Int] = [:]
+    private(set) var values: [UnknownValue] = []
+    /// Records whose unknown value came after the first `limit` distinct ones.
+    private(set) var beyondLimit = 0
+
+    mutating func add(_ error: RowError) {
+        guard error.code == .unknownValue, let field = error.field else { return }
+        let value = error.value ?? ""
+        let key = field + "\u{1F}" + value
+        if let position = positions[key] {
+            values[position].records += 1
+        } else if values.count < Self.limit {
+            positions[key] = values.count
+            values.append(UnknownValue(field: field, value: value, records: 1, first: error.location))
+        } else {
+            beyondLimit += 1
+        }
+    }
+
+    /// Most frequent first; ties in the order they were first seen.
+    var sorted: [UnknownValue] {
+        values.enumerated().sorted { $0.element.records != $1.element.records ? $0.element.records > $1.element.records : $0.offset < $1.offset }.map(\.element)
+    }
+}
+
+extension RunReport {
+    /// One sentence per field with unknown values: the values, most frequent first (at most
+    /// `shown`), with their records and where each was first seen, and what to do.
+    func unknownValueSentences(shown: Int = 5) -> [String] {
+        var fields: [String] = []
+        for value in unknownValues where !fields.contains(value.field) { fields.append(value.field) }
+        var sentences = fields.map { field in
+            let values = unknownValues.filter { $0.field == field }
+            let listed = values.prefix(shown).map { value in
+                "'\(value.value)' (\(value.records) record\(value.records == 1 ? "" : "s")\(value.first.map { ", first at \($0)" } ?? ""))"
+            }
+            let more = values.count > shown ? " and \(values.count - shown) more (report.json lists them)" : ""
+            return "\(field) has values the pipeline does not map: " + listed.joined(separator: ", ") + more
+                + "; if they are real values, add them to the 'map' of \(field) in the pipeline"
+        }
+        if unknownValuesBeyondLimit > 0 {
+            sentences.append("\(unknownValuesBeyondLimit) more record\(unknownValuesBeyondLimit == 1 ? " has an unknown value" : "s have unknown values") past the first \(UnknownValueTally.limit) distinct ones (see rejects.jsonl)")
+        }
+        return sentences
+    }
+}
