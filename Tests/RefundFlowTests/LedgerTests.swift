@@ -15,6 +15,34 @@ import Testing
         return (result, outcomes, (report["writer"] as! [String: Any])["push"] as! [String: Any])
     }
 
+    /// A generated TOP JSON Lines export of `rows` refunds, pushed once to a fresh sandbox with a
+    /// ledger in `out`; the outcomes of that push.
+    func pushedExport(rows: Int, label: String) throws -> (sandbox: SandboxProcess, directory: String, input: String, out: String, first: [[String: Any]]) {
+        let sandbox = try SandboxProcess()
+        let directory = try Fixtures.temporaryDirectory(label)
+        let input = directory + "/refunds.jsonl"
+        try BenchmarkData.writeTOPExport(path: input, rows: rows, format: .jsonl)
+        let out = directory + "/out"
+        let (_, first, _) = try run(sandbox, input, out: out, pipeline: Self.jsonl)
+        return (sandbox, directory, input, out, first)
+    }
+
+    /// Gives one yuan more to the refunds of the JSON Lines `input` that `pick` (line index,
+    /// refund id) chooses among those whose fee is a decimal string; returns their ids.
+    func addOneYuan(_ input: String, pick: (Int, String) -> Bool) throws -> Set<String> {
+        var edited = Set<String>()
+        var lines = try Fixtures.read(input).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        for (index, line) in lines.enumerated() where line.contains("\"refund_fee\":\"") {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            let id = "\(object["refund_id"]!)"
+            guard let fee = object["refund_fee"] as? String, let value = Decimal(string: fee), fee.contains("."), pick(index, id) else { continue }
+            lines[index] = line.replacingOccurrences(of: "\"refund_fee\":\"\(fee)\"", with: "\"refund_fee\":\"\(value + 1)\"")
+            edited.insert(id)
+        }
+        try Fixtures.write(lines.joined(separator: "\n"), to: input)
+        return edited
+    }
+
     func keys(_ lines: [[String: Any]]) -> Set<String> {
         Set(lines.map { "\($0["shop_no"] as! String)/\($0["refund_no"] as! String)/\($0["oid"] as! String)" })
     }
@@ -32,24 +60,11 @@ import Testing
     }
 
     @Test func aReRunAfterEditingOnePercentOfRowsSendsExactlyThose() async throws {
-        let sandbox = try SandboxProcess()
-        let directory = try Fixtures.temporaryDirectory("refundflow-ledger-edit")
-        let input = directory + "/refunds.jsonl"
-        try BenchmarkData.writeTOPExport(path: input, rows: 2_000, format: .jsonl)
-        let out = directory + "/out"
-        let (_, first, _) = try run(sandbox, input, out: out, pipeline: Self.jsonl)
+        let (sandbox, _, input, out, first) = try pushedExport(rows: 2_000, label: "refundflow-ledger-edit")
         let valid = first.count
         #expect(valid > 1_900)
         // Every 100th line gets one yuan more.
-        var edited = Set<String>()
-        var lines = try Fixtures.read(input).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        for index in stride(from: 0, to: lines.count, by: 100) where lines[index].contains("\"refund_fee\":\"") {
-            let object = try JSONSerialization.jsonObject(with: Data(lines[index].utf8)) as! [String: Any]
-            guard let fee = object["refund_fee"] as? String, let value = Decimal(string: fee), fee.contains(".") else { continue }
-            lines[index] = lines[index].replacingOccurrences(of: "\"refund_fee\":\"\(fee)\"", with: "\"refund_fee\":\"\(value + 1)\"")
-            edited.insert("\(object["refund_id"]!)")
-        }
-        try Fixtures.write(lines.joined(separator: "\n"), to: input)
+        var edited = try addOneYuan(input) { index, _ in index % 100 == 0 }
         // A generated row may be one of the ~1% bad ones, rejected before any push.
         edited.formIntersection(first.map { $0["refund_no"] as! String })
         #expect(edited.count >= 15)
@@ -64,6 +79,40 @@ import Testing
         let changedKeys = requests.dropFirst((valid + 49) / 50).flatMap { $0["changed"] as! [[String: Any]] }
         #expect(Set(changedKeys.map { $0["refund_no"] as! String }) == edited)
         #expect((push["http_requests"] as! Int) == (edited.count + 49) / 50)
+    }
+
+    /// Before a nightly push: a dry run against its ledger shows exactly what it would send now
+    /// (the edited rows), and leaves the ledger as it was.
+    @Test func aDryRunAgainstTheLedgerWritesWhatAPushWouldSendNow() async throws {
+        let (sandbox, directory, input, out, first) = try pushedExport(rows: 300, label: "refundflow-ledger-dry")
+        let valid = first.count
+        // Three valid refunds get one yuan more.
+        let validIDs = Set(first.map { $0["refund_no"] as! String })
+        var picked = 0
+        let edited = try addOneYuan(input) { _, id in
+            guard picked < 3, validIDs.contains(id) else { return false }
+            picked += 1
+            return true
+        }
+        let ledger = out + "/ledger.sqlite"
+        let before = try Data(contentsOf: URL(fileURLWithPath: ledger))
+        let dry = directory + "/dry"
+        let result = try sandbox.push(["run", Self.jsonl, "--set", "shop_no=LCJ", "--input", input, "--out", dry, "--dry-run", "--ledger", ledger])
+        #expect(result.status == 0 || result.status == 2, "\(result.stderr)")
+        let requests = try Fixtures.jsonLines(dry + "/requests.jsonl")
+        let sent = requests.flatMap { request -> [String] in
+            let body = try! JSONSerialization.jsonObject(with: Data((request["body"] as! String).utf8)) as! [Any]
+            return (body[1] as! [[String: Any]]).map { $0["refund_no"] as! String }
+        }
+        #expect(Set(sent) == edited && sent.count == 3, "exactly the edited records")
+        #expect(result.stderr.contains("\(valid - 3) valid records are not in requests.jsonl, as a push now would not send them: \(valid - 3) the ERP acknowledged with this same payload (unchanged); 3 of those in it changed since the ERP acknowledged them"))
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dry + "/report.json"))) as! [String: Any]
+        #expect((report["writer"] as! [String: Any])["left_out_by_ledger"] as? [String: Int] == ["acknowledged": valid - 3])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: ledger)) == before, "the ledger is only read")
+        #expect(try await sandbox.jsonLines("/_sandbox/requests").count == (valid + 49) / 50, "nothing was sent")
+        // A ledger that is not there is an error, not a dry run of everything.
+        let missing = try sandbox.push(["run", Self.jsonl, "--set", "shop_no=LCJ", "--input", input, "--out", dry, "--dry-run", "--ledger", directory + "/nope.sqlite"])
+        #expect(missing.status == 1 && missing.stderr.contains("[ledger.missing]"))
     }
 
     @Test func callsThatGotNoAnswerAreReadBackNotSentTwice() async throws {

@@ -73,6 +73,28 @@ public final class RunLedger: Sendable {
         }
     }
 
+    /// Opens an existing ledger only to read it (a dry run asks it what a push would send): no
+    /// table is made, nothing is written, and no hold is taken.
+    public init(readingOnly path: String) throws(Diagnostic) {
+        self.path = path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw Diagnostic(
+                code: "ledger.missing", message: "no ledger at '\(path)'",
+                notes: ["a dry run with --ledger reads the ledger pushes keep (OUT/ledger.sqlite of a push, or its --ledger); it never makes one"])
+        }
+        do {
+            var configuration = Configuration()
+            configuration.readonly = true
+            configuration.busyMode = .timeout(10)
+            database = try DatabaseQueue(path: path, configuration: configuration)
+            _ = try database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM records WHERE 0") }
+        } catch {
+            throw Diagnostic(
+                code: "ledger.unreadable", message: "'\(path)' cannot be read as a run ledger: \(error)",
+                notes: ["--ledger names the ledger.sqlite a push wrote in its --out"])
+        }
+    }
+
     /// An exclusive hold on a ledger for one run: a second run on the same ledger (two crons
     /// overlapping) is refused instead of pushing the same records twice. The kernel drops the
     /// hold when the process ends, however it ends.

@@ -245,6 +245,12 @@ public struct RunReport: Sendable {
             json.keyValue("api", writer.api)
             json.keyValue("requests", writer.requests)
             json.keyValue("records", writer.records)
+            if !writer.leftOutByLedger.isEmpty {
+                json.key("left_out_by_ledger")
+                json.raw("{")
+                for (index, key) in writer.leftOutByLedger.keys.sorted().enumerated() { json.keyValue(key, writer.leftOutByLedger[key] ?? 0, first: index == 0) }
+                json.raw("}")
+            }
             json.key("notes")
             json.stringArray(writer.notes)
             json.key("push")

@@ -273,6 +273,14 @@ public struct Pipeline {
                     gate = LedgerGate(
                         ledger: opened, target: target.name, retryRejected: options.retryRejected,
                         resendAmbiguous: readBack || options.resendAmbiguous)
+                } else if let path = options.ledgerPath, !options.ledgerReset {
+                    // A dry run against a push's ledger: what a push now would send, read only.
+                    gate = LedgerGate(
+                        ledger: try RunLedger(readingOnly: path), target: target.name, retryRejected: options.retryRejected,
+                        resendAmbiguous: options.resendAmbiguous)
+                    let message = "dry run against the ledger \(path): requests.jsonl holds what a push now would send (new and changed records); the ledger is only read"
+                    emit("note: \(message)")
+                    report.notes.append(message)
                 }
                 let (sink, notes) = try makeSink(options, ledger: ledger)
                 for note in notes { emit("note: \(note)") }

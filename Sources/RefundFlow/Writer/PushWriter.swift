@@ -200,10 +200,28 @@ final class DryRunCallSink: CallSink {
         line.raw("}")
     }
 
-    func skipped(_ records: [(RefundRecord, LedgerGate.Skip)]) throws {}
+    /// Against a ledger (`--ledger`), the records a push would not send, by why.
+    private var leftOut: [LedgerGate.Skip: Int] = [:]
+
+    func skipped(_ records: [(RefundRecord, LedgerGate.Skip)]) throws {
+        for (_, reason) in records { leftOut[reason, default: 0] += 1 }
+    }
 
     func finish(into summary: inout WriterSummary) throws {
         try output.flush()
         if usesPlaceholder { summary.notes.append(Self.placeholderNote(target.family)) }
+        summary.leftOutByLedger = Dictionary(uniqueKeysWithValues: leftOut.map { ($0.key.rawValue, $0.value) })
+        let total = leftOut.values.reduce(0, +)
+        guard total > 0 || summary.changedSinceAcknowledged > 0 else { return }
+        var reasons: [String] = []
+        if let count = leftOut[.acknowledged] { reasons.append("\(count) the ERP acknowledged with this same payload (unchanged)") }
+        if let count = leftOut[.rejected] { reasons.append("\(count) it refused with this same payload (--retry-rejected sends them)") }
+        if let count = leftOut[.ambiguous] {
+            reasons.append("\(count) sent without an answer, which a push reads back from the ERP first (or sends with --resend-ambiguous)")
+        }
+        summary.notes.append(
+            "\(total) valid record\(total == 1 ? " is" : "s are") not in requests.jsonl, as a push now would not send \(total == 1 ? "it" : "them")"
+                + (reasons.isEmpty ? "" : ": " + reasons.joined(separator: "; "))
+                + (summary.changedSinceAcknowledged > 0 ? "; \(summary.changedSinceAcknowledged) of those in it changed since the ERP acknowledged them" : ""))
     }
 }

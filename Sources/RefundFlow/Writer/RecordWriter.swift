@@ -20,6 +20,9 @@ public struct WriterSummary: Sendable, Hashable {
     public var stopped: Diagnostic?
     /// Records sent again because their payload differs from the one the ERP acknowledged.
     public var changedSinceAcknowledged = 0
+    /// A dry run against a ledger: the valid records a push would not send, by why
+    /// (`acknowledged`, `rejected`, `ambiguous`).
+    public var leftOutByLedger: [String: Int] = [:]
 }
 
 /// How an ERP target is named in a pipeline and made for a run.
