@@ -142,7 +142,7 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Write the exact requests to requests.jsonl instead of sending them.")
     var dryRun = false
 
-    @Option(help: "The run ledger (SQLite) that makes re-runs safe; default OUT/ledger.sqlite. Keep it across nightly runs.")
+    @Option(help: "The run ledger (SQLite) that makes re-runs safe; default OUT/ledger.sqlite. Keep it across nightly runs. With --dry-run it is only read, and requests.jsonl holds what a push now would send.")
     var ledger: String?
 
     @Flag(help: "Forget every earlier run in the ledger first: every valid record is sent.")
