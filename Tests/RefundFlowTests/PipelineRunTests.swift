@@ -605,6 +605,26 @@ struct PipelineRunTests {
         #expect(try Pipeline(definition).run(dry) { _ in }.counts.read == 1)
     }
 
+    /// A dry run started while the nightly push writes into the same directory would mix or
+    /// delete its outputs: it is refused before it writes anything.
+    @Test func aSecondRunIntoTheSameOutputDirectoryIsRefused() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        try Fixtures.write(Self.columns + "1,2,3,1,ok,,,1,a,2024-09-03 02:00:00,\n", to: directory + "/in.csv")
+        try FileManager.default.createDirectory(atPath: directory + "/out", withIntermediateDirectories: true)
+        let definition = try PipelineLoader.load(yaml: Self.header + Self.fields, path: "p.yaml")
+        let options = RunOptions(inputs: [directory + "/in.csv"], outputDirectory: directory + "/out")
+        do {
+            let held = try FileLock(path: directory + "/out/.refundflow.lock", unopenableCode: "x", busy: Diagnostic(code: "x", message: "x"))
+            let error = #expect(throws: Diagnostic.self) { try Pipeline(definition).run(options) { _ in } }
+            #expect(error?.code == "output.busy")
+            #expect(error?.message == "another run is writing into '\(directory)/out'")
+            #expect(!FileManager.default.fileExists(atPath: directory + "/out/records.jsonl"))
+            withExtendedLifetime(held) {}
+        }
+        // Once the other run is over, the directory is free again.
+        #expect(try Pipeline(definition).run(options) { _ in }.counts.valid == 1)
+    }
+
     /// A full disk (outputs that are /dev/full): the run's own error is said, and the report's
     /// error says what the run came to, rather than the report's error alone.
     @Test func whenTheReportCannotBeWrittenTheRunsOwnErrorIsStillSaid() throws {

@@ -99,26 +99,14 @@ public final class RunLedger: Sendable {
     /// overlapping) is refused instead of pushing the same records twice. The kernel drops the
     /// hold when the process ends, however it ends.
     public final class RunLock: Sendable {
-        private let descriptor: Int32
+        private let lock: FileLock
 
         public init(ledgerPath: String) throws(Diagnostic) {
-            let path = ledgerPath + ".lock"
-            let fd = open(path, O_RDWR | O_CREAT, 0o600)
-            guard fd >= 0 else {
-                throw Diagnostic(code: "ledger.unreadable", message: "cannot open '\(path)': \(String(cString: strerror(errno)))")
-            }
-            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-                close(fd)
-                throw Diagnostic(
+            lock = try FileLock(
+                path: ledgerPath + ".lock", unopenableCode: "ledger.unreadable",
+                busy: Diagnostic(
                     code: "ledger.busy", message: "another run is using the ledger '\(ledgerPath)'",
-                    notes: ["wait for it to finish (two runs on one ledger could send the same records twice)"])
-            }
-            descriptor = fd
-        }
-
-        deinit {
-            flock(descriptor, LOCK_UN)
-            close(descriptor)
+                    notes: ["wait for it to finish (two runs on one ledger could send the same records twice)"]))
         }
     }
 
@@ -338,5 +326,28 @@ public final class RunLedger: Sendable {
                 line(JSONValue.object(members).serialized())
             }
         }
+    }
+}
+
+/// An exclusive `flock` on a file, held until released (deinit): the kernel drops it when the
+/// process ends, however it ends. Another holder, in this process or another, is refused.
+final class FileLock: Sendable {
+    private let descriptor: Int32
+
+    init(path: String, unopenableCode: String, busy: @autoclosure () -> Diagnostic) throws(Diagnostic) {
+        let fd = open(path, O_RDWR | O_CREAT, 0o600)
+        guard fd >= 0 else {
+            throw Diagnostic(code: unopenableCode, message: "cannot open '\(path)': \(String(cString: strerror(errno)))")
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw busy()
+        }
+        descriptor = fd
+    }
+
+    deinit {
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
     }
 }

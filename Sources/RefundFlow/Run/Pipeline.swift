@@ -229,6 +229,14 @@ public struct Pipeline {
             options.inputs, directory: options.outputDirectory, names: Self.runOutputNames,
             files: options.dryRun || options.collector != nil ? [] : [options.resolvedLedgerPath])
         try Self.createOutputDirectory(options.outputDirectory)
+        // Held until the run returns: a second run writing into the same directory (a dry run
+        // while the nightly push runs) would mix or delete this one's outputs.
+        let outputLock = try FileLock(
+            path: options.outputDirectory + "/.refundflow.lock", unopenableCode: "output.unwritable",
+            busy: Diagnostic(
+                code: "output.busy", message: "another run is writing into '\(options.outputDirectory)'",
+                notes: ["wait for it to finish, or give this run another --out"]))
+        defer { withExtendedLifetime(outputLock) {} }
         var limits = definition.errorLimits
         if let maxErrors = options.errorLimits.maxErrors { limits.maxErrors = maxErrors }
         if let rate = options.errorLimits.maxErrorRate { limits.maxErrorRate = rate }
