@@ -20,10 +20,10 @@ final class RefeedOutput {
     static let directoryName = "rejects"
 
     private let directory: String
-    /// The name for rows read from standard input (`stdin.csv`, `stdin.jsonl`).
-    private let stdinName: String
+    /// The reader kind (`csv`, `json`, `xml`), for naming the file of standard input's rows.
+    private let readerName: String
     private var output: BufferedOutput?
-    /// The input being written, and the header line last written for it.
+    /// The input being written, and the format last written for it (its header line).
     private var input: String?
     private var format: RefeedFormat?
     private var names: Set<String> = []
@@ -31,9 +31,9 @@ final class RefeedOutput {
 
     /// Removes the files an earlier run into the same directory left in `rejects/`: they are not
     /// this run's (its inputs may not lie there, see `Pipeline.refuseInputsAmongOutputs`).
-    init(outputDirectory: String, stdinName: String) {
+    init(outputDirectory: String, readerName: String) {
         directory = outputDirectory + "/" + Self.directoryName
-        self.stdinName = stdinName
+        self.readerName = readerName
         let manager = FileManager.default
         for name in (try? manager.contentsOfDirectory(atPath: directory)) ?? [] {
             var isDirectory: ObjCBool = false
@@ -50,7 +50,7 @@ final class RefeedOutput {
         if input != self.input || output == nil || format.lead != self.format?.lead || format.trailer != self.format?.trailer {
             try finishFile()
             try Pipeline.createOutputDirectory(directory)
-            let path = directory + "/" + uniqueName(for: input)
+            let path = directory + "/" + uniqueName(for: input, format: format)
             let output = try BufferedOutput(path: path)
             try output.write(format.lead)
             try output.write(format.header)
@@ -76,9 +76,11 @@ final class RefeedOutput {
         format = nil
     }
 
-    /// The input's file name (without `.gz`: the rows are written uncompressed), or `stdinName`;
-    /// `name-2.csv` and so on when two inputs share one.
-    private func uniqueName(for input: String) -> String {
+    /// The input's file name (without `.gz`: the rows are written uncompressed), or `stdin.csv`,
+    /// `stdin.jsonl`, `stdin.json`, `stdin.xml` by what is written; `name-2.csv` and so on when
+    /// two inputs (or two kinds of document in one) share one.
+    private func uniqueName(for input: String, format: RefeedFormat) -> String {
+        let stdinName = "stdin." + (readerName == "json" ? (format.endsLines ? "jsonl" : "json") : readerName)
         var base = input == "-" || input == "/dev/stdin" ? stdinName : URL(fileURLWithPath: input).lastPathComponent
         if base.lowercased().hasSuffix(".gz") { base.removeLast(3) }
         var name = base
