@@ -511,6 +511,22 @@ struct PipelineRunTests {
         #expect(again.counts.valid == 0)
     }
 
+    @Test func reFeedFilesAreNamedForTheirInputAndWhatTheyHold() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        let refeed = RefeedOutput(outputDirectory: directory, readerName: "json")
+        try refeed.add(input: "/dev/stdin", format: .jsonArray, record: Array("{}".utf8))
+        try refeed.add(input: "/a/x.jsonl.gz", format: .jsonLines, record: Array("{}".utf8))
+        try refeed.add(input: "/b/x.jsonl", format: .jsonLines, record: Array("{}".utf8))
+        try refeed.add(input: "/b/x.jsonl", format: .jsonLines, record: Array("{}\n".utf8))
+        try refeed.finishFile()
+        #expect(refeed.files.map { URL(fileURLWithPath: $0.path).lastPathComponent } == ["stdin.json", "x.jsonl", "x-2.jsonl"])
+        #expect(refeed.files.map(\.rows) == [1, 1, 2])
+        #expect(try Fixtures.read(directory + "/rejects/stdin.json") == "[\n{}\n]\n")
+        #expect(try Fixtures.read(directory + "/rejects/x-2.jsonl") == "{}\n{}\n")
+        #expect(RefeedOutput(outputDirectory: directory, readerName: "xml").files.isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/rejects") == [], "a new run removes what an earlier one left")
+    }
+
     /// A JSON document's rejected record objects are re-fed as an array of them, which the same
     /// pipeline reads; pages one after another end up in the one array.
     @Test func rejectedRecordsOfAJSONDocumentAreWrittenBackAsAnArray() throws {
