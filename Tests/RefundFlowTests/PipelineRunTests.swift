@@ -513,7 +513,7 @@ struct PipelineRunTests {
 
     @Test func reFeedFilesAreNamedForTheirInputAndWhatTheyHold() throws {
         let directory = try Fixtures.temporaryDirectory()
-        let refeed = RefeedOutput(outputDirectory: directory, readerName: "json")
+        let refeed = try RefeedOutput(outputDirectory: directory, readerName: "json")
         try refeed.add(input: "/dev/stdin", format: .jsonArray, record: Array("{}".utf8))
         try refeed.add(input: "/a/x.jsonl.gz", format: .jsonLines, record: Array("{}".utf8))
         try refeed.add(input: "/b/x.jsonl", format: .jsonLines, record: Array("{}".utf8))
@@ -523,8 +523,15 @@ struct PipelineRunTests {
         #expect(refeed.files.map(\.rows) == [1, 1, 2])
         #expect(try Fixtures.read(directory + "/rejects/stdin.json") == "[\n{}\n]\n")
         #expect(try Fixtures.read(directory + "/rejects/x-2.jsonl") == "{}\n{}\n")
-        #expect(RefeedOutput(outputDirectory: directory, readerName: "xml").files.isEmpty)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/rejects") == [], "a new run removes what an earlier one left")
+        #expect(try RefeedOutput(outputDirectory: directory, readerName: "xml").files.isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/rejects") == [".refundflow"], "a new run removes what an earlier one left")
+        // A `rejects` folder RefundFlow did not make (--out names a shared directory) is left alone.
+        let shared = try Fixtures.temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: shared + "/rejects", withIntermediateDirectories: true)
+        try Fixtures.write("mine", to: shared + "/rejects/notes.txt")
+        let error = #expect(throws: Diagnostic.self) { try RefeedOutput(outputDirectory: shared, readerName: "csv") }
+        #expect(error?.code == "output.not_ours")
+        #expect(try Fixtures.read(shared + "/rejects/notes.txt") == "mine")
     }
 
     /// A JSON document's rejected record objects are re-fed as an array of them, which the same
@@ -604,12 +611,13 @@ struct PipelineRunTests {
         // the same --out is refused, not deleted; an earlier run's file there is removed.
         try FileManager.default.createDirectory(atPath: directory + "/rejects", withIntermediateDirectories: true)
         try Fixtures.write(csv, to: directory + "/rejects/in.csv")
+        try Fixtures.write("", to: directory + "/rejects/.refundflow")  // as an earlier run leaves it
         let refeed = RunOptions(inputs: [directory + "/rejects/in.csv"], outputDirectory: directory)
         #expect((#expect(throws: Diagnostic.self) { try Pipeline(definition).run(refeed) { _ in } })?.code == "input.is_output")
         #expect(try String(contentsOfFile: directory + "/rejects/in.csv", encoding: .utf8) == csv)
         try Fixtures.write(csv, to: directory + "/elsewhere.csv")
         _ = try Pipeline(definition).run(RunOptions(inputs: [directory + "/elsewhere.csv"], outputDirectory: directory)) { _ in }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/rejects") == [])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/rejects") == [".refundflow"])
         // A push's ledger, wherever --ledger puts it, is an output too.
         var push = RunOptions(inputs: [directory + "/ledger.db"], outputDirectory: directory + "/out")
         push.ledgerPath = directory + "/ledger.db"

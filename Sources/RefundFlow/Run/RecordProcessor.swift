@@ -50,7 +50,7 @@ struct RecordProcessor: RecordSink {
             records: try BufferedOutput(path: options.outputDirectory + "/records.jsonl"), writer: writer,
             background: options.handsOffWork)
         rejects = try BufferedOutput(path: options.outputDirectory + "/rejects.jsonl")
-        refeed = RefeedOutput(outputDirectory: options.outputDirectory, readerName: definition.reader.name)
+        refeed = try RefeedOutput(outputDirectory: options.outputDirectory, readerName: definition.reader.name)
         duplicates = DuplicateIndex(directory: options.outputDirectory)
         defaultShop = definition.target.options["shopNo"].flatMap { $0.isEmpty ? nil : Array($0.utf8) }
         progress = options.progress

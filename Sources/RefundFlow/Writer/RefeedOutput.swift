@@ -18,6 +18,8 @@ public struct RefeedFile: Sendable, Hashable {
 /// as a duplicate is left out: run again, it would be the refund's second copy and be sent.
 final class RefeedOutput {
     static let directoryName = "rejects"
+    /// Marks `rejects/` as made by RefundFlow: only then are files in it removed.
+    static let markerName = ".refundflow"
 
     private let directory: String
     /// The reader kind (`csv`, `json`, `xml`), for naming the file of standard input's rows.
@@ -30,12 +32,20 @@ final class RefeedOutput {
     private(set) var files: [RefeedFile] = []
 
     /// Removes the files an earlier run into the same directory left in `rejects/`: they are not
-    /// this run's (its inputs may not lie there, see `Pipeline.refuseInputsAmongOutputs`).
-    init(outputDirectory: String, readerName: String) {
+    /// this run's (its inputs may not lie there, see `Pipeline.refuseInputsAmongOutputs`). A
+    /// `rejects/` with files that RefundFlow did not make (no marker) is left alone and the run
+    /// refused: `--out` named a directory that holds other things.
+    init(outputDirectory: String, readerName: String) throws(Diagnostic) {
         directory = outputDirectory + "/" + Self.directoryName
         self.readerName = readerName
         let manager = FileManager.default
-        for name in (try? manager.contentsOfDirectory(atPath: directory)) ?? [] {
+        let names = (try? manager.contentsOfDirectory(atPath: directory)) ?? []
+        guard names.isEmpty || names.contains(Self.markerName) else {
+            throw Diagnostic(
+                code: "output.not_ours", message: "'\(directory)' holds files RefundFlow did not write; a run writes its rejected rows there",
+                notes: ["give --out a directory of its own (or move that folder)"])
+        }
+        for name in names where name != Self.markerName {
             var isDirectory: ObjCBool = false
             if manager.fileExists(atPath: directory + "/" + name, isDirectory: &isDirectory), !isDirectory.boolValue {
                 try? manager.removeItem(atPath: directory + "/" + name)
@@ -50,6 +60,9 @@ final class RefeedOutput {
         if input != self.input || output == nil || format.lead != self.format?.lead || format.trailer != self.format?.trailer {
             try finishFile()
             try Pipeline.createOutputDirectory(directory)
+            if !FileManager.default.fileExists(atPath: directory + "/" + Self.markerName) {
+                try BufferedOutput(path: directory + "/" + Self.markerName).flush()
+            }
             let path = directory + "/" + uniqueName(for: input, format: format)
             let output = try BufferedOutput(path: path)
             try output.write(format.lead)
