@@ -11,19 +11,12 @@ struct LedgerCommand: ParsableCommand {
         @Option(help: "The ledger file (a run's OUT/ledger.sqlite unless --ledger moved it).")
         var ledger: String
 
+        /// Read only: looking inside a ledger never changes it (nor makes one of another file).
         func open() throws -> RunLedger {
-            guard FileManager.default.fileExists(atPath: ledger) else {
-                printError("error: no ledger at '\(ledger)' [ledger.missing]\n  note: a push writes OUT/ledger.sqlite, or the file --ledger named")
-                throw ExitCode(1)
-            }
             do {
-                return try RunLedger(path: ledger)
+                return try RunLedger(readingOnly: ledger)
             } catch {
-                printError(
-                    Diagnostic(
-                        code: "ledger.unreadable", message: "cannot open the run ledger '\(ledger)': \(error)",
-                        notes: ["--ledger names the ledger.sqlite a push wrote in its --out"]
-                    ).description)
+                printError(error.description)
                 throw ExitCode(1)
             }
         }

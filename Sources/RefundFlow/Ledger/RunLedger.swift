@@ -73,14 +73,14 @@ public final class RunLedger: Sendable {
         }
     }
 
-    /// Opens an existing ledger only to read it (a dry run asks it what a push would send): no
-    /// table is made, nothing is written, and no hold is taken.
+    /// Opens an existing ledger only to read it (`ledger show`/`stats`; a dry run asking what a
+    /// push would send): no table is made, nothing is written, and no hold is taken.
     public init(readingOnly path: String) throws(Diagnostic) {
         self.path = path
         guard FileManager.default.fileExists(atPath: path) else {
             throw Diagnostic(
                 code: "ledger.missing", message: "no ledger at '\(path)'",
-                notes: ["a dry run with --ledger reads the ledger pushes keep (OUT/ledger.sqlite of a push, or its --ledger); it never makes one"])
+                notes: ["a push writes OUT/ledger.sqlite, or the file its --ledger names; reading one never makes one"])
         }
         do {
             var configuration = Configuration()
@@ -90,7 +90,7 @@ public final class RunLedger: Sendable {
             _ = try database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM records WHERE 0") }
         } catch {
             throw Diagnostic(
-                code: "ledger.unreadable", message: "'\(path)' cannot be read as a run ledger: \(error)",
+                code: "ledger.unreadable", message: "cannot open the run ledger '\(path)': \(error)",
                 notes: ["--ledger names the ledger.sqlite a push wrote in its --out"])
         }
     }
