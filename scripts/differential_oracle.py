@@ -395,7 +395,8 @@ def top_exports(seed, rows, directory):
             self.line += piece.count("\n")
 
     # JSON Lines: one refund per line, or one response (a page) per line. The re-feed file holds
-    # the rejected lines that are refunds themselves (not only duplicates), as written.
+    # the rejected refunds (not only duplicates) as written: a line that is one, or the object
+    # in a response line, on a line of its own.
     text, starts, refeed = Text(), [], []
     rejected = {r["record"] - 1 for r in rejects if any(code != "duplicate" for code, _ in r["errors"])}
     for page in pages():
@@ -409,18 +410,27 @@ def top_exports(seed, rows, directory):
             starts += [text.line] * len(page)
             text.add('{"refunds_receive_get_response":{"refunds":{"refund":[' + ",".join(objects[index] for index in page)
                      + f']}},"total_results":{rows}}}}}\n')
+            refeed += [objects[index] + "\n" for index in page if index in rejected]
     write("jsonl", text.pieces, starts)
     with open(f"{directory}/expected-refeed-top-{seed}.jsonl", "w", newline="") as out:
         out.write("".join(refeed))
 
-    # JSON: one document, or pages one after another; a record's line is where its object starts.
+    # JSON: one document, or pages one after another, or pages collected into one array; a
+    # record's line is where its object starts.
     text, starts = Text(), []
-    for page in pages():
+    in_array = rnd.random() < 0.3
+    if in_array:
+        text.add("[\n")
+    for number, page in enumerate(pages()):
+        if in_array and number > 0:
+            text.add(",\n")
         text.add('{"refunds_receive_get_response":{"refunds":{"refund":[\n')
         for position, index in enumerate(page):
             starts.append(text.line)
             text.add(objects[index] + (",\n" if position < len(page) - 1 else "\n"))
-        text.add(f']}},"total_results":{rows},"request_id":"x"}}}}\n')
+        text.add(f']}},"total_results":{rows},"request_id":"x"}}}}' + ("" if in_array else "\n"))
+    if in_array:
+        text.add("\n]\n")
     write("json", text.pieces, starts)
 
     def xml_text(value):

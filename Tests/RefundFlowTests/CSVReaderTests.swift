@@ -13,6 +13,8 @@ struct CollectedRow {
     var values: [String?]
     var problems: [RowProblem]
     var raw: [String]
+    /// The record's text in its input, as a re-feed file gets it.
+    var source: String? = nil
 }
 
 struct Collector: RecordSink {
@@ -26,7 +28,8 @@ struct Collector: RecordSink {
         let values = (0..<slots).map { slot in
             row.withValue(slot: slot) { $0.map { String(decoding: $0, as: UTF8.self) } }
         }
-        rows.append(CollectedRow(line: row.origin.line, record: row.origin.record, values: values, problems: row.problems, raw: row.rawFields().map(\.value)))
+        rows.append(CollectedRow(line: row.origin.line, record: row.origin.record, values: values, problems: row.problems, raw: row.rawFields().map(\.value),
+            source: row.rawBytes().map { String(decoding: $0, as: UTF8.self) }))
     }
 }
 

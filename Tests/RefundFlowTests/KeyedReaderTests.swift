@@ -76,6 +76,39 @@ struct JSONReaderTests {
         #expect(result.rows.map(\.line) == [1, 2])
     }
 
+    @Test func anArrayOfResponsesIsReadPageByPageWithEachRecordsText() throws {
+        // A script that collects each page's response into one array: the records of each page
+        // are read (with their text, for the re-feed file); an element that is a record is one;
+        // a later error response is a missing page, with no text to write back.
+        let reader = jsonReader(path: "refunds_receive_get_response/refunds/refund")
+        let text = """
+            [
+              {
+                "refunds_receive_get_response": {"refunds": {"refund": [{"refund_id": 1}, {"refund_id": 2}]}, "total_results": 3}
+              },
+              {"refund_id": 3},
+              {"refunds_receive_get_response": {"total_results": 3}},
+              {"error_response": {"code": 7, "msg": "App Call Limited"}}
+            ]
+            """
+        let result = try readKeyed(text, reader: reader, fields: ["refund_id"])
+        #expect(result.rows.map(\.values) == [["1"], ["2"], ["3"], [nil]])
+        #expect(result.rows.map(\.line) == [3, 3, 5, 7])
+        #expect(result.rows.map(\.source) == [#"{"refund_id": 1}"#, #"{"refund_id": 2}"#, #"{"refund_id": 3}"#, nil])
+        #expect(result.rows[3].problems.first?.message.hasPrefix("a TOP error response, not refunds: code 7 App Call Limited") == true)
+        #expect(result.summary.notes == ["'\(result.summary.file.path)': the array holds 2 responses (pages saved into one array), 1 of them with no records; the records of each were read"])
+        #expect(result.summary.truncated?.contains("line 7 is a TOP error response") == true)
+    }
+
+    @Test func anArrayOfResponsesBrokenInAPageKeepsThatPagesRecordsBeforeTheBreak() throws {
+        let reader = jsonReader(path: "refunds_receive_get_response/refunds/refund")
+        let text = #"[{"refunds_receive_get_response":{"refunds":{"refund":[{"refund_id":1},{"refund_id":2},{"refund_id":"#
+        let result = try readKeyed(text, reader: reader, fields: ["refund_id"])
+        #expect(result.rows.map(\.values) == [["1"], ["2"], [nil]])
+        #expect(result.rows[2].problems.first?.message.hasPrefix("invalid JSON") == true)
+        #expect(result.summary.truncated != nil)
+    }
+
     @Test func recordsWhereAResponseWasExpectedPointAtJSONLines() throws {
         let reader = jsonReader(path: "refunds_receive_get_response/refunds/refund")
         let error = #expect(throws: Diagnostic.self) { try readKeyed(#"{"refund_id":1}"# + "\n" + #"{"refund_id":2}"#, reader: reader, fields: []) }
@@ -150,6 +183,23 @@ struct JSONReaderTests {
         #expect(result.rows.map(\.record) == [1, 2, 3, 4, 5, 6])
         #expect(result.summary.records == 6)
         #expect(result.summary.notes == ["'\(result.summary.file.path)': 1 line is a response with no records in it"])
+    }
+
+    @Test func recordsOfAResponseLineCarryTheirTextAndPrettyPrintedResponsesAreResponses() throws {
+        var options = JSONReaderOptions()
+        options.shape = .lines
+        options.recordPaths = [["refunds_receive_get_response", "refunds", "refund"], ["refund_get_response", "refund"]]
+        let line = #"{"refunds_receive_get_response":{"refunds":{"refund":[{"refund_id":1}, {"refund_id":2,"sku":{"id":"s"}}]}}}"#
+        let one = #"{"refund_get_response":{"refund":{"refund_id":3}}}"#
+        let lines = try readKeyed(line + "\n" + one + "\n", reader: JSONReader(options: options), fields: ["refund_id"])
+        #expect(lines.rows.map(\.source) == [#"{"refund_id":1}"#, #"{"refund_id":2,"sku":{"id":"s"}}"#, #"{"refund_id":3}"#])
+        // Written over several lines each, as jq writes them: still responses (a line end after `{`).
+        let pretty = "{\n  \"refunds_receive_get_response\": {\"refunds\": {\"refund\": [{\"refund_id\": 4}]}}\n}\n{\n  \"refund_id\": 5\n}\n"
+        let result = try readKeyed(pretty, reader: JSONReader(options: options), fields: ["refund_id"])
+        #expect(result.rows.map(\.values) == [["4"], ["5"]])
+        // Re-fed on one line each (line breaks in JSON are white space): the file is JSON Lines.
+        #expect(result.rows.map(\.source) == [#"{"refund_id": 4}"#, "{   \"refund_id\": 5 }"])
+        #expect(result.rows.allSatisfy { $0.problems.isEmpty })
     }
 
     @Test func emptyElementsOfAResponsesRecordListAreRecordsNotNothing() throws {
@@ -836,6 +886,9 @@ struct ResponsePagingTests {
         #expect(try warning(Self.json([1, 2], tail: ",\"total_results\":250"), lines) == Self.missing)
         let pages = Self.json([1, 2], tail: ",\"total_results\":3,\"has_next\":true") + Self.json([3], tail: ",\"total_results\":3,\"has_next\":false")
         #expect(try warning(pages, lines) == nil)
+        // Pages collected into one array: the same check.
+        #expect(try warning("[" + Self.json([1, 2], tail: ",\"total_results\":250") + "]", document) == Self.missing)
+        #expect(try warning("[" + Self.json([1, 2], tail: ",\"total_results\":3") + "," + Self.json([3], tail: ",\"total_results\":3") + "]", document) == nil)
         #expect(try warning(Self.json([1], tail: ",\"total_results\":1,\"has_next\":true"), lines)?.hasPrefix("every response says has_next true") == true)
         // Refund objects, one per line, are no responses: nothing to check.
         #expect(try readKeyed("{\"refund_id\":1}\n", reader: lines, fields: ["refund_id"]).summary.paging == ResponsePaging())

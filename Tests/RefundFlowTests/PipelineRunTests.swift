@@ -488,15 +488,17 @@ struct PipelineRunTests {
         #expect(!FileManager.default.fileExists(atPath: clean.directory + "/rejects"))
     }
 
-    /// JSON Lines: a rejected line that is a record itself is written back as it is; records of a
-    /// response line are not (their line holds good records too), nor are duplicates.
+    /// JSON Lines: a rejected line that is a record itself is written back as it is; a rejected
+    /// record of a response line (the line holds good records too) as its object alone, on a line
+    /// of its own; duplicates are not.
     @Test func rejectedJSONLinesAreWrittenBackWhenTheLineIsTheRecord() throws {
         let good = #"{"refund_id":1,"tid":2,"oid":3,"status":"SUCCESS","refund_fee":"1.00","num":1,"price":"1.00","title":"t","buyer_nick":"b","created":"2024-09-01 10:00:00","refund_phase":"onsale","has_good_return":false}"#
         let badMoney = good.replacingOccurrences(of: #""refund_id":1,"#, with: #""refund_id":4,"#).replacingOccurrences(of: #""1.00","num""#, with: #""12,50","num""#)
         let broken = #"{"refund_id":5,"tid":"#
         let notUTF8 = Array(good.replacingOccurrences(of: #""refund_id":1,"#, with: #""refund_id":6,"#).replacingOccurrences(of: #""title":"t""#, with: #""title":"tX""#).utf8)
             .map { $0 == UInt8(ascii: "X") ? 0xFF : $0 }
-        let inResponse = #"{"refunds_receive_get_response":{"refunds":{"refund":["# + badMoney.replacingOccurrences(of: #""refund_id":4,"#, with: #""refund_id":7,"#) + "]},\"total_results\":1}}"
+        let badInResponse = badMoney.replacingOccurrences(of: #""refund_id":4,"#, with: #""refund_id":7,"#)
+        let inResponse = #"{"refunds_receive_get_response":{"refunds":{"refund":["# + good.replacingOccurrences(of: #""refund_id":1,"#, with: #""refund_id":8,"#) + "," + badInResponse + "]},\"total_results\":2}}"
         let lines: [[UInt8]] = [Array(good.utf8), Array(badMoney.utf8), Array(good.utf8), Array(broken.utf8), notUTF8, Array(inResponse.utf8)]
         let directory = try Fixtures.temporaryDirectory()
         try Fixtures.write(Array(lines.joined(separator: [0x0A])) + [0x0A], to: directory + "/in.jsonl")
@@ -505,9 +507,9 @@ struct PipelineRunTests {
         #expect(report.counts.rejected == 5)
         let written = Array(try Data(contentsOf: URL(fileURLWithPath: directory + "/out/rejects/in.jsonl")))
         // The line that is not UTF-8 too, byte for byte (rejects.jsonl can show it only lossily).
-        #expect(written == Array([lines[1], lines[3], lines[4]].joined(separator: [0x0A])) + [0x0A])
+        #expect(written == Array([lines[1], lines[3], lines[4], Array(badInResponse.utf8)].joined(separator: [0x0A])) + [0x0A])
         let again = try Pipeline(definition).run(RunOptions(inputs: [directory + "/out/rejects/in.jsonl"], outputDirectory: directory + "/again")) { _ in }
-        #expect(again.counts.rejected == 3)
+        #expect(again.counts.rejected == 4)
         #expect(again.counts.valid == 0)
     }
 
@@ -518,9 +520,13 @@ struct PipelineRunTests {
         try refeed.add(input: "/a/x.jsonl.gz", format: .jsonLines, record: Array("{}".utf8))
         try refeed.add(input: "/b/x.jsonl", format: .jsonLines, record: Array("{}".utf8))
         try refeed.add(input: "/b/x.jsonl", format: .jsonLines, record: Array("{}\n".utf8))
-        try refeed.finishFile()
-        #expect(refeed.files.map { URL(fileURLWithPath: $0.path).lastPathComponent } == ["stdin.json", "x.jsonl", "x-2.jsonl"])
-        #expect(refeed.files.map(\.rows) == [1, 1, 2])
+        refeed.leaveOut(input: "/b/x.jsonl")
+        refeed.leaveOut(input: "/b/x.jsonl")
+        refeed.leaveOut(input: "/c/broken.jsonl")  // no row of it written: no file, nothing to count on
+        let files = try refeed.finish()
+        #expect(files.map { URL(fileURLWithPath: $0.path).lastPathComponent } == ["stdin.json", "x.jsonl", "x-2.jsonl"])
+        #expect(files.map(\.rows) == [1, 1, 2])
+        #expect(files.map(\.notWritten) == [0, 0, 2])
         #expect(try Fixtures.read(directory + "/rejects/stdin.json") == "[\n{}\n]\n")
         #expect(try Fixtures.read(directory + "/rejects/x-2.jsonl") == "{}\n{}\n")
         #expect(try RefeedOutput(outputDirectory: directory, readerName: "xml").files.isEmpty)

@@ -107,7 +107,9 @@ public struct JSONReader: RecordReader {
         var emptyResponses = 0
         if try stream.peekFirstLine().filter({ $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) == [UInt8(ascii: "{")] {
             // A line that is `{` alone: objects written over several lines each (pretty-printed,
-            // as `jq` writes them without -c), read one after another like lines.
+            // as `jq` writes them without -c), read one after another like lines. A rejected one
+            // is re-fed on one line: the re-feed file is plain JSON Lines.
+            builder.sourceOnOneLine = true
             var objects = 0
             while let next = try stream.skipSpace() {
                 guard next == UInt8(ascii: "{") else { throw stream.error("expected another JSON object (the file holds pretty-printed objects one after another)") }
@@ -136,24 +138,17 @@ public struct JSONReader: RecordReader {
         _ bytes: UnsafeBufferPointer<UInt8>, line: Int, column: Int, lineEnded: Bool, _ stream: JSONStream, _ builder: KeyedRecordBuilder,
         _ response: KeyedRecordBuilder?, _ emptyResponses: inout Int, _ sink: inout some RecordSink, _ summary: inout ReadSummary
     ) throws {
-        if let response, let path = RecordPaths.path(forRoot: Self.firstKey(bytes), in: options.recordPaths) {
-            var parser = JSONRecordParser(bytes, line: line, column: column, builder: response, buffers: stream.parseBuffers)
-            parser.marksEmptyElements = true
-            response.begin(line: line, column: column)
-            if (try? parser.parseRecord(requireEnd: true)) != nil, response.problems.isEmpty {
-                let (total, hasNext) = (response.value(at: path[0] + "/" + RecordPaths.totalKey), response.value(at: path[0] + "/" + RecordPaths.hasNextKey))
-                let delivered = try Self.deliverRecords(of: response, at: path, line: line, to: builder, &sink)
-                if delivered == 0 { emptyResponses += 1 }
-                summary.paging.add(total: total, hasNext: hasNext, records: delivered)
-                return
-            }
-            // Invalid JSON or text: rejected below like any bad line.
+        if let response, let delivered = try readResponse(bytes, line: line, column: column, stream, response, builder, &sink, &summary) {
+            if delivered == 0 { emptyResponses += 1 }
+            return
         }
+        // Invalid JSON or text: rejected below like any bad line.
         var parser = JSONRecordParser(bytes, line: line, column: column, builder: builder, buffers: stream.parseBuffers)
         builder.begin(line: line, column: column)
+        var missingPage = false
         do {
             try parser.parseRecord(requireEnd: true)
-            try Self.refuseErrorResponse(builder, stream)
+            missingPage = try Self.refuseErrorResponse(builder, stream)
         } catch let error as JSONSyntaxError {
             builder.restart(line: line, column: column)
             builder.addProblem(.malformed, "invalid JSON: \(error.message)", line: error.line, column: error.column)
@@ -168,17 +163,38 @@ public struct JSONReader: RecordReader {
                 text.withUnsafeBufferPointer { builder.add(path: key, value: $0, line: line, column: column) }
             }
         }
-        builder.source = bytes
+        builder.source = missingPage ? nil : bytes
         defer { builder.source = nil }
         try builder.deliver(to: &sink)
     }
 
     private static let lineKey: [UInt8] = Array("line_text".utf8)
 
-    /// The first key of a line's object, when it is a plain one (`{"name":`), else empty.
+    /// `bytes` as a whole response (one API call's answer) whose root key picks a record path:
+    /// its records are delivered from that path and their count returned. Nil when the root is no
+    /// response the pipeline reads, or the text is not valid JSON: the caller takes it as a record.
+    private func readResponse(
+        _ bytes: UnsafeBufferPointer<UInt8>, line: Int, column: Int, _ stream: JSONStream, _ response: KeyedRecordBuilder,
+        _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink, _ summary: inout ReadSummary
+    ) throws -> Int? {
+        guard let path = RecordPaths.path(forRoot: Self.firstKey(bytes), in: options.recordPaths) else { return nil }
+        var parser = JSONRecordParser(bytes, line: line, column: column, builder: response, buffers: stream.parseBuffers)
+        parser.marksEmptyElements = true
+        parser.recordPath = Array(path.joined(separator: "/").utf8)
+        response.begin(line: line, column: column)
+        guard (try? parser.parseRecord(requireEnd: true)) != nil, response.problems.isEmpty else { return nil }
+        let (total, hasNext) = (response.value(at: path[0] + "/" + RecordPaths.totalKey), response.value(at: path[0] + "/" + RecordPaths.hasNextKey))
+        let texts = parser.recordSpans.map { UnsafeBufferPointer(rebasing: bytes[$0]) }
+        let delivered = try Self.deliverRecords(of: response, at: path, texts: texts, line: line, to: builder, &sink)
+        summary.paging.add(total: total, hasNext: hasNext, records: delivered)
+        return delivered
+    }
+
+    /// The first key of an object's text, when it is a plain one (`{"name":`), else empty.
     private static func firstKey(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
         var index = 0
-        func skipSpace() { while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x09 { index += 1 } }
+        // JSON's white space: a pretty-printed object has a line end after its `{`.
+        func skipSpace() { while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 } }
         skipSpace()
         guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return UnsafeBufferPointer(rebasing: bytes[0..<0]) }
         index += 1
@@ -191,11 +207,14 @@ public struct JSONReader: RecordReader {
     }
 
     /// Delivers the records a parsed response holds at `path`: one object there, or each element
-    /// of an array (its fields `path/<index>/…`). Field paths lose the prefix. Returns the count.
+    /// of an array (its fields `path/<index>/…`). Field paths lose the prefix. `texts` are the
+    /// records' source texts (the one object, or element n at n), given to the sink as theirs.
+    /// Returns the count.
     private static func deliverRecords(
-        of response: KeyedRecordBuilder, at path: [String], line: Int, to builder: KeyedRecordBuilder,
+        of response: KeyedRecordBuilder, at path: [String], texts: [UnsafeBufferPointer<UInt8>], line: Int, to builder: KeyedRecordBuilder,
         _ sink: inout some RecordSink
     ) throws -> Int {
+        defer { builder.source = nil }
         let prefix = Array((path.joined(separator: "/") + "/").utf8)
         let bytes = response.bytes
         var delivered = 0
@@ -220,6 +239,8 @@ public struct JSONReader: RecordReader {
             if current == nil || !bytes[current!].elementsEqual(bytes[index]) {
                 if current != nil { try builder.deliver(to: &sink) }
                 builder.begin(line: line, column: field.column)
+                let element = index.isEmpty ? 0 : Int(String(decoding: bytes[index], as: UTF8.self)) ?? -1
+                builder.source = texts.indices.contains(element) ? texts[element] : nil
                 delivered += 1
             }
             current = index
@@ -236,24 +257,52 @@ public struct JSONReader: RecordReader {
     /// read one after the other.
     private func readArray(_ stream: JSONStream, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink, _ summary: inout ReadSummary) throws {
         builder.sourceFormat = .jsonArray
+        // With record paths, an element may be a whole response (a script that collects each
+        // page's response into one array): its records are taken from the path.
         var arrays = 0
+        var pages = 0
+        var emptyPages = 0
         repeat {
             arrays += 1
             try stream.expect(UInt8(ascii: "["))
-            try readRecords(inArrayOf: stream, builder, &sink)
+            try readElements(inArrayOf: stream) {
+                guard !options.recordPaths.isEmpty, try stream.peekNonSpace() == UInt8(ascii: "{"),
+                    RecordPaths.path(forRoot: try stream.peekFirstKey(), in: options.recordPaths) != nil
+                else {
+                    try readRecord(try stream.captureValue(), stream, builder, &sink)
+                    return
+                }
+                // Walked like a response document: record by record, each with its text.
+                pages += 1
+                let recordsBefore = builder.ordinal
+                var walk = DocumentWalk()
+                try stream.expect(UInt8(ascii: "{"))
+                try walkObject(stream, depth: 0, builder, &sink, &walk)
+                if builder.ordinal == recordsBefore { emptyPages += 1 }
+                summary.paging.add(total: walk.totalResults, hasNext: walk.hasNext, records: builder.ordinal - recordsBefore)
+            }
         } while try stream.skipSpace() == UInt8(ascii: "[")
         try stream.expectEnd()
         if arrays > 1 { summary.notes.append("'\(stream.path)': \(arrays) JSON arrays one after another (pages saved into one file); each was read") }
+        if pages > 0 {
+            let empty = emptyPages == 0 ? "" : ", \(emptyPages) of them with no records"
+            summary.notes.append("'\(stream.path)': the array holds \(pages) response\(pages == 1 ? "" : "s") (pages saved into one array)\(empty); the records of each were read")
+        }
     }
 
     /// After `[`: each element is a record, until `]`.
     private func readRecords(inArrayOf stream: JSONStream, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink) throws {
+        try readElements(inArrayOf: stream) { try readRecord(try stream.captureValue(), stream, builder, &sink) }
+    }
+
+    /// After `[`: `element` reads each element, until `]`.
+    private func readElements(inArrayOf stream: JSONStream, _ element: () throws -> Void) throws {
         if try stream.peekNonSpace() == UInt8(ascii: "]") {
             stream.advance()
             return
         }
         while true {
-            try readOneRecord(stream, builder, &sink)
+            try element()
             let next = try stream.peekNonSpace()
             guard next == UInt8(ascii: ",") || next == UInt8(ascii: "]") else { throw stream.error("expected ',' or ']' after a record") }
             stream.advance()
@@ -261,18 +310,18 @@ public struct JSONReader: RecordReader {
         }
     }
 
-    private func readOneRecord(_ stream: JSONStream, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink) throws {
-        let value = try stream.captureValue()
+    private func readRecord(_ value: JSONStream.Captured, _ stream: JSONStream, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink) throws {
         builder.begin(line: value.line, column: value.column)
         var parser = JSONRecordParser(value.bytes, line: value.line, column: value.column, builder: builder, buffers: stream.parseBuffers)
+        var missingPage = false
         do {
             try parser.parseRecord(requireEnd: true)
-            try Self.refuseErrorResponse(builder, stream)
+            missingPage = try Self.refuseErrorResponse(builder, stream)
         } catch let error as JSONSyntaxError {
             builder.restart(line: value.line, column: value.column)
             builder.addProblem(.malformed, "invalid JSON: \(error.message)", line: error.line, column: error.column)
         }
-        builder.source = value.bytes
+        builder.source = missingPage ? nil : value.bytes
         defer { builder.source = nil }
         try builder.deliver(to: &sink)
     }
@@ -381,7 +430,7 @@ public struct JSONReader: RecordReader {
                         stream.advance()
                         try readRecords(inArrayOf: stream, builder, &sink)
                     } else if next == UInt8(ascii: "{") {
-                        try readOneRecord(stream, builder, &sink)  // a single object is one record
+                        try readRecord(try stream.captureValue(), stream, builder, &sink)  // a single object is one record
                     } else {
                         _ = try stream.captureValue()  // null or a scalar: no records here
                     }
@@ -415,11 +464,12 @@ public struct JSONReader: RecordReader {
     /// A record that is a TOP `{"error_response":{…}}`: the export failed there. The file's first
     /// record: fatal. After others: the record is rejected as the missing page it stands for, and
     /// the stream notes that the file is incomplete.
-    private static func refuseErrorResponse(_ builder: KeyedRecordBuilder, _ stream: JSONStream) throws {
+    /// Returns whether it was one: a missing page is no row to fix, so its text is not re-fed.
+    private static func refuseErrorResponse(_ builder: KeyedRecordBuilder, _ stream: JSONStream) throws -> Bool {
         let prefix = Self.errorResponsePrefix
         let bytes = builder.bytes
         // Every field of an error response is under it: a record whose first one is not, is none.
-        guard let first = builder.fields.first, bytes[first.pathStart..<first.pathEnd].starts(with: prefix) else { return }
+        guard let first = builder.fields.first, bytes[first.pathStart..<first.pathEnd].starts(with: prefix) else { return false }
         var fields: [String: String] = [:]
         for field in builder.fields {
             let path = bytes[field.pathStart..<field.pathEnd]
@@ -427,11 +477,12 @@ public struct JSONReader: RecordReader {
             fields[String(decoding: path.dropFirst(prefix.count), as: UTF8.self)] =
                 String(decoding: bytes[field.valueStart..<field.valueEnd], as: UTF8.self)
         }
-        guard !fields.isEmpty, fields.count == builder.fields.count else { return }
+        guard !fields.isEmpty, fields.count == builder.fields.count else { return false }
         let error = TOPErrorResponse(fields: fields, location: SourceLocation(file: builder.file.path, line: builder.line, column: builder.column))
         guard builder.ordinal > 1 else { throw error.diagnostic }
         error.reject(in: builder)
         stream.noteMissingPage(error)
+        return true
     }
 
     private func topError(_ value: JSONStream.Captured, path: String) -> TOPErrorResponse {
@@ -585,6 +636,25 @@ final class JSONStream {
             index += 1
         }
         return bytes
+    }
+
+    /// The first key of the object that starts here (after white space), when it is a plain one
+    /// (`{"name":`), else empty. Nothing but the white space before the object is consumed.
+    func peekFirstKey() throws -> [UInt8] {
+        guard try skipSpace() == UInt8(ascii: "{") else { return [] }
+        while true {
+            var index = start + 1
+            while index < end, [0x20, 0x09, 0x0A, 0x0D].contains(buffer[index]) { index += 1 }
+            if index < end {
+                guard buffer[index] == UInt8(ascii: "\"") else { return [] }
+                let keyStart = index + 1
+                var keyEnd = keyStart
+                while keyEnd < end, buffer[keyEnd] != UInt8(ascii: "\""), buffer[keyEnd] != UInt8(ascii: "\\") { keyEnd += 1 }
+                if keyEnd < end { return Array(buffer[keyStart..<keyEnd]) }
+            }
+            // Not all here yet: read more (the bytes from `start` on are kept), a few KiB at most.
+            guard end - start < 4096, try fill() else { return [] }
+        }
     }
 
     /// The next byte that is not white space (not consumed), or `nil` at the end of input.
@@ -792,6 +862,13 @@ struct JSONRecordParser {
     /// empty value, so that a response's record list keeps elements without fields (they become
     /// records that are rejected, not nothing).
     var marksEmptyElements = false
+    /// The record path of a response being parsed (its names joined by `/`), or nil. There the
+    /// parser notes where each record's text lies (`recordSpans`), for a rejected record's bytes.
+    var recordPath: [UInt8]?
+    /// Where the value at `recordPath` lies when it is one object, or where each element lies when
+    /// it is an array (element n at n); empty when the path was not found, or found twice.
+    private(set) var recordSpans: [Range<Int>] = []
+    private var recordPathsFound = 0
 
     init(_ bytes: UnsafeBufferPointer<UInt8>, line: Int, column: Int, builder: KeyedRecordBuilder?, buffers: JSONParseBuffers = JSONParseBuffers()) {
         self.bytes = bytes
@@ -845,8 +922,15 @@ struct JSONRecordParser {
         guard index < bytes.count else { throw error("unexpected end of the value") }
         let valueLine = line
         let valueColumn = column
+        let atRecordPath = recordPath.map { recordPath in recordPath.withUnsafeBufferPointer { path.equals(0..<path.count, $0) } } ?? false
+        if atRecordPath {
+            recordPathsFound += 1
+            recordSpans.removeAll()
+        }
         switch bytes[index] {
         case UInt8(ascii: "{"):
+            let objectStart = index
+            defer { if atRecordPath && recordPathsFound == 1 { recordSpans = [objectStart..<index] } }
             if isEmptyContainer(closing: UInt8(ascii: "}")) { return }
             repeat {
                 skipSpace()
@@ -864,7 +948,10 @@ struct JSONRecordParser {
             var element = 0
             repeat {
                 let saved = Array(String(element).utf8).withUnsafeBufferPointer { pushPath($0) }
+                skipSpace()
+                let elementStart = index
                 if try !marksEmptyElements || !markEmptyElement() { try parseValue(depth: depth + 1) }
+                if atRecordPath && recordPathsFound == 1 { recordSpans.append(elementStart..<index) }
                 path.truncate(to: saved)
                 element += 1
             } while try another(closing: UInt8(ascii: "]"), in: "an array")

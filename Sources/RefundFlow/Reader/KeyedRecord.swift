@@ -101,6 +101,9 @@ final class KeyedRecordBuilder {
     /// XML record element). For `rawBytes` and the re-feed file.
     var source: UnsafeBufferPointer<UInt8>?
     var dumpSource: (() -> [UInt8]?)?
+    /// The source text's line breaks become spaces (a JSON object written over several lines,
+    /// re-fed as a line of JSON Lines; in JSON they can only be white space).
+    var sourceOnOneLine = false
     /// How this file's re-feed file is put together (`SourceRow.refeedFormat`).
     var sourceFormat: RefeedFormat?
 
@@ -296,7 +299,10 @@ struct KeyedRow: SourceRow {
         }
     }
 
-    func rawBytes() -> [UInt8]? { builder.source.map(Array.init) ?? builder.dumpSource?() }
+    func rawBytes() -> [UInt8]? {
+        guard let source = builder.source else { return builder.dumpSource?() }
+        return builder.sourceOnOneLine ? source.map { $0 == 0x0A || $0 == 0x0D ? 0x20 : $0 } : Array(source)
+    }
 
     func refeedFormat() -> RefeedFormat? { builder.sourceFormat }
 }

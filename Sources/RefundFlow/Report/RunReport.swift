@@ -217,6 +217,7 @@ public struct RunReport: Sendable {
             json.keyValue("input", file.input, first: true)
             json.keyValue("path", file.path)
             json.keyValue("rows", file.rows)
+            json.keyValue("not_written", file.notWritten)
         }
         json.raw(",\n  ")
         json.key("counts", first: true)
@@ -513,6 +514,9 @@ extension RunReport {
     var refeedSentence: String? {
         guard !refeedFiles.isEmpty else { return nil }
         return "Rejected rows as their input had them, to fix and run again (duplicates left out): "
-            + refeedFiles.map { "\($0.path) (\($0.rows) row\($0.rows == 1 ? "" : "s") of \($0.input))" }.joined(separator: ", ") + "."
+            + refeedFiles.map { file in
+                let notWritten = file.notWritten == 0 ? "" : "; \(file.notWritten) more in rejects.jsonl only, with no row to write back"
+                return "\(file.path) (\(file.rows) row\(file.rows == 1 ? "" : "s") of \(file.input)\(notWritten))"
+            }.joined(separator: ", ") + "."
     }
 }

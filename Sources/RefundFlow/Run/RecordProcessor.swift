@@ -242,8 +242,12 @@ struct RecordProcessor: RecordSink {
         }
         line.raw("}")
         try rejects.writeLine(line.buffer)
-        if errors.contains(where: { $0.code != .duplicate }), let format = row.refeedFormat(), let bytes = row.rawBytes() {
-            try refeed.add(input: row.origin.file, format: format, record: bytes)
+        if errors.contains(where: { $0.code != .duplicate }), let format = row.refeedFormat() {
+            if let bytes = row.rawBytes() {
+                try refeed.add(input: row.origin.file, format: format, record: bytes)
+            } else {
+                refeed.leaveOut(input: row.origin.file)
+            }
         }
 
         for error in errors {
@@ -303,15 +307,17 @@ struct RecordProcessor: RecordSink {
         report.inputs = inputs
         report.counts = counts
         try rejects.flush()
-        try refeed.finishFile()
-        report.refeedFiles = refeed.files
+        report.refeedFiles = try refeed.finish()
         report.unknownValues = unknownValues.sorted
         report.unknownValuesBeyondLimit = unknownValues.beyondLimit
         for sentence in report.unknownValueSentences() { emit("note: \(sentence)") }
-        for file in refeed.files {
+        for file in report.refeedFiles {
+            let notWritten =
+                file.notWritten == 0
+                ? "" : "; \(file.notWritten) more rejected \(file.notWritten == 1 ? "is" : "are") in rejects.jsonl only (where the file breaks, or a missing page, there is no row to write back)"
             emit(
                 "note: \(file.rows == 1 ? "the rejected row" : "the \(file.rows) rejected rows") of '\(file.input)' \(file.rows == 1 ? "is" : "are") in \(file.path) "
-                    + "as the file had \(file.rows == 1 ? "it" : "them"): fix \(file.rows == 1 ? "it" : "them") there and run on that file (with another --out)")
+                    + "as the file had \(file.rows == 1 ? "it" : "them"): fix \(file.rows == 1 ? "it" : "them") there and run on that file (with another --out)\(notWritten)")
         }
         report.writer = try valid.finish()
         if unprinted > 0 {

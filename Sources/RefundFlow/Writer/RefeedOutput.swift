@@ -7,6 +7,9 @@ public struct RefeedFile: Sendable, Hashable {
     /// The file written (`OUT/rejects/<input's name>`).
     public var path: String
     public var rows: Int
+    /// Rejected rows of the input that have no text to write back (a break in the file, a missing
+    /// page): in `rejects.jsonl` only. Counted on the input's first file.
+    public var notWritten = 0
 }
 
 /// Rejected rows written back as their input had them — a CSV's bytes and encoding under its
@@ -30,6 +33,7 @@ final class RefeedOutput {
     private var format: RefeedFormat?
     private var names: Set<String> = []
     private(set) var files: [RefeedFile] = []
+    private var notWritten: [String: Int] = [:]
 
     /// Removes the files an earlier run into the same directory left in `rejects/`: they are not
     /// this run's (its inputs may not lie there, see `Pipeline.refuseInputsAmongOutputs`). A
@@ -81,8 +85,21 @@ final class RefeedOutput {
         files[files.count - 1].rows += 1
     }
 
+    /// A rejected row of `input` with no text to write back.
+    func leaveOut(input: String) { notWritten[input, default: 0] += 1 }
+
+    /// Ends the last file, and counts on each input's first file its rows not written back.
+    func finish() throws -> [RefeedFile] {
+        try finishFile()
+        var files = self.files
+        for (input, count) in notWritten {
+            if let first = files.firstIndex(where: { $0.input == input }) { files[first].notWritten = count }
+        }
+        return files
+    }
+
     /// Ends the file being written (its trailer) and writes out what is buffered.
-    func finishFile() throws {
+    private func finishFile() throws {
         if let format { try output?.write(format.trailer) }
         try output?.flush()
         output = nil
