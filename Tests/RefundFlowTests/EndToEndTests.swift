@@ -369,6 +369,25 @@ import Testing
         #expect(record["refund_amount"] as? String == "5.00")
     }
 
+    @Test func aFileWithoutTheUnitPriceLoadsWithAWarningAndSendsNoPrice() throws {
+        // WDT needs the sub-order id and the quantity, not the unit price.
+        let directory = try Fixtures.temporaryDirectory("refundflow-variant")
+        try Fixtures.write(
+            "退款编号,订单编号,子订单编号,退款状态,买家退款金额,退款数量,宝贝标题,买家会员名称,退款的申请时间,售中或售后,买家退款原因\n"
+                + "11,22,23,退款成功,5.00,1,t,b,2024-09-01 10:00:00,售后,r\n", to: directory + "/noprice.csv")
+        let result = try CLI.run([
+            "run", "pipelines/taobao-seller-refunds-csv.yaml", "--set", "shop_no=V", "--input", directory + "/noprice.csv",
+            "--out", directory + "/out", "--dry-run",
+        ])
+        #expect(result.status == 0)
+        #expect(result.stderr.contains("warning: no column '商品单价' for price; it stays empty. Taobao's refund export has no unit price: add the column 商品单价"))
+        let record = try #require(try Fixtures.jsonLines(directory + "/out/records.jsonl").first)
+        #expect(record["price"] == nil)
+        #expect(record["oid"] as? String == "23")
+        let request = try #require(try Fixtures.jsonLines(directory + "/out/requests.jsonl").first)
+        #expect((request["body"] as? String)?.contains("price") == false)
+    }
+
     @Test func aFileWithoutTheMerchantColumnsSaysWhatToAdd() throws {
         let directory = try Fixtures.temporaryDirectory("refundflow-variant")
         try Fixtures.write("退款编号,订单编号,退款状态\n1,2,退款成功\n", to: directory + "/plain.csv")

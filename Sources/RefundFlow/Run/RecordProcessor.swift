@@ -100,6 +100,7 @@ struct RecordProcessor: RecordSink {
                 let warning =
                     "no column \(list) for \(field.field.rawValue); it stays empty"
                     + (similar.map { " (the file has '\($0)': if that is it, add it to the field's 'from')" } ?? "")
+                    + (field.missingHint.map { ". \($0)" } ?? "")
                 emit("\(shape.location.map { "\($0): " } ?? "")warning: \(warning) [input.missing_column]")
                 missingColumnWarnings.append("'\(file.path)': \(warning)")
                 continue
