@@ -194,7 +194,7 @@ public struct JSONReader: RecordReader {
     private static func firstKey(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
         var index = 0
         // JSON's white space: a pretty-printed object has a line end after its `{`.
-        func skipSpace() { while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 } }
+        func skipSpace() { while index < bytes.count, isJSONSpace(bytes[index]) { index += 1 } }
         skipSpace()
         guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return UnsafeBufferPointer(rebasing: bytes[0..<0]) }
         index += 1
@@ -644,7 +644,7 @@ final class JSONStream {
         guard try skipSpace() == UInt8(ascii: "{") else { return [] }
         while true {
             var index = start + 1
-            while index < end, [0x20, 0x09, 0x0A, 0x0D].contains(buffer[index]) { index += 1 }
+            while index < end, isJSONSpace(buffer[index]) { index += 1 }
             if index < end {
                 guard buffer[index] == UInt8(ascii: "\"") else { return [] }
                 let keyStart = index + 1
@@ -846,6 +846,11 @@ final class JSONParseBuffers {
 }
 
 /// Parses one captured JSON record (an object) in memory into path → value fields.
+/// JSON's white space: space, tab, line feed, carriage return.
+@inline(__always) func isJSONSpace(_ byte: UInt8) -> Bool {
+    byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
+}
+
 struct JSONRecordParser {
     let bytes: UnsafeBufferPointer<UInt8>
     let builder: KeyedRecordBuilder?
