@@ -315,6 +315,27 @@ import Testing
         #expect(rejects.filter { ($0["file"] as? String) == directory + "/link.jsonl" }.count >= records)
     }
 
+    @Test func topTimesAsAnExporterScriptRewritesThemAreRead() throws {
+        // TOP writes `yyyy-MM-dd HH:mm:ss`; a script or a database dump may write ISO 8601 (an
+        // offset is honoured: 02:00 UTC is 10:00 in Shanghai) or add a '.0'.
+        let directory = try Fixtures.temporaryDirectory("refundflow-iso")
+        let sample = try Fixtures.read(Fixtures.packageRoot + "/pipelines/samples/top-refunds.xml")
+        try Fixtures.write(
+            sample.replacingOccurrences(of: "<created>2024-09-01 10:00:00</created>", with: "<created>2024-09-01T02:00:00Z</created>")
+                .replacingOccurrences(of: "<end_time>2024-09-02 11:30:00</end_time>", with: "<end_time>2024-09-02 11:30:00.0</end_time>")
+                .replacingOccurrences(of: "<created>2024-09-03 08:15:00</created>", with: "<created>2024-09-03T08:15:00</created>"),
+            to: directory + "/iso.xml")
+        let result = try CLI.run([
+            "run", "pipelines/taobao-top-refunds-xml.yaml", "--set", "shop_no=T", "--input", directory + "/iso.xml", "--out", directory + "/out", "--dry-run",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let records = try Fixtures.jsonLines(directory + "/out/records.jsonl")
+        #expect(records.count == 6)
+        #expect(records[0]["refund_time"] as? String == "2024-09-01 10:00:00")
+        #expect(records[0]["current_phase_timeout"] as? String == "2024-09-02 11:30:00")
+        #expect(records[1]["refund_time"] as? String == "2024-09-03 08:15:00")
+    }
+
     @Test func aPageOfAPagedResponseIsAWarningInTheTerminalAndTheReport() throws {
         let directory = try Fixtures.temporaryDirectory("refundflow-page")
         let sample = try Fixtures.read(Fixtures.packageRoot + "/pipelines/samples/top-refunds.xml")
