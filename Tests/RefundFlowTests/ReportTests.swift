@@ -59,6 +59,16 @@ struct ReportTests {
         #expect(!html.contains("http://") && !html.contains("https://"), "nothing is fetched")
         #expect(html.contains("&lt;shop&gt;"))
     }
+
+    @Test func bothReportsSayWhatTheWriterMadeOfTheValidRecords() throws {
+        let definition = try PipelineLoader.load(path: Fixtures.packageRoot + "/pipelines/taobao-seller-refunds-csv.yaml", variables: ["shop_no": "S"], requireVariables: true)
+        var report = RunReport(runID: "r1", definition: definition, startedAt: Date(), dryRun: true)
+        report.writer = WriterSummary(target: "wdt-qjb-raw-refund", api: "aftersales.refund.RawRefund.upload", requests: 1, records: 1)
+        #expect(report.markdown().contains("`aftersales.refund.RawRefund.upload` via `wdt-qjb-raw-refund`: 1 record in 1 request (written to requests.jsonl, not sent)"))
+        report.writer?.requests = 2
+        report.writer?.records = 150
+        #expect(ReportHTML.render(report).contains("Output: <code>aftersales.refund.RawRefund.upload</code> — 150 records in 2 requests (written to requests.jsonl, not sent)"))
+    }
 }
 
 struct LedgerLockTests {

@@ -59,6 +59,9 @@ enum ReportHTML {
         html += "<h1>RefundFlow run <code>\(escape(report.runID))</code></h1>"
         html += "<p><span class=\"status \(statusClass)\">\(escape(report.status.rawValue))</span> exit \(report.status.exitCode) · "
         html += "pipeline <code>\(escape(report.pipelinePath))</code> · target <code>\(escape(report.target))</code>\(report.dryRun ? " (dry run)" : "")</p>"
+        if let writer = report.writer {
+            html += "<p>Output: <code>\(escape(writer.api))</code> — \(escape(report.outputSentence(writer)))</p>"
+        }
         if let fatal = report.fatal { html += "<p><b>Stopped:</b> <code>\(escape(fatal.description))</code></p>" }
         for note in report.notes { html += "<p class=\"muted\">\(escape(note))</p>" }
 

@@ -482,7 +482,7 @@ public struct RunReport: Sendable {
             text += "\nEvery rejected record is in `rejects.jsonl` with its file, line, reasons and raw fields.\n"
         }
         if let writer {
-            text += "\n## Output\n\n- `\(writer.api)` via `\(writer.target)`: \(writer.records) records in \(writer.requests) requests\(dryRun ? " (written to requests.jsonl, not sent)" : "")\n"
+            text += "\n## Output\n\n- `\(writer.api)` via `\(writer.target)`: \(outputSentence(writer))\n"
             for note in writer.notes { text += "- Note: \(note)\n" }
             if let push = writer.push {
                 text += "\n## Push\n\n| outcome | records | refund_amount | actual_refund_amount |\n|---|---:|---:|---:|\n"
@@ -509,6 +509,12 @@ extension RunReport {
         let blank = inputs.reduce(0) { $0 + $1.blankLines }
         guard blank > 0 else { return nil }
         return "\(blank) blank line\(blank == 1 ? "" : "s") (empty, or only delimiters and spaces as Excel writes empty rows) carried no record and \(blank == 1 ? "is" : "are") not counted as read."
+    }
+
+    /// What the writer made of the valid records (report.md and .html).
+    func outputSentence(_ writer: WriterSummary) -> String {
+        "\(writer.records) record\(writer.records == 1 ? "" : "s") in \(writer.requests) request\(writer.requests == 1 ? "" : "s")"
+            + (dryRun ? " (written to requests.jsonl, not sent)" : "")
     }
 
     var refeedSentence: String? {
