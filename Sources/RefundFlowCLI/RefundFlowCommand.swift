@@ -200,7 +200,7 @@ struct RunCommand: ParsableCommand {
         printSummary(report, out: source.out)
         if let push = report.writer?.push {
             printError(
-                "push: accepted \(push.accepted.records) (of them changed since acknowledged \(report.writer?.changedSinceAcknowledged ?? 0)), unchanged (not sent) \(push.unchanged.records), rejected by the ERP \(push.rejected.records), failed \(push.failed.records) (\(push.httpRequests) HTTP requests); every record's outcome is in \(source.out)/outcomes.jsonl"
+                "push: accepted \(push.accepted.records) (of them changed since acknowledged \(report.writer?.changedSinceAcknowledged ?? 0)), unchanged (not sent) \(push.unchanged.records), rejected by the ERP \(push.rejected.records), failed \(push.failed.records) (\(push.httpRequests) HTTP request\(push.httpRequests == 1 ? "" : "s")); every record's outcome is in \(source.out)/outcomes.jsonl"
             )
         }
         if report.status.exitCode != 0 { throw ExitCode(report.status.exitCode) }

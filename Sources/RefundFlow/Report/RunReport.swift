@@ -489,7 +489,7 @@ public struct RunReport: Sendable {
                 for (name, totals) in [("accepted", push.accepted), ("unchanged (not sent)", push.unchanged), ("rejected by the ERP", push.rejected), ("failed", push.failed)] {
                     text += "| \(name) | \(totals.records) | \(totals.refundAmount.formatted(minFractionDigits: 2)) | \(totals.actualRefundAmount.formatted(minFractionDigits: 2)) |\n"
                 }
-                text += "\n\(push.httpRequests) HTTP requests (retries included), \(push.splits) refused calls split; the ERP counted \(push.newCount) new and \(push.changedCount) changed; \(writer.changedSinceAcknowledged) records were sent again because their payload changed since the ERP acknowledged it. Every record's outcome is in `outcomes.jsonl`"
+                text += "\n\(push.httpRequests) HTTP request\(push.httpRequests == 1 ? "" : "s") (retries included), \(push.splits) refused call\(push.splits == 1 ? "" : "s") split; the ERP counted \(push.newCount) new and \(push.changedCount) changed; \(writer.changedSinceAcknowledged) records were sent again because their payload changed since the ERP acknowledged it. Every record's outcome is in `outcomes.jsonl`"
                 text += push.outcomes == writer.records ? " (\(push.outcomes) of \(writer.records)).\n" : " — only \(push.outcomes) of \(writer.records) have one.\n"
             }
         }
