@@ -147,6 +147,6 @@ struct PushWriterTests {
         let summary = try writer.finish()
         #expect(sink.calls.map { $0.units.map { $0.map { $0.text(.refundNo)! + $0.text(.oid)! } } } == [[["A1", "A2"], ["B1"]], [["C1"], ["A3"]]])
         #expect(summary.records == 5 && summary.requests == 2)
-        #expect(summary.notes.first?.hasPrefix("1 lines arrived after their refund's call had gone") == true)
+        #expect(summary.notes.first?.hasPrefix("1 line arrived after its refund's call had gone and was sent in a later call") == true)
     }
 }

@@ -78,3 +78,8 @@ public struct DiagnosticList: Error, Sendable, CustomStringConvertible {
         diagnostics.map(\.description).joined(separator: "\n")
     }
 }
+
+/// `1 record`, `2 records`: a count with its noun, for messages (`noun` takes an `s`).
+func counted(_ count: Int, _ noun: String) -> String {
+    "\(count) \(noun)\(count == 1 ? "" : "s")"
+}

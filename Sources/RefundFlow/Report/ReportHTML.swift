@@ -96,7 +96,7 @@ enum ReportHTML {
             byStatus.map { status, amounts in
                 Bar(
                     label: RunReport.statusNames[status] ?? String(status), value: magnitude(amounts.refundAmount),
-                    text: "¥\(money(amounts.refundAmount)) · \(amounts.records) records", color: "#2563eb")
+                    text: "¥\(money(amounts.refundAmount)) · \(counted(amounts.records, "record"))", color: "#2563eb")
             }, labelWidth: 170)
         html += "<table><tr><th>status</th><th class=\"n\">records</th><th class=\"n\">refund_amount</th><th class=\"n\">actual_refund_amount</th></tr>"
         for (status, amounts) in byStatus {

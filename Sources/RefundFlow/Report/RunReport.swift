@@ -489,7 +489,7 @@ public struct RunReport: Sendable {
                 for (name, totals) in [("accepted", push.accepted), ("unchanged (not sent)", push.unchanged), ("rejected by the ERP", push.rejected), ("failed", push.failed)] {
                     text += "| \(name) | \(totals.records) | \(totals.refundAmount.formatted(minFractionDigits: 2)) | \(totals.actualRefundAmount.formatted(minFractionDigits: 2)) |\n"
                 }
-                text += "\n\(push.httpRequests) HTTP request\(push.httpRequests == 1 ? "" : "s") (retries included), \(push.splits) refused call\(push.splits == 1 ? "" : "s") split; the ERP counted \(push.newCount) new and \(push.changedCount) changed; \(writer.changedSinceAcknowledged) records were sent again because their payload changed since the ERP acknowledged it. Every record's outcome is in `outcomes.jsonl`"
+                text += "\n\(counted(push.httpRequests, "HTTP request")) (retries included), \(counted(push.splits, "refused call")) split; the ERP counted \(push.newCount) new and \(push.changedCount) changed; \(counted(writer.changedSinceAcknowledged, "record")) \(writer.changedSinceAcknowledged == 1 ? "was" : "were") sent again because \(writer.changedSinceAcknowledged == 1 ? "its" : "their") payload changed since the ERP acknowledged it. Every record's outcome is in `outcomes.jsonl`"
                 text += push.outcomes == writer.records ? " (\(push.outcomes) of \(writer.records)).\n" : " — only \(push.outcomes) of \(writer.records) have one.\n"
             }
         }
@@ -513,7 +513,7 @@ extension RunReport {
 
     /// What the writer made of the valid records (report.md and .html).
     func outputSentence(_ writer: WriterSummary) -> String {
-        "\(writer.records) record\(writer.records == 1 ? "" : "s") in \(writer.requests) request\(writer.requests == 1 ? "" : "s")"
+        "\(counted(writer.records, "record")) in \(counted(writer.requests, "request"))"
             + (dryRun ? " (written to requests.jsonl, not sent)" : "")
     }
 

@@ -338,7 +338,7 @@ public struct Pipeline {
         if fatal == nil && !stopped, let rate = limits.maxErrorRate, report.read > 0 {
             let actual = Double(report.rejected) / Double(report.read)
             if actual > rate {
-                let message = "rejected \(report.rejected) of \(report.read) records (\(percent(actual))), more than --max-error-rate \(percent(rate))"
+                let message = "rejected \(report.rejected) of \(counted(report.read, "record")) (\(percent(actual))), more than --max-error-rate \(percent(rate))"
                 report.notes.append(message)
                 emit("error: \(message) [error_limit]")
                 stopped = true
@@ -431,7 +431,7 @@ public struct Pipeline {
         let readable = target.showsInRefundSearch
         let credentials = try options.credentials ?? Credentials.from(options.environment, source: "the environment")
         guard readable, credentials.wdt != nil else {
-            let message = "\(unresolved.count) records of earlier runs were sent without a final answer and may be in the ERP; \(target.name) cannot be read back, so they are \(options.resendAmbiguous ? "sent again (--resend-ambiguous)" : "not sent again (check them, then use --resend-ambiguous)")"
+            let message = "\(counted(unresolved.count, "record")) of earlier runs \(unresolved.count == 1 ? "was" : "were") sent without a final answer and may be in the ERP; \(target.name) cannot be read back, so they are \(options.resendAmbiguous ? "sent again (--resend-ambiguous)" : "not sent again (check them, then use --resend-ambiguous)")"
             report.notes.append(message)
             emit("note: \(message)")
             return false
@@ -471,7 +471,7 @@ public struct Pipeline {
         } catch let diagnostic as Diagnostic {
             throw Diagnostic(
                 code: "ledger.unresolved",
-                message: "\(unresolved.count) records of earlier runs may be in the ERP, and reading it back failed: \(diagnostic.message)",
+                message: "\(counted(unresolved.count, "record")) of earlier runs may be in the ERP, and reading it back failed: \(diagnostic.message)",
                 notes: ["nothing was sent; run again when the ERP answers Refund.search"])
         }
         var landed: [RunLedger.Key] = []
@@ -480,7 +480,7 @@ public struct Pipeline {
             if let amount = inERP[item.key], amount == sent { landed.append(item.key) }
         }
         try ledger.markFoundInERP(target: target.name, landed, now: options.unixTime())
-        let message = "\(unresolved.count) records of earlier runs were sent without a final answer; Refund.search (\(from) … \(to)) found \(landed.count) in the ERP (not sent again); \(unresolved.count - landed.count) missing are sent again with this run's input"
+        let message = "\(counted(unresolved.count, "record")) of earlier runs \(unresolved.count == 1 ? "was" : "were") sent without a final answer; Refund.search (\(from) … \(to)) found \(landed.count) in the ERP (not sent again); \(unresolved.count - landed.count) missing are sent again with this run's input"
         report.notes.append(message)
         emit("note: \(message)")
         return true

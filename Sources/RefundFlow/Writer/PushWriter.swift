@@ -122,7 +122,7 @@ final class PushWriter: RecordWriter {
         }
         if lateLines > 0 {
             summary.notes.append(
-                "\(lateLines) lines arrived after their refund's call had gone and were sent in a later call (the ERP updates that refund with them); sort the export by refund so that a refund's lines travel together")
+                "\(counted(lateLines, "line")) arrived after \(lateLines == 1 ? "its" : "their") refund's call had gone and \(lateLines == 1 ? "was" : "were") sent in a later call (the ERP updates that refund with them); sort the export by refund so that a refund's lines travel together")
         }
         try sink.finish(into: &summary)
         if let failure, summary.stopped == nil { throw failure }
