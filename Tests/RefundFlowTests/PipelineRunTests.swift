@@ -75,6 +75,22 @@ struct PipelineRunTests {
 
     static let columns = "rn,tid,oid,n,st,kind,ret,amt,nick,t,note\n"
 
+    @Test func negativeAmountsAndQuantitiesAreRejectedZeroIsNot() throws {
+        let csv = Self.columns + """
+            11,22,33,1,ok,,,-5.00,bob,2024-09-03 02:00:00,
+            12,22,34,-1,wait,,,5,amy,2024-09-03 02:00:00,
+            13,22,35,0,wait,,,0,cat,2024-09-03 02:00:00,
+            """
+        let out = try run(csv)
+        #expect(out.records.map { $0["refund_no"] as? String } == ["13"])
+        let errors = out.rejects.map { ($0["errors"] as? [[String: Any]] ?? []).map { "\($0["code"]!) \($0["field"]!): \($0["message"]!)" } }
+        #expect(errors == [
+            ["out_of_range refund_amount: refund_amount is negative (-5); refunds carry positive amounts",
+             "out_of_range actual_refund_amount: actual_refund_amount is negative (-5); refunds carry positive amounts"],
+            ["out_of_range num: num is negative (-1); refunds carry positive quantities"],
+        ])
+    }
+
     @Test func mapsCleansAndConverts() throws {
         let csv = Self.columns + """
             ="11",\t22\t,'33,,ok,exchange,Y,"¥1,234.5",bob,2024-09-03 02:00:00,"a\r\nb"

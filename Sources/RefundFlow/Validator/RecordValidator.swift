@@ -63,7 +63,7 @@ public struct RefundValidator: RecordValidator {
                     errors.append(
                         RowError(
                             code: .outOfRange, field: field.rawValue, value: amount.formatted(),
-                            message: "\(field.rawValue) is negative (\(amount.formatted())); refunds carry positive amounts",
+                            message: "\(field.rawValue) is negative (\(amount.formatted())); refunds carry positive \(field == .num ? "quantities" : "amounts")",
                             location: locate(field)))
                 }
             case .integer:
