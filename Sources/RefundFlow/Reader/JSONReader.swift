@@ -845,12 +845,12 @@ final class JSONParseBuffers {
     let scratch = ByteBuffer(capacity: 1024)
 }
 
-/// Parses one captured JSON record (an object) in memory into path → value fields.
 /// JSON's white space: space, tab, line feed, carriage return.
 @inline(__always) func isJSONSpace(_ byte: UInt8) -> Bool {
     byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
 }
 
+/// Parses one captured JSON record (an object) in memory into path → value fields.
 struct JSONRecordParser {
     let bytes: UnsafeBufferPointer<UInt8>
     let builder: KeyedRecordBuilder?
