@@ -707,6 +707,11 @@ struct XMLReaderTests {
         let error = #expect(throws: Diagnostic.self) { try readKeyed("<a><b/></a>", reader: xmlReader(Self.path), fields: []) }
         #expect(error?.code == "input.no_records_path")
         #expect(error?.message.contains("has 'a' at its root") == true)
+        // Pages gathered under one element: the note names the path that reads them, and it does.
+        let pages = "<pages>" + [1, 2].map { "<refunds_receive_get_response><refunds><refund><refund_id>\($0)</refund_id></refund></refunds></refunds_receive_get_response>" }.joined() + "</pages>"
+        let wrapped = #expect(throws: Diagnostic.self) { try readKeyed(pages, reader: xmlReader(Self.path), fields: []) }
+        #expect(wrapped?.notes.last == "if 'pages' wraps the responses (pages gathered into one document), add 'pages/\(Self.path)' to recordPath")
+        #expect(try readKeyed(pages, reader: xmlReader("pages/" + Self.path), fields: ["refund_id"]).rows.map(\.values) == [["1"], ["2"]])
         let empty = try readKeyed("<refunds_receive_get_response><total_results>0</total_results></refunds_receive_get_response>", reader: xmlReader(Self.path), fields: [])
         #expect(empty.rows.isEmpty)
         #expect(empty.summary.notes.first?.contains("no records in it") == true)

@@ -39,16 +39,21 @@ enum RecordPaths {
     static let hasNextKey = "has_next"
 
     /// The fatal error for a document with none of the paths: names the root it does have.
-    static func notFound(path: String, root: String?, _ paths: [[String]]) -> Diagnostic {
+    /// `nestsPaths`: a path may start below the root (XML, where an element that wraps the
+    /// responses holds them as its children), so the note shows such a path.
+    static func notFound(path: String, root: String?, _ paths: [[String]], nestsPaths: Bool = false) -> Diagnostic {
         let found = root.map { "has '\($0)' at its root" } ?? "is empty"
+        var notes = [
+            "check the pipeline's recordPath against the file, or whether the file is another API's response",
+            "recordPath may list several paths, one per kind of response; the document's root picks one",
+        ]
+        if nestsPaths, let root, let first = paths.first {
+            notes.append("if '\(root)' wraps the responses (pages gathered into one document), add '\(([root] + first).joined(separator: "/"))' to recordPath")
+        }
         return Diagnostic(
             code: "input.no_records_path",
             message: "'\(path)' \(found); the pipeline reads records at \(describe(paths)); no records were read",
-            location: SourceLocation(file: path, line: 1),
-            notes: [
-                "check the pipeline's recordPath against the file, or whether the file is another API's response",
-                "recordPath may list several paths, one per kind of response; the document's root picks one",
-            ])
+            location: SourceLocation(file: path, line: 1), notes: notes)
     }
 
     /// `recordPath: a/b/c`, or a list of such paths.

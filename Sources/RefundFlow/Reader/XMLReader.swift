@@ -94,7 +94,7 @@ public struct XMLReader: RecordReader {
             }
             if !document.walker.foundRecordPath {
                 guard let matched = document.walker.matchedPath else {
-                    guard documents > 1 else { throw RecordPaths.notFound(path: file.path, root: document.walker.root, options.recordPaths) }
+                    guard documents > 1 else { throw RecordPaths.notFound(path: file.path, root: document.walker.root, options.recordPaths, nestsPaths: true) }
                     builder.begin(line: firstLine, column: 0)
                     builder.addProblem(
                         .malformed, RecordPaths.otherDocument(format: "XML", root: document.walker.root, options.recordPaths),
