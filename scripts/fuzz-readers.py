@@ -36,7 +36,29 @@ SAMPLES = [
     ("taobao-top-refunds-jsonl.yaml", "top-refunds.jsonl"),
     ("taobao-top-refunds-json.yaml", "top-refunds.jsonl"),
     ("taobao-top-refunds-jsonl.yaml", "top-refunds.json"),
+    # Made from top-refunds.json (see `sample_bytes`): pages gathered into one array, one response
+    # per line, and responses pretty-printed one after another.
+    ("taobao-top-refunds-json.yaml", "top-refunds-pages.json"),
+    ("taobao-top-refunds-jsonl.yaml", "top-refunds-responses.jsonl"),
+    ("taobao-top-refunds-jsonl.yaml", "top-refunds-pretty-responses.jsonl"),
 ]
+
+
+def sample_bytes(name):
+    """A bundled sample's bytes, or one made from top-refunds.json by splitting it into pages."""
+    path = f"{ROOT}/pipelines/samples/{name}"
+    if os.path.exists(path):
+        return open(path, "rb").read()
+    refunds = json.load(open(f"{ROOT}/pipelines/samples/top-refunds.json", encoding="utf-8"))["refunds_receive_get_response"]["refunds"]["refund"]
+    pages = [{"refunds_receive_get_response": {"refunds": {"refund": refunds[start:start + 4]}, "total_results": len(refunds)}}
+             for start in range(0, len(refunds), 4)]
+    if name == "top-refunds-pages.json":
+        text = json.dumps(pages, ensure_ascii=False, indent=1)
+    elif name == "top-refunds-responses.jsonl":
+        text = "".join(json.dumps(page, ensure_ascii=False) + "\n" for page in pages)
+    else:
+        text = "".join(json.dumps(page, ensure_ascii=False, indent=2) + "\n" for page in pages)
+    return text.encode("utf-8")
 TOKENS = [b'"', b",", b"\n", b"\r", b"\r\n", b"\t", b"\\", b"\\u", b"\\ud800", b"{", b"}", b"[", b"]", b"<", b">", b"</",
           b"&", b"&amp;", b"&#0;", b"&#xD800;", b"<![CDATA[", b"]]>", b"<!--", b"-->", b"\x00", b"\xff", b"\xef\xbb\xbf",
           b"\xe4", b"9" * 30, b"-", b".", b"e", b"1e999", b'="', b"\xc2\xa0", b"null", b"true",
@@ -112,7 +134,7 @@ def main():
     failures = 0
     for number in range(runs):
         pipeline, sample = rnd.choice(SAMPLES)
-        data = mutate(rnd, open(f"{ROOT}/pipelines/samples/{sample}", "rb").read())
+        data = mutate(rnd, sample_bytes(sample))
         extension = sample.rsplit(".", 1)[1]
         path, out = f"{work}/in.{extension}", f"{work}/out"
         shutil.rmtree(out, ignore_errors=True)

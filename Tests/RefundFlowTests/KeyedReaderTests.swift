@@ -197,8 +197,8 @@ struct JSONReaderTests {
         let pretty = "{\n  \"refunds_receive_get_response\": {\"refunds\": {\"refund\": [{\"refund_id\": 4}]}}\n}\n{\n  \"refund_id\": 5\n}\n"
         let result = try readKeyed(pretty, reader: JSONReader(options: options), fields: ["refund_id"])
         #expect(result.rows.map(\.values) == [["4"], ["5"]])
-        // Re-fed on one line each (line breaks in JSON are white space): the file is JSON Lines.
-        #expect(result.rows.map(\.source) == [#"{"refund_id": 4}"#, "{   \"refund_id\": 5 }"])
+        // Re-fed as written: a re-feed file of them is read as pretty-printed objects again.
+        #expect(result.rows.map(\.source) == [#"{"refund_id": 4}"#, "{\n  \"refund_id\": 5\n}"])
         #expect(result.rows.allSatisfy { $0.problems.isEmpty })
     }
 
@@ -331,6 +331,13 @@ struct JSONReaderTests {
         #expect(result.rows[2].line == 4)
         #expect(result.summary.truncated?.contains("line 4, column 1") == true)
         #expect(result.summary.bytes == text.utf8.count)
+        // A trailing comma: one reject for the break, saying what is missing (no empty record
+        // before it, which a re-feed file would have written back as nothing).
+        let trailing = try readKeyed("[{\"a\":\"1\"},\n]", reader: jsonReader(), fields: ["a"])
+        #expect(trailing.rows.map(\.values) == [["1"], [nil]])
+        #expect(trailing.rows[1].problems.map(\.message) == ["invalid JSON: expected a value but found ']'; nothing after this point was read"])
+        #expect(trailing.rows[1].source == nil)
+        #expect(trailing.summary.truncated?.contains("line 2, column 1") == true)
     }
 
     /// A corrupt or hostile file cannot exhaust the stack: a record nested past the limit is a

@@ -107,9 +107,8 @@ public struct JSONReader: RecordReader {
         var emptyResponses = 0
         if try stream.peekFirstLine().filter({ $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) == [UInt8(ascii: "{")] {
             // A line that is `{` alone: objects written over several lines each (pretty-printed,
-            // as `jq` writes them without -c), read one after another like lines. A rejected one
-            // is re-fed on one line: the re-feed file is plain JSON Lines.
-            builder.sourceOnOneLine = true
+            // as `jq` writes them without -c), read one after another like lines. A rejected one is
+            // re-fed as written (over several lines too): the re-feed file is read the same way.
             var objects = 0
             while let next = try stream.skipSpace() {
                 guard next == UInt8(ascii: "{") else { throw stream.error("expected another JSON object (the file holds pretty-printed objects one after another)") }
@@ -406,6 +405,7 @@ public struct JSONReader: RecordReader {
         while true {
             let key = try stream.readKey()
             try stream.expect(UInt8(ascii: ":"))
+            var consumed = false  // the value was read here already
             if depth == 0 {
                 if key == "error_response" {
                     let value = try stream.captureValue()
@@ -417,11 +417,14 @@ public struct JSONReader: RecordReader {
                     try builder.deliver(to: &sink)
                     stream.noteMissingPage(error)
                     walk.wasErrorResponse = true
+                    consumed = true
                 }
                 if walk.firstKey == nil { walk.firstKey = key }
                 if walk.path == nil { walk.path = RecordPaths.path(forRoot: key.utf8, in: options.recordPaths) }
             }
-            if let path = walk.path, depth < path.count, key == path[depth] {
+            if consumed {
+                // The error response's value, read above.
+            } else if let path = walk.path, depth < path.count, key == path[depth] {
                 walk.reached = max(walk.reached, depth + 1)
                 let isLast = depth == path.count - 1
                 let next = try stream.peekNonSpace()
@@ -781,6 +784,10 @@ final class JSONStream {
             }
             index += 1
             if depth == 0 && !inString { break }
+        }
+        if index == start {
+            // A closing bracket or a comma where a value belongs (`[1,]`, `{"a":}`): no value at all.
+            throw JSONSyntaxError(message: "expected a value but found '\(Character(UnicodeScalar(first)))'", line: valueLine, column: valueColumn)
         }
         let captured = Captured(
             bytes: UnsafeBufferPointer(start: buffer.baseAddress!.assumingMemoryBound(to: UInt8.self) + start, count: index - start),

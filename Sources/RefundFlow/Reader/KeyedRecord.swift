@@ -106,9 +106,6 @@ final class KeyedRecordBuilder {
     /// XML record element). For `rawBytes` and the re-feed file.
     var source: UnsafeBufferPointer<UInt8>?
     var dumpSource: (() -> [UInt8]?)?
-    /// The source text's line breaks become spaces (a JSON object written over several lines,
-    /// re-fed as a line of JSON Lines; in JSON they can only be white space).
-    var sourceOnOneLine = false
     /// How this file's re-feed file is put together (`SourceRow.refeedFormat`).
     var sourceFormat: RefeedFormat?
 
@@ -304,10 +301,7 @@ struct KeyedRow: SourceRow {
         }
     }
 
-    func rawBytes() -> [UInt8]? {
-        guard let source = builder.source else { return builder.dumpSource?() }
-        return builder.sourceOnOneLine ? source.map { $0 == 0x0A || $0 == 0x0D ? 0x20 : $0 } : Array(source)
-    }
+    func rawBytes() -> [UInt8]? { builder.source.map(Array.init) ?? builder.dumpSource?() }
 
     func refeedFormat() -> RefeedFormat? { builder.sourceFormat }
 }
