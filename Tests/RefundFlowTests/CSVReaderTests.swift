@@ -281,6 +281,10 @@ struct CSVReaderTests {
         #expect(format("<tables>") == "XML")
         #expect(format("<HTML>") == "HTML")
         #expect(format("<refunds_receive_get_response>") == "XML")
+        // A JSON record's broken tail (`":` never follows a closing quote in CSV): unsure, not CSV.
+        #expect(format("123, \"alipay_no\": \"2024\"}") == nil)
+        #expect(format("\"a\",\"b\":c") == nil)
+        #expect(format("\"a\",\"b\"") == "CSV")
     }
 
     /// The ".xls" that is an HTML table (old seller-center and script exports) says how to save it as CSV.

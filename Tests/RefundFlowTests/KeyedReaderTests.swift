@@ -265,6 +265,12 @@ struct JSONReaderTests {
         let mangled = try readKeyed("null{\"a\":\"1\",\"b\":2}\n{\"a\":\"2\"}\n", reader: jsonReader(.lines), fields: ["a"])
         #expect(mangled.rows.map(\.values) == [[nil], ["2"]])
         #expect(mangled.rows[0].problems.first?.code == .malformed)
+        // Or the tail of a record with no `{` left (a re-feed file of such lines starts so), or
+        // a first line CSV-like in every way with objects on the lines after it.
+        let tail = try readKeyed("123, \"b\": \"x\"}\n123, \"b\": \"y\"}\n", reader: jsonReader(.lines), fields: ["a"])
+        #expect(tail.rows.map { $0.problems.first?.code } == [.malformed, .malformed])
+        let commas = try readKeyed("1,2,3\n{\"a\":\"2\"}\n", reader: jsonReader(.lines), fields: ["a"])
+        #expect(commas.rows.map(\.values) == [[nil], ["2"]])
     }
 
     @Test func theExpectedResponseWithoutRecordsIsZeroRecordsNotAnError() throws {

@@ -556,9 +556,10 @@ struct PipelineRunTests {
         #expect(try Fixtures.read(shared + "/rejects/notes.txt") == "mine")
     }
 
-    /// A JSON document's rejected record objects are re-fed as an array of them, which the same
-    /// pipeline reads; pages one after another end up in the one array.
-    @Test func rejectedRecordsOfAJSONDocumentAreWrittenBackAsAnArray() throws {
+    /// A JSON document's rejected record objects are re-fed in a response of the same kind (at
+    /// the same record path), which the same pipeline reads; pages one after another end up in
+    /// the one response. Records of a top-level array go back into an array.
+    @Test func rejectedRecordsOfAJSONDocumentAreWrittenBackInAResponse() throws {
         let good = #"{"refund_id":1,"tid":2,"oid":3,"status":"SUCCESS","refund_fee":"1.00","num":1,"price":"1.00","title":"t","buyer_nick":"b","created":"2024-09-01 10:00:00","refund_phase":"onsale","has_good_return":false}"#
         let badMoney = good.replacingOccurrences(of: #""refund_id":1,"#, with: #""refund_id":4,"#).replacingOccurrences(of: #""1.00","num""#, with: #""12,50","num""#)
         let noNick = "{\n  " + good.dropFirst().replacingOccurrences(of: #""refund_id":1,"#, with: #""refund_id":5,"#).replacingOccurrences(of: #""buyer_nick":"b","#, with: "")
@@ -569,11 +570,17 @@ struct PipelineRunTests {
         let report = try Pipeline(definition).run(RunOptions(inputs: [directory + "/in.json"], outputDirectory: directory + "/out")) { _ in }
         #expect(report.counts.rejected == 2)
         let written = try Fixtures.read(directory + "/out/rejects/in.json")
-        #expect(written == "[\n" + badMoney + ",\n" + noNick + "\n]\n")
+        #expect(written == #"{"refunds_receive_get_response":{"refunds":{"refund":["# + "\n" + badMoney + ",\n" + noNick + "\n]}}}\n")
         let again = try Pipeline(definition).run(RunOptions(inputs: [directory + "/out/rejects/in.json"], outputDirectory: directory + "/again")) { _ in }
         #expect(again.counts.rejected == 2)
         #expect(again.counts.valid == 0)
         #expect(try Fixtures.read(directory + "/again/rejects/in.json") == written)
+        // A top-level array of records: an array again.
+        try Fixtures.write("[" + good.replacingOccurrences(of: #""refund_id":1,"#, with: #""refund_id":9,"#) + ",\n" + badMoney + "]", to: directory + "/array.json")
+        _ = try Pipeline(definition).run(RunOptions(inputs: [directory + "/array.json"], outputDirectory: directory + "/out-array")) { _ in }
+        #expect(try Fixtures.read(directory + "/out-array/rejects/array.json") == "[\n" + badMoney + "\n]\n")
+        // Names with quotes or backslashes are escaped in the response's keys.
+        #expect(String(decoding: RefeedFormat.jsonDocument(recordPath: ["a\"b", "c\\d"]).lead, as: UTF8.self) == #"{"a\"b":{"c\\d":["# + "\n")
     }
 
     /// An XML document's rejected record elements are written back as libxml2 writes them, in a

@@ -57,7 +57,11 @@ public struct JSONReader: RecordReader {
         try sink.begin(file: file, shape: SourceShape(availableFields: nil, location: nil))
         do {
             try stream.skipByteOrderMark()
-            if let refusal = StartOfInput.refusal(path: file.path, firstLine: try stream.peekFirstLine(), expected: "JSON", reader: "json") {
+            if let refusal = StartOfInput.refusal(path: file.path, firstLine: try stream.peekFirstLine(), expected: "JSON", reader: "json"),
+                try !stream.laterLineStartsAnObject()
+            {
+                // (Lines after it that are objects: JSON Lines whose first line broke, or a re-feed
+                // file that starts with a broken line. Read it; that line is a reject.)
                 throw refusal
             }
             if stream.bytesHandedOut == 0 {
@@ -268,6 +272,7 @@ public struct JSONReader: RecordReader {
                 guard !options.recordPaths.isEmpty, try stream.peekNonSpace() == UInt8(ascii: "{"),
                     RecordPaths.path(forRoot: try stream.peekFirstKey(), in: options.recordPaths) != nil
                 else {
+                    builder.sourceFormat = .jsonArray  // a page before may have set its own
                     try readRecord(try stream.captureValue(), stream, builder, &sink)
                     return
                 }
@@ -334,7 +339,8 @@ public struct JSONReader: RecordReader {
         guard !options.recordPaths.isEmpty else {
             throw Diagnostic(code: "input.json_shape", message: "a JSON document needs 'recordPath' to say where the records are")
         }
-        // Rejected record objects are re-fed as an array of them, which the same pipeline reads.
+        // Rejected record objects are re-fed in a response of the kind they came from (set when
+        // the walk finds its record path).
         builder.sourceFormat = .jsonArray
         var documents = 0
         var empty: [[String]] = []
@@ -420,7 +426,10 @@ public struct JSONReader: RecordReader {
                     consumed = true
                 }
                 if walk.firstKey == nil { walk.firstKey = key }
-                if walk.path == nil { walk.path = RecordPaths.path(forRoot: key.utf8, in: options.recordPaths) }
+                if walk.path == nil, let path = RecordPaths.path(forRoot: key.utf8, in: options.recordPaths) {
+                    walk.path = path
+                    builder.sourceFormat = .jsonDocument(recordPath: path)  // rejected records go back into such a response
+                }
             }
             if consumed {
                 // The error response's value, read above.
@@ -639,6 +648,20 @@ final class JSONStream {
             index += 1
         }
         return bytes
+    }
+
+    /// Whether a line after the first, among the next 64 KiB, starts with `{"` (after spaces):
+    /// nothing is consumed.
+    func laterLineStartsAnObject() throws -> Bool {
+        while end - start < 1 << 16, try fill() {}
+        var index = start
+        while index < end {
+            guard let lineEnd = (index..<end).first(where: { buffer[$0] == 0x0A }) else { return false }
+            index = lineEnd + 1
+            while index < end, buffer[index] == 0x20 || buffer[index] == 0x09 { index += 1 }
+            if index + 1 < end, buffer[index] == UInt8(ascii: "{"), buffer[index + 1] == UInt8(ascii: "\"") { return true }
+        }
+        return false
     }
 
     /// The first key of the object that starts here (after white space), when it is a plain one

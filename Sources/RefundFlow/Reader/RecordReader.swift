@@ -95,6 +95,18 @@ public struct RefeedFormat: Sendable, Hashable {
     static let jsonLines = RefeedFormat(lead: [])
     /// A JSON array of the record objects, which a JSON pipeline reads as records.
     static let jsonArray = RefeedFormat(lead: Array("[\n".utf8), separator: Array(",\n".utf8), trailer: Array("\n]\n".utf8), endsLines: false)
+
+    /// A response document with the record objects in a list at `recordPath`
+    /// (`{"a":{"b":{"c":[…]}}}`): read where they were read, inside a response, so a record that
+    /// looks like a response itself stays a record.
+    static func jsonDocument(recordPath: [String]) -> RefeedFormat {
+        let keys = recordPath.map { name in
+            "\"" + name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\":"
+        }
+        return RefeedFormat(
+            lead: Array((keys.map { "{" + $0 }.joined() + "[\n").utf8), separator: Array(",\n".utf8),
+            trailer: Array(("\n]" + String(repeating: "}", count: recordPath.count) + "\n").utf8), endsLines: false)
+    }
 }
 
 /// What a reader learned about the file's shape before the first record.
@@ -596,9 +608,12 @@ enum StartOfInput {
         case UInt8(ascii: "[") where next == nil || "{[\"]-0123456789tfn".utf8.contains(next!):
             return "JSON"
         default:
-            // A line holding `{"` is JSON whose start broke (a JSON Lines file's first line cut
-            // or mangled), not CSV: the reader rejects that line and reads the others.
-            if bytes.indices.dropLast().contains(where: { bytes[$0] == UInt8(ascii: "{") && bytes[$0 + 1] == UInt8(ascii: "\"") }) { return nil }
+            // A line holding `{"` or `":` is JSON whose start broke (a JSON Lines file's first
+            // line cut or mangled, or a re-feed file of such lines), not CSV: the reader rejects
+            // that line and reads the others. (In CSV a closing quote is followed by a delimiter.)
+            if bytes.indices.dropLast().contains(where: {
+                (bytes[$0] == UInt8(ascii: "{") && bytes[$0 + 1] == UInt8(ascii: "\"")) || (bytes[$0] == UInt8(ascii: "\"") && bytes[$0 + 1] == UInt8(ascii: ":"))
+            }) { return nil }
             return bytes.contains { $0 == UInt8(ascii: ",") || $0 == 0x09 || $0 == UInt8(ascii: ";") } ? "CSV" : nil
         }
     }
