@@ -4,7 +4,9 @@
     scripts/fuzz-readers.py [SEED] [RUNS] [BINARY]     (default: 1, 200, .build/debug/refundflow)
 
 Each run takes one of the bundled sample exports (CSV in UTF-8 or GBK, TOP XML, JSON, JSON
-Lines; JSON given to the JSON Lines pipeline and the other way round too), mutates it a few times
+Lines; JSON given to the JSON Lines pipeline and the other way round too; and, made from the JSON
+sample, its pages collected into one array, one response per line, and pretty-printed responses
+one after another), mutates it a few times
 (a byte changed; a quote, delimiter, line break, bracket, entity, CDATA, NUL, BOM, bad UTF-8 byte,
 DOCTYPE or long number inserted; a span deleted, repeated or copied elsewhere; the file cut
 short) and runs `refundflow run --dry-run` on it. Every run must:
