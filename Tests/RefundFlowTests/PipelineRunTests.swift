@@ -75,6 +75,25 @@ struct PipelineRunTests {
 
     static let columns = "rn,tid,oid,n,st,kind,ret,amt,nick,t,note\n"
 
+    @Test func aFieldNoRecordHasIsOneNoteWithThePipelinesHint() throws {
+        // Every row lacks the buyer nick: besides an error per row, one note says the export lacks it.
+        let csv = Self.columns + "11,22,33,1,ok,,,5,,2024-09-03 02:00:00,\n12,22,34,1,ok,,,5,,2024-09-03 02:00:00,\n"
+        let pipeline = Self.header + Self.fields.replacingOccurrences(of: "buyer_nick: nick", with: "buyer_nick: { from: nick, missingHint: \"export the nick too\" }")
+        let out = try run(csv, pipeline: pipeline)
+        #expect(out.report.counts.rejected == 2)
+        #expect(out.report.inputs.first?.notes == ["'\(out.report.inputs[0].path)': no record has a value for buyer_nick (all 2 were rejected for it): the export lacks it; export the nick too"])
+        // One record with it: no such note.
+        let some = try run(csv.replacingOccurrences(of: ",5,,2024-09-03 02:00:00,\n12", with: ",5,bob,2024-09-03 02:00:00,\n12"), pipeline: pipeline)
+        #expect(some.report.inputs.first?.notes.isEmpty == true)
+        // The TOP pipelines name what a list call's export lacks: num, from the detail call.
+        let directory = try Fixtures.temporaryDirectory()
+        let refund = #"{"refund_id":1,"tid":2,"oid":3,"status":"SUCCESS","refund_fee":"1.00","title":"t","buyer_nick":"b","created":"2024-09-01 10:00:00","refund_phase":"onsale","has_good_return":false}"#
+        try Fixtures.write(refund + "\n" + refund.replacingOccurrences(of: #""oid":3"#, with: #""oid":4"#) + "\n", to: directory + "/list.jsonl")
+        let definition = try PipelineLoader.load(path: Fixtures.packageRoot + "/pipelines/taobao-top-refunds-jsonl.yaml", variables: ["shop_no": "S1"])
+        let report = try Pipeline(definition).run(RunOptions(inputs: [directory + "/list.jsonl"], outputDirectory: directory + "/out")) { _ in }
+        #expect(report.inputs.first?.notes.first?.contains("no record has a value for num (all 2 were rejected for it): the export lacks it; taobao.refunds.receive.get does not return num") == true)
+    }
+
     @Test func negativeAmountsAndQuantitiesAreRejectedZeroIsNot() throws {
         let csv = Self.columns + """
             11,22,33,1,ok,,,-5.00,bob,2024-09-03 02:00:00,

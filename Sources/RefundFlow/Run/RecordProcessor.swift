@@ -26,6 +26,9 @@ struct RecordProcessor: RecordSink {
     private var inputs: [InputReport] = []
     private var printed = 0
     private var missingColumnWarnings: [String] = []  // this file's, for the report's input notes
+    /// This file's records rejected as missing each field: when that is every record, the file
+    /// lacks the field, and one note says so (with the pipeline's hint) rather than only N errors.
+    private var missingInFile: [String: Int] = [:]
     private var paging = ResponsePaging()  // what the run's API responses say of their query
     private var unknownValues = UnknownValueTally()
     private var unprinted = 0  // diagnostics past maxPrinted: counted, and the end says so
@@ -72,6 +75,7 @@ struct RecordProcessor: RecordSink {
         currentFile = file
         fileCounts = RunCounts()
         missingColumnWarnings = []
+        missingInFile = [:]
         mapper.prepare(availableFields: shape.availableFields)
         locateFields(available: shape.availableFields)
         guard let available = shape.availableFields else { return }
@@ -210,6 +214,9 @@ struct RecordProcessor: RecordSink {
         let mapped = structural ? nil : record  // a structural reject was never mapped
         counts.addRejected(errors, structural: structural, record: mapped)
         for error in errors where error.code == .unknownValue { unknownValues.add(error) }
+        for (index, error) in errors.enumerated() where error.code == .missing {
+            if let field = error.field, !errors[..<index].contains(where: { $0.code == .missing && $0.field == field }) { missingInFile[field, default: 0] += 1 }
+        }
         fileCounts.addRejected(errors, structural: structural, record: mapped)
         progress?.rejected.add(1, ordering: .relaxed)
         line.removeAll()
@@ -286,6 +293,14 @@ struct RecordProcessor: RecordSink {
             input.sha256 = (try? fileSHA256(file.path)) ?? ""
         }
         input.notes += missingColumnWarnings
+        if fileCounts.read > 1 {
+            for field in missingInFile.keys.sorted() where missingInFile[field] == fileCounts.read {
+                var note = "'\(file.path)': no record has a value for \(field) (all \(fileCounts.read) were rejected for it): the export lacks it"
+                if let hint = definition.fields.first(where: { $0.field.rawValue == field })?.missingHint { note += "; \(hint)" }
+                emit("note: \(note)")
+                input.notes.append(note)
+            }
+        }
         let delivered = summary?.records ?? fileCounts.read
         counts.delivered += delivered
         fileCounts.delivered = delivered
