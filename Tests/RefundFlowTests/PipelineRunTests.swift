@@ -94,6 +94,22 @@ struct PipelineRunTests {
         #expect(report.inputs.first?.notes.first?.contains("no record has a value for num (all 2 were rejected for it): the export lacks it; taobao.refunds.receive.get does not return num") == true)
     }
 
+    @Test func idsThatAllEndInZerosAreAWarningThatTheirDigitsWereLost() throws {
+        // Excel kept 15 significant digits of each tid: every one ends in 0000.
+        let rows = (1...12).map { "\($0),30501234567890\(100 + $0)0000,\(40 + $0),1,ok,,,5,bob,2024-09-03 02:00:00,\n" }
+        let out = try run(Self.columns + rows.joined())
+        #expect(out.report.counts.valid == 12)
+        let path = out.report.inputs[0].path
+        #expect(out.report.inputs[0].notes == [
+            "'\(path)': every long tid of the file (all 12, from this line on) ends in 00: their last digits were lost (a number type of 15–17 digits rounded them), so these ids are wrong; in Excel, format the id columns as text before saving (or export the CSV again without opening it in Excel), and run again"
+        ])
+        // One real id among them, or fewer than ten long ids: nothing to say.
+        let real = try run(Self.columns + rows.joined() + "13,3050123456789012345,53,1,ok,,,5,bob,2024-09-03 02:00:00,\n")
+        #expect(real.report.inputs[0].notes.isEmpty)
+        let few = try run(Self.columns + rows.prefix(9).joined())
+        #expect(few.report.inputs[0].notes.isEmpty)
+    }
+
     @Test func negativeAmountsAndQuantitiesAreRejectedZeroIsNot() throws {
         let csv = Self.columns + """
             11,22,33,1,ok,,,-5.00,bob,2024-09-03 02:00:00,

@@ -29,6 +29,7 @@ struct RecordProcessor: RecordSink {
     /// This file's records rejected as missing each field: when that is every record, the file
     /// lacks the field, and one note says so (with the pipeline's hint) rather than only N errors.
     private var missingInFile: [String: Int] = [:]
+    private var lostIdDigits = LostIdDigits()  // this file's valid ids, rounded by a number type?
     private var paging = ResponsePaging()  // what the run's API responses say of their query
     private var unknownValues = UnknownValueTally()
     private var unprinted = 0  // diagnostics past maxPrinted: counted, and the end says so
@@ -76,6 +77,7 @@ struct RecordProcessor: RecordSink {
         fileCounts = RunCounts()
         missingColumnWarnings = []
         missingInFile = [:]
+        lostIdDigits = LostIdDigits()
         mapper.prepare(availableFields: shape.availableFields)
         locateFields(available: shape.availableFields)
         guard let available = shape.availableFields else { return }
@@ -158,6 +160,7 @@ struct RecordProcessor: RecordSink {
                     location: SourceLocation(file: row.origin.file, line: row.origin.line)))
         }
         if errors.isEmpty {
+            lostIdDigits.add(record, line: row.origin.line)
             try accept()
         } else {
             try reject(row)
@@ -293,6 +296,10 @@ struct RecordProcessor: RecordSink {
             input.sha256 = (try? fileSHA256(file.path)) ?? ""
         }
         input.notes += missingColumnWarnings
+        for warning in lostIdDigits.warnings(csv: definition.reader.name == "csv") {
+            emit("\(file.path):\(warning.line): warning: \(warning.message) [input.ids_lost_digits]")
+            input.notes.append("'\(file.path)': \(warning.message)")
+        }
         if fileCounts.read > 1 {
             for field in missingInFile.keys.sorted() where missingInFile[field] == fileCounts.read {
                 var note = "'\(file.path)': no record has a value for \(field) (all \(fileCounts.read) were rejected for it): the export lacks it"
