@@ -195,18 +195,8 @@ public struct JSONReader: RecordReader {
 
     /// The first key of an object's text, when it is a plain one (`{"name":`), else empty.
     private static func firstKey(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
-        var index = 0
-        // JSON's white space: a pretty-printed object has a line end after its `{`.
-        func skipSpace() { while index < bytes.count, isJSONSpace(bytes[index]) { index += 1 } }
-        skipSpace()
-        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return UnsafeBufferPointer(rebasing: bytes[0..<0]) }
-        index += 1
-        skipSpace()
-        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return UnsafeBufferPointer(rebasing: bytes[0..<0]) }
-        let start = index + 1
-        var end = start
-        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\") { end += 1 }
-        return UnsafeBufferPointer(rebasing: bytes[start..<end])
+        guard case .key(let range) = FirstKey.scan(bytes) else { return UnsafeBufferPointer(rebasing: bytes[0..<0]) }
+        return UnsafeBufferPointer(rebasing: bytes[range])
     }
 
     /// Delivers the records a parsed response holds at `path`: one object there, or each element
@@ -667,19 +657,16 @@ final class JSONStream {
     /// The first key of the object that starts here (after white space), when it is a plain one
     /// (`{"name":`), else empty. Nothing but the white space before the object is consumed.
     func peekFirstKey() throws -> [UInt8] {
-        guard try skipSpace() == UInt8(ascii: "{") else { return [] }
+        guard try skipSpace() != nil else { return [] }
         while true {
-            var index = start + 1
-            while index < end, isJSONSpace(buffer[index]) { index += 1 }
-            if index < end {
-                guard buffer[index] == UInt8(ascii: "\"") else { return [] }
-                let keyStart = index + 1
-                var keyEnd = keyStart
-                while keyEnd < end, buffer[keyEnd] != UInt8(ascii: "\""), buffer[keyEnd] != UInt8(ascii: "\\") { keyEnd += 1 }
-                if keyEnd < end { return Array(buffer[keyStart..<keyEnd]) }
+            let window = UnsafeBufferPointer(start: buffer.baseAddress!.assumingMemoryBound(to: UInt8.self) + start, count: end - start)
+            switch FirstKey.scan(window) {
+            case .key(let range): return Array(window[range])
+            case .none: return []
+            case .incomplete:
+                // Not all here yet: read more (the bytes from `start` on are kept), a few KiB at most.
+                guard end - start < 4096, try fill() else { return [] }
             }
-            // Not all here yet: read more (the bytes from `start` on are kept), a few KiB at most.
-            guard end - start < 4096, try fill() else { return [] }
         }
     }
 
@@ -878,6 +865,32 @@ final class JSONParseBuffers {
 /// JSON's white space: space, tab, line feed, carriage return.
 @inline(__always) func isJSONSpace(_ byte: UInt8) -> Bool {
     byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
+}
+
+/// The first key of an object's text (`{"name":`, after JSON white space: a pretty-printed
+/// object has a line end after its `{`), for telling a whole response from a record.
+enum FirstKey {
+    case key(Range<Int>)
+    /// Not an object, or its first key is not a plain string.
+    case none
+    /// The text ends before the key does.
+    case incomplete
+
+    static func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> FirstKey {
+        var index = 0
+        func skipSpace() { while index < bytes.count, isJSONSpace(bytes[index]) { index += 1 } }
+        skipSpace()
+        guard index < bytes.count else { return .incomplete }
+        guard bytes[index] == UInt8(ascii: "{") else { return .none }
+        index += 1
+        skipSpace()
+        guard index < bytes.count else { return .incomplete }
+        guard bytes[index] == UInt8(ascii: "\"") else { return .none }
+        let start = index + 1
+        var end = start
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\") { end += 1 }
+        return end < bytes.count ? .key(start..<end) : .incomplete
+    }
 }
 
 /// Parses one captured JSON record (an object) in memory into path → value fields.
