@@ -542,6 +542,47 @@ struct PipelineRunTests {
     /// JSON Lines: a rejected line that is a record itself is written back as it is; a rejected
     /// record of a response line (the line holds good records too) as its object alone, on a line
     /// of its own; duplicates are not.
+    /// A list or nested fields where the pipeline reads one value (`"refund_fee": [1]`, an
+    /// exporter's `{"text": …}`, `<refund_fee><amount>…`) is said as such at its place, with the
+    /// path that would read it; it is not "missing", and an optional field does not lose it.
+    @Test func aListOrNestedFieldsWhereAValueIsReadIsSaidNotCalledMissing() throws {
+        let good = #"{"refund_id":1,"tid":2,"oid":3,"status":"SUCCESS","refund_fee":"1.00","num":1,"price":"1.00","title":"t","buyer_nick":"b","created":"2024-09-01 10:00:00","refund_phase":"onsale","has_good_return":false}"#
+        let list = good.replacingOccurrences(of: #""oid":3"#, with: #""oid":4"#).replacingOccurrences(of: #""refund_fee":"1.00""#, with: #""refund_fee":["1.00"]"#)
+        let nested = good.replacingOccurrences(of: #""oid":3"#, with: #""oid":5"#).replacingOccurrences(of: #","has_good_return""#, with: #","desc":{"text":"broken lid"},"has_good_return""#)
+        let withAttribute = good.replacingOccurrences(of: #""oid":3"#, with: #""oid":6"#)
+        let inCondition = good.replacingOccurrences(of: #""oid":3"#, with: #""oid":7"#).replacingOccurrences(of: #""has_good_return":false"#, with: #""has_good_return":{"value":true}"#)
+        let directory = try Fixtures.temporaryDirectory()
+        try Fixtures.write([good, list, nested, withAttribute, inCondition].joined(separator: "\n") + "\n", to: directory + "/in.jsonl")
+        let definition = try PipelineLoader.load(path: Fixtures.packageRoot + "/pipelines/taobao-top-refunds-jsonl.yaml", variables: ["shop_no": "S1"])
+        let report = try Pipeline(definition).run(RunOptions(inputs: [directory + "/in.jsonl"], outputDirectory: directory + "/out")) { _ in }
+        #expect(report.counts.valid == 2)
+        let rejects = try Fixtures.jsonLines(directory + "/out/rejects.jsonl")
+        let errors = rejects.map { ($0["errors"] as? [[String: Any]] ?? []).map { "\($0["code"]!) \($0["line"]!):\($0["column"]!) \($0["message"]!)" } }
+        // At the value inside: the list's element, the nested field's value.
+        let listColumn = list.utf8.distance(from: list.startIndex, to: list.range(of: #"["1.00"]"#)!.lowerBound) + 2
+        let nestedColumn = nested.utf8.distance(from: nested.startIndex, to: nested.range(of: #""broken lid""#)!.lowerBound) + 1
+        #expect(errors == [
+            ["malformed 2:\(listColumn) refund_amount: 'refund_fee' is a list here ('refund_fee/0' is '1.00'), not one value; export it as a plain value, or point the field's 'from' in the pipeline at the part meant (e.g. 'refund_fee/0')",
+             "malformed 2:\(listColumn) actual_refund_amount: 'refund_fee' is a list here ('refund_fee/0' is '1.00'), not one value; export it as a plain value, or point the field's 'from' in the pipeline at the part meant (e.g. 'refund_fee/0')"],
+            ["malformed 3:\(nestedColumn) remark: 'desc' holds nested fields here ('desc/text' is 'broken lid'), not one value; export it as a plain value, or point the field's 'from' in the pipeline at the part meant (e.g. 'desc/text')"],
+            // A condition reading it would decide wrong (here: goods returned or not).
+            ["malformed 5:\(inCondition.utf8.count - 5) type: 'has_good_return', which a condition of type reads, holds nested fields here ('has_good_return/value' is 'true'), not one value; export it as a plain value, or point the condition's 'field' in the pipeline at the part meant (e.g. 'has_good_return/value')"],
+        ])
+        // XML: an element with child elements is nested fields; an attribute beside a value is not.
+        let xml = """
+            <refunds_receive_get_response><refunds><refund><refund_id>1</refund_id><tid>2</tid><oid>3</oid><status>SUCCESS</status><refund_fee currency="CNY">1.00</refund_fee><num>1</num><title>t</title><buyer_nick>b</buyer_nick><created>2024-09-01 10:00:00</created><refund_phase>onsale</refund_phase><has_good_return>false</has_good_return></refund>
+            <refund><refund_id>1</refund_id><tid>2</tid><oid>4</oid><status>SUCCESS</status><refund_fee><amount>1.00</amount></refund_fee><num>1</num><title>t</title><buyer_nick>b</buyer_nick><created>2024-09-01 10:00:00</created><refund_phase>onsale</refund_phase><has_good_return>false</has_good_return></refund></refunds></refunds_receive_get_response>
+            """
+        try Fixtures.write(xml, to: directory + "/in.xml")
+        let xmlPipeline = try PipelineLoader.load(path: Fixtures.packageRoot + "/pipelines/taobao-top-refunds-xml.yaml", variables: ["shop_no": "S1"])
+        let xmlReport = try Pipeline(xmlPipeline).run(RunOptions(inputs: [directory + "/in.xml"], outputDirectory: directory + "/xml")) { _ in }
+        #expect(xmlReport.counts.valid == 1)
+        let xmlRejects = try Fixtures.jsonLines(directory + "/xml/rejects.jsonl")
+        let messages = (xmlRejects.first?["errors"] as? [[String: Any]] ?? []).map { "\($0["line"]!) \($0["message"]!)" }
+        #expect(messages.first == "2 refund_amount: 'refund_fee' holds nested fields here ('refund_fee/amount' is '1.00'), not one value; export it as a plain value, or point the field's 'from' in the pipeline at the part meant (e.g. 'refund_fee/amount')")
+        #expect(messages.count == 2)
+    }
+
     @Test func rejectedJSONLinesAreWrittenBackWhenTheLineIsTheRecord() throws {
         let good = #"{"refund_id":1,"tid":2,"oid":3,"status":"SUCCESS","refund_fee":"1.00","num":1,"price":"1.00","title":"t","buyer_nick":"b","created":"2024-09-01 10:00:00","refund_phase":"onsale","has_good_return":false}"#
         let badMoney = good.replacingOccurrences(of: #""refund_id":1,"#, with: #""refund_id":4,"#).replacingOccurrences(of: #""1.00","num""#, with: #""12,50","num""#)

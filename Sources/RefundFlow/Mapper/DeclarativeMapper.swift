@@ -48,6 +48,8 @@ public struct DeclarativeMapper: RecordMapper {
         let pattern: TextPattern?
         let formats: [DateFormat]
         let dates: DateNormalizer?
+        /// The slots the `when` conditions read.
+        let conditionSlots: [Int]
 
         init(
             field: RefundField, clauses: [(CompiledCondition, Expression?)], base: Expression?, clean: [CleanStep],
@@ -65,6 +67,15 @@ public struct DeclarativeMapper: RecordMapper {
             self.pattern = pattern
             self.formats = formats
             self.dates = dates
+            self.conditionSlots = clauses.flatMap { Self.slots(of: $0.0) }
+        }
+
+        private static func slots(of condition: CompiledCondition) -> [Int] {
+            switch condition {
+            case .equals(let slots, _, _), .isEmpty(let slots, _), .matches(let slots, _): return slots
+            case .all(let items), .any(let items): return items.flatMap(slots(of:))
+            case .not(let item): return slots(of: item)
+            }
         }
     }
 
@@ -147,14 +158,24 @@ public struct DeclarativeMapper: RecordMapper {
     public mutating func map(_ row: some SourceRow, into record: inout RefundRecord, errors: inout [RowError]) -> FieldSet {
         var failed = FieldSet()
         let table = fast.entries
+        // A record with a list or nested fields where a value is read takes the general path,
+        // which says so (step 3) instead of calling the value missing.
+        let fastPath = usesFastPath && !row.holdsContainers
         for index in 0..<table.count {
             // Fast path: flat tables (columns, constants, simple conditions, maps, char-class
             // patterns), straight from the row's bytes. Anything else, including every error,
             // takes the general path below, which is the one source of error messages.
             let entry = table[index]
-            if usesFastPath, entry.eligible, Self.convertFast(entry, fast, row, &record) { continue }
+            if fastPath, entry.eligible, Self.convertFast(entry, fast, row, &record) { continue }
             let plan = plans[index]
             arena.removeAll(keepingCapacity: true)
+            // A condition that would read a list or nested fields as a value would decide wrong.
+            if row.holdsContainers, let problem = containerError(plan.field, plan.conditionSlots, row, readBy: "a condition of") {
+                errors.append(problem)
+                failed.insert(plan.field)
+                record[plan.field] = nil
+                continue
+            }
             // 1. Which expression: the first matching clause, else the field's own.
             var expression = plan.base
             for (condition, result) in plan.clauses where evaluate(condition, row) {
@@ -183,7 +204,16 @@ public struct DeclarativeMapper: RecordMapper {
                 present = true
             case nil: break
             }
-            // 3. Empty means absent, unless there is a default.
+            // 3. Empty means absent, unless there is a default; a list or nested fields where
+            // the value should be is neither (the data is there, in a shape the pipeline misses).
+            if !present, case .slots(let slots)? = expression, row.holdsContainers,
+                let problem = containerError(plan.field, slots, row)
+            {
+                errors.append(problem)
+                failed.insert(plan.field)
+                record[plan.field] = nil
+                continue
+            }
             if !present || arena.isEmpty {
                 guard let fallback = plan.defaultValue else {
                     record[plan.field] = nil
@@ -230,6 +260,23 @@ public struct DeclarativeMapper: RecordMapper {
             }
         }
         return failed
+    }
+
+    /// The first of `slots` whose path holds a list or nested fields in `row`, as an error that
+    /// shows what is inside and how to point the pipeline at it.
+    private func containerError(_ field: RefundField, _ slots: [Int], _ row: some SourceRow, readBy: String? = nil) -> RowError? {
+        for slot in slots {
+            guard let inside = row.containerInside(slot: slot) else { continue }
+            let name = sourceFieldNames[slot]
+            let shown = inside.innerValue.count > 60 ? String(inside.innerValue.prefix(60)) + "…" : inside.innerValue
+            let what = inside.isList(under: name) ? "is a list here" : "holds nested fields here"
+            return RowError(
+                code: .malformed, field: field.rawValue, value: nil,
+                message: "\(field.rawValue): '\(name)'\(readBy.map { ", which \($0) \(field.rawValue) reads," } ?? "") \(what) ('\(inside.innerPath)' is '\(shown)'), not one value; "
+                    + "export it as a plain value, or point \(readBy == nil ? "the field's 'from'" : "the condition's 'field'") in the pipeline at the part meant (e.g. '\(inside.innerPath)')",
+                location: inside.location)
+        }
+        return nil
     }
 
     private func location(_ slot: Int?, _ row: some SourceRow) -> SourceLocation {

@@ -94,6 +94,11 @@ final class KeyedRecordBuilder {
     private let store = ByteBuffer(capacity: 4096)
     @exclusivity(unchecked) private(set) var fields: [Field] = []
     @exclusivity(unchecked) private var slotFields: [Int]
+    /// Per slot, the first field found inside it when the record has a list or nested fields
+    /// (JSON array or object, XML element with children) where the pipeline reads one value.
+    @exclusivity(unchecked) private var containerFields: [Int]
+    /// Whether any slot has such a field this record (so a record without them pays nothing).
+    private(set) var holdsContainers = false
     @exclusivity(unchecked) private(set) var problems: [RowProblem] = []
     /// The slot of every distinct path seen, found from the path's bytes (no String per field).
     @exclusivity(unchecked) private var pathSlots = PathSlotCache()
@@ -128,6 +133,7 @@ final class KeyedRecordBuilder {
         slotsByPath = slots
         slotCount = fieldNames.count
         slotFields = Array(repeating: -1, count: fieldNames.count)
+        containerFields = slotFields
     }
 
     func begin(line: Int, column: Int) {
@@ -142,6 +148,10 @@ final class KeyedRecordBuilder {
         fields.removeAll(keepingCapacity: true)
         problems.removeAll(keepingCapacity: true)
         for index in slotFields.indices { slotFields[index] = -1 }
+        if holdsContainers {
+            for index in containerFields.indices { containerFields[index] = -1 }
+            holdsContainers = false
+        }
         self.line = line
         self.column = column
     }
@@ -157,14 +167,49 @@ final class KeyedRecordBuilder {
         let position = fields.count - 1
         let slot =
             pathSlots.slotSeenBefore(path, position: position)
-            ?? pathSlots.slot(path, position: position) { slotsByPath[String(decoding: $0, as: UTF8.self)] ?? -1 }
-        guard slot >= 0 else { return }
+            ?? pathSlots.slot(path, position: position) { resolveSlot($0) }
+        guard slot >= 0 else {
+            if slot <= -2, containerFields[-2 - slot] < 0 {
+                containerFields[-2 - slot] = position
+                holdsContainers = true
+            }
+            return
+        }
         let first = slotFields[slot]
         if first < 0 {
             slotFields[slot] = position
         } else {
             repeated(first: fields[first], second: fields[position])
         }
+    }
+
+    /// A path's slot; -1 when the pipeline does not read it, or `-2 - slot` when it lies inside
+    /// a path the pipeline reads as one value (`refund_fee/0` of `"refund_fee": [1]`, `sku/id`
+    /// of `<sku><id>…`), the nearest such path. An attribute (`refund_fee/@currency`) is not
+    /// inside the value: attributes are fields only when a pipeline asks for one.
+    private func resolveSlot(_ path: UnsafeBufferPointer<UInt8>) -> Int {
+        if let slot = slotsByPath[String(decoding: path, as: UTF8.self)] { return slot }
+        var end = path.count
+        while let slash = path[..<end].lastIndex(of: UInt8(ascii: "/")) {
+            if slash + 1 < path.count, path[slash + 1] != UInt8(ascii: "@"),
+                let slot = slotsByPath[String(decoding: UnsafeBufferPointer(rebasing: path[..<slash]), as: UTF8.self)]
+            {
+                return -2 - slot
+            }
+            end = slash
+        }
+        return -1
+    }
+
+    /// The first field inside `slot`'s path when the record has a list or nested fields there
+    /// and no value of its own (`SourceRow.containerInside`).
+    func containerInside(slot: Int) -> SourceContainer? {
+        guard holdsContainers, slotFields[slot] < 0, containerFields[slot] >= 0 else { return nil }
+        let field = fields[containerFields[slot]]
+        let bytes = store.buffer
+        let path = String(decoding: bytes[field.pathStart..<field.pathEnd], as: UTF8.self)
+        let value = String(decoding: bytes[field.valueStart..<field.valueEnd], as: UTF8.self)
+        return SourceContainer(innerPath: path, innerValue: value, location: SourceLocation(file: file.path, line: field.line, column: field.column))
     }
 
     /// A field the pipeline reads appears twice in one record (`<title>` twice, a repeated JSON
@@ -284,6 +329,10 @@ struct KeyedRow: SourceRow {
         let field = fields[index]
         return try body(UnsafeBufferPointer(rebasing: bytes[field.valueStart..<field.valueEnd]))
     }
+
+    var holdsContainers: Bool { builder.holdsContainers }
+
+    func containerInside(slot: Int) -> SourceContainer? { builder.containerInside(slot: slot) }
 
     func location(slot: Int) -> SourceLocation {
         let index = slotFields[slot]

@@ -72,10 +72,32 @@ public protocol SourceRow {
     /// the record back (`rawBytes`) to fix and run again with the same pipeline; nil when the
     /// reader cannot (the record is in `rejects.jsonl` only).
     func refeedFormat() -> RefeedFormat?
+    /// Whether some slot's path holds a list or nested fields instead of one value (cheap: asked
+    /// for every row the general mapping path sees).
+    var holdsContainers: Bool { get }
+    /// The first field inside a slot's path when the record has a list or nested fields there
+    /// (JSON `"refund_fee": [1]` or `{…}`, XML `<sku><id>…</id></sku>`) and no value of its own.
+    func containerInside(slot: Int) -> SourceContainer?
 }
 
 extension SourceRow {
     public func refeedFormat() -> RefeedFormat? { nil }
+    public var holdsContainers: Bool { false }
+    public func containerInside(slot: Int) -> SourceContainer? { nil }
+}
+
+/// A list or nested fields where a pipeline reads one value, shown by the first field inside it.
+public struct SourceContainer: Sendable, Hashable {
+    /// The inner field's path (`refund_fee/0`, `sku/id`) and value.
+    public var innerPath: String
+    public var innerValue: String
+    public var location: SourceLocation
+
+    /// Whether the path `name` holds a list: the inner path goes on from it with an index.
+    public func isList(under name: String) -> Bool {
+        let next = innerPath.dropFirst(name.count + 1).prefix { $0 != "/" }
+        return !next.isEmpty && next.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+    }
 }
 
 /// How a re-feed file is put together: `lead` once (a CSV's byte-order mark and the lines a

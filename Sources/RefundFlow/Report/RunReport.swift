@@ -171,7 +171,7 @@ public struct RunReport: Sendable {
     // MARK: - JSON
 
     func jsonBytes() -> [UInt8] {
-        var json = JSONBytes(capacity: 4096)
+        let json = JSONBytes(capacity: 4096)
         json.raw("{\n  ")
         json.keyValue("run_id", runID, first: true)
         json.raw(",\n  ")
