@@ -542,6 +542,20 @@ struct PipelineRunTests {
     /// JSON Lines: a rejected line that is a record itself is written back as it is; a rejected
     /// record of a response line (the line holds good records too) as its object alone, on a line
     /// of its own; duplicates are not.
+    /// An id in scientific notation lost its digits to a number type: in a CSV, Excel's; in JSON
+    /// or XML, the exporter's floating point, and the message says who has to change what.
+    @Test func anIdInScientificNotationNamesExcelOnlyForSpreadsheetText() throws {
+        let refund = #"{"refund_id":1,"tid":3.050123456789012e+18,"oid":3,"status":"SUCCESS","refund_fee":"1.00","num":1,"title":"t","buyer_nick":"b","created":"2024-09-01 10:00:00","refund_phase":"onsale","has_good_return":false}"#
+        let directory = try Fixtures.temporaryDirectory()
+        try Fixtures.write(refund + "\n", to: directory + "/in.jsonl")
+        let definition = try PipelineLoader.load(path: Fixtures.packageRoot + "/pipelines/taobao-top-refunds-jsonl.yaml", variables: ["shop_no": "S1"])
+        _ = try Pipeline(definition).run(RunOptions(inputs: [directory + "/in.jsonl"], outputDirectory: directory + "/out")) { _ in }
+        let errors = try Fixtures.jsonLines(directory + "/out/rejects.jsonl").first?["errors"] as? [[String: Any]]
+        #expect(errors?.map { $0["message"] as? String } == [
+            "tid: '3.050123456789012e+18' is not an id of digits; the exporter wrote this id as a floating-point number and its digits are lost: it must write ids as strings or whole numbers"
+        ])
+    }
+
     /// A list or nested fields where the pipeline reads one value (`"refund_fee": [1]`, an
     /// exporter's `{"text": …}`, `<refund_fee><amount>…`) is said as such at its place, with the
     /// path that would read it; it is not "missing", and an optional field does not lose it.

@@ -85,6 +85,9 @@ public struct DeclarativeMapper: RecordMapper {
     /// Tests turn the fast path off to prove it changes nothing.
     var usesFastPath = true
     let conditionClean: [CleanStep]
+    /// Whether the source is a spreadsheet's text (CSV), for hints that name Excel; JSON and XML
+    /// come from an exporter.
+    let readsSpreadsheetText: Bool
     /// Per-row scratch: resolved values live here, so no field allocates until it becomes a String.
     private var arena: [UInt8] = []
     private var scratch: [UInt8] = []
@@ -148,6 +151,7 @@ public struct DeclarativeMapper: RecordMapper {
         if !problems.isEmpty { throw DiagnosticList(problems) }
         self.plans = plans
         self.conditionClean = definition.clean
+        self.readsSpreadsheetText = definition.reader.name == "csv"
         self.sourceFieldNames = names
         self.fast = FastPlanTable(plans, conditionClean: definition.clean)
         arena.reserveCapacity(4096)
@@ -287,7 +291,10 @@ public struct DeclarativeMapper: RecordMapper {
     private func patternError(_ pattern: TextPattern, _ field: RefundField, _ value: String, _ location: SourceLocation) -> RowError {
         var message = "\(field.rawValue): '\(value)' " + (pattern.message ?? "does not match \(pattern.source)")
         if pattern.code == .invalidId && looksLikeScientific(value) {
-            message += "; Excel turned this id into a number and its digits are lost: export the column as text"
+            message +=
+                readsSpreadsheetText
+                ? "; Excel turned this id into a number and its digits are lost: export the column as text"
+                : "; the exporter wrote this id as a floating-point number and its digits are lost: it must write ids as strings or whole numbers"
         } else if pattern.code == .invalidId, value.hasSuffix(".0"), value.dropLast(2).allSatisfy(\.isASCII), value.dropLast(2).allSatisfy(\.isNumber),
             !value.dropLast(2).isEmpty
         {
