@@ -218,6 +218,44 @@ struct PipelineRunTests {
         #expect(throws: DateFormat.InvalidPattern.self) { try DateFormat("yyyy-MM-dd'T") }
     }
 
+    /// Unix time is a format of its own, of a fixed length: an instant, shown in the output zone.
+    @Test func unixTimeIsAWholeFormatOfFixedLength() throws {
+        let pipeline = Self.header + Self.fields.replacingOccurrences(
+            of: "refund_time: { from: t, timeZone: UTC }", with: #"refund_time: { from: t, formats: ["epochMillis", "epochSeconds"] }"#)
+        let csv = Self.columns + """
+            1,2,3,1,ok,,,1,a,1725328800000,
+            2,2,3,1,ok,,,1,a,1725328800,
+            3,2,3,1,ok,,,1,a,1725328859999,
+            4,2,3,1,ok,,,1,a,20240903,
+            5,2,3,1,ok,,,1,a,17253288000000,
+            6,2,3,1,ok,,,1,a,172532880,
+            7,2,3,1,ok,,,1,a,-1725328800,
+            8,2,3,1,ok,,,1,a,1725328800.5,
+            """
+        let out = try run(csv, pipeline: pipeline)
+        // Fractions of a second are dropped, as with SSS.
+        #expect(out.records.map { $0["refund_time"] as? String } == ["2024-09-03 10:00:00", "2024-09-03 10:00:00", "2024-09-03 10:00:59"])
+        #expect(out.rejects.map { ($0["errors"] as! [[String: Any]])[0]["code"] as? String } == Array(repeating: "invalid_date", count: 5))
+        // Without the format, a value that looks like one says what it would be and what to add.
+        let plain = try run(Self.columns + "1,2,3,1,ok,,,1,a,1725328800000,\n", pipeline: Self.header + Self.fields.replacingOccurrences(
+            of: "refund_time: { from: t, timeZone: UTC }", with: "refund_time: t"))
+        #expect(((plain.rejects.first?["errors"] as? [[String: Any]])?.first?["message"] as? String)?.hasSuffix(
+            "; this looks like Unix time in milliseconds (2024-09-03 10:00:00 in Asia/Shanghai): if it is, add 'epochMillis' to the pipeline's dateFormats") == true)
+        #expect(throws: DateFormat.InvalidPattern.self) { try DateFormat("epochMinutes") }
+        // The TOP JSON pipelines read what a Java exporter writes for a Date: the same record.
+        let text = #"{"refund_id":1,"tid":2,"oid":3,"status":"SUCCESS","refund_fee":"1.00","num":1,"title":"t","buyer_nick":"b","created":"2024-09-03 10:00:00","refund_phase":"onsale","has_good_return":false}"#
+        let directory = try Fixtures.temporaryDirectory()
+        let definition = try PipelineLoader.load(path: Fixtures.packageRoot + "/pipelines/taobao-top-refunds-jsonl.yaml", variables: ["shop_no": "S1"])
+        var records: [String] = []
+        for (name, line) in [("text", text), ("millis", text.replacingOccurrences(of: #""2024-09-03 10:00:00""#, with: "1725328800000"))] {
+            try Fixtures.write(line + "\n", to: directory + "/\(name).jsonl")
+            _ = try Pipeline(definition).run(RunOptions(inputs: [directory + "/\(name).jsonl"], outputDirectory: directory + "/\(name)")) { _ in }
+            records.append(try Fixtures.read(directory + "/\(name)/records.jsonl"))
+        }
+        #expect(records[0].contains(#""refund_time":"2024-09-03 10:00:00""#))
+        #expect(records[0] == records[1])
+    }
+
     @Test func timesInAZoneWithDaylightSavingTimeMoveByTheOffsetInForceThen() throws {
         let newYork = Self.header + Self.fields.replacingOccurrences(
             of: "refund_time: { from: t, timeZone: UTC }", with: "refund_time: { from: t, timeZone: America/New_York }")

@@ -6,6 +6,11 @@ import Foundation
 /// dropped), `XXX` (`Z`, `+08:00` or `+0800`). Doubled letters need exactly two digits; single
 /// letters take one or two. Anything else is a literal. Parsing is strict: the whole value must
 /// match and the date must exist.
+///
+/// Two names stand for Unix time, an instant (moved to the output zone like a time with an
+/// offset): `epochMillis`, exactly 13 digits (what Java's JSON libraries write for a `Date`), and
+/// `epochSeconds`, exactly 10 digits (2001-09-09 to 2286). Fixed lengths keep a `yyyyMMdd`-style
+/// number from passing as a time in 1970.
 public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
     enum Token: Sendable, Hashable {
         case year
@@ -17,7 +22,14 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
         case fraction
         case offset
         case literal(UInt8)
+        /// The whole value is Unix time of exactly `digits` digits, in units of 1/`perSecond` s.
+        case epoch(digits: Int, perSecond: Int)
     }
+
+    /// The Unix-time names and what each reads.
+    static let epochNames: [String: Token] = [
+        "epochMillis": .epoch(digits: 13, perSecond: 1000), "epochSeconds": .epoch(digits: 10, perSecond: 1),
+    ]
 
     public let pattern: String
     let tokens: [Token]
@@ -35,6 +47,10 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
 
     public init(_ pattern: String) throws(InvalidPattern) {
         self.pattern = pattern
+        if let epoch = Self.epochNames[pattern] {
+            self.tokens = [epoch]
+            return
+        }
         var tokens: [Token] = []
         let chars = Array(pattern.utf8)
         var index = 0
@@ -73,7 +89,7 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
             case (UInt8(ascii: "X"), 1...3): tokens.append(.offset)
             case (UInt8(ascii: "a")...UInt8(ascii: "z"), _), (UInt8(ascii: "A")...UInt8(ascii: "Z"), _):
                 throw InvalidPattern(
-                    message: "unsupported date token '\(String(repeating: Character(UnicodeScalar(char)), count: length))' in '\(pattern)'; use yyyy, MM, M, dd, d, HH, H, mm, ss, SSS, XXX"
+                    message: "unsupported date token '\(String(repeating: Character(UnicodeScalar(char)), count: length))' in '\(pattern)'; use yyyy, MM, M, dd, d, HH, H, mm, ss, SSS, XXX (or the whole format epochMillis or epochSeconds, for Unix time)"
                 )
             default:
                 for _ in 0..<length { tokens.append(.literal(char)) }
@@ -128,6 +144,15 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
         }
         for token in tokens {
             switch token {
+            case .epoch(let length, let perSecond):
+                guard let value = digits(length, length), index == count else { return nil }
+                let seconds = value / perSecond  // fractions of a second are dropped, as with SSS
+                let days = seconds / 86_400
+                let secondsOfDay = seconds % 86_400
+                let date = CivilTime.civilFromDays(days)
+                return Parsed(
+                    year: date.year, month: date.month, day: date.day, hour: secondsOfDay / 3600,
+                    minute: (secondsOfDay % 3600) / 60, second: secondsOfDay % 60, offsetSeconds: 0)
             case .year: guard let value = digits(4, 4) else { return nil }; parsed.year = value
             case .month(let exact): guard let value = digits(exact ? 2 : 1, 2) else { return nil }; parsed.month = value
             case .day(let exact): guard let value = digits(exact ? 2 : 1, 2) else { return nil }; parsed.day = value

@@ -364,13 +364,25 @@ public struct DeclarativeMapper: RecordMapper {
     }
 
     /// What a value that is no date-time most likely is, and what to do about it.
-    static func dateHint(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+    static func dateHint(_ bytes: UnsafeBufferPointer<UInt8>, dates: DateNormalizer? = nil) -> String {
         func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
         let dot = bytes.firstIndex(of: UInt8(ascii: "."))
         let whole = bytes[..<(dot ?? bytes.endIndex)]
         // Excel serial numbers of the years 1927–2173 have five digits (45538 is 2024-09-03).
         if whole.count == 5, whole.allSatisfy(isDigit), dot.map({ bytes[($0 + 1)...].allSatisfy(isDigit) }) ?? true {
             return "; this looks like an Excel date serial number: format the column as a date (yyyy-mm-dd hh:mm:ss) before saving as CSV"
+        }
+        // Unix time, as exporters write it (Java's JSON libraries: milliseconds).
+        if (bytes.count == 13 || bytes.count == 10), bytes.allSatisfy(isDigit) {
+            let millis = bytes.count == 13
+            let name = millis ? "epochMillis" : "epochSeconds"
+            // What it would be: in the output zone, as the field would carry it.
+            let zone = dates ?? DateNormalizer(inputZone: TimeZone(identifier: "UTC")!, outputZone: TimeZone(identifier: "UTC")!)
+            var text: [UInt8] = []
+            let shown = (try? DateFormat(name)).flatMap { $0.parse(bytes) }.flatMap { parsed in
+                zone.append(parsed, to: &text) ? String(decoding: text, as: UTF8.self) + " in \(zone.outputZone.identifier)" : nil
+            }
+            return "; this looks like Unix time in \(millis ? "milliseconds" : "seconds")\(shown.map { " (\($0))" } ?? ""): if it is, add '\(name)' to the pipeline's dateFormats"
         }
         let parts = bytes.split(whereSeparator: { $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "/") })
         if parts.count == 3, parts[0].count == 4, parts.allSatisfy({ !$0.isEmpty && $0.count <= 4 && $0.allSatisfy(isDigit) }) {
@@ -460,7 +472,7 @@ public struct DeclarativeMapper: RecordMapper {
             return RowError(
                 code: .invalidDate, field: field.rawValue, value: text,
                 message: "\(field.rawValue): '\(text)' is not a valid date-time in any of: \(plan.formats.map(\.pattern).joined(separator: ", "))"
-                    + Self.dateHint(bytes),
+                    + Self.dateHint(bytes, dates: plan.dates),
                 location: location())
         }
     }
