@@ -397,6 +397,15 @@ def top_exports(seed, rows, directory):
     # JSON Lines: one refund per line, or one response (a page) per line. The re-feed file holds
     # the rejected refunds (not only duplicates) as written: a line that is one, or the object
     # in a response line, on a line of its own.
+    # Responses wrapped as TOP writes them, or in its simplified JSON (simplify=true: no wrapper,
+    # the list a plain array, its total before or after it).
+    simplified = rnd.random() < 0.3
+
+    def response(records, tail):
+        if not simplified:
+            return '{"refunds_receive_get_response":{"refunds":{"refund":[' + records + ']},' + tail + '}}'
+        return '{' + tail + ',"refunds":[' + records + ']}' if rnd.random() < 0.5 else '{"refunds":[' + records + '],' + tail + '}'
+
     text, starts, refeed = Text(), [], []
     rejected = {r["record"] - 1 for r in rejects if any(code != "duplicate" for code, _ in r["errors"])}
     for page in pages():
@@ -408,8 +417,7 @@ def top_exports(seed, rows, directory):
                     refeed.append(objects[index] + "\n")
         else:
             starts += [text.line] * len(page)
-            text.add('{"refunds_receive_get_response":{"refunds":{"refund":[' + ",".join(objects[index] for index in page)
-                     + f']}},"total_results":{rows}}}}}\n')
+            text.add(response(",".join(objects[index] for index in page), f'"total_results":{rows}') + "\n")
             refeed += [objects[index] + "\n" for index in page if index in rejected]
     write("jsonl", text.pieces, starts)
     with open(f"{directory}/expected-refeed-top-{seed}.jsonl", "w", newline="") as out:
@@ -424,11 +432,12 @@ def top_exports(seed, rows, directory):
     for number, page in enumerate(pages()):
         if in_array and number > 0:
             text.add(",\n")
-        text.add('{"refunds_receive_get_response":{"refunds":{"refund":[\n')
+        head, tail = response("\x00", f'"total_results":{rows},"request_id":"x"').split("\x00")
+        text.add(head + "\n")
         for position, index in enumerate(page):
             starts.append(text.line)
             text.add(objects[index] + (",\n" if position < len(page) - 1 else "\n"))
-        text.add(f']}},"total_results":{rows},"request_id":"x"}}}}' + ("" if in_array else "\n"))
+        text.add(tail + ("" if in_array else "\n"))
     if in_array:
         text.add("\n]\n")
     write("json", text.pieces, starts)

@@ -39,10 +39,12 @@ SAMPLES = [
     ("taobao-top-refunds-json.yaml", "top-refunds.jsonl"),
     ("taobao-top-refunds-jsonl.yaml", "top-refunds.json"),
     # Made from top-refunds.json (see `sample_bytes`): pages gathered into one array, one response
-    # per line, and responses pretty-printed one after another.
+    # per line, responses pretty-printed one after another, and TOP's simplified JSON.
     ("taobao-top-refunds-json.yaml", "top-refunds-pages.json"),
     ("taobao-top-refunds-jsonl.yaml", "top-refunds-responses.jsonl"),
     ("taobao-top-refunds-jsonl.yaml", "top-refunds-pretty-responses.jsonl"),
+    ("taobao-top-refunds-json.yaml", "top-refunds-simplified.json"),
+    ("taobao-top-refunds-jsonl.yaml", "top-refunds-simplified.jsonl"),
 ]
 
 
@@ -54,7 +56,14 @@ def sample_bytes(name):
     refunds = json.load(open(f"{ROOT}/pipelines/samples/top-refunds.json", encoding="utf-8"))["refunds_receive_get_response"]["refunds"]["refund"]
     pages = [{"refunds_receive_get_response": {"refunds": {"refund": refunds[start:start + 4]}, "total_results": len(refunds)}}
              for start in range(0, len(refunds), 4)]
-    if name == "top-refunds-pages.json":
+    if name.startswith("top-refunds-simplified"):
+        # TOP's simplified JSON (simplify=true): the total first, the list a plain array.
+        simple = [{"total_results": len(refunds), "refunds": refunds[start:start + 4], "request_id": "r"} for start in range(0, len(refunds), 4)]
+        if name.endswith(".jsonl"):
+            text = "".join(json.dumps(page, ensure_ascii=False) + "\n" for page in simple)
+        else:
+            text = json.dumps(simple[0], ensure_ascii=False) + "\n" + "".join(json.dumps(page, ensure_ascii=False) + "\n" for page in simple[1:])
+    elif name == "top-refunds-pages.json":
         text = json.dumps(pages, ensure_ascii=False, indent=1)
     elif name == "top-refunds-responses.jsonl":
         text = "".join(json.dumps(page, ensure_ascii=False) + "\n" for page in pages)

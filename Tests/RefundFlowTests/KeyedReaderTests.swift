@@ -912,6 +912,28 @@ struct ResponsePagingTests {
         #expect(try readKeyed("{\"refund_id\":1}\n", reader: lines, fields: ["refund_id"]).summary.paging == ResponsePaging())
     }
 
+    /// TOP's simplified JSON (simplify=true) has its totals at the root, beside the list, in any
+    /// order: checked as the wrapped form's are.
+    @Test func simplifiedResponsesHaveTheirTotalsAtTheRoot() throws {
+        func simplified(_ ids: [Int], total: Int, first: Bool) -> String {
+            let list = "\"refunds\":[" + ids.map { "{\"refund_id\":\($0)}" }.joined(separator: ",") + "]"
+            return first ? "{\"total_results\":\(total),\(list)}\n" : "{\(list),\"total_results\":\(total)}\n"
+        }
+        let document = jsonReader(path: "refunds")
+        #expect(try warning(simplified([1, 2], total: 250, first: false), document) == Self.missing)
+        #expect(try warning(simplified([1, 2], total: 250, first: true), document) == Self.missing)
+        #expect(try warning(simplified([1, 2], total: 2, first: true), document) == nil)
+        #expect(try warning(simplified([1, 2], total: 250, first: false), jsonReader(.lines, path: "refunds")) == Self.missing)
+        // A line or an array element is told a response by its first key: the response's own keys
+        // before the list's (total_results, has_next, request_id) are passed over.
+        #expect(try warning(simplified([1, 2], total: 250, first: true), jsonReader(.lines, path: "refunds")) == Self.missing)
+        let lines = try readKeyed(#"{"request_id":"a\"b","has_next":false,"refunds":[{"refund_id":1}]}"# + "\n", reader: jsonReader(.lines, path: "refunds"), fields: ["refund_id"])
+        #expect(lines.rows.map(\.values) == [["1"]])
+        #expect(try warning("[" + simplified([1, 2], total: 250, first: true) + "]", document) == Self.missing)
+        // A wrapped response's root holds no totals: one there is not taken for its own.
+        #expect(try warning("{\"total_results\":250," + Self.json([1, 2], tail: "").dropFirst(), jsonReader(path: Self.path)) == nil)
+    }
+
     @Test func pagesInFilesOfTheirOwnAddUpOverTheRun() throws {
         var run = ResponsePaging()
         let reader = xmlReader(Self.path)

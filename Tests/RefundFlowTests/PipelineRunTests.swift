@@ -580,6 +580,39 @@ struct PipelineRunTests {
     /// JSON Lines: a rejected line that is a record itself is written back as it is; a rejected
     /// record of a response line (the line holds good records too) as its object alone, on a line
     /// of its own; duplicates are not.
+    /// TOP's simplified JSON (simplify=true: no *_response wrapper, the list a plain array) is read
+    /// by the bundled JSON pipelines as the wrapped form is, and re-fed in its own form.
+    @Test func topsSimplifiedJSONGivesTheSameRecordsAsTheWrappedForm() throws {
+        let refund = #"{"refund_id":1,"tid":2,"oid":3,"status":"SUCCESS","refund_fee":"1.00","num":1,"title":"t","buyer_nick":"b","created":"2024-09-01 10:00:00","refund_phase":"onsale","has_good_return":false}"#
+        let second = refund.replacingOccurrences(of: #""oid":3"#, with: #""oid":4"#)
+        let bad = refund.replacingOccurrences(of: #""oid":3"#, with: #""oid":5"#).replacingOccurrences(of: #""1.00""#, with: #""1,5""#)
+        let inputs = [
+            ("wrapped.json", "json", #"{"refunds_receive_get_response":{"refunds":{"refund":["# + [refund, second, bad].joined(separator: ",") + #"]},"total_results":3}}"#),
+            ("simplified.json", "json", #"{"total_results":3,"refunds":["# + [refund, second, bad].joined(separator: ",") + "]}"),
+            ("lines.jsonl", "jsonl", #"{"refunds":["# + [refund, second].joined(separator: ",") + #"],"total_results":3}"# + "\n" + #"{"refunds":["# + bad + "]}"),
+            ("detail.json", "json", #"{"refund":"# + refund + #","request_id":"r"}"#),
+        ]
+        let directory = try Fixtures.temporaryDirectory()
+        var records: [String] = []
+        for (name, kind, text) in inputs {
+            try Fixtures.write(text + "\n", to: directory + "/" + name)
+            let definition = try PipelineLoader.load(path: Fixtures.packageRoot + "/pipelines/taobao-top-refunds-\(kind).yaml", variables: ["shop_no": "S1"])
+            let report = try Pipeline(definition).run(RunOptions(inputs: [directory + "/" + name], outputDirectory: directory + "/out-" + name)) { _ in }
+            #expect(!report.notes.contains { $0.contains("total_results") }, "\(name)")
+            records.append(try Fixtures.read(directory + "/out-\(name)/records.jsonl"))
+            if name == "simplified.json" {
+                // The rejected record goes back into a simplified response, which reads as one again.
+                #expect(try Fixtures.read(directory + "/out-simplified.json/rejects/simplified.json") == "{\"refunds\":[\n" + bad + "\n]}\n")
+                let again = try Pipeline(definition).run(RunOptions(inputs: [directory + "/out-simplified.json/rejects/simplified.json"], outputDirectory: directory + "/again")) { _ in }
+                #expect(again.counts.rejected == 1)
+            }
+        }
+        #expect(records[0].split(separator: "\n").count == 2)
+        #expect(records[1] == records[0])
+        #expect(records[2] == records[0])
+        #expect(records[3] == String(records[0].split(separator: "\n")[0]) + "\n")
+    }
+
     /// An id in scientific notation lost its digits to a number type: in a CSV, Excel's; in JSON
     /// or XML, the exporter's floating point, and the message says who has to change what.
     @Test func anIdInScientificNotationNamesExcelOnlyForSpreadsheetText() throws {

@@ -186,7 +186,8 @@ public struct JSONReader: RecordReader {
         parser.recordPath = Array(path.joined(separator: "/").utf8)
         response.begin(line: line, column: column)
         guard (try? parser.parseRecord(requireEnd: true)) != nil, response.problems.isEmpty else { return nil }
-        let (total, hasNext) = (response.value(at: path[0] + "/" + RecordPaths.totalKey), response.value(at: path[0] + "/" + RecordPaths.hasNextKey))
+        let prefix = path.count == 1 ? "" : path[0] + "/"  // a simplified response: at its root
+        let (total, hasNext) = (response.value(at: prefix + RecordPaths.totalKey), response.value(at: prefix + RecordPaths.hasNextKey))
         let texts = parser.recordSpans.map { UnsafeBufferPointer(rebasing: bytes[$0]) }
         let delivered = try Self.deliverRecords(of: response, at: path, texts: texts, line: line, to: builder, &sink)
         summary.paging.add(total: total, hasNext: hasNext, records: delivered)
@@ -273,7 +274,7 @@ public struct JSONReader: RecordReader {
                 try stream.expect(UInt8(ascii: "{"))
                 try walkObject(stream, depth: 0, builder, &sink, &walk)
                 if builder.ordinal == recordsBefore { emptyPages += 1 }
-                summary.paging.add(total: walk.totalResults, hasNext: walk.hasNext, records: builder.ordinal - recordsBefore)
+                summary.paging.add(total: walk.totals.total, hasNext: walk.totals.hasNext, records: builder.ordinal - recordsBefore)
             }
         } while try stream.skipSpace() == UInt8(ascii: "[")
         try stream.expectEnd()
@@ -364,7 +365,7 @@ public struct JSONReader: RecordReader {
                 throw error
             }
             if walk.reached < path.count { empty.append(path) }
-            summary.paging.add(total: walk.totalResults, hasNext: walk.hasNext, records: builder.ordinal - recordsBefore)
+            summary.paging.add(total: walk.totals.total, hasNext: walk.totals.hasNext, records: builder.ordinal - recordsBefore)
         } while try stream.skipSpace() == UInt8(ascii: "{")
         try stream.expectEnd()
         if documents == 1, let path = empty.first { summary.notes.append(RecordPaths.emptyNote(path: stream.path, path)) }
@@ -384,9 +385,13 @@ public struct JSONReader: RecordReader {
         var firstKey: String?
         var path: [String]?
         var reached = 0
-        /// The response's `total_results` and `has_next`, as written (keys of the root's object).
-        var totalResults: String?
-        var hasNext: String?
+        /// `total_results` and `has_next` as written: keys of the root's object (TOP's
+        /// `{"refunds_receive_get_response":{…,"total_results":…}}`), or of the document itself
+        /// (its simplified JSON, `{"refunds":[…],"total_results":…}`, whose record path is one name).
+        var wrappedTotals: (total: String?, hasNext: String?) = (nil, nil)
+        var rootTotals: (total: String?, hasNext: String?) = (nil, nil)
+
+        var totals: (total: String?, hasNext: String?) { path?.count == 1 ? rootTotals : wrappedTotals }
     }
 
     /// Inside an object at `depth` of the record path (after `{`), until its `}`.
@@ -442,9 +447,14 @@ public struct JSONReader: RecordReader {
                 } else {
                     _ = try stream.captureValue()
                 }
-            } else if depth == 1, walk.path != nil, key == RecordPaths.totalKey || key == RecordPaths.hasNextKey {
+            } else if depth <= 1, walk.path != nil || depth == 0, key == RecordPaths.totalKey || key == RecordPaths.hasNextKey {
+                // At the root, before or after the path's name (a simplified response's keys come in any order).
                 let text = Self.scalarText(try stream.captureValue().bytes)
-                if key == RecordPaths.totalKey { walk.totalResults = text } else { walk.hasNext = text }
+                if key == RecordPaths.totalKey {
+                    if depth == 0 { walk.rootTotals.total = text } else { walk.wrappedTotals.total = text }
+                } else {
+                    if depth == 0 { walk.rootTotals.hasNext = text } else { walk.wrappedTotals.hasNext = text }
+                }
             } else {
                 _ = try stream.captureValue()  // skipped, but checked
             }
@@ -876,6 +886,11 @@ enum FirstKey {
     /// The text ends before the key does.
     case incomplete
 
+    /// A response's own keys, which may come before the one that names its records in TOP's
+    /// simplified JSON (`{"total_results":3,"refunds":[…]}`): passed over when their value is a
+    /// scalar, so the key after them is the one that tells a response.
+    private static let responseKeys: [[UInt8]] = [RecordPaths.totalKey, RecordPaths.hasNextKey, "request_id"].map { Array($0.utf8) }
+
     static func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> FirstKey {
         var index = 0
         func skipSpace() { while index < bytes.count, isJSONSpace(bytes[index]) { index += 1 } }
@@ -883,13 +898,40 @@ enum FirstKey {
         guard index < bytes.count else { return .incomplete }
         guard bytes[index] == UInt8(ascii: "{") else { return .none }
         index += 1
-        skipSpace()
-        guard index < bytes.count else { return .incomplete }
-        guard bytes[index] == UInt8(ascii: "\"") else { return .none }
-        let start = index + 1
-        var end = start
-        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\") { end += 1 }
-        return end < bytes.count ? .key(start..<end) : .incomplete
+        var first: Range<Int>?
+        while true {
+            skipSpace()
+            guard index < bytes.count else { return .incomplete }
+            guard bytes[index] == UInt8(ascii: "\"") else { return first.map { .key($0) } ?? .none }
+            let start = index + 1
+            var end = start
+            while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\") { end += 1 }
+            guard end < bytes.count else { return .incomplete }
+            let key = UnsafeBufferPointer(rebasing: bytes[start..<end])
+            guard bytes[end] == UInt8(ascii: "\""), responseKeys.contains(where: { key.elementsEqual($0) }) else { return .key(start..<end) }
+            // A response's own key: pass over `: scalar ,` to the next key.
+            first = first ?? start..<end
+            index = end + 1
+            skipSpace()
+            guard index < bytes.count else { return .incomplete }
+            guard bytes[index] == UInt8(ascii: ":") else { return .key(first!) }
+            index += 1
+            skipSpace()
+            guard index < bytes.count else { return .incomplete }
+            if bytes[index] == UInt8(ascii: "\"") {
+                index += 1
+                while index < bytes.count, bytes[index] != UInt8(ascii: "\"") { index += bytes[index] == UInt8(ascii: "\\") ? 2 : 1 }
+                guard index < bytes.count else { return .incomplete }
+                index += 1
+            } else {
+                guard bytes[index] != UInt8(ascii: "{"), bytes[index] != UInt8(ascii: "[") else { return .key(first!) }
+                while index < bytes.count, bytes[index] != UInt8(ascii: ","), bytes[index] != UInt8(ascii: "}"), !isJSONSpace(bytes[index]) { index += 1 }
+            }
+            skipSpace()
+            guard index < bytes.count else { return .incomplete }
+            guard bytes[index] == UInt8(ascii: ",") else { return .key(first!) }  // only its own keys: no records
+            index += 1
+        }
     }
 }
 
