@@ -115,7 +115,7 @@ struct JSONReaderTests {
         #expect(error?.message.hasSuffix("has 'refund_id' at its root; the pipeline reads records at 'refunds_receive_get_response/refunds/refund'; no records were read") == true)
         #expect(error?.notes.first?.contains("shape: lines") == true)
         let lines = try readKeyed(#"[{"a":1}]"#, reader: jsonReader(.lines), fields: ["a"])
-        #expect(lines.rows.first?.problems.first?.message.contains("not an array (a file that is one JSON array needs the reader's shape: array or auto)") == true)
+        #expect(lines.rows.first?.problems.first?.message.contains("not an array (a file of JSON arrays, one or several one after another or one per line, needs the reader's shape: array or auto, as pipelines/taobao-top-refunds-json.yaml has)") == true)
     }
 
     /// Objects written over several lines each (`jq` without -c, Python's indent=2), refunds or

@@ -994,7 +994,7 @@ struct JSONRecordParser {
     mutating func parseRecord(requireEnd: Bool) throws {
         skipSpace()
         guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else {
-            let found = index < bytes.count && bytes[index] == UInt8(ascii: "[") ? ", not an array (a file that is one JSON array needs the reader's shape: array or auto)" : ""
+            let found = index < bytes.count && bytes[index] == UInt8(ascii: "[") ? ", not an array (a file of JSON arrays, one or several one after another or one per line, needs the reader's shape: array or auto, as pipelines/taobao-top-refunds-json.yaml has)" : ""
             throw error("a record must be a JSON object\(found)")
         }
         try parseValue(depth: 0)
