@@ -580,6 +580,47 @@ struct PipelineRunTests {
     /// JSON Lines: a rejected line that is a record itself is written back as it is; a rejected
     /// record of a response line (the line holds good records too) as its object alone, on a line
     /// of its own; duplicates are not.
+    /// A value outside a source field's knownValues makes every field that reads it (here type,
+    /// by a condition) an unknown_value, counted with the other unmapped values; it does not fall
+    /// through the conditions to the default. Empty or absent is not a value.
+    @Test func aValueOutsideKnownValuesIsUnknownNotAFallThrough() throws {
+        let pipeline = Self.header + "knownValues: { ret: [\"Y\", \"N\"], kind: [refund, exchange, return] }\n" + Self.fields
+        let csv = Self.columns + """
+            11,22,31,1,ok,return,Y,5,a,2024-09-03 02:00:00,
+            12,22,32,1,ok,refund,,5,a,2024-09-03 02:00:00,
+            13,22,33,1,ok,return,yes,5,a,2024-09-03 02:00:00,
+            14,22,34,1,ok,repair, Y ,5,a,2024-09-03 02:00:00,
+            15,22,35,1,ok,repair,True,5,a,2024-09-03 02:00:00,
+            """
+        let out = try run(csv, pipeline: pipeline)
+        #expect(out.records.map { $0["type"] as? Int } == [2, 4])
+        let errors = out.rejects.map { ($0["errors"] as? [[String: Any]] ?? []).map { "\($0["code"]!) \($0["field"]!) \($0["column"]!): \($0["message"]!)" } }
+        let repair = "unknown_value type 15: type: 'kind' is 'repair', not one of its known values (refund, exchange, return); if it is a real value, add it to knownValues of 'kind' in the pipeline and say in type's mapping what it means"
+        #expect(errors == [
+            ["unknown_value type 22: type: 'ret' is 'yes', not one of its known values (Y, N); if it is a real value, add it to knownValues of 'ret' in the pipeline and say in type's mapping what it means"],
+            [repair],
+            ["unknown_value type 22: type: 'ret' is 'True', not one of its known values (Y, N); if it is a real value, add it to knownValues of 'ret' in the pipeline and say in type's mapping what it means", repair],
+        ])
+        #expect(out.report.unknownValues.map { "\($0.field) \($0.value) \($0.records)" } == ["type repair 2", "type yes 1", "type True 1"])
+        // The bundled TOP pipelines know has_good_return's two values: a Python exporter's True, or
+        // a 1, would otherwise make a returned-goods refund type 4.
+        let refund = #"{"refund_id":1,"tid":2,"oid":3,"status":"SUCCESS","refund_fee":"1.00","num":1,"title":"t","buyer_nick":"b","created":"2024-09-01 10:00:00","refund_phase":"onsale","has_good_return":true}"#
+        let directory = try Fixtures.temporaryDirectory()
+        try Fixtures.write([refund, refund.replacingOccurrences(of: #""oid":3"#, with: #""oid":4"#).replacingOccurrences(of: "true}", with: #""True"}"#),
+                            refund.replacingOccurrences(of: #""oid":3"#, with: #""oid":5"#).replacingOccurrences(of: "true}", with: "1}")].joined(separator: "\n") + "\n", to: directory + "/in.jsonl")
+        let definition = try PipelineLoader.load(path: Fixtures.packageRoot + "/pipelines/taobao-top-refunds-jsonl.yaml", variables: ["shop_no": "S1"])
+        let report = try Pipeline(definition).run(RunOptions(inputs: [directory + "/in.jsonl"], outputDirectory: directory + "/out")) { _ in }
+        #expect(try Fixtures.jsonLines(directory + "/out/records.jsonl").map { $0["type"] as? Int } == [2])
+        #expect(report.unknownValues.map { "\($0.field) \($0.value)" } == ["type True", "type 1"])
+        // A name no field reads, or no values: errors at the pipeline's line:column.
+        let bad = Self.header + "knownValues:\n  kinds: [Y]\n  kind: []\n" + Self.fields
+        let problems = #expect(throws: DiagnosticList.self) { try PipelineLoader.load(yaml: bad, path: "p.yaml") }
+        #expect(problems?.diagnostics.map(\.description) == [
+            "p.yaml:7:3: error: no field or condition of the pipeline reads 'kinds', which 'knownValues' names [pipeline.unknown_field]\n  note: did you mean 'kind'?\n  note: knownValues names source fields that a field's 'from' or a condition reads",
+            "p.yaml:8:9: error: the known values of 'kind' need at least one value [pipeline.wrong_type]",
+        ])
+    }
+
     /// TOP's simplified JSON (simplify=true: no *_response wrapper, the list a plain array) is read
     /// by the bundled JSON pipelines as the wrapped form is, and re-fed in its own form.
     @Test func topsSimplifiedJSONGivesTheSameRecordsAsTheWrappedForm() throws {

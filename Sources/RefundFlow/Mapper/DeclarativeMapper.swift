@@ -81,6 +81,9 @@ public struct DeclarativeMapper: RecordMapper {
 
     public private(set) var sourceFieldNames: [String] = []
     let plans: [Plan]
+    /// `knownValues`, compiled: the slot, its values, and the fields that read it (by `from` or a
+    /// condition), which a value outside the list makes `unknown_value`.
+    let known: [(slot: Int, values: [[UInt8]], shown: String, readers: [RefundField])]
     let fast: FastPlanTable
     /// Tests turn the fast path off to prove it changes nothing.
     var usesFastPath = true
@@ -149,6 +152,18 @@ public struct DeclarativeMapper: RecordMapper {
                     dates: dates))
         }
         if !problems.isEmpty { throw DiagnosticList(problems) }
+        func valueSlots(_ expression: Expression?) -> [Int] {
+            if case .slots(let slots)? = expression { return slots }
+            return []
+        }
+        known = definition.knownValues.map { entry in
+            let index = slot(entry.sourceField)
+            let readers = plans.filter { plan in
+                plan.conditionSlots.contains(index) || valueSlots(plan.base).contains(index)
+                    || plan.clauses.contains { valueSlots($0.1).contains(index) }
+            }
+            return (index, entry.values.map { Array($0.utf8) }, entry.values.joined(separator: ", "), readers.map(\.field))
+        }
         self.plans = plans
         self.conditionClean = definition.clean
         self.readsSpreadsheetText = definition.reader.name == "csv"
@@ -165,11 +180,17 @@ public struct DeclarativeMapper: RecordMapper {
         // A record with a list or nested fields where a value is read takes the general path,
         // which says so (step 3) instead of calling the value missing.
         let fastPath = usesFastPath && !row.holdsContainers
+        // A value outside a source field's knownValues: its readers are unknown_value, not mapped.
+        if !known.isEmpty { checkKnownValues(row, &errors, &failed) }
         for index in 0..<table.count {
             // Fast path: flat tables (columns, constants, simple conditions, maps, char-class
             // patterns), straight from the row's bytes. Anything else, including every error,
             // takes the general path below, which is the one source of error messages.
             let entry = table[index]
+            if failed.bits != 0, failed.contains(plans[index].field) {
+                record[plans[index].field] = nil
+                continue
+            }
             if fastPath, entry.eligible, Self.convertFast(entry, fast, row, &record) { continue }
             let plan = plans[index]
             arena.removeAll(keepingCapacity: true)
@@ -264,6 +285,33 @@ public struct DeclarativeMapper: RecordMapper {
             }
         }
         return failed
+    }
+
+    /// Checks the row's values of the `knownValues` fields: one present (after the default
+    /// cleaning) and not listed is an `unknown_value` of every field that reads it.
+    private mutating func checkKnownValues(_ row: some SourceRow, _ errors: inout [RowError], _ failed: inout FieldSet) {
+        for entry in known {
+            // Mostly the value is known as it stands: no cleaning needed to say so.
+            let plain = row.withValue(slot: entry.slot) { value in
+                guard let value, !value.isEmpty else { return true }
+                return entry.values.contains { $0.elementsEqual(value) }
+            }
+            if plain { continue }
+            let unknown: String? = withCleaned([entry.slot], row) { value in
+                value.isEmpty || entry.values.contains(where: { $0.elementsEqual(value) }) ? nil : String(decoding: value, as: UTF8.self)
+            }
+            guard let unknown else { continue }
+            let name = sourceFieldNames[entry.slot]
+            for field in entry.readers {  // every reason: a second unknown value of a field too
+                errors.append(
+                    RowError(
+                        code: .unknownValue, field: field.rawValue, value: unknown,
+                        message: "\(field.rawValue): '\(name)' is '\(unknown)', not one of its known values (\(entry.shown)); if it is a real value, "
+                            + "add it to knownValues of '\(name)' in the pipeline and say in \(field.rawValue)'s mapping what it means",
+                        location: row.location(slot: entry.slot)))
+                failed.insert(field)
+            }
+        }
     }
 
     /// The first of `slots` whose path holds a list or nested fields in `row`, as an error that

@@ -25,8 +25,35 @@ public struct PipelineDefinition: Sendable {
     public var errorLimits = ErrorLimits()
     public var target: TargetDefinition = TargetDefinition(name: "wdt-qjb-raw-refund", options: [:])
     public var fields: [FieldDefinition] = []
+    /// Source fields whose every value the pipeline knows (`knownValues`): a value outside the
+    /// list is an `unknown_value` of each field that reads it, never a silent fall-through of
+    /// its conditions to a default.
+    public var knownValues: [KnownValues] = []
 
     public init() {}
+
+    /// Every source field name the fields read, by `from` or in a condition.
+    var sourceFieldsRead: Set<String> {
+        func names(_ condition: Condition) -> [String] {
+            switch condition {
+            case .equals(let field, _), .notEquals(let field, _), .isEmpty(let field, _), .matches(let field, _): return field
+            case .all(let items), .any(let items): return items.flatMap(names)
+            case .not(let item): return names(item)
+            }
+        }
+        func names(_ expression: ValueExpression?) -> [String] {
+            if case .source(let names)? = expression { return names }
+            return []
+        }
+        return Set(fields.flatMap { field in names(field.value) + field.when.flatMap { names($0.condition) + names($0.result) } })
+    }
+}
+
+/// The values a source field may hold (besides none); `knownValues` in the pipeline.
+public struct KnownValues: Sendable, Hashable {
+    public var sourceField: String
+    public var values: [String]
+    public var location: SourceLocation?
 }
 
 /// A pipeline variable, filled by `--set name=value` or its default.

@@ -7,7 +7,7 @@ import Yams
 public enum PipelineLoader {
     static let topLevelKeys = [
         "version", "name", "description", "variables", "reader", "timeZone", "outputTimeZone", "clean",
-        "dateFormats", "duplicateKey", "errorLimits", "target", "fields",
+        "dateFormats", "duplicateKey", "errorLimits", "target", "fields", "knownValues",
     ]
     static let fieldKeys = [
         "from", "value", "default", "clean", "map", "mapDefault", "pattern", "formats", "timeZone", "required",
@@ -149,8 +149,33 @@ public enum PipelineLoader {
         } else {
             context.error(root, "missing_key", "the pipeline must map 'fields'")
         }
+        if let node = byKey["knownValues"]?.value {
+            definition.knownValues = knownValues(node, read: definition.sourceFieldsRead, &context)
+        }
         if !context.diagnostics.isEmpty { throw DiagnosticList(context.diagnostics) }
         return definition
+    }
+
+    /// `knownValues`: source field → the values it may hold. A field no `from` or condition reads
+    /// is an error (a misspelt name would check nothing).
+    static func knownValues(_ node: Node, read: Set<String>, _ context: inout YAMLContext) -> [KnownValues] {
+        guard let pairs = context.mapping(node, "'knownValues'") else { return [] }
+        var known: [KnownValues] = []
+        for pair in pairs {
+            guard let values = context.stringList(pair.value, "the known values of '\(pair.key)'") else { continue }
+            if values.isEmpty {
+                context.error(pair.value, "wrong_type", "the known values of '\(pair.key)' need at least one value")
+                continue
+            }
+            guard read.contains(pair.key) else {
+                var notes = ["knownValues names source fields that a field's 'from' or a condition reads"]
+                if let suggestion = closest(pair.key, in: read.sorted()) { notes.insert("did you mean '\(suggestion)'?", at: 0) }
+                context.error(pair.keyNode, "unknown_field", "no field or condition of the pipeline reads '\(pair.key)', which 'knownValues' names", notes: notes)
+                continue
+            }
+            known.append(KnownValues(sourceField: pair.key, values: values, location: context.location(pair.keyNode)))
+        }
+        return known
     }
 
     static func yamlDiagnostic(_ error: YamlError, path: String) -> Diagnostic {
