@@ -336,12 +336,40 @@ struct CSVReaderTests {
         #expect(result.summary.records == 3)
     }
 
-    @Test(arguments: [([UInt8]([0x50, 0x4B, 0x03, 0x04, 0x14, 0x00]), ".xlsx"), ([0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1], ".xls")])
+    /// A ZIP archive's first local file header, naming `name` (the bytes after it do not matter here).
+    static func zipHeader(_ name: [UInt8]) -> [UInt8] {
+        [0x50, 0x4B, 0x03, 0x04, 0x14, 0x00, 0x00, 0x00, 0x08, 0x00] + [UInt8](repeating: 0, count: 16)
+            + [UInt8(name.count & 0xFF), UInt8(name.count >> 8), 0x00, 0x00] + name
+    }
+
+    @Test(arguments: [(zipHeader(Array("[Content_Types].xml".utf8)), ".xlsx"), ([0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1], ".xls")])
     func anExcelWorkbookIsRefusedWithWhatToDo(_ magic: [UInt8], _ kind: String) throws {
         let error = #expect(throws: Diagnostic.self) { try readCSV(magic + Array("a,b\n".utf8), fields: ["a"]) }
         #expect(error?.code == "input.workbook")
         #expect(error?.message.hasSuffix("is an Excel workbook (\(kind)), not a CSV file") == true)
         #expect(error?.notes.first?.contains("CSV UTF-8") == true)
+    }
+
+    /// A ZIP archive (a merchant's downloaded export) is not called a workbook: its first file is
+    /// named (a GBK name as Windows writes it, too), with how to unzip it; the JSON and XML readers
+    /// say the same, not "looks like CSV". RAR, 7-Zip and PDF are named as well.
+    @Test func anArchiveIsNamedWithItsFirstFileNotCalledAWorkbook() throws {
+        let gbkName: [UInt8] = [0xCD, 0xCB, 0xBF, 0xEE] + Array(".csv".utf8)  // 退款.csv in GBK
+        let error = #expect(throws: Diagnostic.self) { try readCSV(Self.zipHeader(gbkName) + [0x0A, 0x00], fields: ["a"]) }
+        #expect(error?.code == "input.archive")
+        #expect(error?.message.hasSuffix("is a ZIP archive (its first file is '退款.csv'), not a CSV file") == true)
+        #expect(error?.notes == ["unzip it and run on the file inside (unzip -O GBK keeps the Chinese names of an archive made on Windows)"])
+        let directory = try Fixtures.temporaryDirectory()
+        try Fixtures.write(Self.zipHeader(Array("refunds.json".utf8)) + [0x01, 0x02], to: directory + "/r.zip")
+        for (reader, expected) in [(jsonReader() as any RecordReader, "a JSON file"), (xmlReader("r/refund"), "an XML file")] {
+            var collector = Collector(slots: 1)
+            let refused = #expect(throws: Diagnostic.self) { _ = try reader.read(InputFile(path: directory + "/r.zip"), fieldNames: ["a"], into: &collector) }
+            #expect(refused?.message == "'\(directory)/r.zip' is a ZIP archive (its first file is 'refunds.json'), not \(expected)")
+        }
+        for (magic, kind) in [(Array("Rar!\u{1A}\u{07}".utf8), "a RAR archive"), ([0x37, 0x7A, 0xBC, 0xAF, 0x27, 0x1C], "a 7-Zip archive"), (Array("%PDF-1.7\n".utf8), "a PDF document")] {
+            let other = #expect(throws: Diagnostic.self) { try readCSV(magic + Array("a\n".utf8), fields: ["a"]) }
+            #expect(other?.message.hasSuffix("is \(kind), not a CSV file") == true)
+        }
     }
 
     @Test func missingColumnsAreAbsentNotEmpty() throws {

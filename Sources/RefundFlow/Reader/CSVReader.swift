@@ -144,12 +144,8 @@ private struct CSVReadState: ~Copyable {
             decoder.sawByteOrderMark()
             refeedLead = Self.byteOrderMark
         }
-        if dataEnd - dataStart >= 4, let kind = Self.workbookKind(buffer[0], buffer[1], buffer[2], buffer[3]) {
-            throw Diagnostic(
-                code: "input.workbook", message: "'\(file.path)' is an Excel workbook (\(kind)), not a CSV file",
-                location: SourceLocation(file: file.path, line: 1),
-                notes: ["in Excel, save the sheet as 'CSV UTF-8 (comma delimited)' and run on that file"])
-        }
+        while dataEnd - dataStart < 1024, try fill() {}
+        if let refusal = StartOfInput.binaryRefusal(path: file.path, firstBytes: buffer[dataStart..<dataEnd], expected: "CSV") { throw refusal }
         try skipLeadingLines()
         try skipTitleLines(unlessNaming: fieldNames)
         try findHeader(fieldNames: fieldNames)
@@ -267,15 +263,6 @@ private struct CSVReadState: ~Copyable {
             refeedLead += buffer[dataStart..<min(end + 1, dataEnd)]
             if end == dataEnd { refeedLead.append(0x0A) }
             dropLine(endingAt: end)
-        }
-    }
-
-    /// `.xlsx` (a ZIP archive) or `.xls` (an OLE compound file), from the first four bytes.
-    static func workbookKind(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8, _ b3: UInt8) -> String? {
-        switch (b0, b1, b2, b3) {
-        case (0x50, 0x4B, 0x03, 0x04): return ".xlsx"
-        case (0xD0, 0xCF, 0x11, 0xE0): return ".xls"
-        default: return nil
         }
     }
 

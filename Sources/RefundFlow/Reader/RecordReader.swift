@@ -653,8 +653,49 @@ enum StartOfInput {
         return text ?? String(decoding: bytes, as: UTF8.self)
     }
 
-    /// `input.wrong_format` when `firstLine` looks like another format than `expected`.
+    /// A file that is no text at all, by its first bytes: an Excel workbook (`input.workbook`), or
+    /// an archive or a PDF (`input.archive`), with what to do. A ZIP archive is told from an
+    /// `.xlsx` (also a ZIP) by its first file's name, when the bytes given reach it.
+    static func binaryRefusal(path: String, firstBytes bytes: some Collection<UInt8>, expected: String) -> Diagnostic? {
+        let head = Array(bytes.prefix(1024))
+        let location = SourceLocation(file: path, line: 1)
+        let saveAsCSV = "in Excel, save the sheet as 'CSV UTF-8 (comma delimited)' and run on that file"
+        func workbook(_ kind: String) -> Diagnostic {
+            Diagnostic(
+                code: "input.workbook", message: "'\(path)' is an Excel workbook (\(kind)), not a\(expected == "XML" ? "n" : "") \(expected) file",
+                location: location, notes: [saveAsCSV])
+        }
+        func archive(_ kind: String, _ inside: String, _ how: String) -> Diagnostic {
+            Diagnostic(
+                code: "input.archive", message: "'\(path)' is \(kind)\(inside), not a\(expected == "XML" ? "n" : "") \(expected) file",
+                location: location, notes: [how])
+        }
+        if head.starts(with: [0xD0, 0xCF, 0x11, 0xE0]) { return workbook(".xls") }
+        if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
+            // The first local file header: name length at 26, the name at 30 (UTF-8, or GBK as
+            // Chinese Windows tools write it: shown as UTF-8 when it is one, else as GB18030).
+            guard head.count >= 30, case let length = Int(head[26]) | Int(head[27]) << 8, length > 0, head.count >= 30 + length else {
+                return archive("a ZIP archive", " (an Excel .xlsx workbook is one too)", "unzip it and run on the file inside, or, for a workbook, " + saveAsCSV)
+            }
+            var gb18030: FieldDecoder?
+            let name = text(Array(head[30..<(30 + length)]), gb18030: &gb18030)
+            if ["[Content_Types].xml", "xl/", "_rels/", "docProps/"].contains(where: name.hasPrefix) { return workbook(".xlsx") }
+            return archive(
+                "a ZIP archive", " (its first file is '\(name)')",
+                "unzip it and run on the file inside (unzip -O GBK keeps the Chinese names of an archive made on Windows)")
+        }
+        if head.starts(with: Array("Rar!".utf8)) { return archive("a RAR archive", "", "extract it and run on the file inside") }
+        if head.starts(with: [0x37, 0x7A, 0xBC, 0xAF, 0x27, 0x1C]) { return archive("a 7-Zip archive", "", "extract it and run on the file inside") }
+        if head.starts(with: Array("%PDF-".utf8)) {
+            return archive("a PDF document", "", "export the refunds from the seller center as CSV (or fetch them from the API) instead")
+        }
+        return nil
+    }
+
+    /// `input.wrong_format` when `firstLine` looks like another format than `expected` (or is no
+    /// text at all: `binaryRefusal`).
     static func refusal(path: String, firstLine: [UInt8], expected: String, reader: String) -> Diagnostic? {
+        if let binary = binaryRefusal(path: path, firstBytes: firstLine, expected: expected) { return binary }
         guard let found = format(firstLine), found != expected else { return nil }
         var gb18030: FieldDecoder?
         var shown = text(Array(firstLine.prefix(4096)), gb18030: &gb18030).trimmingWhitespace()
