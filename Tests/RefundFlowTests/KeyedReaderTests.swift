@@ -200,6 +200,14 @@ struct JSONReaderTests {
         // Re-fed as written: a re-feed file of them is read as pretty-printed objects again.
         #expect(result.rows.map(\.source) == [#"{"refund_id": 4}"#, "{\n  \"refund_id\": 5\n}"])
         #expect(result.rows.allSatisfy { $0.problems.isEmpty })
+        // A `{` line followed by a record line (or by nothing) is a broken line of JSON Lines, not
+        // the start of pretty-printed objects: it is a reject with its text, the next line a record
+        // (so that a re-feed file that starts with such a line reads as it was written).
+        for text in ["{\n{\"refund_id\":6}\n", "{\n"] {
+            let broken = try readKeyed(text, reader: JSONReader(options: options), fields: ["refund_id"])
+            #expect(broken.rows.map(\.source) == Array([#"{"#, #"{"refund_id":6}"#].prefix(text.count > 2 ? 2 : 1)))
+            #expect(broken.rows.first?.problems.isEmpty == false)
+        }
     }
 
     @Test func emptyElementsOfAResponsesRecordListAreRecordsNotNothing() throws {

@@ -109,10 +109,13 @@ public struct JSONReader: RecordReader {
         // its records are taken from the path; other lines are records themselves.
         let response = options.recordPaths.isEmpty ? nil : KeyedRecordBuilder(file: builder.file, fieldNames: [])
         var emptyResponses = 0
-        if try stream.peekFirstLine().filter({ $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) == [UInt8(ascii: "{")] {
-            // A line that is `{` alone: objects written over several lines each (pretty-printed,
-            // as `jq` writes them without -c), read one after another like lines. A rejected one is
-            // re-fed as written (over several lines too): the re-feed file is read the same way.
+        if try stream.peekFirstLine().filter({ $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) == [UInt8(ascii: "{")],
+            let next = try stream.secondLineStart(), next == UInt8(ascii: "\"") || next == UInt8(ascii: "}")
+        {
+            // A line that is `{` alone, then a key (or `}`): objects written over several lines each
+            // (pretty-printed, as `jq` writes them without -c), read one after another like lines.
+            // A rejected one is re-fed as written (over several lines too): the re-feed file is read
+            // the same way. (A `{` line followed by anything else is a broken line of JSON Lines.)
             var objects = 0
             while let next = try stream.skipSpace() {
                 guard next == UInt8(ascii: "{") else { throw stream.error("expected another JSON object (the file holds pretty-printed objects one after another)") }
@@ -662,6 +665,16 @@ final class JSONStream {
             if index + 1 < end, buffer[index] == UInt8(ascii: "{"), buffer[index + 1] == UInt8(ascii: "\"") { return true }
         }
         return false
+    }
+
+    /// The first byte (after spaces) of the first line after the first one that is not blank,
+    /// among the next 64 KiB; nil when there is none. Nothing is consumed.
+    func secondLineStart() throws -> UInt8? {
+        while end - start < 1 << 16, try fill() {}
+        guard var index = (start..<end).first(where: { buffer[$0] == 0x0A }) else { return nil }
+        index += 1
+        while index < end, buffer[index] == 0x20 || buffer[index] == 0x09 || buffer[index] == 0x0D || buffer[index] == 0x0A { index += 1 }
+        return index < end ? buffer[index] : nil
     }
 
     /// The first key of the object that starts here (after white space), when it is a plain one
