@@ -53,7 +53,6 @@ public struct PipelineDefinition: Sendable {
 public struct KnownValues: Sendable, Hashable {
     public var sourceField: String
     public var values: [String]
-    public var location: SourceLocation?
 }
 
 /// A pipeline variable, filled by `--set name=value` or its default.

@@ -173,7 +173,7 @@ public enum PipelineLoader {
                 context.error(pair.keyNode, "unknown_field", "no field or condition of the pipeline reads '\(pair.key)', which 'knownValues' names", notes: notes)
                 continue
             }
-            known.append(KnownValues(sourceField: pair.key, values: values, location: context.location(pair.keyNode)))
+            known.append(KnownValues(sourceField: pair.key, values: values))
         }
         return known
     }

@@ -659,7 +659,8 @@ enum StartOfInput {
     static func binaryRefusal(path: String, firstBytes bytes: some Collection<UInt8>, expected: String) -> Diagnostic? {
         let head = Array(bytes.prefix(1024))
         let location = SourceLocation(file: path, line: 1)
-        let saveAsCSV = "in Excel, save the sheet as 'CSV UTF-8 (comma delimited)' and run on that file"
+        let saveAsCSV =
+            "in Excel, save the sheet as 'CSV UTF-8 (comma delimited)' and run on that file" + (expected == "CSV" ? "" : " with a CSV pipeline")
         func workbook(_ kind: String) -> Diagnostic {
             Diagnostic(
                 code: "input.workbook", message: "'\(path)' is an Excel workbook (\(kind)), not a\(expected == "XML" ? "n" : "") \(expected) file",
