@@ -602,16 +602,18 @@ struct PipelineRunTests {
             ["unknown_value type 22: type: 'ret' is 'True', not one of its known values (Y, N); if it is a real value, add it to knownValues of 'ret' in the pipeline and say in type's mapping what it means", repair],
         ])
         #expect(out.report.unknownValues.map { "\($0.field) \($0.value) \($0.records)" } == ["type repair 2", "type yes 1", "type True 1"])
-        // The bundled TOP pipelines know has_good_return's two values: a Python exporter's True, or
-        // a 1, would otherwise make a returned-goods refund type 4.
+        // The bundled TOP pipelines know has_good_return's values (true and false, as TOP, Python
+        // or a number write them): a Y or yes would otherwise make a returned-goods refund type 4.
         let refund = #"{"refund_id":1,"tid":2,"oid":3,"status":"SUCCESS","refund_fee":"1.00","num":1,"title":"t","buyer_nick":"b","created":"2024-09-01 10:00:00","refund_phase":"onsale","has_good_return":true}"#
         let directory = try Fixtures.temporaryDirectory()
-        try Fixtures.write([refund, refund.replacingOccurrences(of: #""oid":3"#, with: #""oid":4"#).replacingOccurrences(of: "true}", with: #""True"}"#),
-                            refund.replacingOccurrences(of: #""oid":3"#, with: #""oid":5"#).replacingOccurrences(of: "true}", with: "1}")].joined(separator: "\n") + "\n", to: directory + "/in.jsonl")
+        func with(_ oid: Int, _ value: String) -> String {
+            refund.replacingOccurrences(of: #""oid":3"#, with: "\"oid\":\(oid)").replacingOccurrences(of: "true}", with: value + "}")
+        }
+        try Fixtures.write([refund, with(4, #""True""#), with(5, "1"), with(6, #""Y""#), with(7, #""yes""#), with(8, #""False""#)].joined(separator: "\n") + "\n", to: directory + "/in.jsonl")
         let definition = try PipelineLoader.load(path: Fixtures.packageRoot + "/pipelines/taobao-top-refunds-jsonl.yaml", variables: ["shop_no": "S1"])
         let report = try Pipeline(definition).run(RunOptions(inputs: [directory + "/in.jsonl"], outputDirectory: directory + "/out")) { _ in }
-        #expect(try Fixtures.jsonLines(directory + "/out/records.jsonl").map { $0["type"] as? Int } == [2])
-        #expect(report.unknownValues.map { "\($0.field) \($0.value)" } == ["type True", "type 1"])
+        #expect(try Fixtures.jsonLines(directory + "/out/records.jsonl").map { $0["type"] as? Int } == [2, 2, 2, 4])
+        #expect(report.unknownValues.map { "\($0.field) \($0.value)" } == ["type Y", "type yes"])
         // A name no field reads, or no values: errors at the pipeline's line:column.
         let bad = Self.header + "knownValues:\n  kinds: [Y]\n  kind: []\n" + Self.fields
         let problems = #expect(throws: DiagnosticList.self) { try PipelineLoader.load(yaml: bad, path: "p.yaml") }
