@@ -601,7 +601,15 @@ struct PipelineRunTests {
             [repair],
             ["unknown_value type 22: type: 'ret' is 'True', not one of its known values (Y, N); if it is a real value, add it to knownValues of 'ret' in the pipeline and say in type's mapping what it means", repair],
         ])
-        #expect(out.report.unknownValues.map { "\($0.field) \($0.value) \($0.records)" } == ["type repair 2", "type yes 1", "type True 1"])
+        #expect(out.report.unknownValues.map { "\($0.field) \($0.value) \($0.records) \($0.knownValuesOf ?? "-")" } == ["type repair 2 kind", "type yes 1 ret", "type True 1 ret"])
+        // The terminal, report.md and report.html say whose list to extend, not a map of type
+        // (the most frequent first).
+        let first = "\(out.directory.replacingOccurrences(of: "/out", with: ""))/in.csv"
+        #expect(out.report.unknownValueSentences() == [
+            "'kind', which type reads, has values outside its knownValues: 'repair' (2 records, first at \(first):5:15); if they are real values, add them to knownValues of 'kind' in the pipeline and say in type's mapping what they mean",
+            "'ret', which type reads, has values outside its knownValues: 'yes' (1 record, first at \(first):4:22), 'True' (1 record, first at \(first):6:22); if they are real values, add them to knownValues of 'ret' in the pipeline and say in type's mapping what they mean",
+        ])
+        #expect(try Fixtures.read(out.directory + "/report.json").contains(#""value":"repair","records":2,"first":"\#(first):5:15","known_values_of":"kind""#))
         // The bundled TOP pipelines know has_good_return's values (true and false, as TOP, Python
         // or a number write them): a Y or yes would otherwise make a returned-goods refund type 4.
         let refund = #"{"refund_id":1,"tid":2,"oid":3,"status":"SUCCESS","refund_fee":"1.00","num":1,"title":"t","buyer_nick":"b","created":"2024-09-01 10:00:00","refund_phase":"onsale","has_good_return":true}"#

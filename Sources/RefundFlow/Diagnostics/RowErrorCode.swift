@@ -38,13 +38,19 @@ public struct RowError: Sendable, Hashable {
     public var message: String
     /// Where the value sits in the input.
     public var location: SourceLocation?
+    /// For an `unknown_value` outside a source field's `knownValues`: that source field (the
+    /// value is its, and its list is what to extend), not a `map` of `field`.
+    public var knownValuesOf: String?
 
-    public init(code: RowErrorCode, field: String?, value: String?, message: String, location: SourceLocation? = nil) {
+    public init(
+        code: RowErrorCode, field: String?, value: String?, message: String, location: SourceLocation? = nil, knownValuesOf: String? = nil
+    ) {
         self.code = code
         self.field = field
         self.value = value
         self.message = message
         self.location = location
+        self.knownValuesOf = knownValuesOf
     }
 
     /// The compiler-style rendering for the terminal.

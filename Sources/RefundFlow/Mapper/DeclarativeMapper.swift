@@ -308,7 +308,7 @@ public struct DeclarativeMapper: RecordMapper {
                         code: .unknownValue, field: field.rawValue, value: unknown,
                         message: "\(field.rawValue): '\(name)' is '\(unknown)', not one of its known values (\(entry.shown)); if it is a real value, "
                             + "add it to knownValues of '\(name)' in the pipeline and say in \(field.rawValue)'s mapping what it means",
-                        location: row.location(slot: entry.slot)))
+                        location: row.location(slot: entry.slot), knownValuesOf: name))
                 failed.insert(field)
             }
         }

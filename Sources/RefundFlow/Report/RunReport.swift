@@ -312,6 +312,7 @@ public struct RunReport: Sendable {
             json.keyValue("value", value.value)
             json.keyValue("records", value.records)
             json.keyValue("first", value.first?.description)
+            if let source = value.knownValuesOf { json.keyValue("known_values_of", source) }
         }
         json.keyValue("unknown_values_beyond_limit", unknownValuesBeyondLimit)
         json.raw(",\n  ")

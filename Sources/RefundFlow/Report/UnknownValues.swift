@@ -8,6 +8,9 @@ public struct UnknownValue: Sendable, Hashable {
     public var records: Int
     /// Where it was first seen.
     public var first: SourceLocation?
+    /// The source field whose `knownValues` it is outside, when that is why (else a `map` of
+    /// `field` lacks it).
+    public var knownValuesOf: String?
 }
 
 /// Counts the unknown values of a run by field and value, in bounded memory: the first
@@ -23,12 +26,12 @@ struct UnknownValueTally {
     mutating func add(_ error: RowError) {
         guard error.code == .unknownValue, let field = error.field else { return }
         let value = error.value ?? ""
-        let key = field + "\u{1F}" + value
+        let key = field + "\u{1F}" + value + "\u{1F}" + (error.knownValuesOf ?? "")
         if let position = positions[key] {
             values[position].records += 1
         } else if values.count < Self.limit {
             positions[key] = values.count
-            values.append(UnknownValue(field: field, value: value, records: 1, first: error.location))
+            values.append(UnknownValue(field: field, value: value, records: 1, first: error.location, knownValuesOf: error.knownValuesOf))
         } else {
             beyondLimit += 1
         }
@@ -44,16 +47,23 @@ extension RunReport {
     /// One sentence per field with unknown values: the values, most frequent first (at most
     /// `shown`), with their records and where each was first seen, and what to do.
     func unknownValueSentences(shown: Int = 5) -> [String] {
-        var fields: [String] = []
-        for value in unknownValues where !fields.contains(value.field) { fields.append(value.field) }
-        var sentences = fields.map { field in
-            let values = unknownValues.filter { $0.field == field }
+        // One sentence per field and per source field whose knownValues the values are outside.
+        var groups: [(field: String, knownValuesOf: String?)] = []
+        for value in unknownValues where !groups.contains(where: { $0 == (value.field, value.knownValuesOf) }) {
+            groups.append((value.field, value.knownValuesOf))
+        }
+        var sentences = groups.map { group in
+            let values = unknownValues.filter { $0.field == group.field && $0.knownValuesOf == group.knownValuesOf }
             let listed = values.prefix(shown).map { value in
                 "'\(value.value)' (\(value.records) record\(value.records == 1 ? "" : "s")\(value.first.map { ", first at \($0)" } ?? ""))"
             }
             let more = values.count > shown ? " and \(values.count - shown) more (report.json lists them)" : ""
-            return "\(field) has values the pipeline does not map: " + listed.joined(separator: ", ") + more
-                + "; if they are real values, add them to the 'map' of \(field) in the pipeline"
+            guard let source = group.knownValuesOf else {
+                return "\(group.field) has values the pipeline does not map: " + listed.joined(separator: ", ") + more
+                    + "; if they are real values, add them to the 'map' of \(group.field) in the pipeline"
+            }
+            return "'\(source)', which \(group.field) reads, has values outside its knownValues: " + listed.joined(separator: ", ") + more
+                + "; if they are real values, add them to knownValues of '\(source)' in the pipeline and say in \(group.field)'s mapping what they mean"
         }
         if unknownValuesBeyondLimit > 0 {
             sentences.append("\(unknownValuesBeyondLimit) more record\(unknownValuesBeyondLimit == 1 ? " has an unknown value" : "s have unknown values") past the first \(UnknownValueTally.limit) distinct ones (see rejects.jsonl)")
