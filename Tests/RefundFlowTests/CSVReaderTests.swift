@@ -123,6 +123,19 @@ struct CSVReaderTests {
         #expect(result.summary.truncated != nil)
     }
 
+    /// A one-cell line in a wide export (a footer such as 共 17 条记录) says what it most likely is;
+    /// a totals row keeps its own message; one field is one, not "1 fields".
+    @Test func aOneCellLineOfAWideExportIsNamedAsAFooterOrABrokenCell() throws {
+        let result = try readCSV(Array("a,b,c\n1,2,3\n共 17 条记录\n合计\n".utf8), fields: ["a"])
+        #expect(result.rows.map { $0.problems.map(\.message) } == [
+            [],
+            ["the row is one cell ('共 17 条记录') but the header has 3 columns: a note or footer line the export added, not a refund (remove it from the export), or the end of a cell the line before broke (check its quotes)"],
+            ["this is a totals row ('合计'), as a spreadsheet adds under the data, not a refund; remove it from the export"],
+        ])
+        let narrow = try readCSV(Array("a,b\n1\n".utf8), fields: ["a"])
+        #expect(narrow.rows.first?.problems.map(\.message) == ["the row has 1 field but the header has 2"])
+    }
+
     @Test func textAfterAClosingQuoteIsMalformed() throws {
         let result = try readCSV(Array("a,b\n\"x\"y,2\n".utf8), fields: ["a"])
         #expect(result.rows.first?.problems.first?.message.contains("closing quote") == true)

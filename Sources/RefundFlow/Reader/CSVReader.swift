@@ -895,16 +895,25 @@ private struct CSVReadState: ~Copyable {
                     code: .malformed, message: "text follows a closing quote; a quote inside a quoted field must be doubled",
                     sourceField: nil, location: fieldLocation(record: record, recordLine: recordLine, offset: junk)))
         }
-        if fields.count != header.names.count {
+        if fields.count != header.names.count, totals == nil {  // a totals row is told as such
             let extraAreEmpty =
                 fields.count > header.names.count
                 && decoded[header.names.count...].allSatisfy { $0.start == $0.end }
             if !extraAreEmpty {
+                var message = "the row has \(fields.count) field\(fields.count == 1 ? "" : "s") but the header has \(header.names.count)"
+                if fields.count == 1, header.names.count >= 3, let span = decoded.first {
+                    // One cell on a line of a wide export: most likely a note or footer line
+                    // ("共 17 条记录"); else the end of a cell whose line break was not quoted.
+                    var text =
+                        span.inRecord
+                        ? String(decoding: record[span.start..<span.end], as: UTF8.self)
+                        : arena.withUnsafeBufferPointer { String(decoding: $0[span.start..<span.end], as: UTF8.self) }
+                    if text.count > 40 { text = String(text.prefix(40)) + "…" }
+                    message = "the row is one cell ('\(text)') but the header has \(header.names.count) columns: a note or footer line "
+                        + "the export added, not a refund (remove it from the export), or the end of a cell the line before broke (check its quotes)"
+                }
                 problems.append(
-                    RowProblem(
-                        code: .malformed,
-                        message: "the row has \(fields.count) fields but the header has \(header.names.count)",
-                        sourceField: nil, location: SourceLocation(file: file.path, line: recordLine, column: 1)))
+                    RowProblem(code: .malformed, message: message, sourceField: nil, location: SourceLocation(file: file.path, line: recordLine, column: 1)))
             }
         }
         var slotColumns = slotColumns
