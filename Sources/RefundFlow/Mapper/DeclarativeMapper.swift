@@ -88,8 +88,7 @@ public struct DeclarativeMapper: RecordMapper {
     /// Tests turn the fast path off to prove it changes nothing.
     var usesFastPath = true
     let conditionClean: [CleanStep]
-    /// Whether the source is a spreadsheet's text (CSV), for hints that name Excel; JSON and XML
-    /// come from an exporter.
+    /// `PipelineDefinition.readsSpreadsheetText`, for the hint of an id in scientific notation.
     let readsSpreadsheetText: Bool
     /// Per-row scratch: resolved values live here, so no field allocates until it becomes a String.
     private var arena: [UInt8] = []
@@ -166,7 +165,7 @@ public struct DeclarativeMapper: RecordMapper {
         }
         self.plans = plans
         self.conditionClean = definition.clean
-        self.readsSpreadsheetText = definition.reader.name == "csv"
+        self.readsSpreadsheetText = definition.readsSpreadsheetText
         self.sourceFieldNames = names
         self.fast = FastPlanTable(plans, conditionClean: definition.clean)
         arena.reserveCapacity(4096)
@@ -291,15 +290,10 @@ public struct DeclarativeMapper: RecordMapper {
     /// cleaning) and not listed is an `unknown_value` of every field that reads it.
     private mutating func checkKnownValues(_ row: some SourceRow, _ errors: inout [RowError], _ failed: inout FieldSet) {
         for entry in known {
+            func isKnown(_ value: UnsafeBufferPointer<UInt8>) -> Bool { value.isEmpty || entry.values.contains { $0.elementsEqual(value) } }
             // Mostly the value is known as it stands: no cleaning needed to say so.
-            let plain = row.withValue(slot: entry.slot) { value in
-                guard let value, !value.isEmpty else { return true }
-                return entry.values.contains { $0.elementsEqual(value) }
-            }
-            if plain { continue }
-            let unknown: String? = withCleaned([entry.slot], row) { value in
-                value.isEmpty || entry.values.contains(where: { $0.elementsEqual(value) }) ? nil : String(decoding: value, as: UTF8.self)
-            }
+            if row.withValue(slot: entry.slot, { $0.map(isKnown) ?? true }) { continue }
+            let unknown: String? = withCleaned([entry.slot], row) { isKnown($0) ? nil : String(decoding: $0, as: UTF8.self) }
             guard let unknown else { continue }
             let name = sourceFieldNames[entry.slot]
             for field in entry.readers {  // every reason: a second unknown value of a field too

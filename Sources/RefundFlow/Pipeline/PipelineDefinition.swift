@@ -32,6 +32,10 @@ public struct PipelineDefinition: Sendable {
 
     public init() {}
 
+    /// Whether the source is a spreadsheet's text (CSV), for hints that name Excel; JSON and XML
+    /// come from an exporter.
+    var readsSpreadsheetText: Bool { reader.name == "csv" }
+
     /// Every source field name the fields read, by `from` or in a condition.
     var sourceFieldsRead: Set<String> {
         func names(_ condition: Condition) -> [String] {

@@ -900,7 +900,7 @@ private struct CSVReadState: ~Copyable {
                 fields.count > header.names.count
                 && decoded[header.names.count...].allSatisfy { $0.start == $0.end }
             if !extraAreEmpty {
-                var message = "the row has \(fields.count) field\(fields.count == 1 ? "" : "s") but the header has \(header.names.count)"
+                var message = "the row has \(counted(fields.count, "field")) but the header has \(header.names.count)"
                 if fields.count == 1, header.names.count >= 3, let span = decoded.first {
                     // One cell on a line of a wide export: most likely a note or footer line
                     // ("共 17 条记录"); else the end of a cell whose line break was not quoted.

@@ -284,7 +284,7 @@ public struct JSONReader: RecordReader {
         if arrays > 1 { summary.notes.append("'\(stream.path)': \(arrays) JSON arrays one after another (pages saved into one file); each was read") }
         if pages > 0 {
             let empty = emptyPages == 0 ? "" : ", \(emptyPages) of them with no records"
-            summary.notes.append("'\(stream.path)': the array holds \(pages) response\(pages == 1 ? "" : "s") (pages saved into one array)\(empty); the records of each were read")
+            summary.notes.append("'\(stream.path)': the array holds \(counted(pages, "response")) (pages saved into one array)\(empty); the records of each were read")
         }
     }
 
@@ -391,10 +391,15 @@ public struct JSONReader: RecordReader {
         /// `total_results` and `has_next` as written: keys of the root's object (TOP's
         /// `{"refunds_receive_get_response":{…,"total_results":…}}`), or of the document itself
         /// (its simplified JSON, `{"refunds":[…],"total_results":…}`, whose record path is one name).
-        var wrappedTotals: (total: String?, hasNext: String?) = (nil, nil)
-        var rootTotals: (total: String?, hasNext: String?) = (nil, nil)
+        var wrappedTotals = ResponseTotals()
+        var rootTotals = ResponseTotals()
 
-        var totals: (total: String?, hasNext: String?) { path?.count == 1 ? rootTotals : wrappedTotals }
+        var totals: ResponseTotals { path?.count == 1 ? rootTotals : wrappedTotals }
+    }
+
+    struct ResponseTotals {
+        var total: String?
+        var hasNext: String?
     }
 
     /// Inside an object at `depth` of the record path (after `{`), until its `}`.
@@ -453,11 +458,8 @@ public struct JSONReader: RecordReader {
             } else if depth <= 1, walk.path != nil || depth == 0, key == RecordPaths.totalKey || key == RecordPaths.hasNextKey {
                 // At the root, before or after the path's name (a simplified response's keys come in any order).
                 let text = Self.scalarText(try stream.captureValue().bytes)
-                if key == RecordPaths.totalKey {
-                    if depth == 0 { walk.rootTotals.total = text } else { walk.wrappedTotals.total = text }
-                } else {
-                    if depth == 0 { walk.rootTotals.hasNext = text } else { walk.wrappedTotals.hasNext = text }
-                }
+                let totals: WritableKeyPath<DocumentWalk, ResponseTotals> = depth == 0 ? \.rootTotals : \.wrappedTotals
+                if key == RecordPaths.totalKey { walk[keyPath: totals].total = text } else { walk[keyPath: totals].hasNext = text }
             } else {
                 _ = try stream.captureValue()  // skipped, but checked
             }
@@ -673,7 +675,7 @@ final class JSONStream {
         while end - start < 1 << 16, try fill() {}
         guard var index = (start..<end).first(where: { buffer[$0] == 0x0A }) else { return nil }
         index += 1
-        while index < end, buffer[index] == 0x20 || buffer[index] == 0x09 || buffer[index] == 0x0D || buffer[index] == 0x0A { index += 1 }
+        while index < end, isJSONSpace(buffer[index]) { index += 1 }
         return index < end ? buffer[index] : nil
     }
 

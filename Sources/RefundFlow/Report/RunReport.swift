@@ -523,7 +523,7 @@ extension RunReport {
         return "Rejected rows as their input had them, to fix and run again (duplicates left out): "
             + refeedFiles.map { file in
                 let notWritten = file.notWritten == 0 ? "" : "; \(file.notWritten) more in rejects.jsonl only, with no row to write back"
-                return "\(file.path) (\(file.rows) row\(file.rows == 1 ? "" : "s") of \(file.input)\(notWritten))"
+                return "\(file.path) (\(counted(file.rows, "row")) of \(file.input)\(notWritten))"
             }.joined(separator: ", ") + "."
     }
 }

@@ -296,7 +296,7 @@ struct RecordProcessor: RecordSink {
             input.sha256 = (try? fileSHA256(file.path)) ?? ""
         }
         input.notes += missingColumnWarnings
-        for warning in lostIdDigits.warnings(csv: definition.reader.name == "csv") {
+        for warning in lostIdDigits.warnings(csv: definition.readsSpreadsheetText) {
             emit("\(file.path):\(warning.line): warning: \(warning.message) [input.ids_lost_digits]")
             input.notes.append("'\(file.path)': \(warning.message)")
         }
