@@ -144,6 +144,27 @@ struct PipelineLoaderTests {
         #expect(errors(yaml, variables: ["shop": "x", "refused": "2"]).contains { $0.contains("the map value for 'z' of field 'status': 'x'") })
     }
 
+    /// `mapDefault` and `unmappedHint` act only through a `map`; without one they would be
+    /// ignored, and a hint beside a `mapDefault` would never be shown.
+    @Test func optionsOfAMapNeedAMap() {
+        let yaml = """
+            version: 1
+            reader: { csv: {} }
+            target:
+              wdt-qjb-raw-refund: { shopNo: S }
+            fields:
+              status: { from: s, mapDefault: 2 }
+              type: { from: t, unmappedHint: "say what the values mean" }
+              is_aftersale: { from: a, map: { x: 1 }, mapDefault: 0, unmappedHint: "never shown" }
+              refund_time: { from: r, map: { x: "2024-01-01 00:00:00" }, unmappedHint: "shown" }
+            """
+        #expect(errors(yaml) == [
+            "p.yaml:6:22: error: 'mapDefault' of field 'status' applies only to a field with a 'map' [pipeline.wrong_option]",
+            "p.yaml:7:20: error: 'unmappedHint' of field 'type' applies only to a field with a 'map' [pipeline.wrong_option]",
+            "p.yaml:8:58: error: 'unmappedHint' of field 'is_aftersale' is never shown: its 'mapDefault' maps every value the 'map' lacks [pipeline.conflict]",
+        ])
+    }
+
     @Test func theBundledPipelinesLint() throws {
         let path = Fixtures.packageRoot + "/pipelines/taobao-seller-refunds-csv.yaml"
         let definition = try PipelineLoader.load(path: path, requireVariables: false)

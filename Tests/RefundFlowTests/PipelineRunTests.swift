@@ -383,6 +383,19 @@ struct PipelineRunTests {
         let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out.directory + "/report.json"))) as? [String: Any])
         #expect((json["unknown_values"] as? [[String: Any]])?.map { $0["records"] as? Int } == [3, 1])
 
+        // The pipeline's unmappedHint (e.g. values left out on purpose) is told once, in the note
+        // and the report, not on every reject.
+        let hinted = pipeline.replacingOccurrences(of: "map: { ok: 5, wait: 2 }", with: "map: { ok: 5, wait: 2 }, unmappedHint: \"'odd' is left out on purpose\"")
+        let told = try run(csv, pipeline: hinted)
+        let toldInput = told.directory.replacingOccurrences(of: "/out", with: "/in.csv")
+        #expect(told.report.unknownValueSentences() == [
+            "status has values the pipeline does not map: 'odd' (3 records, first at \(toldInput):2:9), 'weird' (1 record, first at \(toldInput):3:9); "
+                + "if they are real values, add them to the 'map' of status in the pipeline. 'odd' is left out on purpose"
+        ])
+        #expect(told.report.unknownValues.map(\.hint) == ["'odd' is left out on purpose", "'odd' is left out on purpose"])
+        #expect(try Fixtures.read(told.directory + "/report.json").contains(#""hint":"'odd' is left out on purpose""#))
+        #expect(told.rejects.allSatisfy { !((($0["errors"] as! [[String: Any]])[0]["message"] as! String).contains("on purpose")) })
+
         var tally = UnknownValueTally()
         for index in 0...UnknownValueTally.limit {
             tally.add(RowError(code: .unknownValue, field: "status", value: String(index), message: ""))
@@ -629,6 +642,33 @@ struct PipelineRunTests {
             "p.yaml:7:3: error: no field or condition of the pipeline reads 'kinds', which 'knownValues' names [pipeline.unknown_field]\n  note: did you mean 'kind'?\n  note: knownValues names source fields that a field's 'from' or a condition reads",
             "p.yaml:8:9: error: the known values of 'kind' need at least one value [pipeline.wrong_type]",
         ])
+    }
+
+    /// TOP's exchange-flow statuses have no status in WDT's upload: every bundled pipeline leaves
+    /// them out on purpose (rejected as unknown_value, nothing guessed) and its note says what
+    /// each means and what to do.
+    @Test func theBundledPipelinesLeaveExchangeStatusesOutAndSayWhy() throws {
+        let statuses = ["WAIT_SELLER_CONSIGN_GOODS", "WAIT_BUYER_CONFIRM_EXCHANGE_SELLER_SEND_GOODS", "EXCHANGE_TRANSFORM_TO_REFUND"]
+        let refund = #"{"refund_id":1,"tid":2,"oid":3,"status":"SUCCESS","dispute_type":"TMALL_EXCHANGE","refund_fee":"0.00","num":1,"title":"t","buyer_nick":"b","created":"2024-09-01 10:00:00","refund_phase":"aftersale","has_good_return":true}"#
+        let lines = [refund] + statuses.enumerated().map { index, status in
+            refund.replacingOccurrences(of: #""oid":3"#, with: "\"oid\":\(4 + index)").replacingOccurrences(of: "SUCCESS", with: status)
+        }
+        let directory = try Fixtures.temporaryDirectory()
+        try Fixtures.write(lines.joined(separator: "\n") + "\n", to: directory + "/in.jsonl")
+        let definition = try PipelineLoader.load(path: Fixtures.packageRoot + "/pipelines/taobao-top-refunds-jsonl.yaml", variables: ["shop_no": "S1"])
+        let report = try Pipeline(definition).run(RunOptions(inputs: [directory + "/in.jsonl"], outputDirectory: directory + "/out")) { _ in }
+        #expect(try Fixtures.jsonLines(directory + "/out/records.jsonl").map { $0["type"] as? Int } == [3])
+        #expect(report.unknownValues.map(\.value) == statuses)
+        let note = try #require(report.unknownValueSentences().first)
+        #expect(statuses.allSatisfy(note.contains) && note.contains("left out on purpose") && note.contains("decide which WDT status each means"))
+        // The same hint in the XML and JSON pipelines, and the CSV one's names the statuses too.
+        for name in ["xml", "json"] {
+            let other = try PipelineLoader.load(path: Fixtures.packageRoot + "/pipelines/taobao-top-refunds-\(name).yaml", variables: ["shop_no": "S1"])
+            #expect(other.fields.first { $0.field == .status }?.unmappedHint == definition.fields.first { $0.field == .status }?.unmappedHint)
+        }
+        let csv = try PipelineLoader.load(path: Fixtures.packageRoot + "/pipelines/taobao-seller-refunds-csv.yaml", variables: ["shop_no": "S1"])
+        let csvHint = try #require(csv.fields.first { $0.field == .status }?.unmappedHint)
+        #expect(statuses.allSatisfy(csvHint.contains) && csv.fields.first { $0.field == .status }?.map?.keys.contains { statuses.contains($0) } == false)
     }
 
     /// TOP's simplified JSON (simplify=true: no *_response wrapper, the list a plain array) is read

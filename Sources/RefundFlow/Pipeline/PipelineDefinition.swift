@@ -170,4 +170,6 @@ public struct FieldDefinition: Sendable, Hashable {
     public var optionalSource: Bool = false
     /// What to tell a person whose file lacks the source column (e.g. where to get it).
     public var missingHint: String?
+    /// What to tell a person whose value the `map` lacks (e.g. values left out on purpose, and why).
+    public var unmappedHint: String?
 }

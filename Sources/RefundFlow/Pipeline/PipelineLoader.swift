@@ -11,7 +11,7 @@ public enum PipelineLoader {
     ]
     static let fieldKeys = [
         "from", "value", "default", "clean", "map", "mapDefault", "pattern", "formats", "timeZone", "required",
-        "optional", "missingHint", "when",
+        "optional", "missingHint", "unmappedHint", "when",
     ]
 
     /// Loads a pipeline file.
@@ -439,6 +439,7 @@ public enum PipelineLoader {
             case "required": definition.required = context.bool(option.value, "'required'")
             case "optional": definition.optionalSource = context.bool(option.value, "'optional'") ?? false
             case "missingHint": definition.missingHint = context.string(option.value, "'missingHint'")
+            case "unmappedHint": definition.unmappedHint = context.string(option.value, "'unmappedHint'")
             case "when":
                 guard case .sequence(let clauses) = option.value else {
                     context.error(option.value, "wrong_type", "'when' must be a list of clauses, each with 'if' and 'value' or 'from'")
@@ -449,6 +450,14 @@ public enum PipelineLoader {
                 }
             default: break
             }
+        }
+        // Options that only act through a map would be ignored without one.
+        if definition.map == nil {
+            for option in options where option.key == "mapDefault" || option.key == "unmappedHint" {
+                context.error(option.keyNode, "wrong_option", "'\(option.key)' of field '\(name)' applies only to a field with a 'map'")
+            }
+        } else if definition.mapDefault != nil, let hint = options.first(where: { $0.key == "unmappedHint" }) {
+            context.error(hint.keyNode, "conflict", "'unmappedHint' of field '\(name)' is never shown: its 'mapDefault' maps every value the 'map' lacks")
         }
     }
 

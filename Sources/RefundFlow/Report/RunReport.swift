@@ -313,6 +313,7 @@ public struct RunReport: Sendable {
             json.keyValue("records", value.records)
             json.keyValue("first", value.first?.description)
             if let source = value.knownValuesOf { json.keyValue("known_values_of", source) }
+            if let hint = value.hint { json.keyValue("hint", hint) }
         }
         json.keyValue("unknown_values_beyond_limit", unknownValuesBeyondLimit)
         json.raw(",\n  ")

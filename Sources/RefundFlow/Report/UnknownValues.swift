@@ -11,6 +11,8 @@ public struct UnknownValue: Sendable, Hashable {
     /// The source field whose `knownValues` it is outside, when that is why (else a `map` of
     /// `field` lacks it).
     public var knownValuesOf: String?
+    /// The pipeline's `unmappedHint` for `field`, when a `map` lacks the value.
+    public var hint: String?
 }
 
 /// Counts the unknown values of a run by field and value, in bounded memory: the first
@@ -23,6 +25,9 @@ struct UnknownValueTally {
     /// Records whose unknown value came after the first `limit` distinct ones.
     private(set) var beyondLimit = 0
 
+    /// The pipeline's `unmappedHint`s by field.
+    var hints: [String: String] = [:]
+
     mutating func add(_ error: RowError) {
         guard error.code == .unknownValue, let field = error.field else { return }
         let value = error.value ?? ""
@@ -31,7 +36,10 @@ struct UnknownValueTally {
             values[position].records += 1
         } else if values.count < Self.limit {
             positions[key] = values.count
-            values.append(UnknownValue(field: field, value: value, records: 1, first: error.location, knownValuesOf: error.knownValuesOf))
+            values.append(
+                UnknownValue(
+                    field: field, value: value, records: 1, first: error.location, knownValuesOf: error.knownValuesOf,
+                    hint: error.knownValuesOf == nil ? hints[field] : nil))
         } else {
             beyondLimit += 1
         }
@@ -61,6 +69,7 @@ extension RunReport {
             guard let source = group.knownValuesOf else {
                 return "\(group.field) has values the pipeline does not map: " + listed.joined(separator: ", ") + more
                     + "; if they are real values, add them to the 'map' of \(group.field) in the pipeline"
+                    + (values.lazy.compactMap(\.hint).first.map { ". \($0)" } ?? "")
             }
             return "'\(source)', which \(group.field) reads, has values outside its knownValues: " + listed.joined(separator: ", ") + more
                 + "; if they are real values, add them to knownValues of '\(source)' in the pipeline and say in \(group.field)'s mapping what they mean"

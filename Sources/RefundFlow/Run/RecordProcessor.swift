@@ -58,6 +58,7 @@ struct RecordProcessor: RecordSink {
         duplicates = DuplicateIndex(directory: options.outputDirectory)
         defaultShop = definition.target.options["shopNo"].flatMap { $0.isEmpty ? nil : Array($0.utf8) }
         progress = options.progress
+        for field in definition.fields { unknownValues.hints[field.field.rawValue] = field.unmappedHint }
     }
 
     /// Which slot locates each field's errors: the first of its source names the file has.
