@@ -248,6 +248,20 @@ struct CSVReaderTests {
         ])
     }
 
+    /// A unit of yuan or pieces in a column's name (`买家退款金额(元)`, `退款数量（件）`,
+    /// `商品单价(单位：元)`) does not change what it holds; a unit of fen does, and is not read.
+    @Test func aColumnNamedWithItsUnitIsReadUnlessTheUnitIsFen() throws {
+        let text = "买家退款金额(元),退款数量（件）,商品单价(单位：元),运费(分),(元)\n12.50,1,9.90,500,x\n"
+        let result = try readCSV(Array(text.utf8), fields: ["买家退款金额", "退款数量", "商品单价", "运费", "元"])
+        #expect(result.header == ["买家退款金额", "退款数量", "商品单价", "运费(分)", "(元)"])
+        #expect(result.rows.map(\.values) == [["12.50", "1", "9.90", nil, nil]])
+        #expect(result.summary.notes.map { $0.components(separatedBy: "': ").last! } == [
+            "column '买家退款金额(元)' is read as '买家退款金额'", "column '退款数量（件）' is read as '退款数量'",
+            "column '商品单价(单位：元)' is read as '商品单价'",
+        ])
+        #expect("金额（人民币）".foldedColumnName == "金额" && "Amount (RMB)".foldedColumnName == "amount" && "金额(分)".foldedColumnName == "金额(分)")
+    }
+
     @Test(arguments: [2, 1 << 20])
     func aColumnNamedTwiceIsReadOnlyWhenItsValuesAgree(chunkSize: Int) throws {
         // Same value: read. One empty: the other is read. Different values (GBK too): a problem, no guess.

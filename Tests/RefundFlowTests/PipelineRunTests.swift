@@ -342,6 +342,10 @@ struct PipelineRunTests {
         #expect(closestColumn("商品编码", in: ["商品单价"]) == nil)
         #expect(closestColumn("refund_id", in: ["refund_ld", "tid"]) == "refund_ld")
         #expect(closestColumn("tid", in: ["oid"]) == nil)
+        // A column in fen is never offered as the yuan one; the note says what it is.
+        #expect(closestColumn("买家退款金额", in: ["买家退款金额(分)"]) == nil)
+        #expect(fenColumn("买家退款金额", in: ["退款编号", "买家退款金额（分）"]) == "the file has '买家退款金额（分）', in fen (分, hundredths of a yuan); the pipeline reads yuan: convert that column to yuan and name it '买家退款金额'")
+        #expect(fenColumn("买家退款金额", in: ["退款金额(分)"]) == nil)
     }
 
     @Test func keepsTheFirstOfDuplicatesAndNotTheLinesOfOneRefund() throws {

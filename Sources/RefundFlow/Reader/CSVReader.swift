@@ -1070,10 +1070,12 @@ extension String {
         return String(decoding: utf8[start..<end], as: UTF8.self)
     }
 
-    /// A column name with letter case, spaces, underscores and full-width forms (ＩＤ, （元）) folded
-    /// away: two names with the same folding are the same column written another way.
+    /// A column name with letter case, spaces, underscores, full-width forms (ＩＤ, （元）) and a
+    /// unit of yuan or of pieces (`(元)`, `（件）`, `(单位：元)`) folded away: two names with the
+    /// same folding are the same column written another way. A unit of fen (`(分)`) stays: that
+    /// column holds other numbers.
     var foldedColumnName: String {
-        String(
+        let folded = String(
             String.UnicodeScalarView(
                 unicodeScalars.compactMap { scalar -> Unicode.Scalar? in
                     if scalar.properties.isWhitespace || scalar == "_" { return nil }
@@ -1082,6 +1084,21 @@ extension String {
                     return scalar
                 })
         ).lowercased()
+        guard let unit = folded.columnUnit, Self.sameValueUnits.contains(unit.name) else { return folded }
+        return String(folded[..<unit.start])
+    }
+
+    /// Units a column name may carry that do not change what its values mean to the pipeline:
+    /// money in yuan, quantities in pieces.
+    static let sameValueUnits: Set<String> = ["元", "人民币", "人民币元", "rmb", "cny", "￥", "¥", "件", "个"]
+
+    /// The unit in brackets at the end of a folded column name (`金额(元)` → 元, `(单位:元)` → 元),
+    /// and where the brackets start; nil when the name is only the brackets.
+    var columnUnit: (name: String, start: String.Index)? {
+        guard last == ")", let open = lastIndex(of: "("), open != startIndex else { return nil }
+        var name = self[index(after: open)..<index(before: endIndex)]
+        if name.hasPrefix("单位") { name = name.dropFirst(2).drop { $0 == ":" } }
+        return name.isEmpty ? nil : (String(name), open)
     }
 
     /// Trims every Unicode space at both ends, also U+00A0 and U+3000 (ideographic space), as a

@@ -104,9 +104,11 @@ struct RecordProcessor: RecordSink {
             let list = names.map { "'\($0)'" }.joined(separator: " or ")
             if field.optionalSource {
                 let similar = names.lazy.compactMap { closestColumn($0, in: available) }.first
+                let fen = names.lazy.compactMap { fenColumn($0, in: available) }.first
                 let warning =
                     "no column \(list) for \(field.field.rawValue); it stays empty"
                     + (similar.map { " (the file has '\($0)': if that is it, add it to the field's 'from')" } ?? "")
+                    + (fen.map { " (\($0))" } ?? "")
                     + (field.missingHint.map { ". \($0)" } ?? "")
                 emit("\(shape.location.map { "\($0): " } ?? "")warning: \(warning) [input.missing_column]")
                 missingColumnWarnings.append("'\(file.path)': \(warning)")
@@ -128,6 +130,7 @@ struct RecordProcessor: RecordSink {
         if let suggestion = names.lazy.compactMap({ closestColumn($0, in: available) }).first {
             notes.append("the file has '\(suggestion)'; if that is it, add it to the field's 'from'")
         }
+        if let fen = names.lazy.compactMap({ fenColumn($0, in: available) }).first { notes.append(fen) }
         if let hint = field.missingHint { notes.append(hint) }
         return notes
     }
@@ -367,6 +370,19 @@ func closestColumn(_ name: String, in available: [String]) -> String? {
     if let match = available.first(where: { $0.foldedColumnName == key }) { return match }
     guard name.unicodeScalars.allSatisfy(\.isASCII), name.count >= 4 else { return nil }
     return available.first { $0.unicodeScalars.allSatisfy(\.isASCII) && editDistance(key, $0.foldedColumnName) == 1 }
+}
+
+/// What to say of a column that is `name` in fen (`退款金额(分)`, as Pinduoduo's and Douyin's
+/// amounts are): never read as the yuan the pipeline means, a hundred times too much.
+func fenColumn(_ name: String, in available: [String]) -> String? {
+    let key = name.foldedColumnName
+    guard
+        let column = available.first(where: { column in
+            let folded = column.foldedColumnName
+            return folded.columnUnit.map { $0.name == "分" && folded[..<$0.start] == key } ?? false
+        })
+    else { return nil }
+    return "the file has '\(column)', in fen (分, hundredths of a yuan); the pipeline reads yuan: convert that column to yuan and name it '\(name)'"
 }
 
 /// SHA-256 of a whole file, streamed (for inputs a run could not finish reading).
