@@ -257,6 +257,7 @@ struct JSONReaderTests {
             ("订单编号,退款编号\n1,2\n", xmlReader(path), "looks like CSV, not XML: it starts with '订单编号,退款编号'"),
             ("\u{FEFF}订单编号\t退款编号\n1\t2\n", jsonReader(.lines), "looks like CSV, not JSON: it starts with '订单编号\t退款编号'"),
             ("<?xml version=\"1.0\"?><r/>", jsonReader(path: path), "looks like XML, not JSON: it starts with '<?xml version=\"1.0\"?><r/>'"),
+            ("{'a': 1, 'b': None}\n", jsonReader(.lines), "looks like Python, not JSON: it starts with '{'a': 1, 'b': None}'"),
         ]
         for (text, reader, message) in cases {
             #expect {
@@ -279,6 +280,26 @@ struct JSONReaderTests {
         #expect(tail.rows.map { $0.problems.first?.code } == [.malformed, .malformed])
         let commas = try readKeyed("1,2,3\n{\"a\":\"2\"}\n", reader: jsonReader(.lines), fields: ["a"])
         #expect(commas.rows.map(\.values) == [[nil], ["2"]])
+    }
+
+    /// What a script writes when it does not write JSON (Python's NaN, None, True, single quotes;
+    /// JavaScript's undefined) is named in the record's malformed error, with what to do.
+    @Test func valuesThatScriptsWriteInsteadOfJSONAreNamed() throws {
+        let lines = [
+            #"{"a": "1", "b": NaN}"#, #"{"a": "2", "b": -Infinity}"#, #"{"a": "3", "b": None}"#, #"{"a": "4", "b": True}"#,
+            #"{"a": "5", "b": undefined}"#, #"{"a": "6", 'b': 1}"#, #"{"a": "7", "b": 'x'}"#, #"{"a": "8", "b": Nonesuch}"#, #"{"a": "9"}"#,
+        ]
+        let result = try readKeyed(lines.joined(separator: "\n") + "\n", reader: jsonReader(.lines), fields: ["a"])
+        let messages = result.rows.map { $0.problems.first?.message ?? "" }
+        #expect(messages[0].hasSuffix("NaN is not JSON (Python's json.dumps writes it for a float that is not a number, such as a pandas empty cell); the exporter should write null for no value"))
+        #expect(messages[1].contains("-Infinity is not JSON"))
+        #expect(messages[2].hasSuffix("None is Python, not JSON (the file was written with str() or print, not json.dumps): write it with json.dumps, which writes null"))
+        #expect(messages[3].hasSuffix("which writes true"))
+        #expect(messages[4].hasSuffix("undefined is JavaScript, not JSON; the exporter should write null for no value"))
+        #expect(messages[5].hasPrefix("invalid JSON: expected a key in quotes: JSON strings are in double quotes"))
+        #expect(messages[6].hasSuffix("write the file with json.dumps"))
+        #expect(messages[7] == "invalid JSON: unexpected character; expected a value")
+        #expect(messages[8].isEmpty && result.rows[8].values == ["9"])
     }
 
     @Test func theExpectedResponseWithoutRecordsIsZeroRecordsNotAnError() throws {

@@ -1039,7 +1039,7 @@ struct JSONRecordParser {
             if isEmptyContainer(closing: UInt8(ascii: "}")) { return }
             repeat {
                 skipSpace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key in quotes") }
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key in quotes" + notJSONHint()) }
                 let key = try stringBytes()  // first: a mutating call inside pushPath's arguments would copy the parser
                 let saved = pushPath(key)
                 skipSpace()
@@ -1145,7 +1145,7 @@ struct JSONRecordParser {
         let count = word.utf8CodeUnitCount
         guard index + count <= bytes.count,
             memcmp(bytes.baseAddress! + index, word.utf8Start, count) == 0
-        else { throw error("unexpected character; expected a value") }
+        else { throw error("unexpected character; expected a value" + notJSONHint()) }
         index += count
     }
 
@@ -1155,7 +1155,7 @@ struct JSONRecordParser {
         if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
         guard index < bytes.count, isDigit(bytes[index]) else {
             index = start
-            throw error("unexpected character; expected a value")
+            throw error("unexpected character; expected a value" + notJSONHint())
         }
         if bytes[index] == UInt8(ascii: "0") { index += 1 } else { while index < bytes.count, isDigit(bytes[index]) { index += 1 } }
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
@@ -1172,6 +1172,33 @@ struct JSONRecordParser {
     }
 
     @inline(__always) private func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
+
+    /// What a value that is not JSON at `index` most likely is, as a clause to add to the error:
+    /// what a script writes when it does not write JSON (Python's `NaN`, `None`, `True`, a
+    /// single-quoted string; JavaScript's `undefined`).
+    func notJSONHint() -> String {
+        let rest = UnsafeBufferPointer(rebasing: bytes[index..<min(bytes.count, index + 10)])
+        func starts(_ word: String) -> Bool {
+            rest.starts(with: word.utf8) && (rest.count == word.utf8.count || !Self.isWordByte(rest[word.utf8.count]))
+        }
+        if let word = ["NaN", "Infinity", "-Infinity", "nan", "inf", "-inf"].first(where: starts) {
+            return ": \(word) is not JSON (Python's json.dumps writes it for a float that is not a number, such as a pandas empty cell); "
+                + "the exporter should write null for no value"
+        }
+        if let word = ["None", "True", "False"].first(where: starts) {
+            return ": \(word) is Python, not JSON (the file was written with str() or print, not json.dumps): "
+                + "write it with json.dumps, which writes \(word == "None" ? "null" : word.lowercased())"
+        }
+        if starts("undefined") { return ": undefined is JavaScript, not JSON; the exporter should write null for no value" }
+        if rest.first == UInt8(ascii: "'") {
+            return ": JSON strings are in double quotes (single quotes are Python's repr of a dict): write the file with json.dumps"
+        }
+        return ""
+    }
+
+    private static func isWordByte(_ byte: UInt8) -> Bool {
+        (byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A) || byte == UInt8(ascii: "_")
+    }
 
     /// A string at `index` (which holds `"`), unescaped: its own bytes in the record when it has
     /// no escape (most keys and values: no copy), else unescaped into the scratch buffer. Valid

@@ -627,6 +627,8 @@ enum StartOfInput {
             return isHTML ? "HTML" : "XML"
         case UInt8(ascii: "{") where next == nil || next == UInt8(ascii: "\"") || next == UInt8(ascii: "}"):
             return "JSON"
+        case UInt8(ascii: "{") where next == UInt8(ascii: "'"):
+            return "Python"  // a dict written with str() or print: single quotes, True, None
         case UInt8(ascii: "[") where next == nil || "{[\"]-0123456789tfn".utf8.contains(next!):
             return "JSON"
         default:
@@ -703,9 +705,13 @@ enum StartOfInput {
         if shown.hasPrefix("\u{FEFF}") { shown.removeFirst() }
         if shown.count > 60 { shown = String(shown.prefix(60)) + "…" }
         let note =
-            found == "HTML"
-            ? "it is a web page or an HTML table (some seller centers and scripts save one as .xls): open it in Excel and save it as 'CSV UTF-8 (comma delimited)', then give that to a CSV pipeline"
-            : "give it to a pipeline whose reader is \(found.lowercased()) (this pipeline's reader is \(reader))"
+            switch found {
+            case "HTML":
+                "it is a web page or an HTML table (some seller centers and scripts save one as .xls): open it in Excel and save it as 'CSV UTF-8 (comma delimited)', then give that to a CSV pipeline"
+            case "Python":
+                "it is Python's dicts written with str() or print (single quotes, True, None), which no JSON reader takes: write each refund with json.dumps (one per line for JSON Lines)"
+            default: "give it to a pipeline whose reader is \(found.lowercased()) (this pipeline's reader is \(reader))"
+            }
         return Diagnostic(
             code: "input.wrong_format", message: "'\(path)' looks like \(found), not \(expected): it starts with '\(shown)'",
             location: SourceLocation(file: path, line: 1), notes: [note])
