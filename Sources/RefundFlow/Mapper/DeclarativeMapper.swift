@@ -388,6 +388,13 @@ public struct DeclarativeMapper: RecordMapper {
         {
             return "; it is written in full-width digits: write them as ASCII digits (59.00)"
         }
+        // ASCII digits with a full-width point, comma or minus (1，234.50; 12．50).
+        if let wide = text.first(where: { "．，－".contains($0) }), text.contains(where: { digits.contains($0) }),
+            text.allSatisfy({ digits.contains($0) || "．.,，-－".contains($0) })
+        {
+            let ascii: Character = wide == "．" ? "." : wide == "，" ? "," : "-"
+            return "; it holds a full-width '\(wide)', as a Chinese input method types it: write the ASCII '\(ascii)'"
+        }
         // A currency code before or after the amount (RMB 59.00, 59.00 CNY).
         let letters = text.filter { $0.isASCII && $0.isLetter }.uppercased()
         if ["RMB", "CNY"].contains(letters), text.contains(where: { digits.contains($0) }) {
