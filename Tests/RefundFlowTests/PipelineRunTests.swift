@@ -299,6 +299,12 @@ struct PipelineRunTests {
         ])
     }
 
+    @Test func anIdInFullWidthDigitsSaysSo() throws {
+        let out = try run(Self.columns + "２０1２,9,1,1,ok,,,5,a,,\n")
+        let message = (out.rejects[0]["errors"] as! [[String: Any]])[0]["message"] as? String
+        #expect(message == "refund_no: '２０1２' does not match ^[0-9]+$; it is written in full-width digits, as a Chinese input method types them: write them as ASCII digits")
+    }
+
     @Test func anInvisibleCharacterInsideAnIdIsNamedWithItsPlace() throws {
         let out = try run(Self.columns + "20\u{200B}12,9,1,1,ok,,,5,a,,\n")
         let message = (out.rejects[0]["errors"] as! [[String: Any]])[0]["message"] as? String

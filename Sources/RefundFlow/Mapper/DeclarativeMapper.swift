@@ -341,6 +341,10 @@ public struct DeclarativeMapper: RecordMapper {
             !value.dropLast(2).isEmpty
         {
             message += "; a tool read this id as a number and wrote it back with '.0' (an id over 16 digits may have lost digits that way): export the column as text"
+        } else if pattern.code == .invalidId, value.contains(where: { ("０"..."９").contains($0) }),
+            value.allSatisfy({ ("０"..."９").contains($0) || ("0"..."9").contains($0) })
+        {
+            message += "; it is written in full-width digits, as a Chinese input method types them: write them as ASCII digits"
         } else {
             message += Self.invisibleHint(value)
         }
