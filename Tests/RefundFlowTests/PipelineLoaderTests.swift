@@ -59,7 +59,7 @@ struct PipelineLoaderTests {
             "p.yaml:7:35: error: unknown cleaning step 'upper' [pipeline.unknown_value]\n  note: cleaning steps: trim, excel, crlf",
             "p.yaml:8:3: error: unknown canonical field 'refund_amout' [pipeline.unknown_field]\n  note: did you mean 'refund_amount'?\n  note: canonical fields: shop_no, refund_no, num, tid, oid, type, status, refund_version, refund_amount, actual_refund_amount, title, logistics_name, logistics_no, buyer_nick, refund_time, current_phase_timeout, is_aftersale, reason, price, pay_account, pay_no, remark, total_amount, spec_no, spec_id, goods_no, goods_id",
             "p.yaml:9:34: error: unknown variable 'nope' [pipeline.unknown_variable]\n  note: declare it under 'variables:'",
-            "p.yaml:10:37: error: unsupported date token 'QQ' in 'yyyy-QQ-dd'; use yyyy, MM, M, dd, d, HH, H, mm, ss, SSS, XXX (or the whole format epochMillis or epochSeconds, for Unix time) [pipeline.bad_date_format]",
+            "p.yaml:10:37: error: unsupported date token 'QQ' in 'yyyy-QQ-dd'; use yyyy, MM, M, dd, d, HH, H, hh, h, a, mm, ss, SSS, XXX (or the whole format epochMillis or epochSeconds, for Unix time) [pipeline.bad_date_format]",
             "p.yaml:11:25: error: a condition needs exactly one test: equals, notEquals, in, notIn, empty or matches [pipeline.wrong_type]",
         ])
         // A misspelt test is one error, with the suggestion.

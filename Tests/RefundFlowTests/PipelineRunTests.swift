@@ -218,6 +218,39 @@ struct PipelineRunTests {
         #expect(throws: DateFormat.InvalidPattern.self) { try DateFormat("yyyy-MM-dd'T") }
     }
 
+    /// A 12-hour clock: `h` (1–12) placed by `a` (AM/PM in any case, 上午/下午 as Chinese Excel
+    /// shows them); one without the other is a pattern error; a 12-hour value the formats do not
+    /// read says which format to add.
+    @Test func aTwelveHourClockNeedsItsMarker() throws {
+        let pipeline = Self.header + Self.fields.replacingOccurrences(
+            of: "refund_time: { from: t, timeZone: UTC }",
+            with: #"refund_time: { from: t, formats: ["yyyy/M/d a h:mm", "yyyy/M/d h:mm:ss a", "yyyy-MM-dd hh:mm a"] }"#)
+        let csv = Self.columns + """
+            1,2,3,1,ok,,,1,a,2024/9/3 下午 2:05,
+            2,2,3,1,ok,,,1,a,2024/9/3 上午 12:30,
+            3,2,3,1,ok,,,1,a,2024/9/3 12:00:00 PM,
+            4,2,3,1,ok,,,1,a,2024/9/3 9:15:00 am,
+            5,2,3,1,ok,,,1,a,2024-09-03 11:59 Pm,
+            6,2,3,1,ok,,,1,a,2024/9/3 下午 13:05,
+            7,2,3,1,ok,,,1,a,2024/9/3 0:05:00 AM,
+            8,2,3,1,ok,,,1,a,2024-09-03 1:05 PM,
+            9,2,3,1,ok,,,1,a,2024/9/3 中午 12:05,
+            """
+        let out = try run(csv, pipeline: pipeline)
+        #expect(out.records.map { $0["refund_time"] as? String } == [
+            "2024-09-03 14:05:00", "2024-09-03 00:30:00", "2024-09-03 12:00:00", "2024-09-03 09:15:00", "2024-09-03 23:59:00",
+        ])
+        #expect(out.rejects.map { $0["line"] as? Int } == [7, 8, 9, 10])
+        #expect(throws: DateFormat.InvalidPattern.self) { try DateFormat("yyyy/M/d h:mm") }
+        #expect(throws: DateFormat.InvalidPattern.self) { try DateFormat("yyyy/M/d HH:mm a") }
+        // Without such a format, the value says what to add.
+        let plain = try run(Self.columns + "1,2,3,1,ok,,,1,a,2024/9/3 下午 2:05,\n2,2,3,1,ok,,,1,a,2024/9/3 2:05:00 PM,\n", pipeline: Self.header + Self.fields)
+        #expect(plain.rejects.map { (($0["errors"] as! [[String: Any]])[0]["message"] as! String).components(separatedBy: "; ").last } == [
+            "it is a 12-hour time: add a format with h and a for it to the pipeline's dateFormats, such as 'yyyy/M/d a h:mm'",
+            "it is a 12-hour time: add a format with h and a for it to the pipeline's dateFormats, such as 'yyyy/M/d h:mm:ss a'",
+        ])
+    }
+
     /// Unix time is a format of its own, of a fixed length: an instant, shown in the output zone.
     @Test func unixTimeIsAWholeFormatOfFixedLength() throws {
         let pipeline = Self.header + Self.fields.replacingOccurrences(

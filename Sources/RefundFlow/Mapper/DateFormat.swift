@@ -3,9 +3,10 @@ import Foundation
 /// A date-time input format such as `yyyy-MM-dd HH:mm:ss` or `yyyy/M/d H:mm`.
 ///
 /// Tokens: `yyyy`, `MM`/`M`, `dd`/`d`, `HH`/`H`, `mm`, `ss`, `SSS` (fraction, 1–9 digits,
-/// dropped), `XXX` (`Z`, `+08:00` or `+0800`). Doubled letters need exactly two digits; single
-/// letters take one or two. Anything else is a literal. Parsing is strict: the whole value must
-/// match and the date must exist.
+/// dropped), `XXX` (`Z`, `+08:00` or `+0800`), and for a 12-hour clock `hh`/`h` (1–12) with `a`
+/// (`AM`/`PM` in any case, or `上午`/`下午`, as Excel shows them in Chinese). Doubled letters need
+/// exactly two digits; single letters take one or two. Anything else is a literal. Parsing is
+/// strict: the whole value must match and the date must exist.
 ///
 /// Two names stand for Unix time, an instant (moved to the output zone like a time with an
 /// offset): `epochMillis`, exactly 13 digits (what Java's JSON libraries write for a `Date`), and
@@ -17,6 +18,10 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
         case month(exact: Bool)
         case day(exact: Bool)
         case hour(exact: Bool)
+        /// An hour of a 12-hour clock, 1–12, which `meridiem` places.
+        case hour12(exact: Bool)
+        /// AM or PM: `AM`, `PM` (any case), `上午`, `下午`.
+        case meridiem
         case minute
         case second
         case fraction
@@ -57,6 +62,8 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
         var hasYear = false
         var hasMonth = false
         var hasDay = false
+        var hasHour12 = false
+        var hasMeridiem = false
         func run(_ letter: UInt8) -> Int {
             var end = index
             while end < chars.count && chars[end] == letter { end += 1 }
@@ -83,13 +90,15 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
             case (UInt8(ascii: "M"), 1...2): tokens.append(.month(exact: length == 2)); hasMonth = true
             case (UInt8(ascii: "d"), 1...2): tokens.append(.day(exact: length == 2)); hasDay = true
             case (UInt8(ascii: "H"), 1...2): tokens.append(.hour(exact: length == 2))
+            case (UInt8(ascii: "h"), 1...2): tokens.append(.hour12(exact: length == 2)); hasHour12 = true
+            case (UInt8(ascii: "a"), 1): tokens.append(.meridiem); hasMeridiem = true
             case (UInt8(ascii: "m"), 2): tokens.append(.minute)
             case (UInt8(ascii: "s"), 2): tokens.append(.second)
             case (UInt8(ascii: "S"), 1...9): tokens.append(.fraction)
             case (UInt8(ascii: "X"), 1...3): tokens.append(.offset)
             case (UInt8(ascii: "a")...UInt8(ascii: "z"), _), (UInt8(ascii: "A")...UInt8(ascii: "Z"), _):
                 throw InvalidPattern(
-                    message: "unsupported date token '\(String(repeating: Character(UnicodeScalar(char)), count: length))' in '\(pattern)'; use yyyy, MM, M, dd, d, HH, H, mm, ss, SSS, XXX (or the whole format epochMillis or epochSeconds, for Unix time)"
+                    message: "unsupported date token '\(String(repeating: Character(UnicodeScalar(char)), count: length))' in '\(pattern)'; use yyyy, MM, M, dd, d, HH, H, hh, h, a, mm, ss, SSS, XXX (or the whole format epochMillis or epochSeconds, for Unix time)"
                 )
             default:
                 for _ in 0..<length { tokens.append(.literal(char)) }
@@ -98,6 +107,12 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
         }
         guard hasYear, hasMonth, hasDay else {
             throw InvalidPattern(message: "date format '\(pattern)' needs yyyy, M and d")
+        }
+        guard hasHour12 == hasMeridiem else {
+            throw InvalidPattern(
+                message: hasHour12
+                    ? "date format '\(pattern)' has a 12-hour 'h' but no 'a' (AM/PM, 上午/下午) to place it; use H for a 24-hour clock"
+                    : "date format '\(pattern)' has 'a' (AM/PM) but no 12-hour 'h' for it to place")
         }
         self.tokens = tokens
     }
@@ -132,6 +147,7 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
         var parsed = Parsed()
         var index = 0
         let count = bytes.count
+        var afternoon = false
         func digits(_ minCount: Int, _ maxCount: Int) -> Int? {
             var value = 0
             var taken = 0
@@ -157,6 +173,13 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
             case .month(let exact): guard let value = digits(exact ? 2 : 1, 2) else { return nil }; parsed.month = value
             case .day(let exact): guard let value = digits(exact ? 2 : 1, 2) else { return nil }; parsed.day = value
             case .hour(let exact): guard let value = digits(exact ? 2 : 1, 2) else { return nil }; parsed.hour = value
+            case .hour12(let exact):
+                guard let value = digits(exact ? 2 : 1, 2), (1...12).contains(value) else { return nil }
+                parsed.hour = value % 12  // 12 AM is 0; PM adds 12 below
+            case .meridiem:
+                guard let (isAfternoon, length) = Self.meridiem(bytes, at: index) else { return nil }
+                afternoon = isAfternoon
+                index += length
             case .minute: guard let value = digits(2, 2) else { return nil }; parsed.minute = value
             case .second: guard let value = digits(2, 2) else { return nil }; parsed.second = value
             case .fraction: guard digits(1, 9) != nil else { return nil }
@@ -180,7 +203,23 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
             }
         }
         guard index == count else { return nil }
+        if afternoon { parsed.hour += 12 }
         return parsed
+    }
+
+    /// The AM/PM marker at `index`: whether it is PM, and its length in bytes.
+    static func meridiem(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> (Bool, Int)? {
+        let rest = UnsafeBufferPointer(rebasing: bytes[index...])
+        if rest.count >= 2, rest[1] | 0x20 == UInt8(ascii: "m") {
+            switch rest[0] | 0x20 {
+            case UInt8(ascii: "a"): return (false, 2)
+            case UInt8(ascii: "p"): return (true, 2)
+            default: return nil
+            }
+        }
+        if rest.starts(with: "上午".utf8) { return (false, "上午".utf8.count) }
+        if rest.starts(with: "下午".utf8) { return (true, "下午".utf8.count) }
+        return nil
     }
 }
 

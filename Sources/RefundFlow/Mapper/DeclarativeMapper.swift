@@ -437,11 +437,17 @@ public struct DeclarativeMapper: RecordMapper {
             }
             return "; this looks like Unix time in \(millis ? "milliseconds" : "seconds")\(shown.map { " (\($0))" } ?? ""): if it is, add '\(name)' to the pipeline's dateFormats"
         }
+        // A 12-hour clock with its marker, as Excel shows a time formatted so (下午 2:05, 2:05 PM).
+        let text = String(decoding: bytes, as: UTF8.self)
+        if text.contains(where: { $0 == ":" }), ["上午", "下午", "AM", "PM", "am", "pm"].contains(where: text.contains) {
+            return "; it is a 12-hour time: add a format with h and a for it to the pipeline's dateFormats, such as "
+                + (text.contains("午") ? "'yyyy/M/d a h:mm'" : "'yyyy/M/d h:mm:ss a'")
+        }
         let parts = bytes.split(whereSeparator: { $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "/") })
         if parts.count == 3, parts[0].count == 4, parts.allSatisfy({ !$0.isEmpty && $0.count <= 4 && $0.allSatisfy(isDigit) }) {
             return "; it has a date but no time of day: if midnight is right, add a date-only format such as 'yyyy-MM-dd' to the pipeline's dateFormats"
         }
-        return invisibleHint(String(decoding: bytes, as: UTF8.self))
+        return invisibleHint(text)
     }
 
     private func looksLikeScientific(_ value: String) -> Bool {
