@@ -749,14 +749,39 @@ struct XMLReaderTests {
         let error = #expect(throws: Diagnostic.self) { try readKeyed("<a><b/></a>", reader: xmlReader(Self.path), fields: []) }
         #expect(error?.code == "input.no_records_path")
         #expect(error?.message.contains("has 'a' at its root") == true)
-        // Pages gathered under one element: the note names the path that reads them, and it does.
-        let pages = "<pages>" + [1, 2].map { "<refunds_receive_get_response><refunds><refund><refund_id>\($0)</refund_id></refund></refunds></refunds_receive_get_response>" }.joined() + "</pages>"
-        let wrapped = #expect(throws: Diagnostic.self) { try readKeyed(pages, reader: xmlReader(Self.path), fields: []) }
-        #expect(wrapped?.notes.last == "if 'pages' wraps the responses (pages gathered into one document), add 'pages/\(Self.path)' to recordPath")
-        #expect(try readKeyed(pages, reader: xmlReader("pages/" + Self.path), fields: ["refund_id"]).rows.map(\.values) == [["1"], ["2"]])
+        // Responses deeper than a child of the root: the note names the path that reads them, and it does.
+        let deep = "<export><pages>" + [1, 2].map { "<refunds_receive_get_response><refunds><refund><refund_id>\($0)</refund_id></refund></refunds></refunds_receive_get_response>" }.joined() + "</pages></export>"
+        let nested = #expect(throws: Diagnostic.self) { try readKeyed(deep, reader: xmlReader(Self.path), fields: []) }
+        #expect(nested?.notes.last == "a response is read at the root, or as a child of the root (pages gathered under one element); if the responses are deeper in 'export', add their whole path from the root to recordPath ('export/…/\(Self.path)')")
+        #expect(try readKeyed(deep, reader: xmlReader("export/pages/" + Self.path), fields: ["refund_id"]).rows.map(\.values) == [["1"], ["2"]])
         let empty = try readKeyed("<refunds_receive_get_response><total_results>0</total_results></refunds_receive_get_response>", reader: xmlReader(Self.path), fields: [])
         #expect(empty.rows.isEmpty)
         #expect(empty.summary.notes.first?.contains("no records in it") == true)
+    }
+
+    /// Pages gathered under one element (`<pages><refunds_receive_get_response>…</pages>`, as a
+    /// script makes one document of them): each child response is read, its totals checked for
+    /// missing pages, and a TOP error response among them is a missing page; an error response
+    /// before any page is fatal, as a file that is one is. Re-fed under the same wrapper.
+    @Test func responsesWrappedInOneElementAreEachRead() throws {
+        func page(_ ids: [Int], total: Int) -> String {
+            "<refunds_receive_get_response><refunds>" + ids.map { "<refund><refund_id>\($0)</refund_id></refund>" }.joined()
+                + "</refunds><total_results>\(total)</total_results></refunds_receive_get_response>"
+        }
+        let error = "<error_response><code>7</code><msg>App Call Limited</msg></error_response>"
+        let text = "<?xml version=\"1.0\"?>\n<pages>\n" + page([1, 2], total: 5) + "\n<note>skipped</note>\n" + error + "\n" + page([3], total: 5)
+            + "\n<refunds_receive_get_response/>\n</pages>\n"
+        let result = try readKeyed(text, reader: xmlReader(Self.path), fields: ["refund_id"])
+        #expect(result.rows.map(\.values) == [["1"], ["2"], [nil], ["3"]])
+        #expect(result.rows.map(\.line) == [3, 3, 5, 6])
+        #expect(result.rows[2].problems.first?.message.contains("code 7 App Call Limited") == true)
+        #expect(result.summary.truncated?.contains("line 5 is a TOP error response") == true)
+        #expect(result.summary.notes.last?.hasSuffix("'pages' wraps 4 responses (pages gathered into one document); each was read; 1 of them is a TOP error response (missing pages)") == true)
+        var paging = ResponsePaging()
+        paging.merge(result.summary.paging, file: "f")
+        #expect(paging.warning?.contains("total_results 5, but the run read 3 records in 3 responses") == true)
+        // An error response before any page is the file's answer: fatal.
+        #expect(throws: Diagnostic.self) { try readKeyed("<pages>" + error + page([1], total: 1) + "</pages>", reader: xmlReader(Self.path), fields: ["refund_id"]) }
     }
 
     // MARK: - Security

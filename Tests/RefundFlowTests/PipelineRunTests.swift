@@ -908,6 +908,17 @@ struct PipelineRunTests {
         let raw = try Fixtures.jsonLines(directory + "/again/rejects.jsonl").map { $0["raw"] as! [String: String] }
         #expect(raw == (try Fixtures.jsonLines(directory + "/out/rejects.jsonl").map { $0["raw"] as! [String: String] }))
 
+        // Pages wrapped in one element are written back under the same wrapper, and read back.
+        let stripped = { (text: String) in text.replacingOccurrences(of: #"<?xml version="1.0" encoding="utf-8" ?>"#, with: "") }
+        try Fixtures.write("<pages>" + stripped(page([refund(1), refund(4, fee: "12,50")])) + stripped(page([refund(5, nick: "")])) + "</pages>\n", to: directory + "/wrapped.xml")
+        _ = try Pipeline(definition).run(RunOptions(inputs: [directory + "/wrapped.xml"], outputDirectory: directory + "/w")) { _ in }
+        let wrapped = try Fixtures.read(directory + "/w/rejects/wrapped.xml")
+        #expect(wrapped == written.replacingOccurrences(of: "<refunds_receive_get_response>", with: "<pages><refunds_receive_get_response>")
+            .replacingOccurrences(of: "</refunds_receive_get_response>", with: "</refunds_receive_get_response></pages>"))
+        let wrappedAgain = try Pipeline(definition).run(RunOptions(inputs: [directory + "/w/rejects/wrapped.xml"], outputDirectory: directory + "/w2")) { _ in }
+        #expect(wrappedAgain.counts.rejected == 2)
+        #expect(try Fixtures.read(directory + "/w2/rejects/wrapped.xml") == wrapped)
+
         // A record the XML breaks in is no element to write back; the ones before it are.
         // (libxml2 reads ahead in 512-byte chunks: good records keep the fault apart.)
         let beforeBreak = [refund(4, fee: "12,50")] + (10..<20).map { refund($0) }

@@ -39,8 +39,8 @@ enum RecordPaths {
     static let hasNextKey = "has_next"
 
     /// The fatal error for a document with none of the paths: names the root it does have.
-    /// `nestsPaths`: a path may start below the root (XML, where an element that wraps the
-    /// responses holds them as its children), so the note shows such a path.
+    /// `nestsPaths`: responses may sit below the root (XML reads them as the root's children by
+    /// itself; deeper, a path from the root does), so the note shows such a path.
     static func notFound(path: String, root: String?, _ paths: [[String]], nestsPaths: Bool = false) -> Diagnostic {
         let found = root.map { "has '\($0)' at its root" } ?? "is empty"
         var notes = [
@@ -48,7 +48,9 @@ enum RecordPaths {
             "recordPath may list several paths, one per kind of response; the document's root picks one",
         ]
         if nestsPaths, let root, let first = paths.first {
-            notes.append("if '\(root)' wraps the responses (pages gathered into one document), add '\(([root] + first).joined(separator: "/"))' to recordPath")
+            notes.append(
+                "a response is read at the root, or as a child of the root (pages gathered under one element); if the responses are deeper in '\(root)', "
+                    + "add their whole path from the root to recordPath ('\(root)/…/\(first.joined(separator: "/"))')")
         }
         return Diagnostic(
             code: "input.no_records_path",

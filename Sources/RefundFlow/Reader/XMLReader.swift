@@ -104,7 +104,16 @@ public struct XMLReader: RecordReader {
                 }
                 empty.append(matched)
             }
-            if document.walker.matchedPath != nil {
+            missingPages += document.walker.wrappedErrors
+            if document.walker.wrapsResponses {
+                for response in document.walker.wrappedResponses {
+                    summary.paging.add(total: response.total, hasNext: response.hasNext, records: response.records)
+                }
+                let count = document.walker.wrappedResponses.count + document.walker.wrappedErrors.count
+                summary.notes.append(
+                    "'\(file.path)': '\(document.walker.root ?? "")' wraps \(count) response\(count == 1 ? " (pages gathered into one document); it was read" : "s (pages gathered into one document); each was read")"
+                        + (document.walker.wrappedErrors.isEmpty ? "" : "; \(document.walker.wrappedErrors.count) of them \(document.walker.wrappedErrors.count == 1 ? "is a TOP error response" : "are TOP error responses") (missing pages)"))
+            } else if document.walker.matchedPath != nil {
                 summary.paging.add(total: document.walker.totalResults, hasNext: document.walker.hasNext, records: builder.ordinal - recordsBefore)
             }
         } while input.startNextDocument()
@@ -398,6 +407,15 @@ struct XMLWalker {
     /// The response's `total_results` and `has_next`, as written (a child of the root).
     private(set) var totalResults: String?
     private(set) var hasNext: String?
+    /// The root wraps responses (pages gathered into one document, `<pages><refunds_receive_get_response>…`):
+    /// the first child that is a response the pipeline reads made it so.
+    private(set) var wrapsResponses = false
+    /// Each wrapped response's `total_results`, `has_next` and records, in order.
+    private(set) var wrappedResponses: [(total: String?, hasNext: String?, records: Int)] = []
+    /// The wrapped responses that are TOP error responses (pages the script could not fetch).
+    private(set) var wrappedErrors: [TOPErrorResponse] = []
+    /// Where the wrapped response being read started counting records.
+    private var responseStart = 0
 
     init(
         reader: xmlTextReaderPtr, input: XMLInput, file: InputFile, recordPaths: [[String]], maxTextBytes: Int, maxRecordBytes: Int,
@@ -461,6 +479,10 @@ struct XMLWalker {
                     errorResponse = error
                     continue
                 }
+                if elementPath.count == 1, matchedPath == nil || wrapsResponses, let wrapped = try wrappedResponse(elementName, into: &sink) {
+                    if !wrapped || isEmpty { continue }  // an error response (a missing page), or a response with nothing in it
+
+                }
                 elementPath.append(Array(elementName))
                 if elementPath.count == 1 {
                     root = String(decoding: elementName, as: UTF8.self)
@@ -468,7 +490,15 @@ struct XMLWalker {
                     if let matchedPath { recordPath = matchedPath.map { Array($0.utf8) } }
                     builder.sourceFormat = XMLCurrentRecord.refeedFormat(recordPath: recordPath)
                 }
-                if elementPath.count == 2, matchedPath != nil, !isEmpty {
+                if wrapsResponses, elementPath.count == 3, !isEmpty {
+                    // A wrapped response's totals.
+                    if elementName.elementsEqual(RecordPaths.totalKey.utf8) {
+                        wrappedResponses[wrappedResponses.count - 1].total = readString()
+                    } else if elementName.elementsEqual(RecordPaths.hasNextKey.utf8) {
+                        wrappedResponses[wrappedResponses.count - 1].hasNext = readString()
+                    }
+                }
+                if elementPath.count == 2, matchedPath != nil, !wrapsResponses, !isEmpty {
                     if elementName.elementsEqual(RecordPaths.totalKey.utf8) {
                         totalResults = readString()
                     } else if elementName.elementsEqual(RecordPaths.hasNextKey.utf8) {
@@ -509,6 +539,7 @@ struct XMLWalker {
                     elementPath.removeLast()
                 }
             case Int32(XML_READER_TYPE_END_ELEMENT.rawValue):
+                if wrapsResponses, elementPath.count == 2 { wrappedResponses[wrappedResponses.count - 1].records = builder.ordinal - responseStart }
                 if !elementPath.isEmpty { elementPath.removeLast() }
             case Int32(XML_READER_TYPE_DOCUMENT_TYPE.rawValue):
                 throw Diagnostic(
@@ -678,6 +709,33 @@ struct XMLWalker {
     }
 
     /// Reads an `error_response` element's children.
+    /// At a child of a root that is no response the pipeline reads: true when it is a response
+    /// that is (the root then wraps responses; the record path goes through the root), false
+    /// when it is a TOP error response among wrapped ones (a page that could not be fetched: a
+    /// reject, consumed), nil for anything else. An error response before any wrapped one is
+    /// fatal, as a file that is one is.
+    private mutating func wrappedResponse(_ name: UnsafeBufferPointer<UInt8>, into sink: inout some RecordSink) throws -> Bool? {
+        if name.elementsEqual("error_response".utf8) {
+            let error = topErrorResponse()
+            guard wrapsResponses || isLaterDocument else { throw error.diagnostic }
+            builder.begin(line: error.location.line, column: 0)
+            error.reject(in: builder)
+            try builder.deliver(to: &sink)
+            wrappedErrors.append(error)
+            return false
+        }
+        if !wrapsResponses, let root, let path = RecordPaths.path(forRoot: name, in: recordPaths) {
+            wrapsResponses = true
+            matchedPath = [root] + path
+            recordPath = matchedPath!.map { Array($0.utf8) }
+            builder.sourceFormat = XMLCurrentRecord.refeedFormat(recordPath: recordPath)
+        }
+        guard wrapsResponses, name.elementsEqual(recordPath[1]) else { return nil }
+        responseStart = builder.ordinal
+        wrappedResponses.append((nil, nil, 0))
+        return true
+    }
+
     private mutating func topErrorResponse() -> TOPErrorResponse {
         let startLine = line()
         var fields: [String: String] = [:]
