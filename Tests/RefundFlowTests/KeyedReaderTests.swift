@@ -109,6 +109,39 @@ struct JSONReaderTests {
         #expect(result.summary.truncated != nil)
     }
 
+    /// A response one level down — under a middleware's `data`, or pages in a list under one key —
+    /// is read there, with its totals checked for missing pages, and a note says so; deeper, the
+    /// error says which path to add. A path through a list reads each object in it.
+    @Test func aResponseOneLevelDownIsReadThere() throws {
+        let path = "refunds_receive_get_response/refunds/refund"
+        func page(_ ids: [Int], total: Int) -> String {
+            #"{"refunds_receive_get_response":{"refunds":{"refund":["# + ids.map { #"{"refund_id":\#($0)}"# }.joined(separator: ",")
+                + #"]},"total_results":\#(total)}}"#
+        }
+        let middleware = try readKeyed(#"{"code":0,"msg":"ok","data":"# + page([1, 2], total: 2) + "}", reader: jsonReader(path: path), fields: ["refund_id"])
+        #expect(middleware.rows.map(\.values) == [["1"], ["2"]])
+        #expect(middleware.summary.notes == ["'\(middleware.summary.file.path)': the responses are under 'data' (one level down, alone or in a list) and were read there"])
+        let pages = try readKeyed(#"{"pages":["# + page([1, 2], total: 4) + "," + page([3], total: 4) + "]}", reader: jsonReader(path: path), fields: ["refund_id"])
+        #expect(pages.rows.map(\.values) == [["1"], ["2"], ["3"]])
+        var paging = ResponsePaging()
+        paging.merge(pages.summary.paging, file: "f")
+        #expect(paging.warning?.contains("total_results 4, but the run read 3 records") == true)
+        // Simplified JSON under a wrapper too, its totals before the list.
+        var both = JSONReaderOptions()
+        both.recordPaths = [path.split(separator: "/").map(String.init), ["refunds"]]
+        let simplified = try readKeyed(#"{"data":{"total_results":2,"refunds":[{"refund_id":7}]}}"#, reader: JSONReader(options: both), fields: ["refund_id"])
+        #expect(simplified.rows.map(\.values) == [["7"]])
+        var simplifiedPaging = ResponsePaging()
+        simplifiedPaging.merge(simplified.summary.paging, file: "f")
+        #expect(simplifiedPaging.warning?.contains("total_results 2, but the run read 1 record") == true)
+        // Deeper: the error's note names the path to add, and that path (through the list) reads it.
+        let deep = #"{"export":{"pages":["# + page([1], total: 1) + "]}}"
+        let error = #expect(throws: Diagnostic.self) { try readKeyed(deep, reader: jsonReader(path: path), fields: []) }
+        #expect(error?.notes.last == "a response is read at the top, or one level down (under a key such as 'export', alone or in a list); if it is deeper, add its whole path to recordPath ('export/…/\(path)')")
+        #expect(error?.notes.contains { $0.contains("shape: lines") } == false)
+        #expect(try readKeyed(deep, reader: jsonReader(path: "export/pages/" + path), fields: ["refund_id"]).rows.map(\.values) == [["1"]])
+    }
+
     @Test func recordsWhereAResponseWasExpectedPointAtJSONLines() throws {
         let reader = jsonReader(path: "refunds_receive_get_response/refunds/refund")
         let error = #expect(throws: Diagnostic.self) { try readKeyed(#"{"refund_id":1}"# + "\n" + #"{"refund_id":2}"#, reader: reader, fields: []) }

@@ -877,6 +877,14 @@ struct PipelineRunTests {
         try Fixtures.write("[" + good.replacingOccurrences(of: #""refund_id":1,"#, with: #""refund_id":9,"#) + ",\n" + badMoney + "]", to: directory + "/array.json")
         _ = try Pipeline(definition).run(RunOptions(inputs: [directory + "/array.json"], outputDirectory: directory + "/out-array")) { _ in }
         #expect(try Fixtures.read(directory + "/out-array/rejects/array.json") == "[\n" + badMoney + "\n]\n")
+        // Pages in a list under one key: written back under that key, and read back the same.
+        try Fixtures.write(#"{"code":0,"pages":["# + page([good, badMoney]) + "," + page([noNick]) + "]}", to: directory + "/wrapped.json")
+        _ = try Pipeline(definition).run(RunOptions(inputs: [directory + "/wrapped.json"], outputDirectory: directory + "/w")) { _ in }
+        let wrapped = try Fixtures.read(directory + "/w/rejects/wrapped.json")
+        #expect(wrapped == #"{"pages":"# + written.dropLast() + "}\n")
+        let wrappedAgain = try Pipeline(definition).run(RunOptions(inputs: [directory + "/w/rejects/wrapped.json"], outputDirectory: directory + "/w2")) { _ in }
+        #expect(wrappedAgain.counts.rejected == 2)
+        #expect(try Fixtures.read(directory + "/w2/rejects/wrapped.json") == wrapped)
         // Names with quotes or backslashes are escaped in the response's keys.
         #expect(String(decoding: RefeedFormat.jsonDocument(recordPath: ["a\"b", "c\\d"]).lead, as: UTF8.self) == #"{"a\"b":{"c\\d":["# + "\n")
     }

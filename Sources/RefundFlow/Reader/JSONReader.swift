@@ -361,13 +361,21 @@ public struct JSONReader: RecordReader {
                     try builder.deliver(to: &sink)
                     continue
                 }
-                if let key = walk.firstKey, !key.hasSuffix("_response") {
+                if let key = walk.firstKey, walk.firstKeyHoldsContainer, let first = options.recordPaths.first {
+                    error.notes.append(
+                        "a response is read at the top, or one level down (under a key such as '\(key)', alone or in a list); if it is deeper, "
+                            + "add its whole path to recordPath ('\(key)/…/\(first.joined(separator: "/"))')")
+                } else if let key = walk.firstKey, !key.hasSuffix("_response") {
                     // Not an API response at all: most likely refund objects, one per line.
                     error.notes.insert("refund objects one after another (one per line, or pretty-printed as jq writes them) are JSON Lines: read them with shape: lines (pipelines/taobao-top-refunds-jsonl.yaml)", at: 0)
                 }
                 throw error
             }
             if walk.reached < path.count { empty.append(path) }
+            if let wrapper = walk.wrapper {
+                let note = "'\(stream.path)': the responses are under '\(wrapper)' (one level down, alone or in a list) and were read there"
+                if !summary.notes.contains(note) { summary.notes.append(note) }
+            }
             summary.paging.add(total: walk.totals.total, hasNext: walk.totals.hasNext, records: builder.ordinal - recordsBefore)
         } while try stream.skipSpace() == UInt8(ascii: "{")
         try stream.expectEnd()
@@ -386,8 +394,15 @@ public struct JSONReader: RecordReader {
         var isLaterDocument = false
         var wasErrorResponse = false
         var firstKey: String?
+        /// The first key's value is an object or a list (a wrapper of responses?), not a scalar.
+        var firstKeyHoldsContainer = false
         var path: [String]?
         var reached = 0
+        /// The key at the top whose value is being looked into for a response (one level of
+        /// wrapping: `{"data":{"refunds_receive_get_response":…}}`, `{"pages":[{…},{…}]}`).
+        var probing: String?
+        /// The key the response was found under, when it was.
+        var wrapper: String?
         /// `total_results` and `has_next` as written: keys of the root's object (TOP's
         /// `{"refunds_receive_get_response":{…,"total_results":…}}`), or of the document itself
         /// (its simplified JSON, `{"refunds":[…],"total_results":…}`, whose record path is one name).
@@ -395,6 +410,13 @@ public struct JSONReader: RecordReader {
         var rootTotals = ResponseTotals()
 
         var totals: ResponseTotals { path?.count == 1 ? rootTotals : wrappedTotals }
+
+        /// Whether keys at `depth` are a response's own (where its `total_results` sits): the
+        /// root's, and the response object's (one level further down under a wrapper).
+        func isResponseLevel(_ depth: Int) -> Bool {
+            let wrapped = probing != nil
+            return depth == 0 || (wrapped && depth == 1) || (path != nil && depth <= (wrapped ? 2 : 1))
+        }
     }
 
     struct ResponseTotals {
@@ -433,6 +455,11 @@ public struct JSONReader: RecordReader {
                     walk.path = path
                     builder.sourceFormat = .jsonDocument(recordPath: path)  // rejected records go back into such a response
                 }
+            } else if depth == 1, walk.path == nil, let wrapper = walk.probing, let path = RecordPaths.path(forRoot: key.utf8, in: options.recordPaths) {
+                // A response one level down: the record path goes through the wrapper's key.
+                walk.path = [wrapper] + path
+                walk.wrapper = wrapper
+                builder.sourceFormat = .jsonDocument(recordPath: [wrapper] + path)
             }
             if consumed {
                 // The error response's value, read above.
@@ -449,13 +476,16 @@ public struct JSONReader: RecordReader {
                     } else {
                         _ = try stream.captureValue()  // null or a scalar: no records here
                     }
-                } else if next == UInt8(ascii: "{") {
-                    stream.advance()
-                    try walkObject(stream, depth: depth + 1, builder, &sink, &walk)
                 } else {
-                    _ = try stream.captureValue()
+                    try walkObjects(stream, depth: depth + 1, builder, &sink, &walk)  // an object, or a list of them (pages)
                 }
-            } else if depth <= 1, walk.path != nil || depth == 0, key == RecordPaths.totalKey || key == RecordPaths.hasNextKey {
+            } else if depth == 0, walk.path == nil, case let next = try stream.peekNonSpace(), next == UInt8(ascii: "{") || next == UInt8(ascii: "[") {
+                // No response at the top (yet): one level down there may be one, or a list of them.
+                if walk.firstKey == key { walk.firstKeyHoldsContainer = true }
+                walk.probing = key
+                try walkObjects(stream, depth: 1, builder, &sink, &walk)
+                walk.probing = nil
+            } else if key == RecordPaths.totalKey || key == RecordPaths.hasNextKey, walk.isResponseLevel(depth) {
                 // At the root, before or after the path's name (a simplified response's keys come in any order).
                 let text = Self.scalarText(try stream.captureValue().bytes)
                 let totals: WritableKeyPath<DocumentWalk, ResponseTotals> = depth == 0 ? \.rootTotals : \.wrappedTotals
@@ -467,6 +497,30 @@ public struct JSONReader: RecordReader {
             guard next == UInt8(ascii: ",") || next == UInt8(ascii: "}") else { throw stream.error("expected ',' or '}' in an object") }
             stream.advance()
             if next == UInt8(ascii: "}") { return }
+        }
+    }
+
+    /// The value at the stream: an object is walked at `depth`, each object of a list too (other
+    /// values are skipped, but checked).
+    private func walkObjects(
+        _ stream: JSONStream, depth: Int, _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink, _ walk: inout DocumentWalk
+    ) throws {
+        switch try stream.peekNonSpace() {
+        case UInt8(ascii: "{"):
+            stream.advance()
+            try walkObject(stream, depth: depth, builder, &sink, &walk)
+        case UInt8(ascii: "["):
+            stream.advance()
+            try readElements(inArrayOf: stream) {
+                if try stream.peekNonSpace() == UInt8(ascii: "{") {
+                    stream.advance()
+                    try walkObject(stream, depth: depth, builder, &sink, &walk)
+                } else {
+                    _ = try stream.captureValue()
+                }
+            }
+        default:
+            _ = try stream.captureValue()
         }
     }
 
