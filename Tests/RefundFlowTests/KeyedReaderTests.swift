@@ -354,11 +354,15 @@ struct JSONReaderTests {
         var bytes = Array(#"{"a":"ok","b":"x"#.utf8) + [0xE4, 0xBD] + Array(#"\u00e9"}"#.utf8) + [0x0A]
         bytes += Array(#"{"a":"纯\u00e9","b":"😀"}"#.utf8) + [0x0A]
         bytes += Array(#"{"a":""#.utf8) + [0xFF] + Array(#""}"#.utf8) + [0x0A]
+        bytes += Array(#"{"a":""#.utf8) + [0xB4, 0xBF, 0xC3, 0xDE] + Array(#""}"#.utf8) + [0x0A]  // 纯棉 in GBK
         #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
         var collector = Collector(slots: 2)
         _ = try jsonReader(.lines).read(InputFile(path: path), fieldNames: ["a", "b"], into: &collector)
         let rows = collector.rows
-        #expect(rows.count == 3)
+        #expect(rows.count == 4)
+        // GBK text (a Chinese Windows tool's file) is shown as such, with how to convert it.
+        #expect(rows[3].problems.first?.message == "invalid JSON: a string holds bytes that are not UTF-8; read as GBK they are '纯棉': the file is GBK (GB18030), and JSON is UTF-8: convert it (iconv -f GB18030 -t UTF-8)")
+        #expect(rows[2].problems.first?.message == "invalid JSON: a string holds bytes that are not UTF-8")
         #expect(rows[0].problems.first?.code == .malformed)
         #expect(rows[0].problems.first?.message.contains("not UTF-8") == true)
         #expect(rows[1].problems.isEmpty)

@@ -1279,8 +1279,21 @@ struct JSONRecordParser {
             return scratch.buffer
         }
         index = end + 1
-        if firstInvalidUTF8 >= start && firstInvalidUTF8 < end { throw error("a string holds bytes that are not UTF-8") }
+        if firstInvalidUTF8 >= start && firstInvalidUTF8 < end { throw notUTF8(start..<end) }
         return UnsafeBufferPointer(rebasing: bytes[start..<end])
+    }
+
+    /// The error for a string whose bytes (`range`) are not UTF-8; when they read as GB18030 (a
+    /// file a Chinese Windows tool wrote in GBK), it shows them so and says how to convert.
+    private func notUTF8(_ range: Range<Int>) -> JSONSyntaxError {
+        var message = "a string holds bytes that are not UTF-8"
+        var decoded: [UInt8] = []
+        if let decoder = try? FieldDecoder(.gb18030), decoder.decode(UnsafeBufferPointer(rebasing: bytes[range]), into: &decoded) == nil {
+            var text = String(decoding: decoded, as: UTF8.self)
+            if text.count > 20 { text = String(text.prefix(20)) + "…" }
+            message += "; read as GBK they are '\(text)': the file is GBK (GB18030), and JSON is UTF-8: convert it (iconv -f GB18030 -t UTF-8)"
+        }
+        return error(message)
     }
 
     /// A string at `index` (which holds `"`), unescaped to UTF-8. Raw bytes must be valid UTF-8.
@@ -1344,7 +1357,7 @@ struct JSONRecordParser {
                 throw error("an invalid escape '\\\(Character(UnicodeScalar(escape)))'")
             }
         }
-        if firstInvalidUTF8 >= runStart && firstInvalidUTF8 < index { throw error("a string holds bytes that are not UTF-8") }
+        if firstInvalidUTF8 >= runStart && firstInvalidUTF8 < index { throw notUTF8(runStart..<index) }
     }
 
     private mutating func hex4() throws -> UInt32 {
