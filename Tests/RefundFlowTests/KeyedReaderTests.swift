@@ -142,6 +142,35 @@ struct JSONReaderTests {
         #expect(try readKeyed(deep, reader: jsonReader(path: "export/pages/" + path), fields: ["refund_id"]).rows.map(\.values) == [["1"]])
     }
 
+    /// A response whose records sit off the record path (`refunds_receive_get_response/refund`,
+    /// without `refunds`) is never "no records": a file that is one stops with where they are and
+    /// the path to add; a page or line that is one is a reject saying so, and the rest are read.
+    @Test func recordsOffTheRecordPathAreNamedNotZero() throws {
+        let path = "refunds_receive_get_response/refunds/refund"
+        let flat = #"{"refunds_receive_get_response":{"refund":[{"refund_id":1}],"total_results":1}}"#
+        let good = #"{"refunds_receive_get_response":{"refunds":{"refund":[{"refund_id":2}]},"total_results":1}}"#
+        let message = "has 'refund' at 'refunds_receive_get_response/refund', not at the record path '\(path)'; its records were not read"
+        let error = #expect(throws: Diagnostic.self) { try readKeyed(flat, reader: jsonReader(path: path), fields: ["refund_id"]) }
+        #expect(error?.message.hasSuffix(message) == true)
+        #expect(error?.notes == ["if those are the records, add 'refunds_receive_get_response/refund' to the pipeline's recordPath (a list may hold both paths)"])
+        let xml = "<refunds_receive_get_response><refund><refund_id>1</refund_id></refund></refunds_receive_get_response>"
+        let xmlError = #expect(throws: Diagnostic.self) { try readKeyed(xml, reader: xmlReader(path), fields: ["refund_id"]) }
+        #expect(xmlError?.message.hasSuffix(message) == true)
+        // Pages and lines: a reject each, the others read.
+        let array = try readKeyed("[" + flat + "," + good + "]", reader: jsonReader(path: path), fields: ["refund_id"])
+        #expect(array.rows.map(\.values) == [[nil], ["2"]])
+        #expect(array.rows[0].problems.first?.message == "the response " + message)
+        let lines = try readKeyed(flat + "\n" + good + "\n", reader: jsonReader(.lines, path: path), fields: ["refund_id"])
+        #expect(lines.rows.map(\.values) == [[nil], ["2"]])
+        #expect(lines.rows[0].problems.first?.message == "the response " + message)
+        #expect(lines.rows[0].source == flat)
+        let pages = try readKeyed(
+            "<?xml version=\"1.0\"?>" + xml.replacingOccurrences(of: "<refund>", with: "<refunds><refund>").replacingOccurrences(of: "</refund>", with: "</refund></refunds>")
+                + "\n<?xml version=\"1.0\"?>" + xml, reader: xmlReader(path), fields: ["refund_id"])
+        #expect(pages.rows.map(\.values) == [["1"], [nil]])
+        #expect(pages.rows[1].problems.first?.message == "the XML document starting here " + message)
+    }
+
     @Test func recordsWhereAResponseWasExpectedPointAtJSONLines() throws {
         let reader = jsonReader(path: "refunds_receive_get_response/refunds/refund")
         let error = #expect(throws: Diagnostic.self) { try readKeyed(#"{"refund_id":1}"# + "\n" + #"{"refund_id":2}"#, reader: reader, fields: []) }
@@ -773,9 +802,12 @@ struct XMLReaderTests {
         #expect(try readKeyed(detail, reader: reader, fields: ["refund_id", "num"]).rows.map(\.values) == [["9", "2"]])
         let list = "<refunds_receive_get_response><refunds><refund><refund_id>1</refund_id></refund><refund><refund_id>2</refund_id></refund></refunds></refunds_receive_get_response>"
         #expect(try readKeyed(list, reader: reader, fields: ["refund_id"]).rows.map(\.values) == [["1"], ["2"]])
-        // A record path of the other response does not match below this root.
+        // A record path of the other response does not match below this root: its records are
+        // named where they are, not read as the root's path, and never "no records".
         let mixed = "<refund_get_response><refunds><refund><refund_id>1</refund_id></refund></refunds></refund_get_response>"
-        let empty = try readKeyed(mixed, reader: reader, fields: ["refund_id"])
+        let misplaced = #expect(throws: Diagnostic.self) { try readKeyed(mixed, reader: reader, fields: ["refund_id"]) }
+        #expect(misplaced?.message.hasSuffix("has 'refund' at 'refund_get_response/refunds/refund', not at the record path 'refund_get_response/refund'; its records were not read") == true)
+        let empty = try readKeyed("<refund_get_response><request_id>x</request_id></refund_get_response>", reader: reader, fields: ["refund_id"])
         #expect(empty.rows.isEmpty)
         #expect(empty.summary.notes == [RecordPaths.emptyNote(path: empty.summary.file.path, ["refund_get_response", "refund"])])
         let error = #expect(throws: Diagnostic.self) { try readKeyed("<refunds_apply_get_response/>", reader: reader, fields: []) }

@@ -191,6 +191,15 @@ public struct JSONReader: RecordReader {
         guard (try? parser.parseRecord(requireEnd: true)) != nil, response.problems.isEmpty else { return nil }
         let prefix = path.count == 1 ? "" : path[0] + "/"  // a simplified response: at its root
         let (total, hasNext) = (response.value(at: prefix + RecordPaths.totalKey), response.value(at: prefix + RecordPaths.hasNextKey))
+        if parser.recordSpans.isEmpty, let stray = response.strayRecords(of: path) {
+            // Its records off the path: a reject that says where they are (the line kept to re-feed).
+            builder.begin(line: line, column: column)
+            builder.addProblem(.malformed, "the response " + RecordPaths.misplacedMessage(found: stray, expected: path), line: line, column: column)
+            builder.source = bytes
+            defer { builder.source = nil }
+            try builder.deliver(to: &sink)
+            return 1
+        }
         let texts = parser.recordSpans.map { UnsafeBufferPointer(rebasing: bytes[$0]) }
         let delivered = try Self.deliverRecords(of: response, at: path, texts: texts, line: line, to: builder, &sink)
         summary.paging.add(total: total, hasNext: hasNext, records: delivered)
@@ -274,8 +283,16 @@ public struct JSONReader: RecordReader {
                 pages += 1
                 let recordsBefore = builder.ordinal
                 var walk = DocumentWalk()
+                let (line, column) = (stream.line, stream.column)
                 try stream.expect(UInt8(ascii: "{"))
                 try walkObject(stream, depth: 0, builder, &sink, &walk)
+                if let path = walk.path, walk.reached < path.count, let stray = walk.strayRecords {
+                    // Its records off the path: a reject that says where they are.
+                    builder.begin(line: line, column: column)
+                    builder.addProblem(.malformed, "the response " + RecordPaths.misplacedMessage(found: stray, expected: path), line: line, column: column)
+                    try builder.deliver(to: &sink)
+                    return
+                }
                 if builder.ordinal == recordsBefore { emptyPages += 1 }
                 summary.paging.add(total: walk.totals.total, hasNext: walk.totals.hasNext, records: builder.ordinal - recordsBefore)
             }
@@ -371,7 +388,17 @@ public struct JSONReader: RecordReader {
                 }
                 throw error
             }
-            if walk.reached < path.count { empty.append(path) }
+            if walk.reached < path.count {
+                if let stray = walk.strayRecords {
+                    guard documents > 1 else { throw RecordPaths.misplaced(path: stream.path, found: stray, expected: path) }
+                    builder.begin(line: line, column: column)
+                    builder.addProblem(
+                        .malformed, "the JSON document starting here " + RecordPaths.misplacedMessage(found: stray, expected: path), line: line, column: column)
+                    try builder.deliver(to: &sink)
+                    continue
+                }
+                empty.append(path)
+            }
             if let wrapper = walk.wrapper {
                 let note = "'\(stream.path)': the responses are under '\(wrapper)' (one level down, alone or in a list) and were read there"
                 if !summary.notes.contains(note) { summary.notes.append(note) }
@@ -403,6 +430,8 @@ public struct JSONReader: RecordReader {
         var probing: String?
         /// The key the response was found under, when it was.
         var wrapper: String?
+        /// The first key off the record path named as its records (`…/refund` without `refunds`).
+        var strayRecords: [String]?
         /// `total_results` and `has_next` as written: keys of the root's object (TOP's
         /// `{"refunds_receive_get_response":{…,"total_results":…}}`), or of the document itself
         /// (its simplified JSON, `{"refunds":[…],"total_results":…}`, whose record path is one name).
@@ -485,6 +514,9 @@ public struct JSONReader: RecordReader {
                 walk.probing = key
                 try walkObjects(stream, depth: 1, builder, &sink, &walk)
                 walk.probing = nil
+            } else if let path = walk.path, depth > 0, depth < path.count - 1, key == path[path.count - 1] {
+                if walk.strayRecords == nil { walk.strayRecords = Array(path[..<depth]) + [key] }
+                _ = try stream.captureValue()
             } else if key == RecordPaths.totalKey || key == RecordPaths.hasNextKey, walk.isResponseLevel(depth) {
                 // At the root, before or after the path's name (a simplified response's keys come in any order).
                 let text = Self.scalarText(try stream.captureValue().bytes)

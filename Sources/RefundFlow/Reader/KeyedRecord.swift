@@ -58,6 +58,21 @@ enum RecordPaths {
             location: SourceLocation(file: path, line: 1), notes: notes)
     }
 
+    /// The fatal error for a response with no records at its record path but elements named as
+    /// its records elsewhere (`refunds_receive_get_response/refund`, without `refunds`): an
+    /// exporter's other shape, never "no records".
+    static func misplaced(path: String, found: [String], expected: [String]) -> Diagnostic {
+        Diagnostic(
+            code: "input.no_records_path", message: "'\(path)' " + misplacedMessage(found: found, expected: expected),
+            location: SourceLocation(file: path, line: 1),
+            notes: ["if those are the records, add '\(found.joined(separator: "/"))' to the pipeline's recordPath (a list may hold both paths)"])
+    }
+
+    /// What `misplaced` says of a document (after its name).
+    static func misplacedMessage(found: [String], expected: [String]) -> String {
+        "has '\(found.last ?? "")' at '\(found.joined(separator: "/"))', not at the record path '\(expected.joined(separator: "/"))'; its records were not read"
+    }
+
     /// `recordPath: a/b/c`, or a list of such paths.
     static func decode(_ pair: YAMLPair, _ context: inout YAMLContext) -> [[String]] {
         guard let texts = context.stringList(pair.value, "'recordPath'") else { return [] }
@@ -118,6 +133,23 @@ final class KeyedRecordBuilder {
 
     /// The current record's path and value bytes (valid until the next `add`).
     var bytes: UnsafeBufferPointer<UInt8> { store.buffer }
+
+    /// Where a response parsed into this builder holds elements named as the records of `path`
+    /// off the path (`refunds_receive_get_response/refund/…` for `…/refunds/refund`), if it does.
+    func strayRecords(of path: [String]) -> [String]? {
+        guard path.count > 2 else { return nil }
+        let bytes = self.bytes
+        for depth in 1..<(path.count - 1) {
+            let stray = Array(path[..<depth]) + [path[path.count - 1]]
+            let prefix = Array(stray.joined(separator: "/").utf8)
+            let found = fields.contains { field in
+                let fieldPath = bytes[field.pathStart..<field.pathEnd]
+                return fieldPath.starts(with: prefix) && (fieldPath.count == prefix.count || fieldPath[fieldPath.startIndex + prefix.count] == UInt8(ascii: "/"))
+            }
+            if found { return stray }
+        }
+        return nil
+    }
 
     /// The current record's value at `path` (names joined by `/`), if it has one.
     func value(at path: String) -> String? {

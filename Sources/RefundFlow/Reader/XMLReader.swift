@@ -102,6 +102,14 @@ public struct XMLReader: RecordReader {
                     try builder.deliver(to: &sink)
                     continue
                 }
+                if let stray = document.walker.strayRecords {
+                    guard documents > 1 else { throw RecordPaths.misplaced(path: file.path, found: stray, expected: matched) }
+                    builder.begin(line: firstLine, column: 0)
+                    builder.addProblem(
+                        .malformed, "the XML document starting here " + RecordPaths.misplacedMessage(found: stray, expected: matched), line: firstLine, column: 0)
+                    try builder.deliver(to: &sink)
+                    continue
+                }
                 empty.append(matched)
             }
             missingPages += document.walker.wrappedErrors
@@ -416,6 +424,9 @@ struct XMLWalker {
     private(set) var wrappedErrors: [TOPErrorResponse] = []
     /// Where the wrapped response being read started counting records.
     private var responseStart = 0
+    /// The first element outside the record path named as its records (`…/refund` without
+    /// `refunds`): where the records are when none is at the path.
+    private(set) var strayRecords: [String]?
 
     init(
         reader: xmlTextReaderPtr, input: XMLInput, file: InputFile, recordPaths: [[String]], maxTextBytes: Int, maxRecordBytes: Int,
@@ -504,6 +515,9 @@ struct XMLWalker {
                     } else if elementName.elementsEqual(RecordPaths.hasNextKey.utf8) {
                         hasNext = readString()
                     }
+                }
+                if strayRecords == nil, matchedPath != nil, elementPath.count > 1, elementPath != recordPath, elementName.elementsEqual(recordPath[recordPath.count - 1]) {
+                    strayRecords = elementPath.map { String(decoding: $0, as: UTF8.self) }
                 }
                 if elementPath == recordPath {
                     foundRecordPath = true
