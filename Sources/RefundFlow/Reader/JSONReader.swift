@@ -193,11 +193,8 @@ public struct JSONReader: RecordReader {
         let (total, hasNext) = (response.value(at: prefix + RecordPaths.totalKey), response.value(at: prefix + RecordPaths.hasNextKey))
         if parser.recordSpans.isEmpty, let stray = response.strayRecords(of: path) {
             // Its records off the path: a reject that says where they are (the line kept to re-feed).
-            builder.begin(line: line, column: column)
-            builder.addProblem(.malformed, "the response " + RecordPaths.misplacedMessage(found: stray, expected: path), line: line, column: column)
-            builder.source = bytes
-            defer { builder.source = nil }
-            try builder.deliver(to: &sink)
+            try RecordPaths.rejectMisplaced(
+                "the response", found: stray, expected: path, line: line, column: column, source: bytes, in: builder, into: &sink)
             return 1
         }
         let texts = parser.recordSpans.map { UnsafeBufferPointer(rebasing: bytes[$0]) }
@@ -288,9 +285,7 @@ public struct JSONReader: RecordReader {
                 try walkObject(stream, depth: 0, builder, &sink, &walk)
                 if let path = walk.path, walk.reached < path.count, let stray = walk.strayRecords {
                     // Its records off the path: a reject that says where they are.
-                    builder.begin(line: line, column: column)
-                    builder.addProblem(.malformed, "the response " + RecordPaths.misplacedMessage(found: stray, expected: path), line: line, column: column)
-                    try builder.deliver(to: &sink)
+                    try RecordPaths.rejectMisplaced("the response", found: stray, expected: path, line: line, column: column, in: builder, into: &sink)
                     return
                 }
                 if builder.ordinal == recordsBefore { emptyPages += 1 }
@@ -391,10 +386,8 @@ public struct JSONReader: RecordReader {
             if walk.reached < path.count {
                 if let stray = walk.strayRecords {
                     guard documents > 1 else { throw RecordPaths.misplaced(path: stream.path, found: stray, expected: path) }
-                    builder.begin(line: line, column: column)
-                    builder.addProblem(
-                        .malformed, "the JSON document starting here " + RecordPaths.misplacedMessage(found: stray, expected: path), line: line, column: column)
-                    try builder.deliver(to: &sink)
+                    try RecordPaths.rejectMisplaced(
+                        "the JSON document starting here", found: stray, expected: path, line: line, column: column, in: builder, into: &sink)
                     continue
                 }
                 empty.append(path)

@@ -73,6 +73,19 @@ enum RecordPaths {
         "has '\(found.last ?? "")' at '\(found.joined(separator: "/"))', not at the record path '\(expected.joined(separator: "/"))'; its records were not read"
     }
 
+    /// A page or line (`what`: "the response", "the XML document starting here") whose records
+    /// sit off the path, as one `malformed` reject at `line`:`column`; `source` is its text to re-feed.
+    static func rejectMisplaced(
+        _ what: String, found: [String], expected: [String], line: Int, column: Int, source: UnsafeBufferPointer<UInt8>? = nil,
+        in builder: KeyedRecordBuilder, into sink: inout some RecordSink
+    ) throws {
+        builder.begin(line: line, column: column)
+        builder.addProblem(.malformed, what + " " + misplacedMessage(found: found, expected: expected), line: line, column: column)
+        builder.source = source
+        defer { builder.source = nil }
+        try builder.deliver(to: &sink)
+    }
+
     /// `recordPath: a/b/c`, or a list of such paths.
     static func decode(_ pair: YAMLPair, _ context: inout YAMLContext) -> [[String]] {
         guard let texts = context.stringList(pair.value, "'recordPath'") else { return [] }

@@ -104,10 +104,8 @@ public struct XMLReader: RecordReader {
                 }
                 if let stray = document.walker.strayRecords {
                     guard documents > 1 else { throw RecordPaths.misplaced(path: file.path, found: stray, expected: matched) }
-                    builder.begin(line: firstLine, column: 0)
-                    builder.addProblem(
-                        .malformed, "the XML document starting here " + RecordPaths.misplacedMessage(found: stray, expected: matched), line: firstLine, column: 0)
-                    try builder.deliver(to: &sink)
+                    try RecordPaths.rejectMisplaced(
+                        "the XML document starting here", found: stray, expected: matched, line: firstLine, column: 0, in: builder, into: &sink)
                     continue
                 }
                 empty.append(matched)
@@ -117,10 +115,11 @@ public struct XMLReader: RecordReader {
                 for response in document.walker.wrappedResponses {
                     summary.paging.add(total: response.total, hasNext: response.hasNext, records: response.records)
                 }
-                let count = document.walker.wrappedResponses.count + document.walker.wrappedErrors.count
+                let errors = document.walker.wrappedErrors.count
                 summary.notes.append(
-                    "'\(file.path)': '\(document.walker.root ?? "")' wraps \(count) response\(count == 1 ? " (pages gathered into one document); it was read" : "s (pages gathered into one document); each was read")"
-                        + (document.walker.wrappedErrors.isEmpty ? "" : "; \(document.walker.wrappedErrors.count) of them \(document.walker.wrappedErrors.count == 1 ? "is a TOP error response" : "are TOP error responses") (missing pages)"))
+                    "'\(file.path)': '\(document.walker.root ?? "")' wraps \(counted(document.walker.wrappedResponses.count + errors, "response")) "
+                        + "(pages gathered into one document); each was read"
+                        + (errors == 0 ? "" : "; \(errors) of them \(errors == 1 ? "is a TOP error response" : "are TOP error responses") (missing pages)"))
             } else if document.walker.matchedPath != nil {
                 summary.paging.add(total: document.walker.totalResults, hasNext: document.walker.hasNext, records: builder.ordinal - recordsBefore)
             }
@@ -490,9 +489,10 @@ struct XMLWalker {
                     errorResponse = error
                     continue
                 }
-                if elementPath.count == 1, matchedPath == nil || wrapsResponses, let wrapped = try wrappedResponse(elementName, into: &sink) {
-                    if !wrapped || isEmpty { continue }  // an error response (a missing page), or a response with nothing in it
-
+                if elementPath.count == 1, matchedPath == nil || wrapsResponses, let wrapped = try wrappedResponse(elementName, into: &sink),
+                    !wrapped || isEmpty
+                {
+                    continue  // an error response (a missing page), or a response with nothing in it
                 }
                 elementPath.append(Array(elementName))
                 if elementPath.count == 1 {
@@ -516,7 +516,9 @@ struct XMLWalker {
                         hasNext = readString()
                     }
                 }
-                if strayRecords == nil, matchedPath != nil, elementPath.count > 1, elementPath != recordPath, elementName.elementsEqual(recordPath[recordPath.count - 1]) {
+                if strayRecords == nil, matchedPath != nil, elementName.elementsEqual(recordPath[recordPath.count - 1]), elementPath.count > 1,
+                    elementPath != recordPath
+                {
                     strayRecords = elementPath.map { String(decoding: $0, as: UTF8.self) }
                 }
                 if elementPath == recordPath {
@@ -722,16 +724,15 @@ struct XMLWalker {
         text.append(out)
     }
 
-    /// Reads an `error_response` element's children.
     /// At a child of a root that is no response the pipeline reads: true when it is a response
     /// that is (the root then wraps responses; the record path goes through the root), false
     /// when it is a TOP error response among wrapped ones (a page that could not be fetched: a
     /// reject, consumed), nil for anything else. An error response before any wrapped one is
     /// fatal, as a file that is one is.
     private mutating func wrappedResponse(_ name: UnsafeBufferPointer<UInt8>, into sink: inout some RecordSink) throws -> Bool? {
-        if name.elementsEqual("error_response".utf8) {
+        if name.elementsEqual("error_response".utf8), wrapsResponses || !isLaterDocument {
             let error = topErrorResponse()
-            guard wrapsResponses || isLaterDocument else { throw error.diagnostic }
+            guard wrapsResponses else { throw error.diagnostic }
             builder.begin(line: error.location.line, column: 0)
             error.reject(in: builder)
             try builder.deliver(to: &sink)
@@ -750,6 +751,7 @@ struct XMLWalker {
         return true
     }
 
+    /// Reads an `error_response` element's children.
     private mutating func topErrorResponse() -> TOPErrorResponse {
         let startLine = line()
         var fields: [String: String] = [:]
