@@ -169,6 +169,19 @@ struct JSONReaderTests {
                 + "\n<?xml version=\"1.0\"?>" + xml, reader: xmlReader(path), fields: ["refund_id"])
         #expect(pages.rows.map(\.values) == [["1"], [nil]])
         #expect(pages.rows[1].problems.first?.message == "the XML document starting here " + message)
+        // Or in the records' list under another name: named so too.
+        let item = "has 'item' at 'refunds_receive_get_response/refunds/item', not at the record path '\(path)'; its records were not read"
+        let itemJSON = #"{"refunds_receive_get_response":{"refunds":{"item":[{"refund_id":1}]},"total_results":1}}"#
+        #expect((#expect(throws: Diagnostic.self) { try readKeyed(itemJSON, reader: jsonReader(path: path), fields: []) })?.message.hasSuffix(item) == true)
+        let itemXML = "<refunds_receive_get_response><refunds><item><refund_id>1</refund_id></item></refunds></refunds_receive_get_response>"
+        #expect((#expect(throws: Diagnostic.self) { try readKeyed(itemXML, reader: xmlReader(path), fields: []) })?.message.hasSuffix(item) == true)
+        let itemLine = try readKeyed(itemJSON + "\n", reader: jsonReader(.lines, path: path), fields: ["refund_id"])
+        #expect(itemLine.rows.first?.problems.first?.message == "the response " + item)
+        // A response whose list is empty, or whose own keys sit beside the record (refund.get), has no records and says only that.
+        #expect(try readKeyed(#"{"refunds_receive_get_response":{"refunds":{"refund":[]},"total_results":0}}"#, reader: jsonReader(path: path), fields: []).rows.isEmpty)
+        var detail = JSONReaderOptions()
+        detail.recordPaths = [["refund_get_response", "refund"]]
+        #expect(try readKeyed(#"{"refund_get_response":{"request_id":"x"}}"#, reader: JSONReader(options: detail), fields: []).rows.isEmpty)
     }
 
     @Test func recordsWhereAResponseWasExpectedPointAtJSONLines() throws {

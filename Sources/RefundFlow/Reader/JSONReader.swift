@@ -423,7 +423,8 @@ public struct JSONReader: RecordReader {
         var probing: String?
         /// The key the response was found under, when it was.
         var wrapper: String?
-        /// The first key off the record path named as its records (`…/refund` without `refunds`).
+        /// The first key off the record path named as its records (`…/refund` without `refunds`),
+        /// or in the records' list under another name (`refunds/item`).
         var strayRecords: [String]?
         /// `total_results` and `has_next` as written: keys of the root's object (TOP's
         /// `{"refunds_receive_get_response":{…,"total_results":…}}`), or of the document itself
@@ -507,7 +508,11 @@ public struct JSONReader: RecordReader {
                 walk.probing = key
                 try walkObjects(stream, depth: 1, builder, &sink, &walk)
                 walk.probing = nil
-            } else if let path = walk.path, depth > 0, depth < path.count - 1, key == path[path.count - 1] {
+            } else if let path = walk.path, depth > 0,
+                depth < path.count - 1 && key == path[path.count - 1]
+                    || depth == path.count - 1 && path.count - (walk.wrapper == nil ? 0 : 1) > 2
+            {
+                // Named as the records off the path, or in the records' list under another name.
                 if walk.strayRecords == nil { walk.strayRecords = Array(path[..<depth]) + [key] }
                 _ = try stream.captureValue()
             } else if key == RecordPaths.totalKey || key == RecordPaths.hasNextKey, walk.isResponseLevel(depth) {

@@ -148,18 +148,22 @@ final class KeyedRecordBuilder {
     var bytes: UnsafeBufferPointer<UInt8> { store.buffer }
 
     /// Where a response parsed into this builder holds elements named as the records of `path`
-    /// off the path (`refunds_receive_get_response/refund/…` for `…/refunds/refund`), if it does.
+    /// off the path (`refunds_receive_get_response/refund/…` for `…/refunds/refund`), or in the
+    /// records' list under another name (`…/refunds/item/…`), if it does.
     func strayRecords(of path: [String]) -> [String]? {
         guard path.count > 2 else { return nil }
         let bytes = self.bytes
+        func components(_ field: Field) -> [Substring] {
+            String(decoding: UnsafeBufferPointer(rebasing: bytes[field.pathStart..<field.pathEnd]), as: UTF8.self).split(separator: "/")
+        }
         for depth in 1..<(path.count - 1) {
             let stray = Array(path[..<depth]) + [path[path.count - 1]]
-            let prefix = Array(stray.joined(separator: "/").utf8)
-            let found = fields.contains { field in
-                let fieldPath = bytes[field.pathStart..<field.pathEnd]
-                return fieldPath.starts(with: prefix) && (fieldPath.count == prefix.count || fieldPath[fieldPath.startIndex + prefix.count] == UInt8(ascii: "/"))
-            }
-            if found { return stray }
+            if fields.contains(where: { components($0).starts(with: stray.map { Substring($0) }) }) { return stray }
+        }
+        let list = path.dropLast().map { Substring($0) }
+        for field in fields {
+            let names = components(field)
+            if names.count > list.count, names.starts(with: list) { return path.dropLast() + [String(names[list.count])] }
         }
         return nil
     }

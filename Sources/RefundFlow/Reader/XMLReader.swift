@@ -423,8 +423,9 @@ struct XMLWalker {
     private(set) var wrappedErrors: [TOPErrorResponse] = []
     /// Where the wrapped response being read started counting records.
     private var responseStart = 0
-    /// The first element outside the record path named as its records (`…/refund` without
-    /// `refunds`): where the records are when none is at the path.
+    /// The first element off the record path named as its records (`…/refund` without
+    /// `refunds`), or in the records' list under another name (`refunds/item`): where the
+    /// records are when none is at the path.
     private(set) var strayRecords: [String]?
 
     init(
@@ -516,9 +517,12 @@ struct XMLWalker {
                         hasNext = readString()
                     }
                 }
-                if strayRecords == nil, matchedPath != nil, elementName.elementsEqual(recordPath[recordPath.count - 1]), elementPath.count > 1,
-                    elementPath != recordPath
+                if strayRecords == nil, matchedPath != nil, elementPath != recordPath,
+                    elementName.elementsEqual(recordPath[recordPath.count - 1]) && elementPath.count > 1
+                        || elementPath.count == recordPath.count && recordPath.count - (wrapsResponses ? 1 : 0) > 2
+                            && elementPath.dropLast().elementsEqual(recordPath.dropLast())
                 {
+                    // Named as the records off the path, or in the records' list under another name.
                     strayRecords = elementPath.map { String(decoding: $0, as: UTF8.self) }
                 }
                 if elementPath == recordPath {
