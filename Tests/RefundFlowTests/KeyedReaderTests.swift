@@ -260,6 +260,30 @@ struct JSONReaderTests {
         #expect(result.summary.notes == ["'\(result.summary.file.path)': 1 line is a response with no records in it"])
     }
 
+    /// A line that holds its response under a key (a middleware's `{"code":0,"data":{…}}`) gives
+    /// that response's records, each with its own text and with the ordinals unbroken, its
+    /// totals counted; a line that is neither a response nor holds one stays a record.
+    @Test func jsonLinesMayHoldAResponseOneLevelDown() throws {
+        var options = JSONReaderOptions()
+        options.shape = .lines
+        options.recordPaths = [["refunds_receive_get_response", "refunds", "refund"], ["refund"]]
+        let text = [
+            #"{"refund_id":1}"#,
+            #"{"code":0,"data":{"refunds_receive_get_response":{"total_results":5,"refunds":{"refund":[{"refund_id":2},{"refund_id":3}]}}}}"#,
+            #"{"code":0,"data":{"refund":{"refund_id":4}}}"#,
+            #"{"code":0,"msg":"ok"}"#,
+        ].joined(separator: "\n")
+        let result = try readKeyed(text, reader: JSONReader(options: options), fields: ["refund_id"])
+        #expect(result.rows.map(\.values) == [["1"], ["2"], ["3"], ["4"], [nil]])
+        #expect(result.rows.map(\.record) == [1, 2, 3, 4, 5])
+        #expect(result.rows.map(\.line) == [1, 2, 2, 3, 4])
+        #expect(result.rows.map(\.source) == [#"{"refund_id":1}"#, #"{"refund_id":2}"#, #"{"refund_id":3}"#, #"{"refund_id":4}"#, #"{"code":0,"msg":"ok"}"#])
+        #expect(result.summary.notes == ["'\(result.summary.file.path)': 2 lines hold a response under 'data' (one level down), read there"])
+        var paging = ResponsePaging()
+        paging.merge(result.summary.paging, file: "f")
+        #expect(paging.warning?.contains("total_results 5, but the run read 3 records") == true)
+    }
+
     @Test func recordsOfAResponseLineCarryTheirTextAndPrettyPrintedResponsesAreResponses() throws {
         var options = JSONReaderOptions()
         options.shape = .lines

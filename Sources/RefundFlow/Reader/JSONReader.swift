@@ -108,7 +108,7 @@ public struct JSONReader: RecordReader {
         // With record paths, a line may be a whole response (one API call's answer per line):
         // its records are taken from the path; other lines are records themselves.
         let response = options.recordPaths.isEmpty ? nil : KeyedRecordBuilder(file: builder.file, fieldNames: [])
-        var emptyResponses = 0
+        var responses = ResponseLines()
         if try stream.peekFirstLine().filter({ $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) == [UInt8(ascii: "{")],
             let next = try stream.secondLineStart(), next == UInt8(ascii: "\"") || next == UInt8(ascii: "}")
         {
@@ -122,30 +122,40 @@ public struct JSONReader: RecordReader {
                 let value = try stream.captureValue()
                 objects += 1
                 try readObject(
-                    value.bytes, line: value.line, column: value.column, lineEnded: true, stream, builder, response, &emptyResponses, &sink,
+                    value.bytes, line: value.line, column: value.column, lineEnded: true, stream, builder, response, &responses, &sink,
                     &summary)
             }
             summary.notes.append("'\(stream.path)': \(objects) JSON object\(objects == 1 ? "" : "s") written over several lines each (pretty-printed, as jq writes them), read one after another")
         } else {
             while let line = try stream.nextLine() {
                 try readObject(
-                    line.bytes, line: line.number, column: 1, lineEnded: stream.lineWasTerminated, stream, builder, response, &emptyResponses,
+                    line.bytes, line: line.number, column: 1, lineEnded: stream.lineWasTerminated, stream, builder, response, &responses,
                     &sink, &summary)
             }
         }
-        if emptyResponses > 0 {
-            summary.notes.append("'\(stream.path)': \(emptyResponses) line\(emptyResponses == 1 ? " is a response" : "s are responses") with no records in it")
+        if responses.empty > 0 {
+            summary.notes.append("'\(stream.path)': \(responses.empty) line\(responses.empty == 1 ? " is a response" : "s are responses") with no records in it")
         }
+        for (key, count) in responses.wrapped.sorted(by: { $0.key < $1.key }) {
+            summary.notes.append("'\(stream.path)': \(counted(count, "line")) hold\(count == 1 ? "s" : "") a response under '\(key)' (one level down), read there")
+        }
+    }
+
+    /// What the lines that are whole responses were: how many had no records, and how many held
+    /// their response under a key (by key).
+    private struct ResponseLines {
+        var empty = 0
+        var wrapped: [String: Int] = [:]
     }
 
     /// One line's object (or one pretty-printed object): a whole response whose records are taken
     /// from the path, or a record itself; invalid JSON is a reject and reading goes on.
     private func readObject(
         _ bytes: UnsafeBufferPointer<UInt8>, line: Int, column: Int, lineEnded: Bool, _ stream: JSONStream, _ builder: KeyedRecordBuilder,
-        _ response: KeyedRecordBuilder?, _ emptyResponses: inout Int, _ sink: inout some RecordSink, _ summary: inout ReadSummary
+        _ response: KeyedRecordBuilder?, _ responses: inout ResponseLines, _ sink: inout some RecordSink, _ summary: inout ReadSummary
     ) throws {
         if let response, let delivered = try readResponse(bytes, line: line, column: column, stream, response, builder, &sink, &summary) {
-            if delivered == 0 { emptyResponses += 1 }
+            if delivered == 0 { responses.empty += 1 }
             return
         }
         // Invalid JSON or text: rejected below like any bad line.
@@ -155,6 +165,18 @@ public struct JSONReader: RecordReader {
         do {
             try parser.parseRecord(requireEnd: true)
             missingPage = try Self.refuseErrorResponse(builder, stream)
+            if !missingPage, let response, builder.problems.isEmpty, !builder.hasReadField, let wrapped = wrappedResponse(in: builder) {
+                // A response one level down (a middleware's {"code":0,"data":{…}} per line): its records.
+                builder.withdraw()
+                if let delivered = try readResponse(bytes, line: line, column: column, stream, response, builder, &sink, &summary, wrapped: wrapped) {
+                    responses.wrapped[wrapped.key, default: 0] += 1
+                    if delivered == 0 { responses.empty += 1 }
+                    return
+                }
+                builder.begin(line: line, column: column)  // not readable as one after all: the line is a record
+                var again = JSONRecordParser(bytes, line: line, column: column, builder: builder, buffers: stream.parseBuffers)
+                try again.parseRecord(requireEnd: true)
+            }
         } catch let error as JSONSyntaxError {
             builder.restart(line: line, column: column)
             builder.addProblem(.malformed, "invalid JSON: \(error.message)", line: error.line, column: error.column)
@@ -179,17 +201,26 @@ public struct JSONReader: RecordReader {
     /// `bytes` as a whole response (one API call's answer) whose root key picks a record path:
     /// its records are delivered from that path and their count returned. Nil when the root is no
     /// response the pipeline reads, or the text is not valid JSON: the caller takes it as a record.
+    /// `wrapped`: the response is under that key, and its record path is `path` below it.
     private func readResponse(
         _ bytes: UnsafeBufferPointer<UInt8>, line: Int, column: Int, _ stream: JSONStream, _ response: KeyedRecordBuilder,
-        _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink, _ summary: inout ReadSummary
+        _ builder: KeyedRecordBuilder, _ sink: inout some RecordSink, _ summary: inout ReadSummary, wrapped: (key: String, path: [String])? = nil
     ) throws -> Int? {
-        guard let path = RecordPaths.path(forRoot: Self.firstKey(bytes), in: options.recordPaths) else { return nil }
+        let inner: [String]
+        if let wrapped {
+            inner = wrapped.path
+        } else {
+            guard let found = RecordPaths.path(forRoot: Self.firstKey(bytes), in: options.recordPaths) else { return nil }
+            inner = found
+        }
+        let path = (wrapped.map { [$0.key] } ?? []) + inner
         var parser = JSONRecordParser(bytes, line: line, column: column, builder: response, buffers: stream.parseBuffers)
         parser.marksEmptyElements = true
         parser.recordPath = Array(path.joined(separator: "/").utf8)
         response.begin(line: line, column: column)
         guard (try? parser.parseRecord(requireEnd: true)) != nil, response.problems.isEmpty else { return nil }
-        let prefix = path.count == 1 ? "" : path[0] + "/"  // a simplified response: at its root
+        // The response's own keys: at its root (a simplified response's, at the top), under the wrapper's key.
+        let prefix = (wrapped.map { $0.key + "/" } ?? "") + (inner.count == 1 ? "" : inner[0] + "/")
         let (total, hasNext) = (response.value(at: prefix + RecordPaths.totalKey), response.value(at: prefix + RecordPaths.hasNextKey))
         if parser.recordSpans.isEmpty, let stray = response.strayRecords(of: path) {
             // Its records off the path: a reject that says where they are (the line kept to re-feed).
@@ -201,6 +232,18 @@ public struct JSONReader: RecordReader {
         let delivered = try Self.deliverRecords(of: response, at: path, texts: texts, line: line, to: builder, &sink)
         summary.paging.add(total: total, hasNext: hasNext, records: delivered)
         return delivered
+    }
+
+    /// The key of a record (a parsed line) that holds a response the pipeline reads
+    /// (`data/refunds_receive_get_response/…`), and the response's path; nil when it holds none.
+    private func wrappedResponse(in record: KeyedRecordBuilder) -> (key: String, path: [String])? {
+        let bytes = record.bytes
+        for field in record.fields {
+            let names = bytes[field.pathStart..<field.pathEnd].split(separator: UInt8(ascii: "/"), maxSplits: 2, omittingEmptySubsequences: false)
+            guard names.count >= 2, let path = RecordPaths.path(forRoot: names[1], in: options.recordPaths) else { continue }
+            return (String(decoding: names[0], as: UTF8.self), path)
+        }
+        return nil
     }
 
     /// The first key of an object's text, when it is a plain one (`{"name":`), else empty.

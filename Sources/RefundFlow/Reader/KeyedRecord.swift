@@ -192,6 +192,16 @@ final class KeyedRecordBuilder {
         ordinal += 1
     }
 
+    /// Takes back the record begun: it is not one (a line that turned out to be a wrapped
+    /// response, whose records are delivered instead).
+    func withdraw() {
+        restart(line: line, column: column)
+        ordinal -= 1
+    }
+
+    /// Whether a field the pipeline reads is in the current record.
+    var hasReadField: Bool { slotFields.contains { $0 >= 0 } }
+
     /// Starts the current record over (e.g. to reject it whole after a parse error), without
     /// counting another record.
     func restart(line: Int, column: Int) {
