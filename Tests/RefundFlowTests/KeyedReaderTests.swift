@@ -282,6 +282,13 @@ struct JSONReaderTests {
         var paging = ResponsePaging()
         paging.merge(result.summary.paging, file: "f")
         #expect(paging.warning?.contains("total_results 5, but the run read 3 records") == true)
+        // A wrapped detail response without its refund is a response with no records, not records off the path.
+        var detail = JSONReaderOptions()
+        detail.shape = .lines
+        detail.recordPaths = [["refund_get_response", "refund"]]
+        let empty = try readKeyed(#"{"code":0,"data":{"refund_get_response":{"request_id":"x"}}}"# + "\n", reader: JSONReader(options: detail), fields: ["refund_id"])
+        #expect(empty.rows.isEmpty)
+        #expect(empty.summary.notes.first == "'\(empty.summary.file.path)': 1 line is a response with no records in it")
     }
 
     @Test func recordsOfAResponseLineCarryTheirTextAndPrettyPrintedResponsesAreResponses() throws {

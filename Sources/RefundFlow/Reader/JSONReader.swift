@@ -222,7 +222,7 @@ public struct JSONReader: RecordReader {
         // The response's own keys: at its root (a simplified response's, at the top), under the wrapper's key.
         let prefix = (wrapped.map { $0.key + "/" } ?? "") + (inner.count == 1 ? "" : inner[0] + "/")
         let (total, hasNext) = (response.value(at: prefix + RecordPaths.totalKey), response.value(at: prefix + RecordPaths.hasNextKey))
-        if parser.recordSpans.isEmpty, let stray = response.strayRecords(of: path) {
+        if parser.recordSpans.isEmpty, let stray = response.strayRecords(of: path, wrapped: wrapped != nil) {
             // Its records off the path: a reject that says where they are (the line kept to re-feed).
             try RecordPaths.rejectMisplaced(
                 "the response", found: stray, expected: path, line: line, column: column, source: bytes, in: builder, into: &sink)
@@ -551,12 +551,10 @@ public struct JSONReader: RecordReader {
                 walk.probing = key
                 try walkObjects(stream, depth: 1, builder, &sink, &walk)
                 walk.probing = nil
-            } else if let path = walk.path, depth > 0,
-                depth < path.count - 1 && key == path[path.count - 1]
-                    || depth == path.count - 1 && path.count - (walk.wrapper == nil ? 0 : 1) > 2
+            } else if let path = walk.path, depth > 0, case let names = Array(path[..<depth]) + [key],
+                RecordPaths.holdsRecordsOffPath(names, recordPath: path, wrapped: walk.wrapper != nil)
             {
-                // Named as the records off the path, or in the records' list under another name.
-                if walk.strayRecords == nil { walk.strayRecords = Array(path[..<depth]) + [key] }
+                if walk.strayRecords == nil { walk.strayRecords = names }
                 _ = try stream.captureValue()
             } else if key == RecordPaths.totalKey || key == RecordPaths.hasNextKey, walk.isResponseLevel(depth) {
                 // At the root, before or after the path's name (a simplified response's keys come in any order).

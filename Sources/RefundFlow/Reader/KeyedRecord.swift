@@ -68,6 +68,18 @@ enum RecordPaths {
             notes: ["if those are the records, add '\(found.joined(separator: "/"))' to the pipeline's recordPath (a list may hold both paths)"])
     }
 
+    /// Whether `names` (a path from the root) is where a response holds records off
+    /// `recordPath`: an element or key named as its records elsewhere (`…/refund` without
+    /// `refunds`), or one in the records' list under another name (`refunds/item`) — when that
+    /// list is not the response itself (whose own keys sit beside a single record, as in
+    /// `refund_get_response/refund`). `wrapped`: the path's first name is a wrapper's.
+    static func holdsRecordsOffPath(_ names: [some StringProtocol], recordPath: [String], wrapped: Bool) -> Bool {
+        guard names.count > 1, !names.elementsEqual(recordPath, by: { $0 == $1 }) else { return false }
+        if names[names.count - 1] == recordPath[recordPath.count - 1] { return true }
+        return names.count == recordPath.count && recordPath.count - (wrapped ? 1 : 0) > 2
+            && names.dropLast().elementsEqual(recordPath.dropLast(), by: { $0 == $1 })
+    }
+
     /// What `misplaced` says of a document (after its name).
     static func misplacedMessage(found: [String], expected: [String]) -> String {
         "has '\(found.last ?? "")' at '\(found.joined(separator: "/"))', not at the record path '\(expected.joined(separator: "/"))'; its records were not read"
@@ -147,23 +159,17 @@ final class KeyedRecordBuilder {
     /// The current record's path and value bytes (valid until the next `add`).
     var bytes: UnsafeBufferPointer<UInt8> { store.buffer }
 
-    /// Where a response parsed into this builder holds elements named as the records of `path`
-    /// off the path (`refunds_receive_get_response/refund/…` for `…/refunds/refund`), or in the
-    /// records' list under another name (`…/refunds/item/…`), if it does.
-    func strayRecords(of path: [String]) -> [String]? {
-        guard path.count > 2 else { return nil }
+    /// Where a response parsed into this builder holds records off `path`
+    /// (`RecordPaths.holdsRecordsOffPath`), if it does: the first such path of its fields.
+    func strayRecords(of path: [String], wrapped: Bool) -> [String]? {
         let bytes = self.bytes
-        func components(_ field: Field) -> [Substring] {
-            String(decoding: UnsafeBufferPointer(rebasing: bytes[field.pathStart..<field.pathEnd]), as: UTF8.self).split(separator: "/")
-        }
-        for depth in 1..<(path.count - 1) {
-            let stray = Array(path[..<depth]) + [path[path.count - 1]]
-            if fields.contains(where: { components($0).starts(with: stray.map { Substring($0) }) }) { return stray }
-        }
-        let list = path.dropLast().map { Substring($0) }
         for field in fields {
-            let names = components(field)
-            if names.count > list.count, names.starts(with: list) { return path.dropLast() + [String(names[list.count])] }
+            let names = String(decoding: UnsafeBufferPointer(rebasing: bytes[field.pathStart..<field.pathEnd]), as: UTF8.self)
+                .split(separator: "/")
+            guard names.count > 1 else { continue }
+            for length in 2...min(names.count, path.count) where RecordPaths.holdsRecordsOffPath(Array(names[..<length]), recordPath: path, wrapped: wrapped) {
+                return names[..<length].map(String.init)
+            }
         }
         return nil
     }

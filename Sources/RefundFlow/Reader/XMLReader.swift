@@ -517,13 +517,11 @@ struct XMLWalker {
                         hasNext = readString()
                     }
                 }
-                if strayRecords == nil, matchedPath != nil, elementPath != recordPath,
-                    elementName.elementsEqual(recordPath[recordPath.count - 1]) && elementPath.count > 1
-                        || elementPath.count == recordPath.count && recordPath.count - (wrapsResponses ? 1 : 0) > 2
-                            && elementPath.dropLast().elementsEqual(recordPath.dropLast())
+                if strayRecords == nil, let matchedPath, elementPath.count > 1, elementPath != recordPath,
+                    case let names = elementPath.map({ String(decoding: $0, as: UTF8.self) }),
+                    RecordPaths.holdsRecordsOffPath(names, recordPath: matchedPath, wrapped: wrapsResponses)
                 {
-                    // Named as the records off the path, or in the records' list under another name.
-                    strayRecords = elementPath.map { String(decoding: $0, as: UTF8.self) }
+                    strayRecords = names
                 }
                 if elementPath == recordPath {
                     foundRecordPath = true
