@@ -369,12 +369,16 @@ struct CSVReaderTests {
             + [UInt8(name.count & 0xFF), UInt8(name.count >> 8), 0x00, 0x00] + name
     }
 
-    @Test(arguments: [(zipHeader(Array("[Content_Types].xml".utf8)), ".xlsx"), ([0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1], ".xls")])
-    func anExcelWorkbookIsRefusedWithWhatToDo(_ magic: [UInt8], _ kind: String) throws {
-        let error = #expect(throws: Diagnostic.self) { try readCSV(magic + Array("a,b\n".utf8), fields: ["a"]) }
+    /// An old binary .xls is refused with what to do; an .xlsx is read (`WorkbookTests`), and one
+    /// that is only the start of a workbook is a broken one.
+    @Test func anOldExcelWorkbookIsRefusedWithWhatToDo() throws {
+        let error = #expect(throws: Diagnostic.self) { try readCSV([0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1] + Array("a,b\n".utf8), fields: ["a"]) }
         #expect(error?.code == "input.workbook")
-        #expect(error?.message.hasSuffix("is an Excel workbook (\(kind)), not a CSV file") == true)
-        #expect(error?.notes.first?.contains("CSV UTF-8") == true)
+        #expect(error?.message.hasSuffix("is an Excel workbook (.xls), not a CSV file") == true)
+        #expect(error?.notes.first == "in Excel, save it as an .xlsx workbook or as 'CSV UTF-8 (comma delimited)'")
+        let cut = #expect(throws: Diagnostic.self) { try readCSV(Self.zipHeader(Array("[Content_Types].xml".utf8)) + Array("a,b\n".utf8), fields: ["a"]) }
+        #expect(cut?.code == "input.workbook_broken")
+        #expect(cut?.message.hasSuffix("is a broken Excel workbook: it has no ZIP directory at its end (the file was cut short)") == true)
     }
 
     /// A ZIP archive (a merchant's downloaded export) is not called a workbook: its first file is

@@ -54,7 +54,7 @@ struct PipelineLoaderTests {
               type: { when: [ { if: { field: x, equals: 1, matches: y }, value: 2 } ] }
             """
         #expect(errors(yaml) == [
-            "p.yaml:3:10: error: unknown key 'encodng' in 'reader' 'csv' [pipeline.unknown_key]\n  note: did you mean 'encoding'?\n  note: allowed keys: encoding, delimiter, quote, skipLines, commentPrefix",
+            "p.yaml:3:10: error: unknown key 'encodng' in 'reader' 'csv' [pipeline.unknown_key]\n  note: did you mean 'encoding'?\n  note: allowed keys: encoding, delimiter, quote, skipLines, commentPrefix, sheet",
             "p.yaml:5:3: error: batchSize must be 1–100 (the ERP takes at most 100 refunds per call), not '500' [pipeline.bad_target_option]",
             "p.yaml:7:35: error: unknown cleaning step 'upper' [pipeline.unknown_value]\n  note: cleaning steps: trim, excel, crlf",
             "p.yaml:8:3: error: unknown canonical field 'refund_amout' [pipeline.unknown_field]\n  note: did you mean 'refund_amount'?\n  note: canonical fields: shop_no, refund_no, num, tid, oid, type, status, refund_version, refund_amount, actual_refund_amount, title, logistics_name, logistics_no, buyer_nick, refund_time, current_phase_timeout, is_aftersale, reason, price, pay_account, pay_no, remark, total_amount, spec_no, spec_id, goods_no, goods_id",

@@ -1059,6 +1059,7 @@ struct FastPathEquivalenceTests {
         ("taobao-seller-refunds-csv", "taobao-refunds-gbk.csv"),
         ("taobao-seller-refunds-csv", "taobao-refunds-utf8-bom.csv"),
         ("taobao-seller-refunds-csv", "taobao-refunds-equivalent.csv"),
+        ("taobao-seller-refunds-csv", "taobao-refunds-equivalent.xlsx"),
         ("taobao-top-refunds-xml", "top-refunds.xml"),
         ("taobao-top-refunds-json", "top-refunds.json"),
         ("taobao-top-refunds-jsonl", "top-refunds.jsonl"),

@@ -129,7 +129,8 @@ write(os.path.join(here, "taobao-refunds-utf8-bom.csv"), "utf-8", "\n", True, Tr
 #   top-refunds.xml   TOP XML: alphabetical fields, &quot; entities, CDATA, CRLF, <!--top…--> comment
 #   top-refunds.json  TOP JSON: ids and some money as JSON numbers, booleans, nested extras
 #   top-refunds.jsonl one refund object per line
-#   taobao-refunds-equivalent.csv  the same refunds as a seller-center export
+#   taobao-refunds-equivalent.csv   the same refunds as a seller-center export
+#   taobao-refunds-equivalent.xlsx  and as the seller center's modern .xlsx export
 import json
 from xml.sax.saxutils import escape
 
@@ -217,9 +218,11 @@ def write_top_jsonl(path):
             f.write(json.dumps(refund, ensure_ascii=True) + "\n")
 
 
-def write_equivalent_csv(path):
-    header = HEADER + ["商品id", "售后类型"]
-    lines = [",".join(header)]
+EQUIVALENT_HEADER = HEADER + ["商品id", "售后类型"]
+
+
+def equivalent_rows():
+    """The TOP refunds as seller-center rows: {column: text}, ids without Excel's guard."""
     for r in TOP:
         if r["good_status"] == "BUYER_NOT_RECEIVED" and r["order_status"] == "WAIT_SELLER_SEND_GOODS":
             goods = "未发货"
@@ -227,26 +230,131 @@ def write_equivalent_csv(path):
             goods = "未收到货"
         else:
             goods = "已收到货"
-        values = {
-            "退款编号": f'="{r["refund_id"]}"', "订单编号": f'="{r["tid"]}"', "子订单编号": f'="{r["oid"]}"',
+        yield {
+            "退款编号": str(r["refund_id"]), "订单编号": str(r["tid"]), "子订单编号": str(r["oid"]),
             "退款数量": str(r["num"]), "商品单价": r["price"], "宝贝标题": r["title"], "买家会员名称": r["buyer_nick"],
             "买家退款金额": str(r["refund_fee"]), "退款的申请时间": r["created"], "退款完结时间": r["end_time"],
             "退款状态": STATUS_LABEL[r["status"]], "货物状态": goods, "是否需要退货": "是" if r["has_good_return"] else "否",
             "售中或售后": "售后" if r["refund_phase"] == "aftersale" else "售中",
             "退货物流公司": r["company_name"], "退货物流单号": r["sid"], "买家退款原因": r["reason"],
             "买家退款说明": r["desc"], "商品编码": r["outer_id"], "支付宝交易号": r["alipay_no"],
+            "商品id": str(r["num_iid"]),
+            "售后类型": {"REFUND": "仅退款", "REFUND_AND_RETURN": "退货退款"}.get(r["dispute_type"], "换货"),
         }
-        cells = [""] * len(header)
+
+
+IDS = ("退款编号", "订单编号", "子订单编号")
+
+
+def write_equivalent_csv(path):
+    lines = [",".join(EQUIVALENT_HEADER)]
+    for values in equivalent_rows():
+        cells = [""] * len(EQUIVALENT_HEADER)
         for name, value in values.items():
-            cells[header.index(name)] = value
-        cells[header.index("商品id")] = str(r["num_iid"])
-        cells[header.index("售后类型")] = {"REFUND": "仅退款", "REFUND_AND_RETURN": "退货退款"}.get(r["dispute_type"], "换货")
+            cells[EQUIVALENT_HEADER.index(name)] = f'="{value}"' if name in IDS else value
         lines.append(",".join(quote(c) for c in cells))
     with open(path, "wb") as f:
         f.write(("\r\n".join(lines) + "\r\n").encode("gbk"))
+
+
+def write_equivalent_xlsx(path):
+    """The same refunds as the seller center's modern export: an .xlsx workbook, sheet 'export'.
+
+    Written the way spreadsheet writers do: text in the shared-string table (ids too, as text),
+    money and quantities as number cells (19.9 as the 17-digit 19.899999999999999 some writers
+    store), the application time as a date cell (a serial number in a date style), a CRLF in a
+    cell as Excel's _x000D_ escape, one title cell as an inline string, a second sheet of notes,
+    and empty cells left out."""
+    import datetime
+    import zipfile
+    from xml.sax.saxutils import escape, quoteattr
+
+    strings, index = [], {}
+
+    def shared(text):
+        if text not in index:
+            index[text] = len(strings)
+            strings.append(text)
+        return index[text]
+
+    def column(n):
+        name = ""
+        n += 1
+        while n:
+            n, rest = divmod(n - 1, 26)
+            name = chr(65 + rest) + name
+        return name
+
+    numbers = {"退款数量", "商品单价", "买家退款金额", "商品id"}
+    epoch = datetime.datetime(1899, 12, 30)
+    rows_xml = []
+    all_rows = [{name: name for name in EQUIVALENT_HEADER}] + list(equivalent_rows())
+    for number, values in enumerate(all_rows, start=1):
+        cells = []
+        for col, name in enumerate(EQUIVALENT_HEADER):
+            value = values.get(name, "")
+            if value == "":
+                continue  # empty cells are left out
+            ref = f"{column(col)}{number}"
+            if number > 1 and name in numbers:
+                stored = "19.899999999999999" if value == "19.9" else value
+                cells.append(f'<c r="{ref}"><v>{stored}</v></c>')
+            elif number > 1 and name == "退款的申请时间":
+                moment = datetime.datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
+                cells.append(f'<c r="{ref}" s="1"><v>{repr((moment - epoch).total_seconds() / 86400)}</v></c>')
+            elif number > 1 and name == "宝贝标题":
+                cells.append(f'<c r="{ref}" t="inlineStr"><is><t>{escape(value)}</t></is></c>')
+            else:
+                cells.append(f'<c r="{ref}" t="s"><v>{shared(value)}</v></c>')
+        rows_xml.append(f'<row r="{number}">{"".join(cells)}</row>')
+
+    def xstring(text):
+        return escape(text.replace("\r", "_x000D_"))
+
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    parts = {
+        "[Content_Types].xml": '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet2.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+        '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+        '</Types>',
+        "_rels/.rels": f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'<Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><workbook xmlns="{main}" xmlns:r="{rel}">'
+        '<sheets><sheet name="export" sheetId="1" r:id="rId1"/><sheet name="说明" sheetId="2" r:id="rId2"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
+        f'<Relationship Id="rId2" Type="{rel}/worksheet" Target="worksheets/sheet2.xml"/>'
+        f'<Relationship Id="rId3" Type="{rel}/styles" Target="styles.xml"/>'
+        f'<Relationship Id="rId4" Type="{rel}/sharedStrings" Target="sharedStrings.xml"/></Relationships>',
+        "xl/styles.xml": f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><styleSheet xmlns="{main}">'
+        '<numFmts count="1"><numFmt numFmtId="176" formatCode="yyyy\\-mm\\-dd\\ hh:mm:ss"/></numFmts>'
+        '<cellStyleXfs count="1"><xf numFmtId="0"/></cellStyleXfs>'
+        '<cellXfs count="2"><xf numFmtId="0" xfId="0"/><xf numFmtId="176" xfId="0" applyNumberFormat="1"/></cellXfs></styleSheet>',
+        "xl/worksheets/sheet1.xml": f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="{main}" xmlns:r="{rel}">'
+        f'<sheetData>{"".join(rows_xml)}</sheetData></worksheet>',
+        "xl/worksheets/sheet2.xml": f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="{main}">'
+        '<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>导出说明：金额单位为元</t></is></c></row></sheetData></worksheet>',
+    }
+    parts["xl/sharedStrings.xml"] = (
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><sst xmlns="{main}" count="{len(strings)}" uniqueCount="{len(strings)}">'
+        + "".join(f'<si><t xml:space="preserve">{xstring(text)}</t></si>' for text in strings) + "</sst>")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in ["[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels",
+                     "xl/worksheets/sheet1.xml", "xl/worksheets/sheet2.xml", "xl/styles.xml", "xl/sharedStrings.xml"]:
+            info = zipfile.ZipInfo(name, date_time=(2024, 9, 6, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, parts[name].encode("utf-8"))
 
 
 write_top_xml(os.path.join(here, "top-refunds.xml"))
 write_top_json(os.path.join(here, "top-refunds.json"))
 write_top_jsonl(os.path.join(here, "top-refunds.jsonl"))
 write_equivalent_csv(os.path.join(here, "taobao-refunds-equivalent.csv"))
+write_equivalent_xlsx(os.path.join(here, "taobao-refunds-equivalent.xlsx"))

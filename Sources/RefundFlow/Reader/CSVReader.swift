@@ -20,6 +20,8 @@ public struct CSVReaderOptions: Sendable, Hashable {
     /// (Alipay and some seller-center exports put `#…` lines first). Empty: none. After the
     /// header every line is data.
     public var commentPrefix: [UInt8] = Array("#".utf8)
+    /// The sheet of an `.xlsx` workbook to read (by name); nil reads the first visible one.
+    public var sheet: String?
     /// A record larger than this is a fatal error (almost always an unterminated quote).
     public var maxRecordBytes: Int = 16 << 20
     /// Bytes read per system call (also the first buffer size). Tests shrink it to cross
@@ -46,7 +48,7 @@ public struct CSVReader: RecordReader {
 
     public func read(_ file: InputFile, fieldNames: [String], into sink: inout some RecordSink) throws -> ReadSummary {
         let decoder = try FieldDecoder(options.encoding)
-        var state = CSVReadState(file: file, options: options, decoder: decoder, input: try ChunkedFile(file, decompresses: true, convertsUTF16: true))
+        var state = CSVReadState(file: file, options: options, decoder: decoder, input: try ChunkedFile(file, decompresses: true, convertsUTF16: true, opensWorkbooks: true, sheet: options.sheet))
         return try state.run(fieldNames: fieldNames, sink: &sink)
     }
 }
@@ -101,7 +103,10 @@ private struct CSVReadState: ~Copyable {
     var unterminatedQuote = false
     var junkAfterQuote: Int? = nil
 
-    var line = 1  // physical line of the next byte at dataStart
+    var line = 1  // physical line of the next byte at dataStart (an .xlsx: the sheet row)
+    /// The input is an Excel workbook's sheet as CSV text: each record is one sheet row (cells
+    /// may hold line breaks), and a field's column is its cell's.
+    var isWorkbook = false
     var summary: ReadSummary
     /// What a re-feed file needs before the header line: a BOM when the file had one (or was
     /// UTF-16), and the `skipLines` lines as in the file.
@@ -139,6 +144,19 @@ private struct CSVReadState: ~Copyable {
             // Excel's "Unicode Text": UTF-16 with a byte-order mark, converted as it is read.
             decoder.sawUTF16(utf16)
             refeedLead = Self.byteOrderMark  // the re-feed file holds the converted UTF-8
+        } else if let workbook = window.workbook {
+            // An .xlsx: its sheet as UTF-8 CSV with commas and double quotes, whatever the pipeline says.
+            isWorkbook = true
+            decoder.sawWorkbook(sheet: workbook.sheetName)
+            options.delimiter = UInt8(ascii: ",")
+            options.quote = UInt8(ascii: "\"")
+            options.detectDelimiter = false
+            refeedLead = Self.byteOrderMark  // the re-feed file is CSV, which Excel opens as UTF-8 by the mark
+            if workbook.sheetNames.count > 1 {
+                summary.notes.append(
+                    "'\(file.path)': read the sheet '\(workbook.sheetName)' of \(workbook.sheetNames.count): "
+                        + workbook.sheetNames.map { "'\($0)'" }.joined(separator: ", ") + " (the reader's 'sheet' option picks another)")
+            }
         } else if dataEnd - dataStart >= 3, buffer[0] == 0xEF, buffer[1] == 0xBB, buffer[2] == 0xBF {
             dataStart = 3
             decoder.sawByteOrderMark()
@@ -175,7 +193,7 @@ private struct CSVReadState: ~Copyable {
             case .record(let end, let lineBreaks) where isEmptyRow():
                 // Only delimiters and spaces (Excel writes ",,,," for formatted empty rows): no record.
                 summary.blankLines += 1
-                line += lineBreaks
+                line += isWorkbook ? 1 : lineBreaks
                 dataStart = end
             case .record(let end, let lineBreaks) where header.isRepeated(by: fields, record: recordBytes(end: end)):
                 // Another header: exports joined with `cat` or copied one under another.
@@ -199,7 +217,7 @@ private struct CSVReadState: ~Copyable {
                     slotColumns = fieldNames.map { name in columns.firstIndex(of: name) ?? -1 }
                     twins = twinColumns(columns, slotColumns: slotColumns, headerLine: line)
                 }
-                line += lineBreaks
+                line += isWorkbook ? 1 : lineBreaks
                 dataStart = end
             case .record(let end, let lineBreaks):
                 ordinal += 1
@@ -214,7 +232,7 @@ private struct CSVReadState: ~Copyable {
                 try deliver(
                     end: end, recordLine: recordLine, ordinal: ordinal, header: header, slotColumns: slotColumns, twins: twins,
                     sink: &sink)
-                line += lineBreaks
+                line += isWorkbook ? 1 : lineBreaks
                 dataStart = end
             case .needMore:
                 preconditionFailure("nextRecord resolves needMore itself")
@@ -604,7 +622,7 @@ private struct CSVReadState: ~Copyable {
                 let header = Header(
                     names: try headerNames(recordEnd: end, line: headerLine), line: headerLine, record: recordBytes(end: end),
                     fields: fields, lead: refeedLead)
-                line += lineBreaks
+                line += isWorkbook ? 1 : lineBreaks
                 dataStart = end
                 return header
             case .needMore:
@@ -934,7 +952,7 @@ private struct CSVReadState: ~Copyable {
                                         CSVRow(
                                             origin: origin, problemList: problems, record: record, fields: fields,
                                             decoded: decoded, arena: arena, slotColumns: slotColumns, header: names,
-                                            refeed: refeed, refeedLeadCount: header.leadCount, isGB: isGB))
+                                            refeed: refeed, refeedLeadCount: header.leadCount, isGB: isGB, isWorkbook: isWorkbook))
                                 }
                             }
                         }
@@ -988,6 +1006,8 @@ struct CSVRow: SourceRow {
     let refeed: UnsafeBufferPointer<UInt8>
     let refeedLeadCount: Int
     let isGB: Bool
+    /// An .xlsx sheet's row: a field's column is its cell's (A = 1), on the row's line.
+    let isWorkbook: Bool
 
     var filePath: String { origin.file }
     var hasProblems: Bool { !problemList.isEmpty }
@@ -1005,6 +1025,7 @@ struct CSVRow: SourceRow {
         guard column >= 0, column < fields.count else {
             return SourceLocation(file: filePath, line: origin.line, column: 1)
         }
+        if isWorkbook { return SourceLocation(file: filePath, line: origin.line, column: column + 1) }
         return Self.location(
             record: record, recordLine: origin.line, offset: fields[column].start - (fields[column].quoted ? 1 : 0),
             file: filePath, isGB: isGB)
@@ -1021,7 +1042,8 @@ struct CSVRow: SourceRow {
     func rawBytes() -> [UInt8]? { Array(record) }
 
     func refeedFormat() -> RefeedFormat? {
-        RefeedFormat(lead: Array(refeed[..<refeedLeadCount]), header: Array(refeed[refeedLeadCount...]))
+        RefeedFormat(
+            lead: Array(refeed[..<refeedLeadCount]), header: Array(refeed[refeedLeadCount...]), fileExtension: isWorkbook ? "csv" : nil)
     }
 
     /// Line and 1-based character column of a byte offset inside a record.
@@ -1110,9 +1132,10 @@ extension String {
 }
 
 extension CSVReader {
-    /// `reader: { csv: { encoding, delimiter, quote, skipLines, commentPrefix } }`.
+    /// `reader: { csv: { encoding, delimiter, quote, skipLines, commentPrefix, sheet } }` (`sheet`:
+    /// which sheet of an `.xlsx` workbook).
     static let registration = ReaderRegistration(
-        name: "csv", fileExtensions: ["csv", "tsv", "txt"], keys: ["encoding", "delimiter", "quote", "skipLines", "commentPrefix"],
+        name: "csv", fileExtensions: ["csv", "tsv", "txt", "xlsx"], keys: ["encoding", "delimiter", "quote", "skipLines", "commentPrefix", "sheet"],
         decode: { pairs, context in
             var options = CSVReaderOptions()
             for pair in pairs {
@@ -1142,6 +1165,8 @@ extension CSVReader {
                 case "commentPrefix":
                     guard let text = context.string(pair.value, "'commentPrefix'") else { continue }
                     options.commentPrefix = Array(text.utf8)
+                case "sheet":
+                    options.sheet = context.string(pair.value, "'sheet'")
                 default: break
                 }
             }

@@ -112,6 +112,8 @@ public struct RefeedFormat: Sendable, Hashable {
     public var trailer: [UInt8] = []
     /// Each record ends a line (CSV rows, JSON Lines): one whose input had no line end gets one.
     public var endsLines = true
+    /// The re-feed file's extension when it is not the input's (`csv` for an `.xlsx` sheet's rows).
+    public var fileExtension: String?
 
     /// JSON Lines: each record a line as it is.
     static let jsonLines = RefeedFormat(lead: [])
@@ -182,6 +184,8 @@ public protocol RecordReader: Sendable {
 /// With `decompresses`, a gzip file (an archived `refunds.csv.gz`, several members joined with
 /// `cat` too) is handed out decompressed. With `convertsUTF16`, a file that starts with a UTF-16
 /// byte-order mark (Excel's "Unicode Text") is handed out converted to UTF-8, without the mark.
+/// With `opensWorkbooks`, an Excel `.xlsx` workbook is handed out as the CSV text of its sheet
+/// (`WorkbookSheet`; the file is hashed whole first, as the workbook is read from its end).
 /// Size and sha256 stay those of the file's own bytes.
 struct ChunkedFile: ~Copyable {
     private let descriptor: Int32
@@ -196,12 +200,18 @@ struct ChunkedFile: ~Copyable {
     private var checkedStart = false
     private var gzip: GzipInflater?
     private var utf16: UTF16Converter?
+    private let opensWorkbooks: Bool
+    private let sheet: String?
+    /// The workbook whose sheet is handed out as CSV, when the file is one.
+    private(set) var workbook: WorkbookSheet?
     /// The file's first bytes, read to look at them, served before the next ones.
     private var pending: [UInt8] = []
     private var pendingServed = 0
 
-    init(_ file: InputFile, decompresses: Bool = false, convertsUTF16: Bool = false) throws(Diagnostic) {
-        try self.init(path: file.path, progress: file.progress, decompresses: decompresses, convertsUTF16: convertsUTF16)
+    init(_ file: InputFile, decompresses: Bool = false, convertsUTF16: Bool = false, opensWorkbooks: Bool = false, sheet: String? = nil) throws(Diagnostic) {
+        try self.init(
+            path: file.path, progress: file.progress, decompresses: decompresses, convertsUTF16: convertsUTF16, opensWorkbooks: opensWorkbooks,
+            sheet: sheet)
     }
 
     /// `UTF-16LE` or `UTF-16BE` when the file is converted from UTF-16 (known after the first read).
@@ -209,11 +219,16 @@ struct ChunkedFile: ~Copyable {
     /// Whether the file is gzip and handed out decompressed (known after the first read).
     var isCompressed: Bool { gzip != nil }
 
-    init(path: String, progress: ByteCounter? = nil, decompresses: Bool = false, convertsUTF16: Bool = false) throws(Diagnostic) {
+    init(
+        path: String, progress: ByteCounter? = nil, decompresses: Bool = false, convertsUTF16: Bool = false, opensWorkbooks: Bool = false,
+        sheet: String? = nil
+    ) throws(Diagnostic) {
         self.path = path
         self.progress = progress
         self.decompresses = decompresses
         self.convertsUTF16 = convertsUTF16
+        self.opensWorkbooks = opensWorkbooks
+        self.sheet = sheet
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else {
             let reason = String(cString: strerror(errno))
@@ -231,7 +246,9 @@ struct ChunkedFile: ~Copyable {
         guard destination.count > 0 else { return 0 }
         if !checkedStart { try lookAtTheStart() }
         let count: Int
-        if let utf16 {
+        if let workbook {
+            count = try workbook.read(into: destination)
+        } else if let utf16 {
             count = try utf16.read(into: destination) { (space) throws(Diagnostic) -> Int in try readPlain(into: space) }
         } else {
             count = try readPlain(into: destination)
@@ -254,6 +271,12 @@ struct ChunkedFile: ~Copyable {
             }
             pending = Array(head[0..<count])
             if count >= 2, pending[0] == 0x1F, pending[1] == 0x8B { gzip = try GzipInflater(path: path) }
+            if opensWorkbooks, pending.starts(with: [0x50, 0x4B, 0x03, 0x04]),
+                StartOfInput.binaryRefusal(path: path, firstBytes: pending, expected: "CSV")?.code == "input.workbook"
+            {
+                try openWorkbook()
+                if workbook != nil { return }
+            }
         }
         if convertsUTF16 {
             let converter = UTF16Converter(path: path)
@@ -270,6 +293,25 @@ struct ChunkedFile: ~Copyable {
             }
             utf16 = converter
         }
+    }
+
+    /// Opens the workbook this ZIP archive is (its first part says so), after hashing the whole
+    /// file: the workbook is read from its end, out of order.
+    private mutating func openWorkbook() throws(Diagnostic) {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            throw Diagnostic(
+                code: "input.workbook_pipe", message: "'\(path)' is an Excel workbook given through a pipe; a workbook is read from its end, so it must be a file",
+                location: SourceLocation(file: path, line: 1), notes: ["save it to a file and give that with --input"])
+        }
+        let opened = try WorkbookSheet.open(descriptor: descriptor, size: Int(info.st_size), path: path, sheet: sheet, progress: progress)
+        guard let opened else { return }  // a ZIP archive that is no workbook: refused as an archive
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { scratch.deallocate() }
+        while try readFile(into: scratch, counts: false) > 0 {}
+        pending = []
+        pendingServed = 0
+        workbook = opened
     }
 
     /// The file's bytes, decompressed when it is gzip.
@@ -293,8 +335,8 @@ struct ChunkedFile: ~Copyable {
         return count
     }
 
-    /// The file's own bytes, hashed and counted.
-    private mutating func readFile(into destination: UnsafeMutableRawBufferPointer) throws(Diagnostic) -> Int {
+    /// The file's own bytes, hashed and counted (for the progress display too, unless not `counts`).
+    private mutating func readFile(into destination: UnsafeMutableRawBufferPointer, counts: Bool = true) throws(Diagnostic) -> Int {
         guard destination.count > 0 else { return 0 }
         while true {
             let result = systemRead(descriptor, destination.baseAddress!, destination.count)
@@ -306,7 +348,7 @@ struct ChunkedFile: ~Copyable {
             if result > 0 {
                 hasher.update(UnsafeRawBufferPointer(rebasing: destination[0..<result]))
                 bytesRead += result
-                progress?.add(result)
+                if counts { progress?.add(result) }
             }
             return result
         }
@@ -477,6 +519,8 @@ struct InputWindow: ~Copyable {
     var convertedFrom: String? { file.convertedFrom }
     /// Whether the file is gzip, handed out decompressed.
     var isCompressed: Bool { file.isCompressed }
+    /// The workbook whose sheet is handed out as CSV, when the file is an `.xlsx`.
+    var workbook: WorkbookSheet? { file.workbook }
     /// Bytes the reader has been given (decompressed or converted ones when the file is).
     var bytesHandedOut: Int { file.bytesHandedOut }
 
@@ -661,12 +705,19 @@ enum StartOfInput {
     static func binaryRefusal(path: String, firstBytes bytes: some Collection<UInt8>, expected: String) -> Diagnostic? {
         let head = Array(bytes.prefix(1024))
         let location = SourceLocation(file: path, line: 1)
-        let saveAsCSV =
-            "in Excel, save the sheet as 'CSV UTF-8 (comma delimited)' and run on that file" + (expected == "CSV" ? "" : " with a CSV pipeline")
+        let csvPipeline = "give it to a CSV pipeline, which reads an .xlsx workbook's sheet as it is"
         func workbook(_ kind: String) -> Diagnostic {
-            Diagnostic(
+            // The CSV reader reads an .xlsx itself (`WorkbookSheet`), so it refuses only one that
+            // holds no workbook; the old binary .xls it cannot read.
+            let note =
+                switch (kind, expected) {
+                case (".xlsx", "CSV"): "it holds no workbook part (xl/workbook.xml): open it in Excel and save it again, or export it again"
+                case (".xlsx", _): csvPipeline
+                default: "in Excel, save it as an .xlsx workbook or as 'CSV UTF-8 (comma delimited)'" + (expected == "CSV" ? "" : ", and give that to a CSV pipeline")
+                }
+            return Diagnostic(
                 code: "input.workbook", message: "'\(path)' is an Excel workbook (\(kind)), not a\(expected == "XML" ? "n" : "") \(expected) file",
-                location: location, notes: [saveAsCSV])
+                location: location, notes: [note])
         }
         func archive(_ kind: String, _ inside: String, _ how: String) -> Diagnostic {
             Diagnostic(
@@ -678,7 +729,7 @@ enum StartOfInput {
             // The first local file header: name length at 26, the name at 30 (UTF-8, or GBK as
             // Chinese Windows tools write it: shown as UTF-8 when it is one, else as GB18030).
             guard head.count >= 30, case let length = Int(head[26]) | Int(head[27]) << 8, length > 0, head.count >= 30 + length else {
-                return archive("a ZIP archive", " (an Excel .xlsx workbook is one too)", "unzip it and run on the file inside, or, for a workbook, " + saveAsCSV)
+                return archive("a ZIP archive", " (an Excel .xlsx workbook is one too)", "unzip it and run on the file inside" + (expected == "CSV" ? "" : "; a workbook: " + csvPipeline))
             }
             var gb18030: FieldDecoder?
             let name = text(Array(head[30..<(30 + length)]), gb18030: &gb18030)

@@ -94,6 +94,13 @@ final class FieldDecoder {
         decision = "\(name.lowercased()) (byte-order mark), converted to UTF-8"
     }
 
+    /// The file is an Excel workbook whose sheet reaches the reader as UTF-8 CSV text: whatever
+    /// the pipeline said, a workbook's text is Unicode.
+    func sawWorkbook(sheet: String) {
+        mode = .utf8
+        decision = "xlsx workbook, sheet '\(sheet)', read as UTF-8"
+    }
+
     /// Settles `auto` from a sample that starts at the first non-ASCII bytes.
     func decide(sample: UnsafeBufferPointer<UInt8>, atLine line: Int, isEndOfInput: Bool) throws(Diagnostic) {
         guard mode == .undecided else { return }

@@ -113,6 +113,10 @@ final class RefeedOutput {
         let stdinName = "stdin." + (readerName == "json" ? (format.endsLines ? "jsonl" : "json") : readerName)
         var base = input == "-" || input == "/dev/stdin" ? stdinName : URL(fileURLWithPath: input).lastPathComponent
         if base.lowercased().hasSuffix(".gz") { base.removeLast(3) }
+        if let replaced = format.fileExtension {
+            // Rows read from a workbook are written back as CSV: `export.xlsx` → `export.csv`.
+            base = URL(fileURLWithPath: base).deletingPathExtension().lastPathComponent + "." + replaced
+        }
         var name = base
         var number = 1
         while names.contains(name) {
