@@ -218,6 +218,20 @@ func sheetText(_ path: String, sheet: String? = nil, stringMemory: Int = SharedS
         #expect(result.stderr.contains("read 12, valid 6, rejected 6"))
     }
 
+    @Test func anEmptySheetIsNamed() throws {
+        var fixture = WorkbookFixture()
+        fixture.sheets = [("export", "", false), ("Sheet2", "<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>x</t></is></c></row>", false)]
+        let directory = try Fixtures.temporaryDirectory("refundflow-xlsx")
+        try fixture.write(to: directory + "/a.xlsx")
+        let result = try CLI.run([
+            "run", "pipelines/taobao-seller-refunds-csv.yaml", "--set", "shop_no=S1", "--input", directory + "/a.xlsx", "--out", directory + "/out",
+            "--dry-run",
+        ])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("error: the sheet 'export' of '\(directory)/a.xlsx' has no rows [input.empty]"))
+        #expect(result.stderr.contains("note: its sheets are 'export', 'Sheet2': set the reader's 'sheet' to the one with the refunds"))
+    }
+
     @Test func theXMLAndJSONPipelinesSendAWorkbookToTheCSVOne() throws {
         for pipeline in ["taobao-top-refunds-xml", "taobao-top-refunds-jsonl"] {
             let out = try Fixtures.temporaryDirectory("refundflow-xlsx")
@@ -270,6 +284,34 @@ func sheetText(_ path: String, sheet: String? = nil, stringMemory: Int = SharedS
         process.waitUntilExit()
         #expect(process.terminationStatus == 1)
         #expect(text.contains("is an Excel workbook given through a pipe; a workbook is read from its end, so it must be a file [input.workbook_pipe]"))
+        // A DOCTYPE with an entity bomb in the shared strings: refused before anything is expanded.
+        var bomb = WorkbookFixture.table([Self.header, ["201234567890123"]])
+        bomb.sharedStrings = []
+        var parts = bomb.parts
+        let index = try #require(parts.firstIndex { $0.0 == "xl/sharedStrings.xml" })
+        let entities = (1...9).map { "<!ENTITY e\($0) \"" + String(repeating: "&e\($0 - 1);", count: 10) + "\">" }.joined()
+        parts[index].1 = "<?xml version=\"1.0\"?><!DOCTYPE sst [<!ENTITY e0 \"lol\">\(entities)]><sst xmlns=\"\(WorkbookFixture.main)\"><si><t>&e9;</t></si></sst>"
+        let refused = try run(WorkbookFixture.zip(parts.map { ($0.0, Array($0.1.utf8)) }), "bomb.xlsx")
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("has an entity bomb or entity tricks"))
+        #expect(refused.stderr.contains("(nothing was expanded) [input.workbook_broken]"))
+        // A harmless DOCTYPE and entity are refused as well: no spreadsheet writes them.
+        parts[index].1 = "<?xml version=\"1.0\"?><!DOCTYPE sst [<!ENTITY e \"lol\">]><sst xmlns=\"\(WorkbookFixture.main)\"><si><t>&e;</t></si></sst>"
+        let doctype = try run(WorkbookFixture.zip(parts.map { ($0.0, Array($0.1.utf8)) }), "doctype.xlsx")
+        #expect(doctype.status == 1)
+        #expect(doctype.stderr.contains("declares a DOCTYPE or uses a custom entity, which no spreadsheet writes (nothing was expanded) [input.workbook_broken]"))
+        // A part that inflates past the size its directory gives (a ZIP bomb) stops there.
+        var bombed = WorkbookFixture.table([Self.header, ["201234567890123"]]).bytes
+        let entrySignature: [UInt8] = [0x50, 0x4B, 0x01, 0x02] + Array("xl/worksheets/sheet1.xml".utf8)
+        func isSheetEntry(_ at: Int) -> Bool {
+            Array(bombed[at..<(at + 4)]) + Array(bombed[(at + 46)..<(at + 70)]) == entrySignature
+        }
+        let sizeAt = try #require((0..<(bombed.count - 70)).first(where: isSheetEntry))
+        bombed[sizeAt + 24] = 10  // the uncompressed size: 10 bytes
+        bombed[sizeAt + 25] = 0
+        let oversized = try run(bombed, "oversized.xlsx")
+        #expect(oversized.status == 1)
+        #expect(oversized.stderr.contains("is larger than its directory says (damaged)"))
         // A ZIP archive that holds no workbook is still refused as an archive.
         let archive = try run(WorkbookFixture.zip([("refunds.csv", Array("a,b\n".utf8))]), "archive.zip")
         #expect(archive.status == 1)

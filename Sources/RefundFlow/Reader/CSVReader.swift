@@ -169,6 +169,16 @@ private struct CSVReadState: ~Copyable {
         try findHeader(fieldNames: fieldNames)
         try refuseBytesThatGBKUsesInCharacters()
         guard var header = try readHeader() else {
+            if let workbook = window.workbook {
+                throw Diagnostic(
+                    code: "input.empty", message: "the sheet '\(workbook.sheetName)' of '\(file.path)' has no rows",
+                    location: SourceLocation(file: file.path, line: 1),
+                    notes: [
+                        workbook.sheetNames.count > 1
+                            ? "its sheets are " + workbook.sheetNames.map { "'\($0)'" }.joined(separator: ", ") + ": set the reader's 'sheet' to the one with the refunds"
+                            : "an export with no refunds still has its header row; this workbook was most likely not written completely: export it again"
+                    ])
+            }
             if window.bytesHandedOut == 0 { throw Diagnostic.emptyInput(file.path, format: "its header line") }
             throw Diagnostic(
                 code: "input.no_header", message: "'\(file.path)' has no header row",

@@ -713,6 +713,13 @@ final class WorkbookXML {
             case 1: return .start(element, isEmpty: xmlTextReaderIsEmptyElement(reader) == 1)
             case 15: return .end(element)
             case 3, 4, 13, 14: return .text
+            case 5, 10:
+                // A DOCTYPE or an entity of one: no spreadsheet writer makes them (OOXML forbids a
+                // DTD), and they carry entity bombs and external entities. Refused, as by the XML reader.
+                throw Diagnostic(
+                    code: "input.workbook_broken",
+                    message: "'\(path)' was refused: its part '\(part)' declares a DOCTYPE or uses a custom entity, which no spreadsheet writes (nothing was expanded)",
+                    location: SourceLocation(file: path, line: 1), notes: ["open it in Excel and save it again, or export it again"])
             default: continue
             }
         }
@@ -784,6 +791,12 @@ final class WorkbookXML {
     private func failure() -> Diagnostic {
         if let error = source.failure { return error }
         let where_ = errors.first.map { " at line \($0.line), column \($0.column) of the part" } ?? ""
+        if errors.entityAttack {
+            return Diagnostic(
+                code: "input.workbook_broken",
+                message: "'\(path)' was refused: its part '\(part)' has an entity bomb or entity tricks\(where_): \(errors.first?.message ?? "") (nothing was expanded)",
+                location: SourceLocation(file: path, line: 1), notes: ["no spreadsheet writes entities; export the workbook again"])
+        }
         return Diagnostic(
             code: "input.workbook_broken",
             message: "'\(path)' is a broken workbook: its part '\(part)' is not well-formed XML\(where_): \(errors.first?.message ?? "libxml2 stopped")",
@@ -1071,6 +1084,8 @@ final class ZipEntryReader {
         if count > 0 {
             crc = crc32(crc, destination.baseAddress!.assumingMemoryBound(to: UInt8.self), uInt(count))
             produced += count
+            // More than the directory says: damaged, or a ZIP bomb; stopped here, not at its end.
+            guard produced <= entry.size else { throw ZipDirectory.broken(path, "its part '\(entry.name)' is larger than its directory says (damaged)") }
         }
         if entry.method == 0 && compressedLeft == 0 { finished = true }
         if finished {
