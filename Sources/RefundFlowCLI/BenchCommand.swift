@@ -4,7 +4,7 @@ import RefundFlow
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Generate a realistic export (CSV, XML, JSON or JSON Lines) and time a bundled pipeline end to end.")
+        commandName: "bench", abstract: "Generate a realistic export (CSV, .xlsx, XML, JSON or JSON Lines) and time a bundled pipeline end to end.")
 
     @Option(help: "Rows to generate.")
     var rows = 1_000_000
@@ -12,7 +12,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Working directory for the generated export and outputs.")
     var dir = "/tmp/refundflow-bench"
 
-    @Option(help: "Input format: csv (seller-center export), xml, json or jsonl (TOP refunds).")
+    @Option(help: "Input format: csv or xlsx (seller-center export), xml, json or jsonl (TOP refunds).")
     var format = "csv"
 
     @Option(help: "Pipeline to run (default: the bundled one for the format).")
@@ -31,8 +31,8 @@ struct BenchCommand: ParsableCommand {
     var narrow = false
 
     func validate() throws {
-        guard format == "csv" || BenchmarkData.TOPFormat(rawValue: format) != nil else {
-            throw ValidationError("--format takes csv, xml, json or jsonl, not '\(format)'")
+        guard format == "csv" || format == "xlsx" || BenchmarkData.TOPFormat(rawValue: format) != nil else {
+            throw ValidationError("--format takes csv, xlsx, xml, json or jsonl, not '\(format)'")
         }
     }
 
@@ -44,13 +44,16 @@ struct BenchCommand: ParsableCommand {
             throw ExitCode(1)
         }
         let topFormat = BenchmarkData.TOPFormat(rawValue: format)
-        let input = topFormat == nil
-            ? "\(dir)/taobao-refunds-\(rows)-\(encoding)\(narrow ? "-narrow" : "").csv"
-            : "\(dir)/top-refunds-\(rows).\(format)"
+        let input =
+            topFormat != nil ? "\(dir)/top-refunds-\(rows).\(format)"
+            : format == "xlsx" ? "\(dir)/taobao-refunds-\(rows).xlsx"
+            : "\(dir)/taobao-refunds-\(rows)-\(encoding)\(narrow ? "-narrow" : "").csv"
         if !(reuse && FileManager.default.fileExists(atPath: input)) {
             let started = Date()
             if let topFormat {
                 try BenchmarkData.writeTOPExport(path: input, rows: rows, format: topFormat)
+            } else if format == "xlsx" {
+                try BenchmarkData.writeTaobaoWorkbook(path: input, rows: rows)
             } else {
                 try BenchmarkData.writeTaobaoExport(path: input, rows: rows, gbk: encoding == "gbk", narrow: narrow)
             }

@@ -218,6 +218,37 @@ func sheetText(_ path: String, sheet: String? = nil, stringMemory: Int = SharedS
         #expect(result.stderr.contains("read 12, valid 6, rejected 6"))
     }
 
+    /// The benchmark's workbook (deflated parts, thousands of shared strings, multi-line cells,
+    /// bad rows) gives the records and rejects of the same rows written as CSV; only where a
+    /// reject sits differs: the sheet row and cell instead of the CSV line and character.
+    @Test func theBenchmarkWorkbookGivesTheCSVRecords() throws {
+        let directory = try Fixtures.temporaryDirectory("refundflow-xlsx")
+        try BenchmarkData.writeTaobaoExport(path: directory + "/rows.csv", rows: 1_500)
+        try BenchmarkData.writeTaobaoWorkbook(path: directory + "/rows.xlsx", rows: 1_500)
+        var outputs: [(records: String, rejects: [[String: Any]])] = []
+        for name in ["rows.csv", "rows.xlsx"] {
+            let result = try CLI.run([
+                "run", "pipelines/taobao-seller-refunds-csv.yaml", "--set", "shop_no=S1", "--input", directory + "/" + name,
+                "--out", directory + "/out-" + name, "--dry-run",
+            ])
+            #expect(result.status == 2, "\(result.stderr)")
+            outputs.append((try Fixtures.read(directory + "/out-\(name)/records.jsonl"), try Fixtures.jsonLines(directory + "/out-\(name)/rejects.jsonl")))
+        }
+        #expect(outputs[0].records == outputs[1].records)
+        #expect(!outputs[0].records.isEmpty)
+        func reasons(_ rejects: [[String: Any]]) -> [[String]] {
+            rejects.map { ($0["errors"] as? [[String: Any]] ?? []).map { "\($0["code"] ?? "") \($0["field"] ?? "")" } }
+        }
+        #expect(reasons(outputs[0].rejects) == reasons(outputs[1].rejects))
+        #expect(outputs[1].rejects.count > 5)
+        // In the workbook a reject's line is its sheet row (the header is row 1) and its column the cell's.
+        let rows = outputs[1].rejects.map { ($0["record"] as? Int ?? 0) + 1 }
+        #expect(outputs[1].rejects.map { $0["line"] as? Int ?? 0 } == rows)
+        let amountColumn = (BenchmarkData.header.firstIndex(of: "买家退款金额") ?? 0) + 1
+        let amountErrors = outputs[1].rejects.flatMap { $0["errors"] as? [[String: Any]] ?? [] }.filter { $0["field"] as? String == "refund_amount" }
+        #expect(!amountErrors.isEmpty && amountErrors.allSatisfy { $0["column"] as? Int == amountColumn })
+    }
+
     @Test func anEmptySheetIsNamed() throws {
         var fixture = WorkbookFixture()
         fixture.sheets = [("export", "", false), ("Sheet2", "<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>x</t></is></c></row>", false)]

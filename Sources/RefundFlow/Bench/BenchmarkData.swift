@@ -40,66 +40,7 @@ public enum BenchmarkData {
         try output.write(encode(Array((zip(header, keep).filter(\.1).map(\.0).joined(separator: ",") + "\r\n").utf8)))
         for row in 0..<rows {
             line.removeAll(keepingCapacity: true)
-            let tid = 3_000_000_000_000_000_000 as UInt64 + UInt64(row) * 7919
-            let refundNo = 200_000_000_000_000 as UInt64 + UInt64(row)
-            let oid = tid + 1
-            let status = statuses[Int(random.next() % UInt64(statuses.count))]
-            let cents = 100 + Int(random.next() % 99_900)
-            let quantity = 1 + Int(random.next() % 3)
-            let title = titles[Int(random.next() % UInt64(titles.count))]
-            let reason = reasons[Int(random.next() % UInt64(reasons.count))]
-            let day = 1 + Int(random.next() % 28)
-            let minute = Int(random.next() % 60)
-            let bad = random.next() % 100 == 0
-            let amount = bad ? "12,50" : "\(cents / 100).\(String(format2: cents % 100))"
-            let returns = random.next() % 2 == 0
-            var fields: [String] = []
-            fields.reserveCapacity(header.count)
-            fields.append("=\"\(tid)\"")  // 订单编号
-            fields.append("=\"\(refundNo)\"")  // 退款编号
-            fields.append("2024091122001\(row)")  // 支付宝交易号
-            fields.append("2024-09-\(String(format2: day)) 10:\(String(format2: minute)):00")
-            fields.append("SKU-\(row % 5000)")  // 商品编码
-            fields.append(status == "退款成功" ? "2024-09-\(String(format2: min(day + 2, 28))) 18:00:00" : "")
-            fields.append("t**\(row % 97)")  // 买家会员名称
-            fields.append(amount)
-            fields.append(title)
-            fields.append(amount)  // 买家退款金额
-            fields.append("系统退款")
-            fields.append(returns ? "是" : "否")
-            fields.append(bad && row % 3 == 0 ? "2024-13-01 10:00" : "2024/9/\(day) 9:\(String(format2: minute))")
-            fields.append("")
-            fields.append(status)
-            fields.append(goodsStates[Int(random.next() % 3)])
-            fields.append("")
-            fields.append("中通快递,单号7\(row)")  // 发货物流信息 (outbound; never the return waybill)
-            fields.append("")
-            fields.append("张三")
-            fields.append("")
-            fields.append("浙江省杭州市余杭区文一西路969号")
-            fields.append("311100")
-            fields.append("")
-            fields.append("13800000000")
-            fields.append(returns ? "YT\(880_000_000 + row)" : "")
-            fields.append(returns ? carriers[row % carriers.count] : "")
-            fields.append(reason)
-            fields.append(row % 10 == 0 ? "第一行说明\r\n第二行, 含逗号" : "")
-            fields.append("")
-            fields.append("买家")
-            fields.append(row % 4 == 0 ? "售中" : "售后")
-            fields.append("")
-            fields.append("")
-            fields.append("全部退款")
-            fields.append("")
-            fields.append("否")
-            fields.append("否")
-            fields.append("")
-            fields.append("")
-            fields.append("普通")
-            fields.append("否")
-            fields.append(bad && row % 3 == 1 ? "3.50000E+18" : "=\"\(oid)\"")  // 子订单编号
-            fields.append(String(quantity))
-            fields.append("\(cents / 100).\(String(format2: cents % 100))")
+            let fields = taobaoRow(row, random: &random)
             var first = true
             for (index, field) in fields.enumerated() where keep[index] {
                 if !first { line.append(UInt8(ascii: ",")) }
@@ -111,6 +52,72 @@ public enum BenchmarkData {
             try output.write(encode(line))
         }
         try output.flush()
+    }
+
+    /// The fields of data row `row`, in `header` order, as the CSV export writes them (ids in
+    /// Excel's `="…"` guard).
+    static func taobaoRow(_ row: Int, random: inout SplitMix64) -> [String] {
+        let tid = 3_000_000_000_000_000_000 as UInt64 + UInt64(row) * 7919
+        let refundNo = 200_000_000_000_000 as UInt64 + UInt64(row)
+        let oid = tid + 1
+        let status = statuses[Int(random.next() % UInt64(statuses.count))]
+        let cents = 100 + Int(random.next() % 99_900)
+        let quantity = 1 + Int(random.next() % 3)
+        let title = titles[Int(random.next() % UInt64(titles.count))]
+        let reason = reasons[Int(random.next() % UInt64(reasons.count))]
+        let day = 1 + Int(random.next() % 28)
+        let minute = Int(random.next() % 60)
+        let bad = random.next() % 100 == 0
+        let amount = bad ? "12,50" : "\(cents / 100).\(String(format2: cents % 100))"
+        let returns = random.next() % 2 == 0
+        var fields: [String] = []
+        fields.reserveCapacity(header.count)
+        fields.append("=\"\(tid)\"")  // 订单编号
+        fields.append("=\"\(refundNo)\"")  // 退款编号
+        fields.append("2024091122001\(row)")  // 支付宝交易号
+        fields.append("2024-09-\(String(format2: day)) 10:\(String(format2: minute)):00")
+        fields.append("SKU-\(row % 5000)")  // 商品编码
+        fields.append(status == "退款成功" ? "2024-09-\(String(format2: min(day + 2, 28))) 18:00:00" : "")
+        fields.append("t**\(row % 97)")  // 买家会员名称
+        fields.append(amount)
+        fields.append(title)
+        fields.append(amount)  // 买家退款金额
+        fields.append("系统退款")
+        fields.append(returns ? "是" : "否")
+        fields.append(bad && row % 3 == 0 ? "2024-13-01 10:00" : "2024/9/\(day) 9:\(String(format2: minute))")
+        fields.append("")
+        fields.append(status)
+        fields.append(goodsStates[Int(random.next() % 3)])
+        fields.append("")
+        fields.append("中通快递,单号7\(row)")  // 发货物流信息 (outbound; never the return waybill)
+        fields.append("")
+        fields.append("张三")
+        fields.append("")
+        fields.append("浙江省杭州市余杭区文一西路969号")
+        fields.append("311100")
+        fields.append("")
+        fields.append("13800000000")
+        fields.append(returns ? "YT\(880_000_000 + row)" : "")
+        fields.append(returns ? carriers[row % carriers.count] : "")
+        fields.append(reason)
+        fields.append(row % 10 == 0 ? "第一行说明\r\n第二行, 含逗号" : "")
+        fields.append("")
+        fields.append("买家")
+        fields.append(row % 4 == 0 ? "售中" : "售后")
+        fields.append("")
+        fields.append("")
+        fields.append("全部退款")
+        fields.append("")
+        fields.append("否")
+        fields.append("否")
+        fields.append("")
+        fields.append("")
+        fields.append("普通")
+        fields.append("否")
+        fields.append(bad && row % 3 == 1 ? "3.50000E+18" : "=\"\(oid)\"")  // 子订单编号
+        fields.append(String(quantity))
+        fields.append("\(cents / 100).\(String(format2: cents % 100))")
+        return fields
     }
 
     static func appendCSVField(_ field: String, to line: inout [UInt8]) {

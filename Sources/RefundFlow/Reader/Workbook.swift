@@ -57,9 +57,6 @@ final class WorkbookSheet {
     private var cellType: CellType = .number
     private var cellStyle = 0
     private var cellText: [UInt8] = []
-    private var inValue = false
-    private var inInlineText = false
-    private var phoneticDepth = 0
 
     private enum CellType { case number, shared, inline, formulaText, boolean, error, date }
 
@@ -135,50 +132,36 @@ final class WorkbookSheet {
         return count
     }
 
-    /// Reads nodes until a row is written or the sheet ends.
+    /// Reads nodes until a row is written or the sheet ends. Each row is expanded by libxml2 as
+    /// a tree of its own (`xmlTextReaderExpand`, freed when the reader moves past it) and walked
+    /// through its pointers: a few calls per row instead of five per cell.
     private func advance() throws(Diagnostic) {
         while true {
             guard let node = try xml.next() else {
                 ended = true
                 return
             }
-            switch node {
-            case .start(let element, let isEmpty):
-                switch element {
-                case .row:
-                    startRow()
-                    if isEmpty { endRow(); return }
-                case .c:
-                    try startCell()
-                    if isEmpty { endCell() }
-                case .v where phoneticDepth == 0:
-                    inValue = !isEmpty
-                case .t where cellType == .inline && phoneticDepth == 0:
-                    inInlineText = !isEmpty
-                case .rPh:
-                    if !isEmpty { phoneticDepth += 1 }
-                default: break
+            guard case .start(.row, let isEmpty) = node else { continue }
+            if isEmpty {
+                startRow(xml.forEachAttribute)
+            } else {
+                let row = try xml.expand()
+                startRow { body in WorkbookXML.forEachAttribute(of: row, body) }
+                var child = row.pointee.children
+                while let cell = child {
+                    if cell.pointee.type == XML_ELEMENT_NODE, WorkbookXML.element(cell.pointee.name) == .c { try readCell(cell) }
+                    child = cell.pointee.next
                 }
-            case .text:
-                if inValue || inInlineText { xml.appendText(to: &cellText) }
-            case .end(let element):
-                switch element {
-                case .v: inValue = false
-                case .t: inInlineText = false
-                case .rPh: phoneticDepth = max(0, phoneticDepth - 1)
-                case .c: endCell()
-                case .row:
-                    endRow()
-                    return
-                default: break
-                }
+                try xml.skipExpanded()
             }
+            endRow()
+            return
         }
     }
 
-    private func startRow() {
+    private func startRow(_ attributes: ((UnsafePointer<UInt8>, UnsafePointer<UInt8>) -> Void) -> Void) {
         var number = rowNumber + 1
-        xml.forEachAttribute { name, value in
+        attributes { name, value in
             if name[0] == 0x72, name[1] == 0 { number = WorkbookXML.integer(value) ?? number }  // r
         }
         if number > lastRow + 1 {
@@ -206,11 +189,14 @@ final class WorkbookSheet {
         }
     }
 
-    private func startCell() throws(Diagnostic) {
+    /// One `<c>` of an expanded row: its attributes, then the text of its `<v>` (or, for an
+    /// inline string, of the `<t>`s in its `<is>`, phonetic runs left out); a formula's `<f>` is
+    /// not its value.
+    private func readCell(_ cell: xmlNodePtr) throws(Diagnostic) {
         var column = fields
         var style = 0
         var type = CellType.number
-        xml.forEachAttribute { name, value in
+        WorkbookXML.forEachAttribute(of: cell) { name, value in
             guard name[1] == 0 else { return }
             switch name[0] {
             case 0x72: column = Self.column(of: value) ?? column  // r
@@ -236,8 +222,18 @@ final class WorkbookSheet {
         cellStyle = style
         cellType = type
         cellText.removeAll(keepingCapacity: true)
-        inValue = false
-        inInlineText = false
+        var child = cell.pointee.children
+        while let part = child {
+            if part.pointee.type == XML_ELEMENT_NODE {
+                switch WorkbookXML.element(part.pointee.name) {
+                case .v where type != .inline: WorkbookXML.appendText(of: part, to: &cellText)
+                case .is where type == .inline: WorkbookXML.appendText(of: part, to: &cellText, skipping: .rPh)
+                default: break
+                }
+            }
+            child = part.pointee.next
+        }
+        endCell()
     }
 
     private func endCell() {
@@ -656,7 +652,7 @@ private func systemWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count
 /// local name (a writer may prefix them, `x:row`), text, and the current element's attributes.
 final class WorkbookXML {
     /// The elements the sheet and shared-string walks look at.
-    enum Element { case row, c, v, t, si, rPh, other }
+    enum Element { case row, c, v, t, si, rPh, `is`, other }
 
     enum Node: Equatable {
         case start(Element, isEmpty: Bool)
@@ -670,6 +666,10 @@ final class WorkbookXML {
     private let part: String
     private let path: String
     private var context: Unmanaged<ZipEntryReader>
+    /// `skipExpanded` left the reader on the next node, which `next` has not returned yet.
+    private var positioned = false
+    /// `skipExpanded` reached the end of the part.
+    private var ended = false
 
     init(_ source: ZipEntryReader, part: String, path: String) throws(Diagnostic) {
         self.source = source
@@ -703,7 +703,9 @@ final class WorkbookXML {
     /// The next node that matters; nil at the end of the part. `.text`: `appendText` has it.
     func next() throws(Diagnostic) -> Node? {
         while true {
-            let result = xmlTextReaderRead(reader)
+            if ended { return nil }
+            let result = positioned ? 1 : xmlTextReaderRead(reader)
+            positioned = false
             if result == 0 {
                 if let error = source.failure { throw error }  // the part ended early: zlib or the checksum said why
                 return nil
@@ -726,9 +728,13 @@ final class WorkbookXML {
     }
 
     /// The current element by its local name (a writer may prefix it: `x:row`).
-    private var element: Element {
-        guard let name = xmlTextReaderConstLocalName(reader) else { return .other }
+    private var element: Element { Self.element(xmlTextReaderConstLocalName(reader)) }
+
+    /// An element by its local name.
+    static func element(_ name: UnsafePointer<UInt8>?) -> Element {
+        guard let name else { return .other }
         switch (name[0], name[1]) {
+        case (0x69, 0x73) where name[2] == 0: return .is
         case (0x63, 0): return .c
         case (0x76, 0): return .v
         case (0x74, 0): return .t
@@ -749,6 +755,60 @@ final class WorkbookXML {
     func appendText(to text: inout [UInt8]) {
         guard let value = xmlTextReaderConstValue(reader) else { return }
         text.append(contentsOf: UnsafeBufferPointer(start: value, count: strlen(UnsafeRawPointer(value).assumingMemoryBound(to: CChar.self))))
+    }
+
+    /// Expands the current element into a tree of its own, which stays valid until
+    /// `skipExpanded` moves past it. At most `maxExpanded` bytes of the part may be read for it.
+    func expand() throws(Diagnostic) -> xmlNodePtr {
+        source.limit(to: Self.maxExpanded)
+        let node = xmlTextReaderExpand(reader)
+        source.limit(to: nil)
+        guard let node else {
+            if source.limitReached {
+                throw Diagnostic(
+                    code: "input.record_too_large", message: "a row of '\(path)' is larger than \(Self.maxExpanded >> 20) MiB",
+                    location: SourceLocation(file: path, line: 1), notes: ["a refund row is a few KB: the workbook is most likely broken; export it again"])
+            }
+            throw failure()
+        }
+        return node
+    }
+
+    static let maxExpanded = 16 << 20
+
+    /// Moves past the expanded element (freeing its tree) onto the node after it.
+    func skipExpanded() throws(Diagnostic) {
+        let result = xmlTextReaderNext(reader)
+        guard result >= 0 else { throw failure() }
+        positioned = result == 1
+        if result == 0 { ended = true }
+    }
+
+    /// Each attribute of an expanded element with a value: local name and value, NUL-terminated.
+    static func forEachAttribute(of node: xmlNodePtr, _ body: (UnsafePointer<UInt8>, UnsafePointer<UInt8>) -> Void) {
+        var attribute = node.pointee.properties
+        while let current = attribute {
+            // An empty value has no text node: left out (for r, s and t it means the default anyway).
+            if let name = current.pointee.name, let value = current.pointee.children?.pointee.content { body(name, value) }
+            attribute = current.pointee.next
+        }
+    }
+
+    /// Appends the text inside an expanded element, leaving out elements of kind `skipping`.
+    static func appendText(of node: xmlNodePtr, to text: inout [UInt8], skipping: Element? = nil) {
+        var child = node.pointee.children
+        while let current = child {
+            switch current.pointee.type {
+            case XML_TEXT_NODE, XML_CDATA_SECTION_NODE:
+                if let content = current.pointee.content {
+                    text.append(contentsOf: UnsafeBufferPointer(start: content, count: strlen(UnsafeRawPointer(content).assumingMemoryBound(to: CChar.self))))
+                }
+            case XML_ELEMENT_NODE:
+                if skipping == nil || element(current.pointee.name) != skipping { appendText(of: current, to: &text, skipping: skipping) }
+            default: break
+            }
+            child = current.pointee.next
+        }
     }
 
     /// Each attribute of the current element: its local name (`r:id` is `id`) and value, as
@@ -985,6 +1045,15 @@ final class ZipEntryReader {
     private var produced = 0
     private var finished = false
     private(set) var failure: Diagnostic?
+    /// While a row is expanded: the `produced` count past which reads are refused.
+    private var limit = Int.max
+    private(set) var limitReached = false
+
+    /// At most `bytes` more may be read (nil: no limit).
+    func limit(to bytes: Int?) {
+        limit = bytes.map { produced + $0 } ?? .max
+        limitReached = false
+    }
 
     init(_ entry: ZipDirectory.Entry, descriptor: Int32, path: String, progress: ByteCounter?) throws(Diagnostic) {
         self.entry = entry
@@ -1024,8 +1093,12 @@ final class ZipEntryReader {
     /// libxml2's read callback.
     func read(into buffer: UnsafeMutablePointer<CChar>?, length: Int32) -> Int32 {
         guard let buffer, length > 0 else { return 0 }
+        guard produced < limit else {
+            limitReached = true
+            return -1
+        }
         do {
-            return Int32(try read(into: UnsafeMutableRawBufferPointer(start: buffer, count: Int(length))))
+            return Int32(try read(into: UnsafeMutableRawBufferPointer(start: buffer, count: min(Int(length), limit - produced))))
         } catch {
             failure = error
             return -1
