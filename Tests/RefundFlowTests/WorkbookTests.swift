@@ -25,6 +25,15 @@ func sheetText(_ path: String, sheet: String? = nil, stringMemory: Int = SharedS
 /// The seller center's modern export is an `.xlsx` workbook: the CSV reader reads its sheet.
 @Suite struct WorkbookTests {
     static let header = ["退款编号", "订单编号", "子订单编号", "退款数量", "买家退款金额", "退款状态", "买家会员名称", "退款的申请时间", "买家退款说明"]
+    /// The columns the bundled CSV pipeline requires, and a valid row for them.
+    static let loadable = [
+        "退款编号", "订单编号", "子订单编号", "退款数量", "买家退款金额", "退款状态", "买家会员名称", "退款的申请时间", "买家退款原因", "宝贝标题", "售中或售后",
+        "是否需要退货", "货物状态",
+    ]
+    static func loadableRow(_ index: Int) -> [String] {
+        ["\(201_234_567_890_120 + index)", "4012345678901234567", "\(4_012_345_678_901_234_560 + index)", "1", "59.00", "退款关闭", "t**1", "2024-09-03 10:00:00",
+            "不想要了", "T恤", "售后", "否", "已收到货"]
+    }
 
     @Test func numbersAreShownAsExcelShowsThemExactly() {
         func shown(_ text: String) -> String { String(decoding: ExcelNumber.shown(Array(text.utf8)), as: UTF8.self) }
@@ -249,6 +258,26 @@ func sheetText(_ path: String, sheet: String? = nil, stringMemory: Int = SharedS
         #expect(!amountErrors.isEmpty && amountErrors.allSatisfy { $0["column"] as? Int == amountColumn })
     }
 
+    /// A sheet whose XML breaks part-way keeps the whole rows before the break, and the file is
+    /// reported broken (exit 4) with the last row read, as a broken XML file is.
+    @Test func aSheetThatBreaksKeepsTheRowsBefore() throws {
+        var fixture = WorkbookFixture.table([Self.loadable] + (0..<3).map(Self.loadableRow))
+        fixture.sheets[0].rows = fixture.sheets[0].rows.replacingOccurrences(of: "<row r=\"4\">", with: "<row r=\"4\"><c r=\"A4\"><v>1</row>")
+        let directory = try Fixtures.temporaryDirectory("refundflow-xlsx")
+        try fixture.write(to: directory + "/a.xlsx")
+        let result = try CLI.run([
+            "run", "pipelines/taobao-seller-refunds-csv.yaml", "--set", "shop_no=S1", "--input", directory + "/a.xlsx", "--out", directory + "/out",
+            "--dry-run",
+        ])
+        #expect(result.status == 4, "\(result.stderr)")
+        #expect(result.stderr.contains("is not well-formed XML"))
+        // libxml2 finds the break while it reads row 3 (it reads ahead): rows up to 2 are read, and
+        // the message says so.
+        #expect(result.stderr.contains("read up to row 2 of the sheet 'export', nothing after it (export the workbook again) [input.truncated]"))
+        #expect(result.stderr.contains("input_broken: read 1, valid 1, rejected 0"))
+        #expect(try Fixtures.jsonLines(directory + "/out/records.jsonl").map { $0["refund_no"] as? String } == ["201234567890120"])
+    }
+
     @Test func anEmptySheetIsNamed() throws {
         var fixture = WorkbookFixture()
         fixture.sheets = [("export", "", false), ("Sheet2", "<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>x</t></is></c></row>", false)]
@@ -297,8 +326,22 @@ func sheetText(_ path: String, sheet: String? = nil, stringMemory: Int = SharedS
         let at = try #require((0..<(damaged.count - sheet.count)).first { Array(damaged[$0..<($0 + sheet.count)]) == sheet })
         damaged[at] = UInt8(ascii: "9")
         let changed = try run(damaged, "changed.xlsx")
-        #expect(changed.status == 1)
-        #expect(changed.stderr.contains("does not match its checksum (damaged)"))
+        #expect(changed.status == 1)  // the shared strings are read before any row
+        #expect(changed.stderr.contains("its part 'xl/sharedStrings.xml' does not match its checksum (damaged) [input.workbook_broken]"))
+        // A sheet is checked at its end, after its rows: they are kept, and the file is reported broken.
+        var damagedSheet = WorkbookFixture.table([Self.loadable] + (0..<2_000).map(Self.loadableRow)).bytes
+        let lastRow = Array("<row r=\"2001\">".utf8)
+        let rowAt = try #require((0..<(damagedSheet.count - lastRow.count)).first { Array(damagedSheet[$0..<($0 + lastRow.count)]) == lastRow })
+        damagedSheet[rowAt + 11] = UInt8(ascii: "2")  // row 2001 now says 2002: well-formed, but not what was stored
+        let changedSheet = try run(damagedSheet, "changed-sheet.xlsx")
+        #expect(changedSheet.status == 4)
+        // The checksum is known at the part's end, which libxml2 reads a little ahead of the rows:
+        // the rows before that read are kept, and the message names the last.
+        let marker = "its part 'xl/worksheets/sheet1.xml' does not match its checksum (damaged); read up to row "
+        let lastRead = try #require(changedSheet.stderr.components(separatedBy: marker).dropFirst().first?.prefix { $0.isNumber }).description
+        #expect(changedSheet.stderr.contains(marker + lastRead + " of the sheet 'export', nothing after it (export the workbook again) [input.truncated]"))
+        let kept = try Fixtures.jsonLines(directory + "/out-changed-sheet.xlsx/records.jsonl").count
+        #expect(kept > 1_000 && kept == (Int(lastRead) ?? 0) - 1)
         // Through a pipe: a workbook is read from its end, so it must be a file.
         try Fixtures.write(good, to: directory + "/piped.xlsx")
         let process = Process()
@@ -341,7 +384,8 @@ func sheetText(_ path: String, sheet: String? = nil, stringMemory: Int = SharedS
         bombed[sizeAt + 24] = 10  // the uncompressed size: 10 bytes
         bombed[sizeAt + 25] = 0
         let oversized = try run(bombed, "oversized.xlsx")
-        #expect(oversized.status == 1)
+        #expect(oversized.status == 1)  // before its first row: nothing read
+        #expect(oversized.stderr.contains("is larger than its directory says (damaged) [input.workbook_broken]"))
         #expect(oversized.stderr.contains("is larger than its directory says (damaged)"))
         // A ZIP archive that holds no workbook is still refused as an archive.
         let archive = try run(WorkbookFixture.zip([("refunds.csv", Array("a,b\n".utf8))]), "archive.zip")

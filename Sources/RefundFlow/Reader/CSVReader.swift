@@ -170,6 +170,7 @@ private struct CSVReadState: ~Copyable {
         try refuseBytesThatGBKUsesInCharacters()
         guard var header = try readHeader() else {
             if let workbook = window.workbook {
+                if let error = workbook.breakError { throw error }  // broken before its first row
                 throw Diagnostic(
                     code: "input.empty", message: "the sheet '\(workbook.sheetName)' of '\(file.path)' has no rows",
                     location: SourceLocation(file: file.path, line: 1),
@@ -249,6 +250,7 @@ private struct CSVReadState: ~Copyable {
             }
         }
         repeats.note(into: &summary, path: file.path)
+        if let broken = window.workbook?.broken, summary.truncated == nil { summary.truncated = broken }
         summary.records = ordinal
         summary.bytes = window.bytesRead
         summary.encoding = (window.isCompressed ? "gzip, " : "") + decoder.decision

@@ -117,14 +117,32 @@ final class WorkbookSheet {
         xml = try WorkbookXML(archive.reader(for: sheetPart, progress: progress), part: sheetPart, path: path)
     }
 
-    /// Hands out the sheet's CSV text; 0 at the end.
+    /// Why the sheet stopped before its end — its XML or the archive broke part-way — when it
+    /// did: the rows before were handed out whole, and the reader marks the file broken (exit 4).
+    private(set) var broken: String?
+    /// The error it broke with (thrown as it is when no row came before it).
+    private(set) var breakError: Diagnostic?
+
+    /// Hands out the sheet's CSV text, whole rows; 0 at the end.
     func read(into destination: UnsafeMutableRawBufferPointer) throws(Diagnostic) -> Int {
         while out.count - outStart < destination.count, !ended {
             if outStart > 0, outStart >= out.count / 2 {
                 out.removeFirst(outStart)
                 outStart = 0
             }
-            try advance()
+            let rowStart = out.count
+            do {
+                try advance()
+            } catch {
+                guard error.code == "input.workbook_broken" else { throw error }
+                out.removeSubrange(rowStart...)  // the row it broke in, if any
+                breakError = error
+                broken =
+                    error.message
+                    + (lastRow == 0 ? "; no row came before it" : "; read up to row \(lastRow) of the sheet '\(sheetName)', nothing after it")
+                    + " (export the workbook again)"
+                ended = true
+            }
         }
         let count = min(destination.count, out.count - outStart)
         out.withUnsafeBytes { destination.baseAddress!.copyMemory(from: $0.baseAddress! + outStart, byteCount: count) }
@@ -143,10 +161,10 @@ final class WorkbookSheet {
             }
             guard case .start(.row, let isEmpty) = node else { continue }
             if isEmpty {
-                startRow(xml.forEachAttribute)
+                try startRow(xml.forEachAttribute)
             } else {
                 let row = try xml.expand()
-                startRow { body in WorkbookXML.forEachAttribute(of: row, body) }
+                try startRow { body in WorkbookXML.forEachAttribute(of: row, body) }
                 var child = row.pointee.children
                 while let cell = child {
                     if cell.pointee.type == XML_ELEMENT_NODE, WorkbookXML.element(cell.pointee.name) == .c { try readCell(cell) }
@@ -159,10 +177,16 @@ final class WorkbookSheet {
         }
     }
 
-    private func startRow(_ attributes: ((UnsafePointer<UInt8>, UnsafePointer<UInt8>) -> Void) -> Void) {
+    /// Excel's last row: a sheet that numbers one past it is no workbook Excel wrote or opens.
+    static let excelRows = 1_048_576
+
+    private func startRow(_ attributes: ((UnsafePointer<UInt8>, UnsafePointer<UInt8>) -> Void) -> Void) throws(Diagnostic) {
         var number = rowNumber + 1
         attributes { name, value in
             if name[0] == 0x72, name[1] == 0 { number = WorkbookXML.integer(value) ?? number }  // r
+        }
+        guard number <= Self.excelRows else {
+            throw ZipDirectory.broken(path, "the sheet '\(sheetName)' has a row numbered \(number), past Excel's last row (\(Self.excelRows))")
         }
         if number > lastRow + 1 {
             out.append(contentsOf: repeatElement(0x0A, count: number - lastRow - 1))  // rows the sheet leaves out
@@ -894,13 +918,13 @@ struct ZipDirectory {
         var directoryOffset = Int(Self.u32(tail, end + 16))
         if count == 0xFFFF || directorySize == 0xFFFF_FFFF || directoryOffset == 0xFFFF_FFFF, end >= 20, Self.u32(tail, end - 20) == 0x0706_4B50 {
             // ZIP64: the locator names the ZIP64 end record.
-            let record = try Self.read(descriptor, count: 56, at: Int(Self.u64(tail, end - 20 + 8)), path: path)
+            let record = try Self.read(descriptor, count: 56, at: Self.size(Self.u64(tail, end - 20 + 8)), path: path)
             guard Self.u32(record, 0) == 0x0606_4B50 else { throw Self.broken(path, "its ZIP64 directory record is missing") }
-            count = Int(Self.u64(record, 32))
-            directorySize = Int(Self.u64(record, 40))
-            directoryOffset = Int(Self.u64(record, 48))
+            count = Self.size(Self.u64(record, 32))
+            directorySize = Self.size(Self.u64(record, 40))
+            directoryOffset = Self.size(Self.u64(record, 48))
         }
-        guard directoryOffset >= 0, directorySize >= 0, directoryOffset + directorySize <= size, directorySize < 64 << 20 else {
+        guard directoryOffset <= size, directorySize <= size - directoryOffset, directorySize < 64 << 20 else {
             throw Self.broken(path, "its ZIP directory lies outside the file")
         }
         let directory = try Self.read(descriptor, count: directorySize, at: directoryOffset, path: path)
@@ -926,11 +950,15 @@ struct ZipDirectory {
                 let length = Int(Self.u16(directory, extra + 2))
                 if id == 1 {
                     var field = extra + 4
-                    if entry.size == 0xFFFF_FFFF, field + 8 <= extraEnd { entry.size = Int(Self.u64(directory, field)); field += 8 }
-                    if entry.compressedSize == 0xFFFF_FFFF, field + 8 <= extraEnd { entry.compressedSize = Int(Self.u64(directory, field)); field += 8 }
-                    if entry.localOffset == 0xFFFF_FFFF, field + 8 <= extraEnd { entry.localOffset = Int(Self.u64(directory, field)) }
+                    if entry.size == 0xFFFF_FFFF, field + 8 <= extraEnd { entry.size = Self.size(Self.u64(directory, field)); field += 8 }
+                    if entry.compressedSize == 0xFFFF_FFFF, field + 8 <= extraEnd { entry.compressedSize = Self.size(Self.u64(directory, field)); field += 8 }
+                    if entry.localOffset == 0xFFFF_FFFF, field + 8 <= extraEnd { entry.localOffset = Self.size(Self.u64(directory, field)) }
                 }
                 extra += 4 + length
+            }
+            // A part must lie inside the file (a damaged or crafted directory says otherwise).
+            guard entry.localOffset <= size - 30, entry.compressedSize <= size - entry.localOffset - 30 else {
+                throw Self.broken(path, "its ZIP directory puts the part '\(entry.name)' outside the file")
             }
             entries[entry.name] = entry
             offset += 46 + nameLength + extraLength + commentLength
@@ -1023,6 +1051,10 @@ struct ZipDirectory {
             location: SourceLocation(file: path, line: 1),
             notes: ["download or export it again; if Excel opens it, save it again as .xlsx or as 'CSV UTF-8 (comma delimited)'"])
     }
+
+    /// A 64-bit size or offset as an `Int`; past `Int.max` (no real file) it is `Int.max`, which
+    /// the checks against the file's size refuse.
+    static func size(_ value: UInt64) -> Int { value > UInt64(Int.max) ? .max : Int(value) }
 
     static func u16(_ bytes: [UInt8], _ at: Int) -> UInt16 { UInt16(bytes[at]) | UInt16(bytes[at + 1]) << 8 }
     static func u32(_ bytes: [UInt8], _ at: Int) -> UInt32 { UInt32(u16(bytes, at)) | UInt32(u16(bytes, at + 2)) << 16 }

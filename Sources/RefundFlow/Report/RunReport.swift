@@ -218,6 +218,7 @@ public struct RunReport: Sendable {
             json.keyValue("path", file.path)
             json.keyValue("rows", file.rows)
             json.keyValue("not_written", file.notWritten)
+            if let format = file.convertedTo { json.keyValue("written_as", format) }
         }
         json.raw(",\n  ")
         json.key("counts", first: true)
@@ -524,7 +525,8 @@ extension RunReport {
         return "Rejected rows as their input had them, to fix and run again (duplicates left out): "
             + refeedFiles.map { file in
                 let notWritten = file.notWritten == 0 ? "" : "; \(file.notWritten) more in rejects.jsonl only, with no row to write back"
-                return "\(file.path) (\(counted(file.rows, "row")) of \(file.input)\(notWritten))"
+                let converted = file.convertedTo.map { ", as \($0.uppercased())" } ?? ""
+                return "\(file.path) (\(counted(file.rows, "row")) of \(file.input)\(converted)\(notWritten))"
             }.joined(separator: ", ") + "."
     }
 }

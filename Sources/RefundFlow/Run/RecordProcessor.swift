@@ -344,7 +344,8 @@ struct RecordProcessor: RecordSink {
                 ? "" : "; \(file.notWritten) more rejected \(file.notWritten == 1 ? "is" : "are") in rejects.jsonl only (where the file breaks, or a missing page, there is no row to write back)"
             emit(
                 "note: \(file.rows == 1 ? "the rejected row" : "the \(file.rows) rejected rows") of '\(file.input)' \(file.rows == 1 ? "is" : "are") in \(file.path) "
-                    + "as the file had \(file.rows == 1 ? "it" : "them"): fix \(file.rows == 1 ? "it" : "them") there and run on that file (with another --out)\(notWritten)")
+                    + (file.convertedTo == "csv" ? "as CSV (UTF-8 with a BOM, which Excel opens)" : "as the file had \(file.rows == 1 ? "it" : "them")")
+                    + ": fix \(file.rows == 1 ? "it" : "them") there and run on that file (with another --out)\(notWritten)")
         }
         report.writer = try valid.finish()
         if unprinted > 0 {

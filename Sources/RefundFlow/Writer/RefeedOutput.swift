@@ -10,6 +10,8 @@ public struct RefeedFile: Sendable, Hashable {
     /// Rejected rows of the input that have no text to write back (a break in the file, a missing
     /// page): in `rejects.jsonl` only. Counted on the input's first file.
     public var notWritten = 0
+    /// The rows are written in another format than the input's (`csv`: an `.xlsx` sheet's rows).
+    public var convertedTo: String?
 }
 
 /// Rejected rows written back as their input had them — a CSV's bytes and encoding under its
@@ -73,7 +75,7 @@ final class RefeedOutput {
             try output.write(format.header)
             self.output = output
             self.input = input
-            files.append(RefeedFile(input: input, path: path, rows: 0))
+            files.append(RefeedFile(input: input, path: path, rows: 0, convertedTo: format.fileExtension))
         } else if format.header != self.format?.header {
             try output?.write(format.header)
         } else {
