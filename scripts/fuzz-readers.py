@@ -3,10 +3,12 @@
 
     scripts/fuzz-readers.py [SEED] [RUNS] [BINARY]     (default: 1, 200, .build/debug/refundflow)
 
-Each run takes one of the bundled sample exports (CSV in UTF-8 or GBK, TOP XML, JSON, JSON
-Lines; JSON given to the JSON Lines pipeline and the other way round too; and, made from the JSON
-sample, its pages collected into one array, one response per line, and pretty-printed responses
-one after another), mutates it a few times
+Each run takes one of the bundled sample exports (CSV in UTF-8 or GBK, the .xlsx workbook, TOP
+XML, JSON, JSON Lines; JSON given to the JSON Lines pipeline and the other way round too; and,
+made from the JSON sample, its pages collected into one array, one response per line, and
+pretty-printed responses one after another), mutates it a few times (a workbook: one of its
+parts, mostly the sheet or the shared strings, zipped again stored or deflated, and now and
+then the archive's own bytes)
 (a byte changed; a quote, delimiter, line break, bracket, entity, CDATA, NUL, BOM, bad UTF-8 byte,
 DOCTYPE or long number inserted; a span deleted, repeated or copied elsewhere; the file cut
 short) and runs `refundflow run --dry-run` on it. Every run must:
@@ -21,6 +23,7 @@ short) and runs `refundflow run --dry-run` on it. Every run must:
 Failing inputs are kept as fuzz-bad-SEED-N.* in the work directory, which is printed.
 """
 import glob
+import io
 import json
 import os
 import random
@@ -28,11 +31,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = [
     ("taobao-seller-refunds-csv.yaml", "taobao-refunds-equivalent.csv"),
     ("taobao-seller-refunds-csv.yaml", "taobao-refunds-gbk.csv"),
+    ("taobao-seller-refunds-csv.yaml", "taobao-refunds-equivalent.xlsx"),
     ("taobao-top-refunds-xml.yaml", "top-refunds.xml"),
     ("taobao-top-refunds-json.yaml", "top-refunds.json"),
     ("taobao-top-refunds-jsonl.yaml", "top-refunds.jsonl"),
@@ -99,6 +104,22 @@ def mutate(rnd, data):
     return bytes(data)
 
 
+def mutate_workbook(rnd, data):
+    """An .xlsx with one part mutated (mostly the sheet or the shared strings), zipped again."""
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    names = [info.filename for info in archive.infolist()]
+    parts = {name: archive.read(name) for name in names}
+    weights = [6 if "worksheets" in name else 4 if "sharedStrings" in name else 1 for name in names]
+    chosen = rnd.choices(names, weights)[0]
+    parts[chosen] = mutate(rnd, parts[chosen])
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", rnd.choice([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])) as out:
+        for name in names:
+            out.writestr(name, parts[name])
+    result = buffer.getvalue()
+    return mutate(rnd, result) if rnd.random() < 0.1 else result
+
+
 def run(binary, pipeline, path, out):
     try:
         done = subprocess.run(
@@ -145,7 +166,7 @@ def main():
     failures = 0
     for number in range(runs):
         pipeline, sample = rnd.choice(SAMPLES)
-        data = mutate(rnd, sample_bytes(sample))
+        data = mutate_workbook(rnd, sample_bytes(sample)) if sample.endswith(".xlsx") else mutate(rnd, sample_bytes(sample))
         extension = sample.rsplit(".", 1)[1]
         path, out = f"{work}/in.{extension}", f"{work}/out"
         shutil.rmtree(out, ignore_errors=True)
