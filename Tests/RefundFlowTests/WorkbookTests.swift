@@ -278,6 +278,32 @@ func sheetText(_ path: String, sheet: String? = nil, stringMemory: Int = SharedS
         #expect(try Fixtures.jsonLines(directory + "/out/records.jsonl").map { $0["refund_no"] as? String } == ["201234567890120"])
     }
 
+    /// `sheet:` in the pipeline's csv reader picks the sheet; the note lists the workbook's sheets.
+    @Test func thePipelineNamesTheSheet() throws {
+        let directory = try Fixtures.temporaryDirectory("refundflow-xlsx")
+        let bundled = try Fixtures.read(Fixtures.packageRoot + "/pipelines/taobao-seller-refunds-csv.yaml")
+        let yaml = bundled.replacingOccurrences(of: "    delimiter: auto", with: "    delimiter: auto\n    sheet: 明细")
+        #expect(yaml != bundled)
+        try Fixtures.write(yaml, to: directory + "/p.yaml")
+        var fixture = WorkbookFixture.table([["说明：退款导出"]], sheet: "说明")
+        let detail = WorkbookFixture.table([Self.loadable, Self.loadableRow(0)], sheet: "明细")
+        // Both sheets share one table of strings: the second's indexes move past the first's.
+        let offset = fixture.sharedStrings.count
+        fixture.sharedStrings += detail.sharedStrings
+        var rows = detail.sheets[0].rows
+        for index in (0..<detail.sharedStrings.count).reversed() {
+            rows = rows.replacingOccurrences(of: "<v>\(index)</v>", with: "<v>#\(index + offset)</v>")
+        }
+        fixture.sheets.append(("明细", rows.replacingOccurrences(of: "<v>#", with: "<v>"), false))
+        try fixture.write(to: directory + "/a.xlsx")
+        let result = try CLI.run(["run", directory + "/p.yaml", "--set", "shop_no=S1", "--input", directory + "/a.xlsx", "--out", directory + "/out", "--dry-run"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("read the sheet '明细' of 2: '说明', '明细'"))
+        #expect(try Fixtures.jsonLines(directory + "/out/records.jsonl").map { $0["refund_no"] as? String } == ["201234567890120"])
+        let lint = try CLI.run(["lint", directory + "/p.yaml"])
+        #expect(lint.status == 0, "\(lint.stderr)")
+    }
+
     @Test func anEmptySheetIsNamed() throws {
         var fixture = WorkbookFixture()
         fixture.sheets = [("export", "", false), ("Sheet2", "<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>x</t></is></c></row>", false)]
@@ -387,6 +413,11 @@ func sheetText(_ path: String, sheet: String? = nil, stringMemory: Int = SharedS
         #expect(oversized.status == 1)  // before its first row: nothing read
         #expect(oversized.stderr.contains("is larger than its directory says (damaged) [input.workbook_broken]"))
         #expect(oversized.stderr.contains("is larger than its directory says (damaged)"))
+        // Inside gzip: said so, with what to do.
+        let gzipped = try run(try Fixtures.gzip(good), "export.xlsx.gz")
+        #expect(gzipped.status == 1)
+        #expect(gzipped.stderr.contains("is an Excel .xlsx workbook compressed with gzip [input.workbook]"))
+        #expect(gzipped.stderr.contains("note: decompress it (gunzip) and run on the .xlsx"))
         // A ZIP archive that holds no workbook is still refused as an archive.
         let archive = try run(WorkbookFixture.zip([("refunds.csv", Array("a,b\n".utf8))]), "archive.zip")
         #expect(archive.status == 1)

@@ -163,7 +163,14 @@ private struct CSVReadState: ~Copyable {
             refeedLead = Self.byteOrderMark
         }
         while dataEnd - dataStart < 1024, try fill() {}
-        if let refusal = StartOfInput.binaryRefusal(path: file.path, firstBytes: buffer[dataStart..<dataEnd], expected: "CSV") { throw refusal }
+        if var refusal = StartOfInput.binaryRefusal(path: file.path, firstBytes: buffer[dataStart..<dataEnd], expected: "CSV") {
+            if refusal.code == "input.workbook", window.isCompressed, buffer[dataStart] == 0x50 {
+                // An .xlsx inside gzip: a workbook is read from its end, so it must be a plain file.
+                refusal.message = "'\(file.path)' is an Excel .xlsx workbook compressed with gzip"
+                refusal.notes = ["decompress it (gunzip) and run on the .xlsx: a workbook is read from its end, so it must be a plain file"]
+            }
+            throw refusal
+        }
         try skipLeadingLines()
         try skipTitleLines(unlessNaming: fieldNames)
         try findHeader(fieldNames: fieldNames)
