@@ -120,6 +120,47 @@ func sheetText(_ path: String, sheet: String? = nil, stringMemory: Int = SharedS
         #expect(try sheetText(directory + "/b.xlsx") == expected)
     }
 
+    /// A writer that indents its XML: the spaces between elements are not text; rich text runs
+    /// are joined and phonetic runs (ruby) left out.
+    @Test func indentedPartsAndRichText() throws {
+        var fixture = WorkbookFixture()
+        fixture.sheets = [(
+            "export",
+            """
+
+              <row r="1">
+                <c r="A1" t="s">
+                  <v>0</v>
+                </c>
+                <c r="B1" t="inlineStr">
+                  <is>
+                    <r><rPr><b/></rPr><t>退款</t></r>
+                    <r><t xml:space="preserve"> 编号</t></r>
+                    <rPh sb="0" eb="2"><t>たいきん</t></rPh>
+                  </is>
+                </c>
+              </row>
+
+            """,
+            false)]
+        var parts = fixture.parts
+        let index = try #require(parts.firstIndex { $0.0 == "xl/sharedStrings.xml" })
+        parts[index].1 = """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <sst xmlns="\(WorkbookFixture.main)" count="1" uniqueCount="1">
+              <si>
+                <r><t>买家</t></r>
+                <r><rPr><sz val="11"/></rPr><t>昵称</t></r>
+                <rPh sb="0" eb="1"><t>ばいか</t></rPh>
+                <phoneticPr fontId="1"/>
+              </si>
+            </sst>
+            """
+        let directory = try Fixtures.temporaryDirectory("refundflow-xlsx")
+        try Fixtures.write(WorkbookFixture.zip(parts.map { ($0.0, Array($0.1.utf8)) }), to: directory + "/a.xlsx")
+        #expect(try sheetText(directory + "/a.xlsx") == "买家昵称,退款 编号\n")
+    }
+
     @Test func prefixedElementsAndThe1904DateSystem() throws {
         var fixture = WorkbookFixture()
         fixture.uses1904 = true

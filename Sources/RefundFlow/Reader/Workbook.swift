@@ -13,10 +13,10 @@ import Foundation
 ///
 /// The workbook is a ZIP archive, read through its central directory (with `pread`: a workbook
 /// is read from its end, so it must be a file, not a pipe). Its first visible worksheet is
-/// streamed — inflated by zlib and walked by libxml2's reader, never built as a tree — and handed
-/// out as UTF-8 CSV, one line per sheet row: rows the sheet leaves out become empty lines, so a
-/// record's line is its row in Excel. Cells become text as Excel shows them where that loses
-/// nothing:
+/// streamed — inflated by zlib and read by libxml2's reader, one row at a time, never as a tree of
+/// the sheet — and handed out as UTF-8 CSV, one line per sheet row: rows the sheet leaves out
+/// become empty lines, so a record's line is its row in Excel. Cells become text as Excel shows
+/// them where that loses nothing:
 /// - shared and inline strings as written (`_x000D_` escapes decoded);
 /// - numbers as stored, except binary noise past Excel's 15 significant digits
 ///   (`19.899999999999999` is `19.9`, as Excel shows it); an id Excel turned into a number stays
@@ -130,12 +130,12 @@ final class WorkbookSheet {
                 out.removeFirst(outStart)
                 outStart = 0
             }
-            let rowStart = out.count
+            let written = out.count
             do {
                 try advance()
             } catch {
                 guard error.code == "input.workbook_broken" else { throw error }
-                out.removeSubrange(rowStart...)  // the row it broke in, if any
+                out.removeSubrange(written...)  // the row it broke in, if any
                 breakError = error
                 broken =
                     error.message
@@ -251,7 +251,7 @@ final class WorkbookSheet {
             if part.pointee.type == XML_ELEMENT_NODE {
                 switch WorkbookXML.element(part.pointee.name) {
                 case .v where type != .inline: WorkbookXML.appendText(of: part, to: &cellText)
-                case .is where type == .inline: WorkbookXML.appendText(of: part, to: &cellText, skipping: .rPh)
+                case .is where type == .inline: WorkbookXML.appendStringItem(of: part, to: &cellText)
                 default: break
                 }
             }
@@ -261,10 +261,9 @@ final class WorkbookSheet {
     }
 
     private func endCell() {
-        // The empty fields before this cell, then its text as a CSV field.
-        if cellColumn > fields || fields > 0 {
-            out.append(contentsOf: repeatElement(0x2C, count: cellColumn - fields + (fields > 0 ? 1 : 0)))
-        }
+        // The empty fields before this cell (and the separator after the last one), then its text.
+        let commas = cellColumn - fields + (fields > 0 ? 1 : 0)
+        if commas > 0 { out.append(contentsOf: repeatElement(0x2C, count: commas)) }
         fields = cellColumn + 1
         let before = out.count
         switch cellType {
@@ -545,33 +544,17 @@ final class SharedStrings {
         guard let part else { return strings }
         let xml = try WorkbookXML(archive.reader(for: part, progress: nil), part: part, path: path)
         var text: [UInt8] = []
-        var inText = false
-        var phonetic = 0
-        var inItem = false
+        // Each <si> expanded on its own.
         while let node = try xml.next() {
-            switch node {
-            case .start(let element, let isEmpty):
-                if element == .si {
-                    text.removeAll(keepingCapacity: true)
-                    inItem = true
-                    if isEmpty { try strings.append([]); inItem = false }
-                } else if element == .rPh, !isEmpty {
-                    phonetic += 1
-                } else if element == .t, phonetic == 0, inItem {
-                    inText = !isEmpty
-                }
-            case .text:
-                if inText { xml.appendText(to: &text) }
-            case .end(let element):
-                if element == .t { inText = false }
-                if element == .rPh { phonetic = max(0, phonetic - 1) }
-                if element == .si {
-                    try strings.append(ExcelText.unescape(text))
-                    inItem = false
-                }
+            guard case .start(.si, let isEmpty) = node else { continue }
+            text.removeAll(keepingCapacity: true)
+            if !isEmpty {
+                WorkbookXML.appendStringItem(of: try xml.expand(), to: &text)
+                try xml.skipExpanded()
             }
+            try strings.append(ExcelText.unescape(text))
         }
-        try strings.finish(path: path)
+        try strings.finish()
         return strings
     }
 
@@ -595,7 +578,7 @@ final class SharedStrings {
         ends.removeAll(keepingCapacity: true)
     }
 
-    private func finish(path: String) throws(Diagnostic) {
+    private func finish() throws(Diagnostic) {
         guard spill != nil else { return }
         try spillOut()
         mapped = (try spill!.text.map(), try spill!.ends.map())
@@ -676,7 +659,7 @@ private func systemWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count
 /// local name (a writer may prefix them, `x:row`), text, and the current element's attributes.
 final class WorkbookXML {
     /// The elements the sheet and shared-string walks look at.
-    enum Element { case row, c, v, t, si, rPh, `is`, other }
+    enum Element { case row, c, v, t, r, si, `is`, other }
 
     enum Node: Equatable {
         case start(Element, isEmpty: Bool)
@@ -762,9 +745,9 @@ final class WorkbookXML {
         case (0x63, 0): return .c
         case (0x76, 0): return .v
         case (0x74, 0): return .t
+        case (0x72, 0): return .r
         case (0x72, 0x6F) where name[2] == 0x77 && name[3] == 0: return .row
         case (0x73, 0x69) where name[2] == 0: return .si
-        case (0x72, 0x50) where name[2] == 0x68 && name[3] == 0: return .rPh
         default: return .other
         }
     }
@@ -818,18 +801,28 @@ final class WorkbookXML {
         }
     }
 
-    /// Appends the text inside an expanded element, leaving out elements of kind `skipping`.
-    static func appendText(of node: xmlNodePtr, to text: inout [UInt8], skipping: Element? = nil) {
+    /// Appends the text directly inside an expanded element (`<v>`, `<t>`).
+    static func appendText(of node: xmlNodePtr, to text: inout [UInt8]) {
         var child = node.pointee.children
         while let current = child {
-            switch current.pointee.type {
-            case XML_TEXT_NODE, XML_CDATA_SECTION_NODE:
-                if let content = current.pointee.content {
-                    text.append(contentsOf: UnsafeBufferPointer(start: content, count: strlen(UnsafeRawPointer(content).assumingMemoryBound(to: CChar.self))))
+            if current.pointee.type == XML_TEXT_NODE || current.pointee.type == XML_CDATA_SECTION_NODE, let content = current.pointee.content {
+                text.append(contentsOf: UnsafeBufferPointer(start: content, count: strlen(UnsafeRawPointer(content).assumingMemoryBound(to: CChar.self))))
+            }
+            child = current.pointee.next
+        }
+    }
+
+    /// Appends a string item's text (`<si>`, `<is>`): its `<t>`, or the `<t>` of each rich-text run
+    /// (`<r>`); phonetic runs (`<rPh>`) and any space between the elements left out.
+    static func appendStringItem(of node: xmlNodePtr, to text: inout [UInt8]) {
+        var child = node.pointee.children
+        while let current = child {
+            if current.pointee.type == XML_ELEMENT_NODE {
+                switch element(current.pointee.name) {
+                case .t: appendText(of: current, to: &text)
+                case .r: appendStringItem(of: current, to: &text)
+                default: break
                 }
-            case XML_ELEMENT_NODE:
-                if skipping == nil || element(current.pointee.name) != skipping { appendText(of: current, to: &text, skipping: skipping) }
-            default: break
             }
             child = current.pointee.next
         }
