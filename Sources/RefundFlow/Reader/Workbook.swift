@@ -13,8 +13,8 @@ import Foundation
 ///
 /// The workbook is a ZIP archive, read through its central directory (with `pread`: a workbook
 /// is read from its end, so it must be a file, not a pipe). Its first visible worksheet is
-/// streamed — inflated by zlib and read by libxml2's reader, one row at a time, never as a tree of
-/// the sheet — and handed out as UTF-8 CSV, one line per sheet row: rows the sheet leaves out
+/// streamed — inflated by zlib and parsed by libxml2's SAX2 push parser (`WorkbookPart`), never
+/// as a tree — and handed out as UTF-8 CSV, one line per sheet row: rows the sheet leaves out
 /// become empty lines, so a record's line is its row in Excel. Cells become text as Excel shows
 /// them where that loses nothing:
 /// - shared and inline strings as written (`_x000D_` escapes decoded);
@@ -28,17 +28,21 @@ import Foundation
 /// Shared strings (Excel keeps each distinct text once, ids included) are kept in memory up to
 /// `SharedStrings.memoryLimit`, then in an unlinked temporary file that is mapped and released
 /// as rows go by, so memory stays flat however large the workbook.
-final class WorkbookSheet {
+final class WorkbookSheet: SAXClient {
     let sheetName: String
     /// Every sheet of the workbook, in its order (for the note when there are several).
     let sheetNames: [String]
     private let path: String
-    private let xml: WorkbookXML
+    /// The sheet's parser (set once this object exists: it is the parser's client).
+    private var xml: WorkbookPart?
     private let strings: SharedStrings
     private let styles: WorkbookStyles
     private let uses1904: Bool
+    // The state below belongs to one read, on one thread, and no access to it overlaps another
+    // (the parser calls back one event at a time): hence `@exclusivity(unchecked)` on the two
+    // buffers every cell appends to.
     /// CSV text not yet handed out: `out[outStart...]`.
-    private var out: [UInt8] = []
+    @exclusivity(unchecked) private var out: [UInt8] = []
     private var outStart = 0
     private var ended = false
     /// The last row written (0: none), and the widest row so far: rows are padded to it with
@@ -52,11 +56,17 @@ final class WorkbookSheet {
     private var fields = 0
     private var rowHasText = false
     private var rowsSinceRelease = 0
-    // The cell being read.
+    private var rowOpen = false
+    // The cell being read: where its text is, and the text.
     private var cellColumn = 0
     private var cellType: CellType = .number
     private var cellStyle = 0
-    private var cellText: [UInt8] = []
+    @exclusivity(unchecked) private var cellText: [UInt8] = []
+    private var inCell = false
+    private var inValue = false
+    private var inInlineString = false
+    private var inText = false
+    private var phonetic = 0
 
     private enum CellType { case number, shared, inline, formulaText, boolean, error, date }
 
@@ -114,7 +124,9 @@ final class WorkbookSheet {
         }
         strings = try SharedStrings.load(part("/sharedStrings"), from: archive, path: path, memoryLimit: stringMemory)
         styles = try WorkbookStyles.load(part("/styles"), from: archive)
-        xml = try WorkbookXML(archive.reader(for: sheetPart, progress: progress), part: sheetPart, path: path)
+        let source = try archive.reader(for: sheetPart, progress: progress)
+        super.init()
+        xml = try WorkbookPart(source, part: sheetPart, path: path, client: self)
     }
 
     /// Why the sheet stopped before its end — its XML or the archive broke part-way — when it
@@ -128,14 +140,15 @@ final class WorkbookSheet {
         while out.count - outStart < destination.count, !ended {
             if outStart > 0, outStart >= out.count / 2 {
                 out.removeFirst(outStart)
+                rowStart -= outStart
                 outStart = 0
             }
-            let written = out.count
             do {
-                try advance()
+                if try xml?.feed() != true { ended = true }
             } catch {
                 guard error.code == "input.workbook_broken" else { throw error }
-                out.removeSubrange(written...)  // the row it broke in, if any
+                if rowOpen { out.removeSubrange(rowStart...) }  // the row it broke in
+                rowOpen = false
                 breakError = error
                 broken =
                     error.message
@@ -150,40 +163,48 @@ final class WorkbookSheet {
         return count
     }
 
-    /// Reads nodes until a row is written or the sheet ends. Each row is expanded by libxml2 as
-    /// a tree of its own (`xmlTextReaderExpand`, freed when the reader moves past it) and walked
-    /// through its pointers: a few calls per row instead of five per cell.
-    private func advance() throws(Diagnostic) {
-        while true {
-            guard let node = try xml.next() else {
-                ended = true
-                return
+    /// An element starts: a row, a cell, or where a cell's text is.
+    override func start(_ name: UnsafePointer<UInt8>, _ attributes: WorkbookPart.Attributes) {
+        do {
+            switch WorkbookPart.element(name) {
+            case .row: try startRow(attributes)
+            case .c where rowOpen: try startCell(attributes)
+            case .v where inCell && cellType != .inline: inValue = true
+            case .is where inCell && cellType == .inline: inInlineString = true
+            case .t where inInlineString && phonetic == 0: inText = true
+            case .rPh where inInlineString: phonetic += 1
+            default: break
             }
-            guard case .start(.row, let isEmpty) = node else { continue }
-            if isEmpty {
-                try startRow(xml.forEachAttribute)
-            } else {
-                let row = try xml.expand()
-                try startRow { body in WorkbookXML.forEachAttribute(of: row, body) }
-                var child = row.pointee.children
-                while let cell = child {
-                    if cell.pointee.type == XML_ELEMENT_NODE, WorkbookXML.element(cell.pointee.name) == .c { try readCell(cell) }
-                    child = cell.pointee.next
-                }
-                try xml.skipExpanded()
-            }
-            endRow()
-            return
+        } catch {
+            stop(error)
         }
+    }
+
+    override func end(_ name: UnsafePointer<UInt8>) {
+        switch WorkbookPart.element(name) {
+        case .v: inValue = false
+        case .t: inText = false
+        case .rPh: phonetic = max(0, phonetic - 1)
+        case .is: inInlineString = false
+        case .c where inCell:
+            inCell = false
+            endCell()
+        case .row where rowOpen: endRow()
+        default: break
+        }
+    }
+
+    override func text(_ text: UnsafeBufferPointer<UInt8>) {
+        if inValue || (inText && phonetic == 0) { cellText.append(contentsOf: text) }
     }
 
     /// Excel's last row: a sheet that numbers one past it is no workbook Excel wrote or opens.
     static let excelRows = 1_048_576
 
-    private func startRow(_ attributes: ((UnsafePointer<UInt8>, UnsafePointer<UInt8>) -> Void) -> Void) throws(Diagnostic) {
+    private func startRow(_ attributes: WorkbookPart.Attributes) throws(Diagnostic) {
         var number = rowNumber + 1
-        attributes { name, value in
-            if name[0] == 0x72, name[1] == 0 { number = WorkbookXML.integer(value) ?? number }  // r
+        attributes.forEach { name, value in
+            if name[0] == 0x72, name[1] == 0 { number = WorkbookPart.integer(value) ?? number }  // r
         }
         guard number <= Self.excelRows else {
             throw ZipDirectory.broken(path, "the sheet '\(sheetName)' has a row numbered \(number), past Excel's last row (\(Self.excelRows))")
@@ -193,11 +214,13 @@ final class WorkbookSheet {
         }
         rowNumber = number
         rowStart = out.count
+        rowOpen = true
         fields = 0
         rowHasText = false
     }
 
     private func endRow() {
+        rowOpen = false
         if !rowHasText {
             out.removeSubrange(rowStart...)  // no text: an empty line
         } else {
@@ -213,28 +236,28 @@ final class WorkbookSheet {
         }
     }
 
-    /// One `<c>` of an expanded row: its attributes, then the text of its `<v>` (or, for an
-    /// inline string, of the `<t>`s in its `<is>`, phonetic runs left out); a formula's `<f>` is
+    /// A `<c>` starts: its column, style and type; its text comes from its `<v>` (or, for an
+    /// inline string, the `<t>`s in its `<is>`, phonetic runs left out); a formula's `<f>` is
     /// not its value.
-    private func readCell(_ cell: xmlNodePtr) throws(Diagnostic) {
+    private func startCell(_ attributes: WorkbookPart.Attributes) throws(Diagnostic) {
         var column = fields
         var style = 0
         var type = CellType.number
-        WorkbookXML.forEachAttribute(of: cell) { name, value in
+        attributes.forEach { name, value in
             guard name[1] == 0 else { return }
             switch name[0] {
             case 0x72: column = Self.column(of: value) ?? column  // r
-            case 0x73: style = WorkbookXML.integer(value) ?? 0  // s
+            case 0x73: style = WorkbookPart.integer(value) ?? 0  // s
             case 0x74:  // t
                 type =
-                    switch (value[0], value[1]) {
-                    case (0x73, 0): .shared  // s
-                    case (0x73, _): .formulaText  // str
-                    case (0x69, _): .inline  // inlineStr
-                    case (0x62, _): .boolean  // b
-                    case (0x65, _): .error  // e
-                    case (0x64, _): .date  // d
-                    default: .number
+                    switch Array(value) {
+                    case [0x73]: .shared  // s
+                    case [0x73, 0x74, 0x72]: .formulaText  // str
+                    case Array("inlineStr".utf8): .inline
+                    case [0x62]: .boolean  // b
+                    case [0x65]: .error  // e
+                    case [0x64]: .date  // d
+                    default: .number  // n
                     }
             default: break
             }
@@ -246,18 +269,11 @@ final class WorkbookSheet {
         cellStyle = style
         cellType = type
         cellText.removeAll(keepingCapacity: true)
-        var child = cell.pointee.children
-        while let part = child {
-            if part.pointee.type == XML_ELEMENT_NODE {
-                switch WorkbookXML.element(part.pointee.name) {
-                case .v where type != .inline: WorkbookXML.appendText(of: part, to: &cellText)
-                case .is where type == .inline: WorkbookXML.appendStringItem(of: part, to: &cellText)
-                default: break
-                }
-            }
-            child = part.pointee.next
-        }
-        endCell()
+        inCell = true
+        inValue = false
+        inInlineString = false
+        inText = false
+        phonetic = 0
     }
 
     private func endCell() {
@@ -268,7 +284,7 @@ final class WorkbookSheet {
         let before = out.count
         switch cellType {
         case .shared:
-            let index = WorkbookXML.integer(cellText) ?? -1
+            let index = WorkbookPart.integer(cellText) ?? -1
             if !strings.append(index, to: &out, as: { Self.appendField($0, to: &$1) }) {
                 // A cell that points past the table: say so in the field, so the row is rejected, not emptied.
                 Self.appendField(Array("#shared string \(String(decoding: cellText, as: UTF8.self)) missing#".utf8)[...], to: &out)
@@ -304,16 +320,16 @@ final class WorkbookSheet {
     }
 
     /// The 0-based column of a cell reference (`B12` → 1, `AA3` → 26); nil without letters.
-    static func column(of reference: UnsafePointer<UInt8>) -> Int? {
+    static func column(of reference: UnsafeBufferPointer<UInt8>) -> Int? {
         var column = 0
-        var index = 0
-        while index < 3 {
-            let upper = reference[index] & 0xDF
-            guard upper >= 0x41, upper <= 0x5A else { break }
+        var letters = 0
+        for byte in reference {
+            let upper = byte & 0xDF
+            guard upper >= 0x41, upper <= 0x5A, letters < 3 else { break }  // XFD, three letters, is the last column
             column = column * 26 + Int(upper - 0x40)
-            index += 1
+            letters += 1
         }
-        return index == 0 ? nil : column - 1
+        return letters == 0 ? nil : column - 1
     }
 }
 
@@ -542,23 +558,13 @@ final class SharedStrings {
     static func load(_ part: String?, from archive: ZipDirectory, path: String, memoryLimit: Int) throws(Diagnostic) -> SharedStrings {
         let strings = SharedStrings(memoryLimit: memoryLimit)
         guard let part else { return strings }
-        let xml = try WorkbookXML(archive.reader(for: part, progress: nil), part: part, path: path)
-        var text: [UInt8] = []
-        // Each <si> expanded on its own.
-        while let node = try xml.next() {
-            guard case .start(.si, let isEmpty) = node else { continue }
-            text.removeAll(keepingCapacity: true)
-            if !isEmpty {
-                WorkbookXML.appendStringItem(of: try xml.expand(), to: &text)
-                try xml.skipExpanded()
-            }
-            try strings.append(ExcelText.unescape(text))
-        }
+        let reader = SharedStringsReader(strings)
+        try WorkbookPart(archive.reader(for: part, progress: nil), part: part, path: path, client: reader).parse()
         try strings.finish()
         return strings
     }
 
-    private func append(_ text: [UInt8]) throws(Diagnostic) {
+    fileprivate func append(_ text: [UInt8]) throws(Diagnostic) {
         bytes += text
         let end = (ends.last ?? spilledBytes) + text.count
         ends.append(end)
@@ -609,6 +615,59 @@ final class SharedStrings {
     }
 }
 
+/// Reads `xl/sharedStrings.xml` into a `SharedStrings`: each item's text is its `<t>`, or the
+/// `<t>` of each rich-text run (`<r>`); phonetic runs (`<rPh>`) are left out.
+private final class SharedStringsReader: SAXClient {
+    private let strings: SharedStrings
+    private var text: [UInt8] = []
+    private var inItem = false
+    private var inText = false
+    private var phonetic = 0
+
+    init(_ strings: SharedStrings) { self.strings = strings }
+
+    override func start(_ name: UnsafePointer<UInt8>, _ attributes: WorkbookPart.Attributes) {
+        switch WorkbookPart.element(name) {
+        case .si:
+            text.removeAll(keepingCapacity: true)
+            inItem = true
+        case .t where inItem && phonetic == 0: inText = true
+        case .rPh: phonetic += 1
+        default: break
+        }
+    }
+
+    override func end(_ name: UnsafePointer<UInt8>) {
+        switch WorkbookPart.element(name) {
+        case .t: inText = false
+        case .rPh: phonetic = max(0, phonetic - 1)
+        case .si where inItem:
+            inItem = false
+            do throws(Diagnostic) { try strings.append(ExcelText.unescape(text)) } catch { stop(error) }
+        default: break
+        }
+    }
+
+    override func text(_ bytes: UnsafeBufferPointer<UInt8>) {
+        if inText { text.append(contentsOf: bytes) }
+    }
+}
+
+/// Reads a small part (the workbook, its relationships, styles): each element's local name and
+/// attributes to `body`, each end to `ends`.
+private final class PartWalker: SAXClient {
+    private let body: (String, [String: String]) -> Void
+    private let ends: (String) -> Void
+
+    init(body: @escaping (String, [String: String]) -> Void, ends: @escaping (String) -> Void) {
+        self.body = body
+        self.ends = ends
+    }
+
+    override func start(_ name: UnsafePointer<UInt8>, _ attributes: WorkbookPart.Attributes) { body(WorkbookPart.name(name), attributes.all) }
+    override func end(_ name: UnsafePointer<UInt8>) { ends(WorkbookPart.name(name)) }
+}
+
 /// An unlinked temporary file, written in order and then mapped.
 final class SpillFile {
     private let descriptor: Int32
@@ -655,204 +714,173 @@ final class SpillFile {
 
 private func systemWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int { write(descriptor, bytes, count) }
 
-/// One XML part of a workbook through libxml2's streaming reader: element starts and ends by
-/// local name (a writer may prefix them, `x:row`), text, and the current element's attributes.
-final class WorkbookXML {
-    /// The elements the sheet and shared-string walks look at.
-    enum Element { case row, c, v, t, r, si, `is`, other }
+/// Receives a workbook part's elements and text from `WorkbookPart` (a class, so that libxml2's
+/// callbacks reach it through a pointer, without reference counting). Names are local names,
+/// NUL-terminated; everything is valid during the call only.
+class SAXClient {
+    /// Why the parse was stopped (a DOCTYPE or entity, or the client's own failure); `feed` throws it.
+    private(set) var stopped: Diagnostic?
+    let errors = XMLErrors()
+    private var parser: xmlParserCtxtPtr?
+    private var part = ""
+    private var path = ""
 
-    enum Node: Equatable {
-        case start(Element, isEmpty: Bool)
-        case text
-        case end(Element)
+    func start(_ name: UnsafePointer<UInt8>, _ attributes: WorkbookPart.Attributes) {}
+    func end(_ name: UnsafePointer<UInt8>) {}
+    func text(_ text: UnsafeBufferPointer<UInt8>) {}
+
+    fileprivate func begin(part: String, path: String, parser: xmlParserCtxtPtr) {
+        self.part = part
+        self.path = path
+        self.parser = parser
+    }
+
+    /// Stops the parse with `error` (the first one given is kept).
+    final func stop(_ error: Diagnostic) {
+        if stopped == nil { stopped = error }
+        if let parser { xmlStopParser(parser) }
+    }
+
+    /// A DOCTYPE, an entity declaration or a custom entity reference: no spreadsheet writes
+    /// them (OOXML forbids a DTD), and they carry entity bombs and external entities.
+    fileprivate final func refuseEntities() {
+        stop(
+            Diagnostic(
+                code: "input.workbook_broken",
+                message: "'\(path)' was refused: its part '\(part)' declares a DOCTYPE or uses a custom entity, which no spreadsheet writes (nothing was expanded)",
+                location: SourceLocation(file: path, line: 1), notes: ["open it in Excel and save it again, or export it again"]))
+    }
+}
+
+/// One XML part of a workbook through libxml2's SAX2 push parser, fed in chunks as the part is
+/// inflated: element starts (local name — a writer may prefix it, `x:row` — and attributes),
+/// ends and text go to its `SAXClient`; no tree is built, so memory stays flat however large the
+/// sheet. The parser options are the XML reader's (no network, no entity expansion, no DTD
+/// loading); a DOCTYPE, an entity declaration or a custom entity reference stops the part
+/// (no spreadsheet writes them, and they carry entity bombs).
+final class WorkbookPart {
+    /// The elements the sheet and shared-string walks look at.
+    enum Element { case row, c, v, t, r, si, `is`, rPh, other }
+
+    /// SAX2's attributes: five pointers each (local name, prefix, URI, value start, value end).
+    struct Attributes {
+        let base: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?
+        let count: Int
+
+        /// Each attribute's local name (NUL-terminated) and value (not terminated; entities
+        /// already replaced).
+        func forEach(_ body: (UnsafePointer<UInt8>, UnsafeBufferPointer<UInt8>) -> Void) {
+            guard let base else { return }
+            for index in 0..<count {
+                guard let name = base[index * 5], let start = base[index * 5 + 3], let end = base[index * 5 + 4] else { continue }
+                body(name, UnsafeBufferPointer(start: start, count: end - start))
+            }
+        }
+
+        /// Every attribute by local name, as text.
+        var all: [String: String] {
+            var all: [String: String] = [:]
+            forEach { name, value in
+                all[String(cString: UnsafeRawPointer(name).assumingMemoryBound(to: CChar.self))] = String(decoding: value, as: UTF8.self)
+            }
+            return all
+        }
     }
 
     private let source: ZipEntryReader
-    private let reader: xmlTextReaderPtr
-    private let errors = XMLErrors()
     private let part: String
     private let path: String
-    private var context: Unmanaged<ZipEntryReader>
-    /// `skipExpanded` left the reader on the next node, which `next` has not returned yet.
-    private var positioned = false
-    /// `skipExpanded` reached the end of the part.
-    private var ended = false
+    /// Gets the events; owns this part (or outlives it), so it is held unowned.
+    private unowned(unsafe) let client: SAXClient
+    private let context: xmlParserCtxtPtr
+    private let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
+    private var finished = false
 
-    init(_ source: ZipEntryReader, part: String, path: String) throws(Diagnostic) {
+    init(_ source: ZipEntryReader, part: String, path: String, client: SAXClient) throws(Diagnostic) {
         self.source = source
         self.part = part
         self.path = path
-        let context = Unmanaged.passRetained(source)
-        self.context = context
-        let readCallback: xmlInputReadCallback = { context, buffer, length in
-            let source = Unmanaged<ZipEntryReader>.fromOpaque(context!).takeUnretainedValue()
-            return source.read(into: buffer, length: length)
+        self.client = client
+        // Each callback reaches the client through its pointer, without reference counting.
+        var handler = xmlSAXHandler()
+        handler.initialized = XML_SAX2_MAGIC
+        handler.startElementNs = { context, name, _, _, _, _, count, _, attributes in
+            guard let context, let name else { return }
+            Unmanaged<SAXClient>.fromOpaque(context)._withUnsafeGuaranteedRef { $0.start(name, Attributes(base: attributes, count: Int(count))) }
         }
-        let closeCallback: xmlInputCloseCallback = { _ in 0 }
-        guard let reader = xmlReaderForIO(readCallback, closeCallback, context.toOpaque(), part, nil, XMLReader.parserOptions) else {
-            context.release()
+        handler.endElementNs = { context, name, _, _ in
+            guard let context, let name else { return }
+            Unmanaged<SAXClient>.fromOpaque(context)._withUnsafeGuaranteedRef { $0.end(name) }
+        }
+        let characters: charactersSAXFunc = { context, text, length in
+            guard let context, let text, length > 0 else { return }
+            Unmanaged<SAXClient>.fromOpaque(context)._withUnsafeGuaranteedRef { $0.text(UnsafeBufferPointer(start: text, count: Int(length))) }
+        }
+        handler.characters = characters
+        handler.cdataBlock = characters
+        handler.internalSubset = { context, _, _, _ in
+            guard let context else { return }
+            Unmanaged<SAXClient>.fromOpaque(context)._withUnsafeGuaranteedRef { $0.refuseEntities() }
+        }
+        handler.entityDecl = { context, _, _, _, _, _ in
+            guard let context else { return }
+            Unmanaged<SAXClient>.fromOpaque(context)._withUnsafeGuaranteedRef { $0.refuseEntities() }
+        }
+        handler.reference = { context, _ in
+            guard let context else { return }
+            Unmanaged<SAXClient>.fromOpaque(context)._withUnsafeGuaranteedRef { $0.refuseEntities() }
+        }
+        handler.serror = { context, error in
+            guard let context, let error else { return }
+            Unmanaged<SAXClient>.fromOpaque(context)._withUnsafeGuaranteedRef { $0.errors.record(error.pointee) }
+        }
+        guard let context = xmlCreatePushParserCtxt(&handler, Unmanaged.passUnretained(client).toOpaque(), nil, 0, part) else {
+            chunk.deallocate()
             throw Diagnostic(code: "input.unreadable", message: "libxml2 could not start reading '\(part)' in '\(path)'")
         }
-        self.reader = reader
-        xmlTextReaderSetStructuredErrorHandler(
-            reader,
-            { context, error in
-                guard let context, let error else { return }
-                Unmanaged<XMLErrors>.fromOpaque(context).takeUnretainedValue().record(error.pointee)
-            }, Unmanaged.passUnretained(errors).toOpaque())
+        xmlCtxtUseOptions(context, XMLReader.parserOptions)
+        self.context = context
+        client.begin(part: part, path: path, parser: context)
     }
 
     deinit {
-        xmlFreeTextReader(reader)
-        context.release()
+        if let document = context.pointee.myDoc { xmlFreeDoc(document) }
+        xmlFreeParserCtxt(context)
+        chunk.deallocate()
     }
 
-    /// The next node that matters; nil at the end of the part. `.text`: `appendText` has it.
-    func next() throws(Diagnostic) -> Node? {
-        while true {
-            if ended { return nil }
-            let result = positioned ? 1 : xmlTextReaderRead(reader)
-            positioned = false
-            if result == 0 {
-                if let error = source.failure { throw error }  // the part ended early: zlib or the checksum said why
-                return nil
-            }
-            guard result == 1 else { throw failure() }
-            switch xmlTextReaderNodeType(reader) {
-            case 1: return .start(element, isEmpty: xmlTextReaderIsEmptyElement(reader) == 1)
-            case 15: return .end(element)
-            case 3, 4, 13, 14: return .text
-            case 5, 10:
-                // A DOCTYPE or an entity of one: no spreadsheet writer makes them (OOXML forbids a
-                // DTD), and they carry entity bombs and external entities. Refused, as by the XML reader.
-                throw Diagnostic(
-                    code: "input.workbook_broken",
-                    message: "'\(path)' was refused: its part '\(part)' declares a DOCTYPE or uses a custom entity, which no spreadsheet writes (nothing was expanded)",
-                    location: SourceLocation(file: path, line: 1), notes: ["open it in Excel and save it again, or export it again"])
-            default: continue
-            }
-        }
+    /// Parses the next chunk of the part; false once the part has ended (and was well-formed).
+    func feed() throws(Diagnostic) -> Bool {
+        guard !finished else { return false }
+        let count = try source.read(into: chunk)
+        let status = xmlParseChunk(context, chunk.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(count), count == 0 ? 1 : 0)
+        if let stopped = client.stopped { throw stopped }
+        if status != 0 || client.errors.first != nil { throw failure() }
+        if count == 0 { finished = true }
+        return !finished
     }
 
-    /// The current element by its local name (a writer may prefix it: `x:row`).
-    private var element: Element { Self.element(xmlTextReaderConstLocalName(reader)) }
+    /// Parses the whole part.
+    func parse() throws(Diagnostic) { while try feed() {} }
 
     /// An element by its local name.
-    static func element(_ name: UnsafePointer<UInt8>?) -> Element {
-        guard let name else { return .other }
+    static func element(_ name: UnsafePointer<UInt8>) -> Element {
         switch (name[0], name[1]) {
-        case (0x69, 0x73) where name[2] == 0: return .is
         case (0x63, 0): return .c
         case (0x76, 0): return .v
         case (0x74, 0): return .t
         case (0x72, 0): return .r
+        case (0x69, 0x73) where name[2] == 0: return .is
         case (0x72, 0x6F) where name[2] == 0x77 && name[3] == 0: return .row
         case (0x73, 0x69) where name[2] == 0: return .si
+        case (0x72, 0x50) where name[2] == 0x68 && name[3] == 0: return .rPh
         default: return .other
         }
     }
 
-    /// The current node's local name.
-    var name: String {
-        guard let name = xmlTextReaderConstLocalName(reader) else { return "" }
-        return String(cString: UnsafeRawPointer(name).assumingMemoryBound(to: CChar.self))
-    }
-
-    /// Appends the current text node's bytes.
-    func appendText(to text: inout [UInt8]) {
-        guard let value = xmlTextReaderConstValue(reader) else { return }
-        text.append(contentsOf: UnsafeBufferPointer(start: value, count: strlen(UnsafeRawPointer(value).assumingMemoryBound(to: CChar.self))))
-    }
-
-    /// Expands the current element into a tree of its own, which stays valid until
-    /// `skipExpanded` moves past it. At most `maxExpanded` bytes of the part may be read for it.
-    func expand() throws(Diagnostic) -> xmlNodePtr {
-        source.limit(to: Self.maxExpanded)
-        let node = xmlTextReaderExpand(reader)
-        source.limit(to: nil)
-        guard let node else {
-            if source.limitReached {
-                throw Diagnostic(
-                    code: "input.record_too_large", message: "a row of '\(path)' is larger than \(Self.maxExpanded >> 20) MiB",
-                    location: SourceLocation(file: path, line: 1), notes: ["a refund row is a few KB: the workbook is most likely broken; export it again"])
-            }
-            throw failure()
-        }
-        return node
-    }
-
-    static let maxExpanded = 16 << 20
-
-    /// Moves past the expanded element (freeing its tree) onto the node after it.
-    func skipExpanded() throws(Diagnostic) {
-        let result = xmlTextReaderNext(reader)
-        guard result >= 0 else { throw failure() }
-        positioned = result == 1
-        if result == 0 { ended = true }
-    }
-
-    /// Each attribute of an expanded element with a value: local name and value, NUL-terminated.
-    static func forEachAttribute(of node: xmlNodePtr, _ body: (UnsafePointer<UInt8>, UnsafePointer<UInt8>) -> Void) {
-        var attribute = node.pointee.properties
-        while let current = attribute {
-            // An empty value has no text node: left out (for r, s and t it means the default anyway).
-            if let name = current.pointee.name, let value = current.pointee.children?.pointee.content { body(name, value) }
-            attribute = current.pointee.next
-        }
-    }
-
-    /// Appends the text directly inside an expanded element (`<v>`, `<t>`).
-    static func appendText(of node: xmlNodePtr, to text: inout [UInt8]) {
-        var child = node.pointee.children
-        while let current = child {
-            if current.pointee.type == XML_TEXT_NODE || current.pointee.type == XML_CDATA_SECTION_NODE, let content = current.pointee.content {
-                text.append(contentsOf: UnsafeBufferPointer(start: content, count: strlen(UnsafeRawPointer(content).assumingMemoryBound(to: CChar.self))))
-            }
-            child = current.pointee.next
-        }
-    }
-
-    /// Appends a string item's text (`<si>`, `<is>`): its `<t>`, or the `<t>` of each rich-text run
-    /// (`<r>`); phonetic runs (`<rPh>`) and any space between the elements left out.
-    static func appendStringItem(of node: xmlNodePtr, to text: inout [UInt8]) {
-        var child = node.pointee.children
-        while let current = child {
-            if current.pointee.type == XML_ELEMENT_NODE {
-                switch element(current.pointee.name) {
-                case .t: appendText(of: current, to: &text)
-                case .r: appendStringItem(of: current, to: &text)
-                default: break
-                }
-            }
-            child = current.pointee.next
-        }
-    }
-
-    /// Each attribute of the current element: its local name (`r:id` is `id`) and value, as
-    /// NUL-terminated bytes valid during the call.
-    func forEachAttribute(_ body: (UnsafePointer<UInt8>, UnsafePointer<UInt8>) -> Void) {
-        guard xmlTextReaderMoveToFirstAttribute(reader) == 1 else { return }
-        repeat {
-            if let local = xmlTextReaderConstLocalName(reader), let value = xmlTextReaderConstValue(reader) { body(local, value) }
-        } while xmlTextReaderMoveToNextAttribute(reader) == 1
-        xmlTextReaderMoveToElement(reader)
-    }
-
-    /// Every attribute of the current element by local name.
-    func attributes() -> [String: String] {
-        var all: [String: String] = [:]
-        forEachAttribute { name, value in
-            all[String(cString: UnsafeRawPointer(name).assumingMemoryBound(to: CChar.self))] =
-                String(cString: UnsafeRawPointer(value).assumingMemoryBound(to: CChar.self))
-        }
-        return all
-    }
+    static func name(_ name: UnsafePointer<UInt8>) -> String { String(cString: UnsafeRawPointer(name).assumingMemoryBound(to: CChar.self)) }
 
     /// A non-negative decimal integer (spaces around it allowed); nil for anything else.
-    static func integer(_ text: UnsafePointer<UInt8>) -> Int? {
-        integer(UnsafeBufferPointer(start: text, count: strlen(UnsafeRawPointer(text).assumingMemoryBound(to: CChar.self))))
-    }
-
     static func integer(_ text: some Collection<UInt8>) -> Int? {
         var value = 0
         var digits = 0
@@ -866,7 +894,7 @@ final class WorkbookXML {
     }
 
     private func failure() -> Diagnostic {
-        if let error = source.failure { return error }
+        let errors = client.errors
         let where_ = errors.first.map { " at line \($0.line), column \($0.column) of the part" } ?? ""
         if errors.entityAttack {
             return Diagnostic(
@@ -970,20 +998,9 @@ struct ZipDirectory {
 
     /// Reads a small part (the workbook, its relationships, styles), calling `body` with each
     /// element's local name and attributes, and `ends` at each element's end.
-    func walkSmallPart(
-        _ name: String, ends: (String) -> Void = { _ in }, _ body: (String, [String: String]) throws(Diagnostic) -> Void
-    ) throws(Diagnostic) {
-        let xml = try WorkbookXML(reader(for: name, progress: nil), part: name, path: path)
-        while let node = try xml.next() {
-            switch node {
-            case .start(_, let isEmpty):
-                let element = xml.name
-                try body(element, xml.attributes())
-                if isEmpty { ends(element) }
-            case .end: ends(xml.name)
-            case .text: break
-            }
-        }
+    func walkSmallPart(_ name: String, ends: @escaping (String) -> Void = { _ in }, _ body: @escaping (String, [String: String]) -> Void) throws(Diagnostic) {
+        let walker = PartWalker(body: body, ends: ends)
+        try WorkbookPart(reader(for: name, progress: nil), part: name, path: path, client: walker).parse()
     }
 
     /// The relationships of a part (`xl/workbook.xml` → `xl/_rels/workbook.xml.rels`; the
@@ -1055,8 +1072,7 @@ struct ZipDirectory {
 }
 
 /// One part of a ZIP archive, stored or deflated, read in order with `pread` and checked
-/// against its CRC-32 and size at its end. Feeds libxml2 (`read(into:length:)`), which cannot
-/// take a Swift error: a failure is kept in `failure` and the read returns -1.
+/// against its CRC-32 and size at its end.
 final class ZipEntryReader {
     private let entry: ZipDirectory.Entry
     private let descriptor: Int32
@@ -1069,16 +1085,6 @@ final class ZipEntryReader {
     private var crc: uLong = crc32(0, nil, 0)
     private var produced = 0
     private var finished = false
-    private(set) var failure: Diagnostic?
-    /// While a row is expanded: the `produced` count past which reads are refused.
-    private var limit = Int.max
-    private(set) var limitReached = false
-
-    /// At most `bytes` more may be read (nil: no limit).
-    func limit(to bytes: Int?) {
-        limit = bytes.map { produced + $0 } ?? .max
-        limitReached = false
-    }
 
     init(_ entry: ZipDirectory.Entry, descriptor: Int32, path: String, progress: ByteCounter?) throws(Diagnostic) {
         self.entry = entry
@@ -1087,6 +1093,7 @@ final class ZipEntryReader {
         self.progress = progress
         compressedLeft = entry.compressedSize
         position = 0
+        // Every property is set: a throw from here on runs deinit, which frees `input`.
         guard entry.flags & 1 == 0 else {
             throw Diagnostic(
                 code: "input.workbook_encrypted", message: "'\(path)' is a password-protected workbook",
@@ -1095,16 +1102,12 @@ final class ZipEntryReader {
         guard entry.method == 0 || entry.method == 8 else {
             throw ZipDirectory.broken(path, "its part '\(entry.name)' is compressed with method \(entry.method), which Excel never uses")
         }
-        let header: [UInt8]
-        do { header = try ZipDirectory.read(descriptor, count: 30, at: entry.localOffset, path: path) } catch {
-            throw error
-        }
+        let header = try ZipDirectory.read(descriptor, count: 30, at: entry.localOffset, path: path)
         guard ZipDirectory.u32(header, 0) == 0x0403_4B50 else {
             throw ZipDirectory.broken(path, "its part '\(entry.name)' is not where its directory says")
         }
         position = entry.localOffset + 30 + Int(ZipDirectory.u16(header, 26)) + Int(ZipDirectory.u16(header, 28))
         // -15: raw deflate (no zlib or gzip header), as ZIP stores it.
-        // (Every property is set: a throw from here on runs deinit, which frees `input`.)
         if entry.method == 8, inflateInit2_(&stream, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) != Z_OK {
             throw ZipDirectory.broken(path, "zlib could not start")
         }
@@ -1113,21 +1116,6 @@ final class ZipEntryReader {
     deinit {
         if entry.method == 8 { inflateEnd(&stream) }
         input.deallocate()
-    }
-
-    /// libxml2's read callback.
-    func read(into buffer: UnsafeMutablePointer<CChar>?, length: Int32) -> Int32 {
-        guard let buffer, length > 0 else { return 0 }
-        guard produced < limit else {
-            limitReached = true
-            return -1
-        }
-        do {
-            return Int32(try read(into: UnsafeMutableRawBufferPointer(start: buffer, count: min(Int(length), limit - produced))))
-        } catch {
-            failure = error
-            return -1
-        }
     }
 
     func read(into destination: UnsafeMutableRawBufferPointer) throws(Diagnostic) -> Int {
