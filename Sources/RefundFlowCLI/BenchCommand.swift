@@ -34,6 +34,9 @@ struct BenchCommand: ParsableCommand {
         guard format == "csv" || format == "xlsx" || BenchmarkData.TOPFormat(rawValue: format) != nil else {
             throw ValidationError("--format takes csv, xlsx, xml, json or jsonl, not '\(format)'")
         }
+        guard format == "csv" || (!narrow && encoding == "utf-8") else {
+            throw ValidationError("--narrow and --encoding apply to the CSV export only (--format csv)")
+        }
     }
 
     func run() throws {
