@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks the four bundled pipelines against an independent oracle (scripts/differential_oracle.py):
-# for each seed, a random seller-center CSV (UTF-8, GB18030 or UTF-16 by turns) and the same kind of TOP
+# for each seed, a random seller-center CSV (UTF-8, GB18030 or UTF-16 by turns), one as an .xlsx workbook, and the same kind of TOP
 # refunds as XML, JSON and JSON Lines go through `refundflow run --dry-run`, and every record must
 # equal the one the oracle derived from marketplace-formats.md §4-5; the defective records (one
 # in eight, every format) must be rejected at their lines with exactly the reasons they cause; and
@@ -59,6 +59,16 @@ for seed in $(seq 1 "$seeds"); do
         --out "$work/out-enterprise-$seed" --dry-run
     check_requests "$work/out-enterprise-$seed"
     python3 "$oracle" check-report "$work/expected-$seed.json" "$work/expected-rejects-$seed.json" "$work/out-csv-$seed/report.json"
+    # The same kind of export as the seller center's .xlsx workbook, through the same pipeline: a
+    # reject's line is its sheet row; the re-feed file is CSV, which run again gives back itself.
+    python3 "$oracle" xlsx "$seed" "$rows" "$work"
+    run_ok pipelines/taobao-seller-refunds-csv.yaml --set shop_no=D --input "$work/in-$seed.xlsx" --out "$work/out-xlsx-$seed" --dry-run
+    python3 "$oracle" compare "$work/expected-xlsx-$seed.json" "$work/out-xlsx-$seed/records.jsonl"
+    python3 "$oracle" compare-rejects "$work/expected-rejects-xlsx-$seed.json" "$work/out-xlsx-$seed/rejects.jsonl"
+    check_requests "$work/out-xlsx-$seed"
+    python3 "$oracle" check-report "$work/expected-xlsx-$seed.json" "$work/expected-rejects-xlsx-$seed.json" "$work/out-xlsx-$seed/report.json"
+    refeed_again pipelines/taobao-seller-refunds-csv.yaml "$work/out-xlsx-$seed/rejects/in-$seed.csv" "$work/out-refeed-xlsx-$seed" \
+        "$work/expected-rejects-xlsx-$seed.json"
     python3 "$oracle" top "$seed" "$rows" "$work"
     for format in xml json jsonl; do
         run_ok "pipelines/taobao-top-refunds-$format.yaml" --set shop_no=D --input "$work/top-$seed.$format" --out "$work/out-$format-$seed" --dry-run
@@ -87,4 +97,4 @@ for seed in $(seq 1 "$seeds"); do
         --input "$work/top-$seed.jsonl" --out "$work/out-stockin-$seed" --dry-run
     check_requests "$work/out-stockin-$seed"
 done
-echo "PASS  $seeds seeds × $rows rows × 4 formats: every record, reject, re-feed row, request and report total as the oracle derives them"
+echo "PASS  $seeds seeds × $rows rows × 5 formats (CSV, .xlsx, XML, JSON, JSON Lines): every record, reject, re-feed row, request and report total as the oracle derives them"

@@ -23,6 +23,8 @@ marketplace-formats.md §4-5 and not from RefundFlow's code, what a run must mak
 
     differential_oracle.py csv SEED ROWS utf-8|gb18030|utf-16 DIR  -> DIR/in-SEED.csv, DIR/expected-SEED.json,
                                                                 DIR/expected-rejects-SEED.json
+    differential_oracle.py xlsx SEED ROWS DIR                -> DIR/in-SEED.xlsx, DIR/expected-xlsx-SEED.json,
+                                                                DIR/expected-rejects-xlsx-SEED.json
     differential_oracle.py top SEED ROWS DIR                 -> DIR/top-SEED.{xml,json,jsonl}, DIR/expected-top-SEED.json,
                                                                 DIR/expected-rejects-top-SEED.{xml,json,jsonl}.json
     differential_oracle.py compare EXPECTED.json RECORDS.jsonl
@@ -92,9 +94,11 @@ CSV_STATUS = {
 }
 
 
-def csv_export(seed, rows, encoding, directory):
+def csv_export(seed, rows, encoding, directory, workbook=False):
+    """With `workbook`, the same kind of export as the seller center's .xlsx (`write_workbook`):
+    no ragged rows or undecodable bytes (a workbook has neither), and a reject's line is its row."""
     rnd = random.Random(seed)
-    utf8 = encoding != "gb18030"  # UTF-8, or UTF-16 (Excel's "Unicode Text"): any character
+    utf8 = workbook or encoding != "gb18030"  # UTF-8, or UTF-16 (Excel's "Unicode Text"): any character
     header = list(CSV_HEADER)
     rnd.shuffle(header)
     texts = ["纯棉T恤 白色/XL", 'Cup, 500ml "big"', "line1\r\nline2", '含逗号,和引号"', "  padded  ", "&<>'", "a\tb"]
@@ -171,12 +175,12 @@ def csv_export(seed, rows, encoding, directory):
         # One row in eight gets one defect; the reject must carry every (code, field) it causes.
         errors = add_defect(rnd, row, CSV_DEFECT_FIELDS, success, kept_keys, wrap=excel_id)
         cells = [row[name] for name in header]
-        if not errors and rnd.random() < 0.01:
+        if not errors and not workbook and rnd.random() < 0.01:
             # A ragged row: the structure is broken, nothing else is said. Half the cells at least,
             # so that some hold a value (a row of only delimiters is a blank line, no record).
             cells = cells[: rnd.randrange(len(cells) // 2, len(cells) - 1)]
             errors = {("malformed", None)}
-        elif not errors and encoding != "utf-16" and rnd.random() < 0.01:
+        elif not errors and not workbook and encoding != "utf-16" and rnd.random() < 0.01:
             # Bytes that are not text in the file's encoding, in the title: an `encoding` reject.
             cells[header.index("宝贝标题")] = "坏" + BAD_BYTES_MARK
             errors = {("encoding", "宝贝标题")}
@@ -186,6 +190,9 @@ def csv_export(seed, rows, encoding, directory):
         else:
             expected.append(record)
             kept_keys.append((refund_no, oid))
+    if workbook:
+        write_workbook(rnd, seed, directory, header, table, expected, rejects, rows)
+        return
     terminator = rnd.choice(["\r\n", "\n"])
     # Excel's "Unicode Text" is UTF-16 with tabs; a CSV is tab-separated now and then too.
     delimiter = "\t" if encoding == "utf-16" or rnd.random() < 0.2 else ","
@@ -253,6 +260,101 @@ def csv_export(seed, rows, encoding, directory):
     with open(f"{directory}/expected-{seed}.json", "w") as out:
         json.dump(expected, out, ensure_ascii=False)
     with open(f"{directory}/expected-rejects-{seed}.json", "w") as out:
+        json.dump(rejects, out, ensure_ascii=False)
+
+
+def write_workbook(rnd, seed, directory, header, table, expected, rejects, rows):
+    """The table as the seller center's .xlsx: sheet `export` (a notes sheet after it), a title row
+    now and then, the header named as an export version names it, rows left out of the sheet now
+    and then (empty rows), text as shared or inline strings (a CR as Excel's _x000D_ or as &#13;),
+    plain decimals in the money and quantity columns as number cells, and exact times as date
+    cells (serial numbers in a date style); a totals row now and then. Each reject's line is its
+    row in the sheet."""
+    import datetime
+    import zipfile
+    renames = {"买家退款金额": rnd.choice(["买家退款金额", "退款金额", "退款总额"]), "买家会员名称": rnd.choice(["买家会员名称", "买家昵称"])}
+    names = [renames.get(name, name) for name in header]
+    strings, index = [], {}
+
+    def xml_text(value):
+        cr = rnd.choice(["_x000D_", "&#13;"])
+        return escape(value).replace("\r", cr)
+
+    def cell(ref, value, column_name):
+        if value == "":
+            return ""
+        if column_name in ("退款数量", "买家退款金额", "商品单价") and value.replace(".", "", 1).isdigit() and rnd.random() < 0.7:
+            return f'<c r="{ref}"><v>{value}</v></c>'
+        if column_name in ("退款的申请时间", "退款完结时间") and rnd.random() < 0.5:
+            try:
+                moment = datetime.datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
+                serial = (moment - datetime.datetime(1899, 12, 30)).total_seconds() / 86400
+                return f'<c r="{ref}" s="1"><v>{serial!r}</v></c>'
+            except ValueError:
+                pass
+        if rnd.random() < 0.2:
+            return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{xml_text(value)}</t></is></c>'
+        if value not in index:
+            index[value] = len(strings)
+            strings.append(value)
+        return f'<c r="{ref}" t="s"><v>{index[value]}</v></c>'
+
+    def column_letters(number):
+        letters = ""
+        number += 1
+        while number:
+            number, rest = divmod(number - 1, 26)
+            letters = chr(65 + rest) + letters
+        return letters
+
+    sheet_rows, row = [], 1
+    def add(cells, names_for_cells):
+        sheet_rows.append(f'<row r="{row}">' + "".join(cell(f"{column_letters(i)}{row}", v, names_for_cells[i] if i < len(names_for_cells) else "")
+                                                    for i, v in enumerate(cells)) + "</row>")
+    if rnd.random() < 0.2:
+        add(["退款管理导出 2024-09-01"], [""])
+        row += 1
+    add(names, [""] * len(names))
+    row += 1
+    starts = []
+    for cells in table:
+        if rnd.random() < 0.02:
+            row += 1  # a row the sheet leaves out (an empty row in Excel): no record
+        starts.append(row)
+        add(cells, header)
+        row += 1
+    if rnd.random() < 0.1:
+        add(["合计"] + [""] * (len(header) - 1), header)
+        rejects.append({"record": rows + 1, "errors": [("malformed", names[0])]})
+        starts.append(row)
+    for reject in rejects:
+        reject["line"] = starts[reject["record"] - 1]
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    package = "http://schemas.openxmlformats.org/package/2006/relationships"
+    parts = {
+        "[Content_Types].xml": '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>',
+        "_rels/.rels": f'<Relationships xmlns="{package}"><Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets><sheet name="export" sheetId="1" r:id="rId1"/>'
+                           f'<sheet name="说明" sheetId="2" r:id="rId2"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": f'<Relationships xmlns="{package}">'
+                                      f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
+                                      f'<Relationship Id="rId2" Type="{rel}/worksheet" Target="worksheets/sheet2.xml"/>'
+                                      f'<Relationship Id="rId3" Type="{rel}/sharedStrings" Target="sharedStrings.xml"/>'
+                                      f'<Relationship Id="rId4" Type="{rel}/styles" Target="styles.xml"/></Relationships>',
+        "xl/styles.xml": f'<styleSheet xmlns="{main}"><numFmts count="1"><numFmt numFmtId="164" formatCode="yyyy-mm-dd hh:mm:ss"/></numFmts>'
+                         '<cellXfs count="2"><xf numFmtId="0"/><xf numFmtId="164" applyNumberFormat="1"/></cellXfs></styleSheet>',
+        "xl/worksheets/sheet1.xml": f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{main}"><sheetData>' + "".join(sheet_rows) + "</sheetData></worksheet>",
+        "xl/worksheets/sheet2.xml": f'<worksheet xmlns="{main}"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>说明</t></is></c></row></sheetData></worksheet>',
+    }
+    parts["xl/sharedStrings.xml"] = (f'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="{main}">'
+                                     + "".join(f'<si><t xml:space="preserve">{xml_text(v)}</t></si>' for v in strings) + "</sst>")
+    with zipfile.ZipFile(f"{directory}/in-{seed}.xlsx", "w", rnd.choice([zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED])) as archive:
+        for name, text in parts.items():
+            archive.writestr(name, text.encode("utf-8"))
+    with open(f"{directory}/expected-xlsx-{seed}.json", "w") as out:
+        json.dump(expected, out, ensure_ascii=False)
+    with open(f"{directory}/expected-rejects-xlsx-{seed}.json", "w") as out:
         json.dump(rejects, out, ensure_ascii=False)
 
 
@@ -706,6 +808,8 @@ if __name__ == "__main__":
     command = sys.argv[1]
     if command == "csv":
         csv_export(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5])
+    elif command == "xlsx":
+        csv_export(int(sys.argv[2]), int(sys.argv[3]), "utf-8", sys.argv[4], workbook=True)
     elif command == "top":
         top_exports(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
     elif command == "compare":
