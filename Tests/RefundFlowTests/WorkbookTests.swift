@@ -161,6 +161,18 @@ func sheetText(_ path: String, sheet: String? = nil, stringMemory: Int = SharedS
         #expect(try sheetText(directory + "/a.xlsx") == "买家昵称,退款 编号\n")
     }
 
+    @Test func cdataAndCharacterReferencesAreText() throws {
+        var fixture = WorkbookFixture()
+        fixture.sheets = [(
+            "export",
+            #"<row r="1"><c r="A1" t="inlineStr"><is><t><![CDATA[a<b & "c"]]></t></is></c><c r="B1"><v><![CDATA[12.5]]></v></c>"#
+                + #"<c r="C1" t="inlineStr"><is><t>x&#13;&#10;y&#x4E2D;&amp;</t></is></c></row>"#,
+            false)]
+        let directory = try Fixtures.temporaryDirectory("refundflow-xlsx")
+        try fixture.write(to: directory + "/a.xlsx")
+        #expect(try sheetText(directory + "/a.xlsx") == "\"a<b & \"\"c\"\"\",12.5,\"x\r\ny中&\"\n")
+    }
+
     @Test func prefixedElementsAndThe1904DateSystem() throws {
         var fixture = WorkbookFixture()
         fixture.uses1904 = true

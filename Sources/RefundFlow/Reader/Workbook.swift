@@ -680,7 +680,7 @@ final class SpillFile {
         guard fd >= 0 else {
             throw Diagnostic(
                 code: "input.workbook_spill", message: "cannot make a temporary file in '\(directory)' for the workbook's strings: \(String(cString: strerror(errno)))",
-                notes: ["set TMPDIR to a directory with room (about the size of the unzipped sheet)"])
+                notes: ["set TMPDIR to a directory with room (a little more than the workbook's xl/sharedStrings.xml, unzipped)"])
         }
         template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
         descriptor = fd
@@ -696,7 +696,7 @@ final class SpillFile {
             guard result > 0 else {
                 throw Diagnostic(
                     code: "input.workbook_spill", message: "cannot write the workbook's strings to a temporary file: \(String(cString: strerror(errno)))",
-                    notes: ["set TMPDIR to a directory with room (about the size of the unzipped sheet)"])
+                    notes: ["set TMPDIR to a directory with room (a little more than the workbook's xl/sharedStrings.xml, unzipped)"])
             }
             done += result
         }
