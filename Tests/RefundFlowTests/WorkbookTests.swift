@@ -271,6 +271,8 @@ func sheetText(_ path: String, sheet: String? = nil, stringMemory: Int = SharedS
             atPath: Fixtures.packageRoot + "/pipelines/samples/taobao-refunds-equivalent.xlsx", toPath: directory + "/in/2.xlsx")
         try FileManager.default.copyItem(
             atPath: Fixtures.packageRoot + "/pipelines/samples/taobao-refunds-equivalent.csv", toPath: directory + "/in/1.csv")
+        // The owner file Excel keeps beside a workbook it has open: not an export, left out.
+        try Fixtures.write([0x0C] + Array("zhangsan".utf8) + [UInt8](repeating: 0, count: 150), to: directory + "/in/~$2.xlsx")
         let result = try CLI.run([
             "run", "pipelines/taobao-seller-refunds-csv.yaml", "--set", "shop_no=S1", "--input", directory + "/in", "--out", directory + "/out",
             "--dry-run",

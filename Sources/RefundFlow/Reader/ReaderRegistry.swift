@@ -24,8 +24,8 @@ enum ReaderRegistry {
     }
 
     /// Input paths with each directory replaced by its files of this reader kind (sorted by
-    /// name, not recursive, hidden files and subdirectories left out), and `-` by standard
-    /// input. A directory with none is an error.
+    /// name, not recursive, hidden files, subdirectories and Excel's `~$` owner files left out),
+    /// and `-` by standard input. A directory with none is an error.
     static func inputFiles(_ paths: [String], readerName: String) throws(Diagnostic) -> [String] {
         let extensions = entries.first { $0.name == readerName }?.fileExtensions ?? []
         var files: [String] = []
@@ -43,7 +43,8 @@ enum ReaderRegistry {
             let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { name in
                 // `.gz` too: a compressed export is read through zlib like any other.
                 let plain = name.lowercased().hasSuffix(".gz") ? String(name.lowercased().dropLast(3)) : name.lowercased()
-                guard !name.hasPrefix("."), extensions.contains(where: { plain.hasSuffix("." + $0) }) else { return false }
+                // `~$export.xlsx`: the owner file Excel keeps beside a file it has open, not an export.
+                guard !name.hasPrefix("."), !name.hasPrefix("~$"), extensions.contains(where: { plain.hasSuffix("." + $0) }) else { return false }
                 // Files only: a subdirectory named like an export (`out.json/`) is not one.
                 var isFolder: ObjCBool = false
                 return FileManager.default.fileExists(atPath: directory + "/" + name, isDirectory: &isFolder) && !isFolder.boolValue
