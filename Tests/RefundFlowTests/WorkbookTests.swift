@@ -173,6 +173,18 @@ func sheetText(_ path: String, sheet: String? = nil, stringMemory: Int = SharedS
         #expect(try sheetText(directory + "/a.xlsx") == "\"a<b & \"\"c\"\"\",12.5,\"x\r\ny中&\"\n")
     }
 
+    /// Rows and cells may leave out their `r` (streaming writers do): they follow one another.
+    @Test func rowsAndCellsWithoutReferences() throws {
+        var fixture = WorkbookFixture()
+        fixture.sheets = [(
+            "export",
+            #"<row><c t="inlineStr"><is><t>a</t></is></c><c><v>1</v></c></row><row><c t="str"><v>b_x000D_</v></c></row><row r="5"><c><v>2</v></c></row>"#,
+            false)]
+        let directory = try Fixtures.temporaryDirectory("refundflow-xlsx")
+        try fixture.write(to: directory + "/a.xlsx")
+        #expect(try sheetText(directory + "/a.xlsx") == "a,1\n\"b\r\",\n\n\n2,\n")
+    }
+
     @Test func prefixedElementsAndThe1904DateSystem() throws {
         var fixture = WorkbookFixture()
         fixture.uses1904 = true
