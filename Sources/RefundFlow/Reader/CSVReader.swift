@@ -165,9 +165,10 @@ private struct CSVReadState: ~Copyable {
         while dataEnd - dataStart < 1024, try fill() {}
         if var refusal = StartOfInput.binaryRefusal(path: file.path, firstBytes: buffer[dataStart..<dataEnd], expected: "CSV") {
             if refusal.code == "input.workbook", window.isCompressed, buffer[dataStart] == 0x50 {
-                // An .xlsx inside gzip: a workbook is read from its end, so it must be a plain file.
+                // An .xlsx inside gzip: a workbook is read from its end, so it is read as a file, or
+                // through a pipe (copied to a temporary file), not through gzip's stream.
                 refusal.message = "'\(file.path)' is an Excel .xlsx workbook compressed with gzip"
-                refusal.notes = ["decompress it (gunzip) and run on the .xlsx: a workbook is read from its end, so it must be a plain file"]
+                refusal.notes = ["decompress it (gunzip) and run on the .xlsx, or give it through a pipe: gunzip -c '\(file.path)' | refundflow run … --input -"]
             }
             throw refusal
         }

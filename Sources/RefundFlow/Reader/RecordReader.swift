@@ -204,6 +204,8 @@ struct ChunkedFile: ~Copyable {
     private let sheet: String?
     /// The workbook whose sheet is handed out as CSV, when the file is one.
     private(set) var workbook: WorkbookSheet?
+    /// A workbook that came through a pipe, copied to a file to be read from its end.
+    private var spooled: SpillFile?
     /// The file's first bytes, read to look at them, served before the next ones.
     private var pending: [UInt8] = []
     private var pendingServed = 0
@@ -296,19 +298,28 @@ struct ChunkedFile: ~Copyable {
     }
 
     /// Opens the workbook this ZIP archive is (its first part says so), after hashing the whole
-    /// file: the workbook is read from its end, out of order.
+    /// file: the workbook is read from its end, out of order. One that comes through a pipe
+    /// (standard input) is first copied to an unlinked temporary file.
     private mutating func openWorkbook() throws(Diagnostic) {
         var info = stat()
-        guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
-            throw Diagnostic(
-                code: "input.workbook_pipe", message: "'\(path)' is an Excel workbook given through a pipe; a workbook is read from its end, so it must be a file",
-                location: SourceLocation(file: path, line: 1), notes: ["save it to a file and give that with --input"])
-        }
-        let opened = try WorkbookSheet.open(descriptor: descriptor, size: Int(info.st_size), path: path, sheet: sheet, progress: progress)
-        guard let opened else { return }  // a ZIP archive that is no workbook: refused as an archive
+        let isFile = fstat(descriptor, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { scratch.deallocate() }
-        while try readFile(into: scratch, counts: false) > 0 {}
+        if !isFile {
+            let copy = try SpillFile(purpose: "the workbook given through a pipe", room: "the workbook's size")
+            try copy.write(pending)
+            while case let count = try readFile(into: scratch, counts: true), count > 0 { try copy.write(Array(scratch[0..<count])) }
+            spooled = copy
+        }
+        let opened = try WorkbookSheet.open(
+            descriptor: spooled?.fileDescriptor ?? descriptor, size: spooled?.size ?? Int(info.st_size), path: path, sheet: sheet,
+            progress: isFile ? progress : nil)
+        guard let opened else {
+            // A ZIP archive that is no workbook: refused as an archive (from its first bytes).
+            spooled = nil
+            return
+        }
+        if isFile { while try readFile(into: scratch, counts: false) > 0 {} }
         pending = []
         pendingServed = 0
         workbook = opened

@@ -12,7 +12,7 @@ import Foundation
 /// modern export (xlsx, sheet `export`) as it is, without a trip through Excel.
 ///
 /// The workbook is a ZIP archive, read through its central directory (with `pread`: a workbook
-/// is read from its end, so it must be a file, not a pipe). Its first visible worksheet is
+/// is read from its end; one given through a pipe is copied to a temporary file first). Its first visible worksheet is
 /// streamed — inflated by zlib and parsed by libxml2's SAX2 push parser (`WorkbookPart`), never
 /// as a tree — and handed out as UTF-8 CSV, one line per sheet row: rows the sheet leaves out
 /// become empty lines, so a record's line is its row in Excel. Cells become text as Excel shows
@@ -668,25 +668,33 @@ private final class PartWalker: SAXClient {
     override func end(_ name: UnsafePointer<UInt8>) { ends(WorkbookPart.name(name)) }
 }
 
-/// An unlinked temporary file, written in order and then mapped.
+/// An unlinked temporary file in `TMPDIR`, written in order and then read or mapped: `purpose`
+/// and `room` (how much it needs) are for the error when it cannot be made or written.
 final class SpillFile {
     private let descriptor: Int32
-    private var size = 0
+    private(set) var size = 0
+    private let purpose: String
+    private let room: String
 
-    init() throws(Diagnostic) {
+    init(purpose: String = "the workbook's strings", room: String = "a little more than the workbook's xl/sharedStrings.xml, unzipped") throws(Diagnostic) {
+        self.purpose = purpose
+        self.room = room
         let directory = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         var template = Array((directory + "/refundflow-sheet-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else {
             throw Diagnostic(
-                code: "input.workbook_spill", message: "cannot make a temporary file in '\(directory)' for the workbook's strings: \(String(cString: strerror(errno)))",
-                notes: ["set TMPDIR to a directory with room (a little more than the workbook's xl/sharedStrings.xml, unzipped)"])
+                code: "input.workbook_spill", message: "cannot make a temporary file in '\(directory)' for \(purpose): \(String(cString: strerror(errno)))",
+                notes: ["set TMPDIR to a directory with room (\(room))"])
         }
         template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
         descriptor = fd
     }
 
     deinit { close(descriptor) }
+
+    /// For `pread`.
+    var fileDescriptor: Int32 { descriptor }
 
     func write(_ bytes: [UInt8]) throws(Diagnostic) {
         var done = 0
@@ -695,8 +703,8 @@ final class SpillFile {
             if result < 0 && errno == EINTR { continue }
             guard result > 0 else {
                 throw Diagnostic(
-                    code: "input.workbook_spill", message: "cannot write the workbook's strings to a temporary file: \(String(cString: strerror(errno)))",
-                    notes: ["set TMPDIR to a directory with room (a little more than the workbook's xl/sharedStrings.xml, unzipped)"])
+                    code: "input.workbook_spill", message: "cannot write \(purpose) to a temporary file: \(String(cString: strerror(errno)))",
+                    notes: ["set TMPDIR to a directory with room (\(room))"])
             }
             done += result
         }
@@ -1044,11 +1052,6 @@ struct ZipDirectory {
         while done < count {
             let result = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, count - done, off_t(offset + done)) }
             if result < 0 && errno == EINTR { continue }
-            if result < 0 && errno == ESPIPE {
-                throw Diagnostic(
-                    code: "input.workbook_pipe", message: "'\(path)' is an Excel workbook given through a pipe; a workbook is read from its end, so it must be a file",
-                    location: SourceLocation(file: path, line: 1), notes: ["save it to a file and give that with --input"])
-            }
             guard result > 0 else { throw broken(path, result == 0 ? "it is shorter than its ZIP directory says (cut short)" : String(cString: strerror(errno))) }
             done += result
         }
