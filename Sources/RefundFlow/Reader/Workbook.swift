@@ -122,7 +122,8 @@ final class WorkbookSheet: SAXClient {
         func part(_ type: String) -> String? {
             targets.values.first { $0.type.hasSuffix(type) && archive.entry($0.target) != nil }?.target
         }
-        strings = try SharedStrings.load(part("/sharedStrings"), from: archive, path: path, memoryLimit: stringMemory)
+        // Both big parts count for the progress display (the shared strings first, as they are read first).
+        strings = try SharedStrings.load(part("/sharedStrings"), from: archive, path: path, memoryLimit: stringMemory, progress: progress)
         styles = try WorkbookStyles.load(part("/styles"), from: archive)
         let source = try archive.reader(for: sheetPart, progress: progress)
         super.init()
@@ -555,11 +556,13 @@ final class SharedStrings {
         }
     }
 
-    static func load(_ part: String?, from archive: ZipDirectory, path: String, memoryLimit: Int) throws(Diagnostic) -> SharedStrings {
+    static func load(
+        _ part: String?, from archive: ZipDirectory, path: String, memoryLimit: Int, progress: ByteCounter?
+    ) throws(Diagnostic) -> SharedStrings {
         let strings = SharedStrings(memoryLimit: memoryLimit)
         guard let part else { return strings }
         let reader = SharedStringsReader(strings)
-        try WorkbookPart(archive.reader(for: part, progress: nil), part: part, path: path, client: reader).parse()
+        try WorkbookPart(archive.reader(for: part, progress: progress), part: part, path: path, client: reader).parse()
         try strings.finish()
         return strings
     }
