@@ -812,6 +812,7 @@ final class WorkbookPart {
         self.part = part
         self.path = path
         self.client = client
+        LibXML2.initialize()
         // Each callback reaches the client through its pointer, without reference counting.
         var handler = xmlSAXHandler()
         handler.initialized = XML_SAX2_MAGIC

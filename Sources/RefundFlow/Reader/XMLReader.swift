@@ -49,6 +49,7 @@ public struct XMLReader: RecordReader {
     static let parserOptions: Int32 = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOCDATA.rawValue | XML_PARSE_BIG_LINES.rawValue)
 
     public func read(_ file: InputFile, fieldNames: [String], into sink: inout some RecordSink) throws -> ReadSummary {
+        LibXML2.initialize()
         let input = XMLInput(file: try ChunkedFile(file, decompresses: true), readSize: options.readSize)
         guard try input.readFirstBytes() else { throw Diagnostic.emptyInput(file.path, format: "its response element") }
         if let refusal = StartOfInput.refusal(path: file.path, firstLine: input.firstLine, expected: "XML", reader: "xml") { throw refusal }
@@ -350,6 +351,17 @@ final class XMLInput {
 }
 
 /// The first error libxml2 reports, with its position.
+/// libxml2's one-time set-up, which is not safe to run on two threads at once: done once, by
+/// whichever reader comes first (a Swift `static let` is initialized exactly once).
+enum LibXML2 {
+    private static let initialized: Bool = {
+        xmlInitParser()
+        return true
+    }()
+
+    static func initialize() { _ = initialized }
+}
+
 final class XMLErrors {
     private(set) var first: (message: String, line: Int, column: Int)?
     /// libxml2 stopped an entity expansion (a loop or an amplification attack).
