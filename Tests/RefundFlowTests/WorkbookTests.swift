@@ -173,6 +173,20 @@ func sheetText(_ path: String, sheet: String? = nil, stringMemory: Int = SharedS
         #expect(try sheetText(directory + "/a.xlsx") == "\"a<b & \"\"c\"\"\",12.5,\"x\r\ny中&\"\n")
     }
 
+    /// Cells with a style and no value (a writer that formats a whole range) are no cells: rows
+    /// are not padded out to the last styled column.
+    @Test func styledEmptyCellsAddNothing() throws {
+        var fixture = WorkbookFixture()
+        fixture.sheets = [(
+            "export",
+            #"<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c><c r="B1" s="1"/><c r="XFD1" s="1"/></row>"#
+                + #"<row r="2"><c r="A2" s="1"/><c r="B2"><v>2</v></c><c r="C2" s="1"><v></v></c><c r="XFC2" s="1"/></row>"#,
+            false)]
+        let directory = try Fixtures.temporaryDirectory("refundflow-xlsx")
+        try fixture.write(to: directory + "/a.xlsx")
+        #expect(try sheetText(directory + "/a.xlsx") == "a\n,2\n")
+    }
+
     /// Rows and cells may leave out their `r` (streaming writers do): they follow one another.
     @Test func rowsAndCellsWithoutReferences() throws {
         var fixture = WorkbookFixture()

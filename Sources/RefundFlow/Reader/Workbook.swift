@@ -49,8 +49,8 @@ final class WorkbookSheet: SAXClient {
     /// empty fields, as a sheet leaves out the empty cells at a row's end.
     private var lastRow = 0
     private var width = 0
-    /// The row being written: its number, where it starts in `out`, its fields so far, and
-    /// whether any cell has text.
+    /// The row being written: its number, where it starts in `out`, its fields up to its last
+    /// cell with text, and whether it has any.
     private var rowNumber = 0
     private var rowStart = 0
     private var fields = 0
@@ -279,9 +279,9 @@ final class WorkbookSheet: SAXClient {
 
     private func endCell() {
         // The empty fields before this cell (and the separator after the last one), then its text.
+        let start = out.count
         let commas = cellColumn - fields + (fields > 0 ? 1 : 0)
         if commas > 0 { out.append(contentsOf: repeatElement(0x2C, count: commas)) }
-        fields = cellColumn + 1
         let before = out.count
         switch cellType {
         case .shared:
@@ -303,7 +303,14 @@ final class WorkbookSheet: SAXClient {
                 Self.appendField(ExcelNumber.shown(cellText)[...], to: &out)
             }
         }
-        if out.count > before { rowHasText = true }
+        if out.count > before {
+            fields = cellColumn + 1
+            rowHasText = true
+        } else {
+            // An empty cell (one with a style only, as a writer formats a range) is no cell: the
+            // row does not grow by it, so neither does the width every row is padded to.
+            out.removeSubrange(start...)
+        }
     }
 
     /// A CSV field: quoted when it holds a comma, a quote or a line break.
