@@ -34,7 +34,7 @@ let package = Package(
             pkgConfig: "libxml-2.0",
             providers: [.apt(["libxml2-dev"])]
         ),
-        // zlib's streaming inflate: inputs may be gzip-compressed (an archived refunds.csv.gz).
+        // zlib's streaming inflate: inputs may be gzip-compressed (refunds.csv.gz) or .xlsx workbooks (deflated ZIP parts).
         .systemLibrary(
             name: "CZlib",
             pkgConfig: "zlib",

@@ -1,2 +1,2 @@
-// zlib's streaming inflate, for gzip-compressed inputs (refunds.csv.gz).
+// zlib's streaming inflate, for gzip-compressed inputs (refunds.csv.gz) and .xlsx workbooks' parts.
 #include <zlib.h>
