@@ -6,12 +6,11 @@
 Each run takes one of the bundled sample exports (CSV in UTF-8 or GBK, the .xlsx workbook, TOP
 XML, JSON, JSON Lines; JSON given to the JSON Lines pipeline and the other way round too; and,
 made from the JSON sample, its pages collected into one array, one response per line, and
-pretty-printed responses one after another), mutates it a few times (a workbook: one of its
-parts, mostly the sheet or the shared strings, zipped again stored or deflated, and now and
-then the archive's own bytes)
-(a byte changed; a quote, delimiter, line break, bracket, entity, CDATA, NUL, BOM, bad UTF-8 byte,
-DOCTYPE or long number inserted; a span deleted, repeated or copied elsewhere; the file cut
-short) and runs `refundflow run --dry-run` on it. Every run must:
+pretty-printed responses one after another), mutates it a few times (a byte changed; a quote,
+delimiter, line break, bracket, entity, CDATA, NUL, BOM, bad UTF-8 byte, DOCTYPE or long number
+inserted; a span deleted, repeated or copied elsewhere; the file cut short — in a workbook, one
+of its parts, mostly the sheet or the shared strings, zipped again stored or deflated, and now
+and then the archive's own bytes) and runs `refundflow run --dry-run` on it. Every run must:
 
 - end with a documented exit code (0, 2, 3 or 4; 1 with an `error:` line), never a crash or a
   hang (20 s);
