@@ -413,6 +413,19 @@ func sheetText(_ path: String, sheet: String? = nil, stringMemory: Int = SharedS
         #expect(try sha(directory + "/out-pipe/report.json") == (try sha(directory + "/out-file/report.json")))
     }
 
+    /// Rows Excel hides (by hand or by a filter) are read like the others, and a note says so.
+    @Test func hiddenRowsAreReadAndNamed() throws {
+        var fixture = WorkbookFixture.table([Self.loadable] + (0..<3).map(Self.loadableRow))
+        fixture.sheets[0].rows = fixture.sheets[0].rows.replacingOccurrences(of: "<row r=\"3\">", with: "<row r=\"3\" hidden=\"1\">")
+            .replacingOccurrences(of: "<row r=\"4\">", with: "<row r=\"4\" hidden=\"true\" customHeight=\"1\">")
+        let directory = try Fixtures.temporaryDirectory("refundflow-xlsx")
+        try fixture.write(to: directory + "/a.xlsx")
+        let result = try CLI.run(["run", "pipelines/taobao-seller-refunds-csv.yaml", "--set", "shop_no=S1", "--input", directory + "/a.xlsx", "--out", directory + "/out", "--dry-run"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("2 rows of the sheet 'export' are hidden in Excel (the first is row 3; a filter hides rows too): they were read like the others"))
+        #expect(try Fixtures.jsonLines(directory + "/out/records.jsonl").count == 3)
+    }
+
     @Test func anEmptySheetIsNamed() throws {
         var fixture = WorkbookFixture()
         fixture.sheets = [("export", "", false), ("Sheet2", "<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>x</t></is></c></row>", false)]

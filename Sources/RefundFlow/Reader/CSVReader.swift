@@ -259,6 +259,12 @@ private struct CSVReadState: ~Copyable {
         }
         repeats.note(into: &summary, path: file.path)
         if let broken = window.workbook?.broken, summary.truncated == nil { summary.truncated = broken }
+        if let workbook = window.workbook, workbook.hiddenRows > 0 {
+            summary.notes.append(
+                "'\(file.path)': \(counted(workbook.hiddenRows, "row")) of the sheet '\(workbook.sheetName)' \(workbook.hiddenRows == 1 ? "is" : "are") hidden in Excel "
+                    + "(the first is row \(workbook.firstHiddenRow); a filter hides rows too): \(workbook.hiddenRows == 1 ? "it was" : "they were") read like the others; "
+                    + "to leave rows out, delete them from the sheet")
+        }
         summary.records = ordinal
         summary.bytes = window.bytesRead
         summary.encoding = (window.isCompressed ? "gzip, " : "") + decoder.decision

@@ -57,6 +57,11 @@ final class WorkbookSheet: SAXClient {
     private var rowHasText = false
     private var rowsSinceRelease = 0
     private var rowOpen = false
+    private var rowHidden = false
+    /// Rows with text that Excel hides (hidden by hand, or by a filter): read like the others,
+    /// and said in a note, as someone may have hidden them meaning "leave these out".
+    private(set) var hiddenRows = 0
+    private(set) var firstHiddenRow = 0
     // The cell being read: where its text is, and the text.
     private var cellColumn = 0
     private var cellType: CellType = .number
@@ -204,8 +209,12 @@ final class WorkbookSheet: SAXClient {
 
     private func startRow(_ attributes: WorkbookPart.Attributes) throws(Diagnostic) {
         var number = rowNumber + 1
+        var hidden = false
         attributes.forEach { name, value in
             if name[0] == 0x72, name[1] == 0 { number = WorkbookPart.integer(value) ?? number }  // r
+            if strcmp(UnsafeRawPointer(name).assumingMemoryBound(to: CChar.self), "hidden") == 0 {
+                hidden = value.elementsEqual("1".utf8) || value.elementsEqual("true".utf8)
+            }
         }
         guard number <= Self.excelRows else {
             throw ZipDirectory.broken(path, "the sheet '\(sheetName)' has a row numbered \(number), past Excel's last row (\(Self.excelRows))")
@@ -216,6 +225,7 @@ final class WorkbookSheet: SAXClient {
         rowNumber = number
         rowStart = out.count
         rowOpen = true
+        rowHidden = hidden
         fields = 0
         rowHasText = false
     }
@@ -225,6 +235,10 @@ final class WorkbookSheet: SAXClient {
         if !rowHasText {
             out.removeSubrange(rowStart...)  // no text: an empty line
         } else {
+            if rowHidden {
+                hiddenRows += 1
+                if firstHiddenRow == 0 { firstHiddenRow = rowNumber }
+            }
             width = max(width, fields)
             if fields < width { out.append(contentsOf: repeatElement(0x2C, count: width - fields)) }
         }
