@@ -45,7 +45,7 @@ public enum BenchmarkData {
             for (index, field) in fields.enumerated() where keep[index] {
                 if !first { line.append(UInt8(ascii: ",")) }
                 first = false
-                appendCSVField(field, to: &line)
+                CSVField.append(field.utf8, to: &line)
             }
             line.append(0x0D)
             line.append(0x0A)
@@ -120,19 +120,6 @@ public enum BenchmarkData {
         return fields
     }
 
-    static func appendCSVField(_ field: String, to line: inout [UInt8]) {
-        let needsQuotes = field.utf8.contains { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D }
-        guard needsQuotes else {
-            line.append(contentsOf: field.utf8)
-            return
-        }
-        line.append(UInt8(ascii: "\""))
-        for byte in field.utf8 {
-            if byte == UInt8(ascii: "\"") { line.append(byte) }
-            line.append(byte)
-        }
-        line.append(UInt8(ascii: "\""))
-    }
 }
 
 extension String {

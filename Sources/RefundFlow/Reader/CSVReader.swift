@@ -1157,6 +1157,24 @@ extension String {
     }
 }
 
+/// Writes one CSV field (comma-separated, double quotes): quoted, its quotes doubled, when it
+/// holds a comma, a quote or a line break. For the CSV text an `.xlsx` sheet becomes and the
+/// benchmark's exports.
+enum CSVField {
+    static func append(_ value: some Collection<UInt8>, to out: inout [UInt8]) {
+        guard value.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) else {
+            out.append(contentsOf: value)
+            return
+        }
+        out.append(0x22)
+        for byte in value {
+            if byte == 0x22 { out.append(0x22) }
+            out.append(byte)
+        }
+        out.append(0x22)
+    }
+}
+
 extension CSVReader {
     /// `reader: { csv: { encoding, delimiter, quote, skipLines, commentPrefix, sheet } }` (`sheet`:
     /// which sheet of an `.xlsx` workbook).

@@ -300,21 +300,21 @@ final class WorkbookSheet: SAXClient {
         switch cellType {
         case .shared:
             let index = WorkbookPart.integer(cellText) ?? -1
-            if !strings.append(index, to: &out, as: { Self.appendField($0, to: &$1) }) {
+            if !strings.append(index, to: &out, as: { CSVField.append($0, to: &$1) }) {
                 // A cell that points past the table: say so in the field, so the row is rejected, not emptied.
-                Self.appendField(Array("#shared string \(String(decoding: cellText, as: UTF8.self)) missing#".utf8)[...], to: &out)
+                CSVField.append(Array("#shared string \(String(decoding: cellText, as: UTF8.self)) missing#".utf8)[...], to: &out)
             }
         case .inline, .formulaText:
-            Self.appendField(ExcelText.unescape(cellText)[...], to: &out)
+            CSVField.append(ExcelText.unescape(cellText)[...], to: &out)
         case .boolean:
-            Self.appendField(cellText == [0x31] ? Array("TRUE".utf8)[...] : cellText == [0x30] ? Array("FALSE".utf8)[...] : cellText[...], to: &out)
+            CSVField.append(cellText == [0x31] ? Array("TRUE".utf8)[...] : cellText == [0x30] ? Array("FALSE".utf8)[...] : cellText[...], to: &out)
         case .error, .date:
-            Self.appendField(cellText[...], to: &out)
+            CSVField.append(cellText[...], to: &out)
         case .number:
             if let kind = styles.dateKind(ofStyle: cellStyle), let date = ExcelNumber.dateText(cellText, kind: kind, uses1904: uses1904) {
-                Self.appendField(date[...], to: &out)
+                CSVField.append(date[...], to: &out)
             } else {
-                Self.appendField(ExcelNumber.shown(cellText)[...], to: &out)
+                CSVField.append(ExcelNumber.shown(cellText)[...], to: &out)
             }
         }
         if out.count > before {
@@ -325,20 +325,6 @@ final class WorkbookSheet: SAXClient {
             // row does not grow by it, so neither does the width every row is padded to.
             out.removeSubrange(start...)
         }
-    }
-
-    /// A CSV field: quoted when it holds a comma, a quote or a line break.
-    static func appendField(_ value: some Collection<UInt8>, to out: inout [UInt8]) {
-        guard value.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) else {
-            out.append(contentsOf: value)
-            return
-        }
-        out.append(0x22)
-        for byte in value {
-            if byte == 0x22 { out.append(0x22) }
-            out.append(byte)
-        }
-        out.append(0x22)
     }
 
     /// The 0-based column of a cell reference (`B12` → 1, `AA3` → 26); nil without letters.
