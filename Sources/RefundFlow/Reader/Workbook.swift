@@ -1059,14 +1059,26 @@ struct ZipDirectory {
     static func read(_ descriptor: Int32, count: Int, at offset: Int, path: String) throws(Diagnostic) -> [UInt8] {
         guard offset >= 0, count >= 0 else { throw broken(path, "it points outside itself") }
         var bytes = [UInt8](repeating: 0, count: count)
+        var failure: Diagnostic?  // (withUnsafeMutableBytes rethrows untyped)
+        bytes.withUnsafeMutableBytes { space in
+            do throws(Diagnostic) {
+                try read(descriptor, into: space, at: offset, path: path, short: "it is shorter than its ZIP directory says (cut short)")
+            } catch { failure = error }
+        }
+        if let failure { throw failure }
+        return bytes
+    }
+
+    /// Fills `destination` from the file at `offset` (`pread`, retried when interrupted); a file
+    /// that ends first is broken, for the reason `short`.
+    static func read(_ descriptor: Int32, into destination: UnsafeMutableRawBufferPointer, at offset: Int, path: String, short: String) throws(Diagnostic) {
         var done = 0
-        while done < count {
-            let result = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, count - done, off_t(offset + done)) }
+        while done < destination.count {
+            let result = pread(descriptor, destination.baseAddress! + done, destination.count - done, off_t(offset + done))
             if result < 0 && errno == EINTR { continue }
-            guard result > 0 else { throw broken(path, result == 0 ? "it is shorter than its ZIP directory says (cut short)" : String(cString: strerror(errno))) }
+            guard result > 0 else { throw broken(path, result == 0 ? short : String(cString: strerror(errno))) }
             done += result
         }
-        return bytes
     }
 
     static func broken(_ path: String, _ reason: String) -> Diagnostic {
@@ -1138,8 +1150,9 @@ final class ZipEntryReader {
         if entry.method == 0 {
             let wanted = min(destination.count, compressedLeft)
             if wanted > 0 {
-                let bytes = try ZipDirectory.read(descriptor, count: wanted, at: position, path: path)
-                bytes.withUnsafeBytes { destination.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: wanted) }
+                try ZipDirectory.read(
+                    descriptor, into: UnsafeMutableRawBufferPointer(rebasing: destination[0..<wanted]), at: position, path: path,
+                    short: "its part '\(entry.name)' is cut short")
                 position += wanted
                 compressedLeft -= wanted
                 progress?.add(wanted)
@@ -1153,13 +1166,9 @@ final class ZipEntryReader {
             while stream.avail_out == room && !ended {
                 if stream.avail_in == 0 && compressedLeft > 0 {
                     let wanted = min(input.count, compressedLeft)
-                    var done = 0
-                    while done < wanted {
-                        let result = pread(descriptor, input.baseAddress! + done, wanted - done, off_t(position + done))
-                        if result < 0 && errno == EINTR { continue }
-                        guard result > 0 else { throw ZipDirectory.broken(path, "its part '\(entry.name)' is cut short") }
-                        done += result
-                    }
+                    try ZipDirectory.read(
+                        descriptor, into: UnsafeMutableRawBufferPointer(rebasing: input[0..<wanted]), at: position, path: path,
+                        short: "its part '\(entry.name)' is cut short")
                     position += wanted
                     compressedLeft -= wanted
                     progress?.add(wanted)
