@@ -273,9 +273,7 @@ struct ChunkedFile: ~Copyable {
             }
             pending = Array(head[0..<count])
             if count >= 2, pending[0] == 0x1F, pending[1] == 0x8B { gzip = try GzipInflater(path: path) }
-            if opensWorkbooks, pending.starts(with: [0x50, 0x4B, 0x03, 0x04]),
-                StartOfInput.binaryRefusal(path: path, firstBytes: pending, expected: "CSV")?.code == "input.workbook"
-            {
+            if opensWorkbooks, let name = StartOfInput.zipFirstName(pending), StartOfInput.isWorkbookPart(name) {
                 try openWorkbook()
                 if workbook != nil { return }
             }
@@ -737,14 +735,10 @@ enum StartOfInput {
         }
         if head.starts(with: [0xD0, 0xCF, 0x11, 0xE0]) { return workbook(".xls") }
         if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
-            // The first local file header: name length at 26, the name at 30 (UTF-8, or GBK as
-            // Chinese Windows tools write it: shown as UTF-8 when it is one, else as GB18030).
-            guard head.count >= 30, case let length = Int(head[26]) | Int(head[27]) << 8, length > 0, head.count >= 30 + length else {
+            guard let name = zipFirstName(head) else {
                 return archive("a ZIP archive", " (an Excel .xlsx workbook is one too)", "unzip it and run on the file inside" + (expected == "CSV" ? "" : "; a workbook: " + csvPipeline))
             }
-            var gb18030: FieldDecoder?
-            let name = text(Array(head[30..<(30 + length)]), gb18030: &gb18030)
-            if ["[Content_Types].xml", "xl/", "_rels/", "docProps/"].contains(where: name.hasPrefix) { return workbook(".xlsx") }
+            if isWorkbookPart(name) { return workbook(".xlsx") }
             return archive(
                 "a ZIP archive", " (its first file is '\(name)')",
                 "unzip it and run on the file inside (unzip -O GBK keeps the Chinese names of an archive made on Windows)")
@@ -755,6 +749,22 @@ enum StartOfInput {
             return archive("a PDF document", "", "export the refunds from the seller center as CSV (or fetch them from the API) instead")
         }
         return nil
+    }
+
+    /// The name of a ZIP archive's first file, from its local file header (name length at 26, the
+    /// name at 30; UTF-8, or GBK as Chinese Windows tools write it: shown as UTF-8 when it is one,
+    /// else as GB18030); nil when `head` is no ZIP archive or does not reach the name.
+    static func zipFirstName(_ head: [UInt8]) -> String? {
+        guard head.starts(with: [0x50, 0x4B, 0x03, 0x04]), head.count >= 30,
+            case let length = Int(head[26]) | Int(head[27]) << 8, length > 0, head.count >= 30 + length
+        else { return nil }
+        var gb18030: FieldDecoder?
+        return text(Array(head[30..<(30 + length)]), gb18030: &gb18030)
+    }
+
+    /// Whether a ZIP archive's first file is a part of an Excel workbook (an `.xlsx`).
+    static func isWorkbookPart(_ name: String) -> Bool {
+        ["[Content_Types].xml", "xl/", "_rels/", "docProps/"].contains(where: name.hasPrefix)
     }
 
     /// `input.wrong_format` when `firstLine` looks like another format than `expected` (or is no
